@@ -1,0 +1,90 @@
+// Dedicated module Web Worker that owns one instance of the wasm kernel and computes
+// one task at a time, so the page thread never blocks.
+//
+// Messages in:  {type: 'compute', taskId, data}   data = {A, B}, each Dana text or a JSON array
+// Messages out: {type: 'ready', info}             kernel loaded (info: kernelInfo() text)
+//               {type: 'fatal', error}            kernel could not be loaded
+//               {type: 'done', taskId, result, ms, flops}
+//               {type: 'done', taskId, error, ms} data the kernel refuses (ragged, mismatch...)
+//
+// Claiming tasks and talking to the coordinator is left to the page (worker-client.js).
+
+import init, { multiplyText, kernelInfo } from './pkg/kernel.js';
+import { shapeOf } from './matrix-text.js';
+
+const ready = init().then(
+  () => {
+    let info = '';
+    try {
+      info = String(kernelInfo());
+    } catch {
+      info = '';
+    }
+    self.postMessage({ type: 'ready', info });
+    return true;
+  },
+  (err) => {
+    self.postMessage({ type: 'fatal', error: `kernel failed to load: ${err?.message ?? err}` });
+    return false;
+  },
+);
+
+/**
+ * The two operands of a task as matrix text.
+ *
+ * @param {unknown} data task data exactly as the coordinator handed it out
+ * @returns {{a: string, b: string, aShape: {rows:number, cols:number}, bShape: {rows:number, cols:number}} | {error: string}}
+ */
+function operands(data) {
+  let task = data;
+  if (typeof task === 'string') {
+    // A body that was not JSON comes back as a string; it may still hold the JSON object.
+    try {
+      task = JSON.parse(task);
+    } catch {
+      return { error: 'task data is not JSON with "A" and "B" matrices' };
+    }
+  }
+  if (task === null || typeof task !== 'object' || Array.isArray(task)) {
+    return { error: 'task data is not an object with "A" and "B" matrices' };
+  }
+  const a = task.A ?? task.a;
+  const b = task.B ?? task.b;
+  if (a === undefined || b === undefined) return { error: 'task data lacks matrix "A" or "B"' };
+  const asText = (m) => (typeof m === 'string' ? m : JSON.stringify(m));
+  return { a: asText(a), b: asText(b), aSource: a, bSource: b };
+}
+
+self.onmessage = async (event) => {
+  const msg = event.data;
+  if (msg?.type !== 'compute') return;
+  const { taskId, data } = msg;
+  if (!(await ready)) {
+    self.postMessage({ type: 'done', taskId, error: 'kernel failed to load', ms: 0, fatal: true });
+    return;
+  }
+  const ops = operands(data);
+  if ('error' in ops) {
+    self.postMessage({ type: 'done', taskId, error: ops.error, ms: 0 });
+    return;
+  }
+  const start = performance.now();
+  try {
+    const result = multiplyText(ops.a, ops.b);
+    const ms = performance.now() - start;
+    const aShape = shapeOf(ops.aSource);
+    const bShape = shapeOf(ops.bSource);
+    const flops = 2 * aShape.rows * aShape.cols * bShape.cols;
+    self.postMessage({
+      type: 'done',
+      taskId,
+      result,
+      ms,
+      flops,
+      shape: `${aShape.rows}x${aShape.cols} * ${bShape.rows}x${bShape.cols}`,
+    });
+  } catch (err) {
+    const ms = performance.now() - start;
+    self.postMessage({ type: 'done', taskId, error: String(err?.message ?? err), ms });
+  }
+};

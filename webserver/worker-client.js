@@ -1,0 +1,625 @@
+// Page side of the browser worker (worker.html).
+//
+// Claims tasks from the coordinator one at a time whenever a compute slot is free,
+// hands each task to that slot's dedicated Web Worker (compute-worker.js, which owns
+// the wasm kernel), and posts the product back as `{"result":"<Dana text>"}`, or
+// `{"error":"..."}` for data the kernel refuses. The page thread only does I/O and UI.
+//
+// Pulling: asks `task/next?workerId=W&wait=S`; a coordinator with the long-poll
+// extension holds the request until a task arrives, one without it answers 204 at
+// once and the page falls back to short polling. Network errors back off
+// exponentially and the page recovers by itself when the coordinator comes back.
+// Tasks held when the tab goes away are given back with `task/N/release` (an
+// extension; 404/405 are ignored) and, failing that, come back through the lease.
+//
+// URL parameters (optional): workerId=ID, slots=N, start=1 (start at once).
+
+/** Seconds a long poll may wait on the coordinator (it caps the value itself). */
+const LONG_POLL_SECS = 25;
+/** A 204 faster than this means the coordinator has no long poll. */
+const LONG_POLL_DETECT_MS = 1000;
+/** Short-poll interval bounds when the coordinator answers at once. */
+const SHORT_POLL_MIN_MS = 250;
+const SHORT_POLL_MAX_MS = 2000;
+/** Back-off bounds after a network error or a 5xx answer. */
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 15000;
+/** How many times a finished result is posted before it is left to the lease. */
+const RESULT_POST_TRIES = 6;
+/** Window over which tasks/s and GFLOP/s are measured. */
+const RATE_WINDOW_MS = 10000;
+/** Log lines kept on screen. */
+const LOG_LIMIT = 200;
+/** Upper bound of the slot count input. */
+const MAX_SLOTS = 32;
+
+const ID_KEY = 'xdana.workerId';
+const SLOTS_KEY = 'xdana.slots';
+
+const params = new URLSearchParams(location.search);
+const $ = (id) => document.getElementById(id);
+
+/** Thrown into a computation that was cancelled (Stop pressed, tab closed). */
+class Cancelled extends Error {}
+
+/** One compute slot: a dedicated Web Worker with its own wasm kernel. */
+class Slot {
+  constructor(index) {
+    this.index = index;
+    this.task = null;
+    this.ready = false;
+    this.broken = '';
+    this.retiring = false;
+    this.lastMs = null;
+    this.lastFlops = 0;
+    this.spawn();
+  }
+
+  spawn() {
+    this.ready = false;
+    this.pending = null;
+    this.worker = new Worker(new URL('./compute-worker.js', import.meta.url), { type: 'module' });
+    this.worker.onmessage = (event) => this.onMessage(event.data);
+    this.worker.onerror = (event) => {
+      event.preventDefault();
+      this.fail(`compute worker could not start: ${event.message || 'script or kernel failed to load'}`);
+    };
+  }
+
+  fail(reason) {
+    this.broken = reason;
+    this.ready = false;
+    if (this.pending) this.pending.resolve({ fatal: true, error: reason });
+    this.pending = null;
+    onSlotBroken(this);
+  }
+
+  onMessage(msg) {
+    if (msg.type === 'ready') {
+      this.ready = true;
+      if (msg.info) state.kernelInfo = msg.info;
+      wake();
+      render();
+    } else if (msg.type === 'fatal') {
+      this.fail(msg.error);
+    } else if (msg.type === 'done' && this.pending) {
+      const { resolve } = this.pending;
+      this.pending = null;
+      resolve(msg);
+    }
+  }
+
+  /** Computes one task; resolves with the compute worker's `done` message. */
+  compute(ticket) {
+    this.task = ticket;
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.worker.postMessage({ type: 'compute', taskId: ticket.taskId, data: ticket.data });
+    });
+  }
+
+  /** Stops the current computation at once (the worker is replaced by a fresh one). */
+  cancel() {
+    if (!this.task) return;
+    const pending = this.pending;
+    this.pending = null;
+    this.task = null;
+    this.worker.terminate();
+    if (pending) pending.reject(new Cancelled('cancelled'));
+    if (!this.retiring) this.spawn();
+  }
+
+  close() {
+    this.worker.terminate();
+  }
+
+  get free() {
+    return this.ready && !this.task && !this.retiring && !this.broken;
+  }
+}
+
+const state = {
+  running: false,
+  generation: 0,
+  workerId: '',
+  slots: [],
+  wantedSlots: 1,
+  pollMode: 'unknown',
+  shortPollMs: SHORT_POLL_MIN_MS,
+  backoffMs: 0,
+  connection: 'idle',
+  claimAbort: null,
+  sleepers: new Set(),
+  waiters: [],
+  held: new Map(),
+  done: 0,
+  failed: 0,
+  totalFlops: 0,
+  recent: [],
+  runStartedAt: 0,
+  kernelInfo: '',
+  lastError: '',
+};
+
+// ---------------------------------------------------------------- small helpers
+
+function randomId() {
+  const bytes = new Uint8Array(4);
+  crypto.getRandomValues(bytes);
+  return `browser-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+function storageGet(key) {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function storageSet(key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // Storage may be disabled; the value then lasts for this page only.
+  }
+}
+
+function defaultSlots() {
+  const cores = navigator.hardwareConcurrency || 2;
+  return Math.max(1, Math.min(8, Math.floor(cores / 2)));
+}
+
+function clampSlots(n) {
+  const v = Number.parseInt(n, 10);
+  return Number.isFinite(v) ? Math.max(1, Math.min(MAX_SLOTS, v)) : defaultSlots();
+}
+
+/** Sleeps `ms`, ending early when the worker is stopped. */
+function sleep(ms) {
+  return new Promise((resolve) => {
+    const entry = { resolve, timer: setTimeout(() => finish(), ms) };
+    function finish() {
+      clearTimeout(entry.timer);
+      state.sleepers.delete(entry);
+      resolve();
+    }
+    entry.resolve = finish;
+    state.sleepers.add(entry);
+  });
+}
+
+/** Wakes the dispatcher when a slot frees up, becomes ready, or the worker stops. */
+function wake() {
+  const waiters = state.waiters;
+  state.waiters = [];
+  waiters.forEach((resolve) => resolve());
+}
+
+function waitForChange() {
+  return new Promise((resolve) => state.waiters.push(resolve));
+}
+
+const live = () => state.running;
+
+function formatSecs(ms) {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10000 ? 1 : 0)} s`;
+}
+
+// ---------------------------------------------------------------- log and UI
+
+function log(text, kind = '') {
+  const list = $('log');
+  const li = document.createElement('li');
+  if (kind) li.className = kind;
+  const time = document.createElement('time');
+  const now = new Date();
+  time.dateTime = now.toISOString();
+  time.textContent = now.toLocaleTimeString([], { hour12: false });
+  li.append(time, document.createTextNode(text));
+  list.prepend(li);
+  while (list.childElementCount > LOG_LIMIT) list.lastElementChild.remove();
+  if (kind === 'error') {
+    state.lastError = text;
+    render();
+  }
+}
+
+let renderQueued = false;
+function render() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    renderNow();
+  });
+}
+
+function renderNow() {
+  const now = performance.now();
+  state.recent = state.recent.filter((r) => now - r.at <= RATE_WINDOW_MS);
+  const span = Math.max(1000, Math.min(RATE_WINDOW_MS, now - state.runStartedAt));
+  const rateTasks = state.running || state.recent.length ? (state.recent.length * 1000) / span : 0;
+  const rateFlops = state.recent.reduce((sum, r) => sum + r.flops, 0) / span / 1e6;
+
+  $('done').textContent = String(state.done);
+  $('failed').textContent = String(state.failed);
+  $('tasks-per-sec').textContent = rateTasks.toFixed(rateTasks >= 10 ? 0 : 2);
+  $('gflops').textContent = rateFlops.toFixed(rateFlops >= 10 ? 1 : 3);
+  const busy = state.slots.filter((s) => s.task).length;
+  $('busy').textContent = `${busy} / ${state.slots.filter((s) => !s.retiring).length}`;
+  $('kernel').textContent = state.kernelInfo || (state.slots.some((s) => s.ready) ? 'loaded' : 'loading…');
+
+  const badge = $('status');
+  let label = 'stopped';
+  let cls = 'stopped';
+  if (state.running) {
+    if (state.connection === 'offline') {
+      label = 'coordinator unreachable';
+      cls = 'offline';
+    } else if (busy > 0) {
+      label = 'computing';
+      cls = 'running';
+    } else {
+      label = 'waiting for tasks';
+      cls = 'processing';
+    }
+  }
+  badge.textContent = label;
+  badge.className = `badge ${cls}`;
+  $('poll-mode').textContent =
+    state.pollMode === 'long'
+      ? 'long poll'
+      : state.pollMode === 'short'
+        ? `polling every ${formatSecs(state.shortPollMs)}`
+        : '';
+
+  $('start').disabled = state.running;
+  $('stop').disabled = !state.running;
+  $('last-error').textContent = state.lastError;
+
+  const rows = state.slots.map((slot) => {
+    const tr = document.createElement('tr');
+    let what = 'idle';
+    if (slot.broken) what = slot.broken;
+    else if (!slot.ready) what = 'loading kernel…';
+    else if (slot.task) what = `task ${slot.task.taskId}, ${formatSecs(now - slot.task.startedAt)}`;
+    else if (slot.retiring) what = 'closing';
+    const last =
+      slot.lastMs === null
+        ? '—'
+        : `${formatSecs(slot.lastMs)}${slot.lastFlops ? `, ${(slot.lastFlops / Math.max(slot.lastMs, 0.001) / 1e6).toFixed(2)} GFLOP/s` : ''}`;
+    for (const text of [String(slot.index + 1), what, last]) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      tr.append(td);
+    }
+    if (slot.task) tr.dataset.taskId = String(slot.task.taskId);
+    return tr;
+  });
+  $('slot-rows').replaceChildren(...rows);
+}
+
+// ---------------------------------------------------------------- talking to the coordinator
+
+function markOnline() {
+  if (state.connection === 'offline') log('coordinator reachable again', 'ok');
+  state.connection = 'online';
+  state.backoffMs = 0;
+}
+
+async function backOff(reason) {
+  state.backoffMs = state.backoffMs ? Math.min(state.backoffMs * 2, BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
+  if (state.connection !== 'offline') log(`coordinator unreachable (${reason}); retrying with back-off`, 'warn');
+  state.connection = 'offline';
+  render();
+  await sleep(state.backoffMs);
+}
+
+/** Asks for one task; resolves with a ticket, or null when there was none. */
+async function claimTask() {
+  const workerId = state.workerId;
+  const controller = new AbortController();
+  state.claimAbort = controller;
+  const url = `task/next?workerId=${encodeURIComponent(workerId)}&wait=${LONG_POLL_SECS}`;
+  const started = performance.now();
+  let response;
+  try {
+    response = await fetch(url, { signal: controller.signal, cache: 'no-store' });
+  } catch (err) {
+    if (controller.signal.aborted) return null;
+    await backOff(err?.message || 'network error');
+    return null;
+  } finally {
+    if (state.claimAbort === controller) state.claimAbort = null;
+  }
+  if (response.status === 204) {
+    markOnline();
+    const fast = performance.now() - started < LONG_POLL_DETECT_MS;
+    const mode = fast ? 'short' : 'long';
+    if (mode !== state.pollMode) {
+      log(mode === 'long' ? 'coordinator holds requests until a task arrives (long poll)' : 'coordinator answers at once: short polling');
+      state.pollMode = mode;
+    }
+    if (fast) {
+      render();
+      await sleep(state.shortPollMs);
+      state.shortPollMs = Math.min(SHORT_POLL_MAX_MS, Math.round(state.shortPollMs * 1.5));
+    }
+    return null;
+  }
+  if (response.status === 200) {
+    let body;
+    try {
+      body = await response.json();
+    } catch (err) {
+      log(`task/next answered with unreadable JSON: ${err.message}`, 'error');
+      await backOff('bad answer');
+      return null;
+    }
+    markOnline();
+    state.shortPollMs = SHORT_POLL_MIN_MS;
+    if (!Number.isInteger(body?.taskId) || body.taskId <= 0) {
+      log('task/next answered without a valid taskId', 'error');
+      await backOff('bad answer');
+      return null;
+    }
+    return { taskId: body.taskId, data: body.data, workerId, startedAt: performance.now() };
+  }
+  await backOff(`HTTP ${response.status}`);
+  return null;
+}
+
+/** Gives a held task back to the coordinator at once (extension; failures are harmless). */
+function releaseTask(ticket) {
+  const url = `task/${ticket.taskId}/release?workerId=${encodeURIComponent(ticket.workerId)}`;
+  return fetch(url, { method: 'POST', keepalive: true }).then(
+    (res) => res.ok,
+    () => false,
+  );
+}
+
+/** Posts a result or an error body, retrying on network errors and 5xx answers. */
+async function postOutcome(taskId, body) {
+  let delay = BACKOFF_MIN_MS;
+  for (let attempt = 1; attempt <= RESULT_POST_TRIES; attempt += 1) {
+    try {
+      const res = await fetch(`task/${taskId}/result`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (res.ok) {
+        markOnline();
+        return true;
+      }
+      if (res.status < 500) {
+        const text = await res.text().catch(() => '');
+        log(`task ${taskId}: coordinator refused the result (HTTP ${res.status} ${text.slice(0, 120)})`, 'error');
+        return false;
+      }
+    } catch {
+      // Network error: retry below.
+    }
+    if (attempt < RESULT_POST_TRIES) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, BACKOFF_MAX_MS);
+    }
+  }
+  log(`task ${taskId}: result could not be delivered; the coordinator will hand the task out again after its lease`, 'error');
+  return false;
+}
+
+// ---------------------------------------------------------------- the work loop
+
+async function dispatch(generation) {
+  const current = () => live() && generation === state.generation;
+  while (current()) {
+    const slot = state.slots.find((s) => s.free);
+    if (!slot) {
+      if (state.slots.length > 0 && state.slots.every((s) => s.broken || s.retiring)) {
+        log('no compute slot can run: the kernel did not load (is webserver/pkg built?)', 'error');
+        stop();
+        return;
+      }
+      await waitForChange();
+      continue;
+    }
+    const ticket = await claimTask();
+    if (!ticket) continue;
+    if (!current() || !slot.free) {
+      // Stopped (or the slot went away) while the request was in flight: give it back.
+      releaseTask(ticket);
+      if (current()) continue;
+      return;
+    }
+    run(slot, ticket);
+    render();
+  }
+}
+
+async function run(slot, ticket) {
+  const { taskId } = ticket;
+  state.held.set(taskId, ticket);
+  log(`task ${taskId}: computing on slot ${slot.index + 1}`);
+  let outcome;
+  try {
+    outcome = await slot.compute(ticket);
+  } catch (err) {
+    if (!(err instanceof Cancelled)) throw err;
+    state.held.delete(taskId);
+    return;
+  }
+  slot.task = null;
+  if (slot.retiring) retire(slot);
+  wake();
+  if (outcome.fatal) {
+    state.held.delete(taskId);
+    releaseTask(ticket);
+    log(`task ${taskId}: given back, this slot cannot compute (${outcome.error})`, 'error');
+    render();
+    return;
+  }
+  slot.lastMs = outcome.ms;
+  slot.lastFlops = outcome.flops || 0;
+  if ('result' in outcome) {
+    const ok = await postOutcome(taskId, { result: outcome.result });
+    if (ok) {
+      state.done += 1;
+      state.totalFlops += outcome.flops;
+      state.recent.push({ at: performance.now(), flops: outcome.flops });
+      log(`task ${taskId}: ${outcome.shape} done in ${formatSecs(outcome.ms)}`, 'ok');
+    }
+  } else {
+    const ok = await postOutcome(taskId, { error: outcome.error });
+    if (ok) {
+      state.failed += 1;
+      log(`task ${taskId}: cannot be computed: ${outcome.error}`, 'error');
+    }
+  }
+  state.held.delete(taskId);
+  render();
+}
+
+function onSlotBroken(slot) {
+  log(`slot ${slot.index + 1}: ${slot.broken}`, 'error');
+  wake();
+  render();
+}
+
+function retire(slot) {
+  slot.close();
+  state.slots = state.slots.filter((s) => s !== slot);
+  state.slots.forEach((s, i) => {
+    s.index = i;
+  });
+}
+
+/** Grows or shrinks the pool of compute slots; busy slots finish their task first. */
+function setSlotCount(n) {
+  state.wantedSlots = n;
+  storageSet(SLOTS_KEY, String(n));
+  let active = state.slots.filter((s) => !s.retiring);
+  while (active.length < n) {
+    const reuse = state.slots.find((s) => s.retiring);
+    if (reuse) reuse.retiring = false;
+    else state.slots.push(new Slot(state.slots.length));
+    active = state.slots.filter((s) => !s.retiring);
+  }
+  for (let i = state.slots.length - 1; i >= 0 && active.length > n; i -= 1) {
+    const slot = state.slots[i];
+    if (slot.retiring) continue;
+    slot.retiring = true;
+    if (!slot.task) retire(slot);
+    active = state.slots.filter((s) => !s.retiring);
+  }
+  wake();
+  render();
+}
+
+function start() {
+  if (state.running) return;
+  state.running = true;
+  state.generation += 1;
+  state.runStartedAt = performance.now();
+  state.recent = [];
+  state.lastError = '';
+  state.slots.filter((s) => s.broken).forEach((s) => {
+    s.broken = '';
+    s.worker.terminate();
+    s.spawn();
+  });
+  log(`started as "${state.workerId}" with ${state.wantedSlots} slot(s)`);
+  dispatch(state.generation);
+  render();
+}
+
+/**
+ * Stops taking tasks and gives back every task still being computed. When the page
+ * is going away (`leaving`), results still being posted are given back too, since
+ * their requests die with the page; a result that lands anyway still counts.
+ */
+function stop(leaving = false) {
+  if (leaving) {
+    for (const ticket of state.held.values()) {
+      if (!state.slots.some((s) => s.task === ticket)) releaseTask(ticket);
+    }
+  }
+  if (!state.running) return;
+  state.running = false;
+  state.generation += 1;
+  state.claimAbort?.abort();
+  state.sleepers.forEach((s) => s.resolve());
+  const given = [];
+  for (const slot of state.slots) {
+    if (slot.task) {
+      given.push(slot.task);
+      slot.cancel();
+    }
+  }
+  given.forEach((ticket) => {
+    state.held.delete(ticket.taskId);
+    releaseTask(ticket);
+  });
+  if (given.length) log(`stopped; gave back task(s) ${given.map((t) => t.taskId).join(', ')}`, 'warn');
+  else log('stopped');
+  state.slots.filter((s) => s.retiring && !s.task).forEach(retire);
+  wake();
+  render();
+}
+
+// ---------------------------------------------------------------- wiring
+
+function setWorkerId(raw, persist) {
+  const id = String(raw).trim() || randomId();
+  state.workerId = id;
+  $('worker-id').value = id;
+  if (persist) storageSet(ID_KEY, id);
+}
+
+function init() {
+  const fromUrl = params.get('workerId');
+  setWorkerId(fromUrl || storageGet(ID_KEY) || randomId(), !fromUrl);
+  const slots = clampSlots(params.get('slots') ?? storageGet(SLOTS_KEY) ?? defaultSlots());
+  $('slots').value = String(slots);
+  $('slots').max = String(MAX_SLOTS);
+  $('cores').textContent = String(navigator.hardwareConcurrency || '?');
+  setSlotCount(slots);
+
+  $('worker-id').addEventListener('change', (e) => {
+    setWorkerId(e.target.value, true);
+    log(`worker id is now "${state.workerId}"`);
+  });
+  $('new-id').addEventListener('click', () => {
+    setWorkerId(randomId(), true);
+    log(`worker id is now "${state.workerId}"`);
+  });
+  $('slots').addEventListener('change', (e) => {
+    const n = clampSlots(e.target.value);
+    e.target.value = String(n);
+    setSlotCount(n);
+    log(`${n} compute slot(s)`);
+  });
+  $('start').addEventListener('click', start);
+  $('stop').addEventListener('click', () => stop());
+
+  // Closing or leaving the tab: give held tasks back at once (keepalive requests
+  // outlive the page); without the release extension they return via the lease.
+  let resumeOnShow = false;
+  window.addEventListener('pagehide', () => {
+    resumeOnShow = state.running;
+    stop(true);
+  });
+  window.addEventListener('pageshow', (event) => {
+    if (event.persisted && resumeOnShow) start();
+  });
+  document.addEventListener('visibilitychange', () => {
+    if (document.hidden && state.running) log('tab hidden: still working, though the browser may slow it down');
+  });
+
+  setInterval(renderNow, 500);
+  renderNow();
+  if (params.get('start') === '1') start();
+}
+
+init();

@@ -1,0 +1,409 @@
+// The main app (xdana.html, served at /).
+//
+// Checks the two matrices in the browser (shape, numbers, A's columns = B's rows)
+// before anything is sent, submits `{"A":"<Dana text>","B":"<Dana text>"}` to
+// `POST task`, then polls `GET result/N` and shows the task's progress (pending,
+// processing by which worker, completed or failed) and the product: in full when
+// small, as a corner plus a download when large. Computing is left to the workers.
+
+import { MatrixTextError, formatMatrix, randomMatrixText, readMatrix } from './matrix-text.js';
+
+/** Products with at most this many cells (and characters) are shown in full. */
+const SMALL_RESULT_CELLS = 256;
+const SMALL_RESULT_CHARS = 6000;
+/** Size of the corner shown for large products. */
+const CORNER = 8;
+/** Largest generated dimension (the text of a 512x512 matrix is about 1 MB). */
+const MAX_GENERATED = 512;
+/** Result polling: fast at first, slower for long-running tasks. */
+const POLL_FAST_MS = 100;
+const POLL_SLOW_MS = 1000;
+const POLL_FAST_FOR_MS = 3000;
+/** Coordinator statistics refresh. */
+const STATS_EVERY_MS = 3000;
+
+const $ = (id) => document.getElementById(id);
+const STEPS = ['submitted', 'pending', 'processing', 'completed'];
+
+let job = null;
+let downloadUrl = null;
+
+// ---------------------------------------------------------------- input
+
+function compact(matrix) {
+  return `[${matrix.cells.map((row) => `[${row.join(',')}]`).join(',')}]`;
+}
+
+function showInputError(message, field) {
+  $('input-error').textContent = message;
+  for (const id of ['matrix-a', 'matrix-b']) {
+    $(id).setAttribute('aria-invalid', String(id === field));
+  }
+  if (field) $(field).focus();
+}
+
+/** Reads and checks both matrices; returns the task body or null after showing why not. */
+function readInput() {
+  let a;
+  let b;
+  try {
+    a = readMatrix($('matrix-a').value, 'Matrix A');
+  } catch (err) {
+    if (!(err instanceof MatrixTextError)) throw err;
+    showInputError(err.message, 'matrix-a');
+    return null;
+  }
+  try {
+    b = readMatrix($('matrix-b').value, 'Matrix B');
+  } catch (err) {
+    if (!(err instanceof MatrixTextError)) throw err;
+    showInputError(err.message, 'matrix-b');
+    return null;
+  }
+  if (a.cols !== b.rows) {
+    showInputError(
+      `Shapes do not fit: A is ${a.rows}×${a.cols} and B is ${b.rows}×${b.cols}; ` +
+        `A needs as many columns (${a.cols}) as B has rows (${b.rows}).`,
+      'matrix-b',
+    );
+    return null;
+  }
+  showInputError('', null);
+  return { a, b, body: JSON.stringify({ A: compact(a), B: compact(b) }) };
+}
+
+function showShape(textareaId, hintId) {
+  try {
+    const m = readMatrix($(textareaId).value);
+    $(hintId).textContent = `${m.rows}×${m.cols}`;
+  } catch {
+    $(hintId).textContent = '';
+  }
+}
+
+function generate() {
+  const read = (id) => {
+    const v = Number.parseInt($(id).value, 10);
+    const ok = Number.isInteger(v) && v >= 1 && v <= MAX_GENERATED;
+    $(id).setAttribute('aria-invalid', String(!ok));
+    return ok ? v : null;
+  };
+  const m = read('rows-a');
+  const k = read('inner');
+  const n = read('cols-b');
+  if (m === null || k === null || n === null) {
+    showInputError(`Sizes must be whole numbers from 1 to ${MAX_GENERATED}.`, null);
+    return;
+  }
+  $('matrix-a').value = randomMatrixText(m, k);
+  $('matrix-b').value = randomMatrixText(k, n);
+  showInputError('', null);
+  showShape('matrix-a', 'shape-a');
+  showShape('matrix-b', 'shape-b');
+}
+
+// ---------------------------------------------------------------- task view
+
+function elapsed(j) {
+  const ms = (j.finishedAt ?? performance.now()) - j.startedAt;
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+function showStep(step, failed = false) {
+  const index = STEPS.indexOf(step);
+  for (const li of $('steps').children) {
+    const i = STEPS.indexOf(li.dataset.step);
+    li.className = i < index || (i === index && step === 'completed') ? 'done' : i === index ? 'current' : '';
+    if (failed && i === index) li.className = 'failed';
+  }
+  if (failed) {
+    $('progress').value = index;
+  } else if (step === 'completed') {
+    $('progress').value = 3;
+  } else {
+    $('progress').value = Math.max(index, 0) + 0.5;
+  }
+}
+
+function renderStatus() {
+  if (!job) return;
+  const who = job.workerId ? ` by worker ${job.workerId}` : '';
+  const tries = job.attempts > 1 ? ` (attempt ${job.attempts})` : '';
+  let text;
+  switch (job.status) {
+    case 'submitting':
+      text = 'Sending the task…';
+      break;
+    case 'pending':
+      text = `Task ${job.taskId} is waiting for a worker · ${elapsed(job)}`;
+      break;
+    case 'processing':
+      text = `Task ${job.taskId} is being computed${who}${tries} · ${elapsed(job)}`;
+      break;
+    case 'completed':
+      text = `Task ${job.taskId} completed${who} in ${elapsed(job)}`;
+      break;
+    case 'failed':
+      text = `Task ${job.taskId} failed${who} after ${elapsed(job)}`;
+      break;
+    default:
+      text = job.status;
+  }
+  $('task-status').textContent = text;
+  const step = job.status === 'submitting' ? 'submitted' : job.status === 'failed' ? job.lastStep : job.status;
+  showStep(step, job.status === 'failed');
+}
+
+function clearResult() {
+  $('result-view').hidden = true;
+  $('no-result').hidden = false;
+  $('result-error').textContent = '';
+  $('product').hidden = true;
+  $('corner-wrap').hidden = true;
+  $('download').hidden = true;
+  if (downloadUrl) URL.revokeObjectURL(downloadUrl);
+  downloadUrl = null;
+}
+
+function showProduct(j, text) {
+  $('no-result').hidden = true;
+  $('result-view').hidden = false;
+  let shape = null;
+  try {
+    shape = readMatrix(text, 'The product');
+  } catch {
+    shape = null;
+  }
+  const dims = shape ? `${shape.rows}×${shape.cols}` : 'unreadable';
+  const who = j.workerId ? `worker ${j.workerId}` : 'a worker';
+  $('result-summary').textContent = `${dims} product of task ${j.taskId}, computed by ${who}, ${elapsed(j)} after submitting.`;
+
+  const small = shape && shape.rows * shape.cols <= SMALL_RESULT_CELLS && text.length <= SMALL_RESULT_CHARS;
+  if (small || !shape) {
+    $('product').textContent = formatMatrix(text);
+    $('product').hidden = false;
+  } else {
+    const r = Math.min(CORNER, shape.rows);
+    const c = Math.min(CORNER, shape.cols);
+    const table = $('corner');
+    const caption = document.createElement('caption');
+    caption.className = 'hint';
+    caption.textContent = `Top-left ${r}×${c} corner of ${dims}`;
+    const head = document.createElement('tr');
+    head.append(document.createElement('th'));
+    for (let j2 = 0; j2 < c; j2 += 1) head.append(cell('th', String(j2 + 1)));
+    if (c < shape.cols) head.append(cell('th', '…', 'more'));
+    const rows = [head];
+    for (let i = 0; i < r; i += 1) {
+      const tr = document.createElement('tr');
+      tr.append(cell('th', String(i + 1)));
+      for (let j2 = 0; j2 < c; j2 += 1) tr.append(cell('td', shape.cells[i][j2]));
+      if (c < shape.cols) tr.append(cell('td', '…', 'more'));
+      rows.push(tr);
+    }
+    if (r < shape.rows) {
+      const tr = document.createElement('tr');
+      tr.append(cell('td', '⋮', 'more'));
+      rows.push(tr);
+    }
+    table.replaceChildren(caption, ...rows);
+    $('corner-wrap').hidden = false;
+  }
+  if (downloadUrl) URL.revokeObjectURL(downloadUrl);
+  downloadUrl = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
+  const link = $('download');
+  link.href = downloadUrl;
+  link.download = `product-task-${j.taskId}.txt`;
+  const size = text.length < 1024 ? `${text.length} bytes` : `${(text.length / 1024).toFixed(text.length < 10240 ? 1 : 0)} KB`;
+  link.textContent = `Download the product (${size} of Dana text)`;
+  link.hidden = false;
+}
+
+function cell(tag, text, cls) {
+  const el = document.createElement(tag);
+  el.textContent = text;
+  if (cls) el.className = cls;
+  return el;
+}
+
+// ---------------------------------------------------------------- talking to the coordinator
+
+async function submit(event) {
+  event.preventDefault();
+  const input = readInput();
+  if (!input) return;
+  clearResult();
+  job = { status: 'submitting', lastStep: 'submitted', startedAt: performance.now(), taskId: null };
+  const mine = job;
+  $('no-task').hidden = true;
+  $('task-view').hidden = false;
+  $('task-warning').textContent = '';
+  $('submit').disabled = true;
+  renderStatus();
+  let response;
+  try {
+    response = await fetch('task', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: input.body,
+    });
+  } catch (err) {
+    failBeforeSubmit(mine, `Could not reach the coordinator (${err.message}). Nothing was submitted.`);
+    return;
+  } finally {
+    $('submit').disabled = false;
+  }
+  if (!response.ok) {
+    const reason =
+      response.status === 413
+        ? 'The matrices are larger than the coordinator accepts.'
+        : response.status === 503
+          ? 'The coordinator queue is full; try again shortly.'
+          : `The coordinator refused the task (HTTP ${response.status}${await errorText(response)}).`;
+    failBeforeSubmit(mine, reason);
+    return;
+  }
+  const body = await response.json().catch(() => ({}));
+  if (!Number.isInteger(body.taskId)) {
+    failBeforeSubmit(mine, 'The coordinator answered without a task id.');
+    return;
+  }
+  mine.taskId = body.taskId;
+  mine.status = 'pending';
+  mine.lastStep = 'pending';
+  $('submit-note').textContent = `Submitted as task ${mine.taskId}.`;
+  renderStatus();
+  poll(mine);
+}
+
+async function errorText(response) {
+  try {
+    const body = await response.json();
+    return body?.error ? `: ${body.error}` : '';
+  } catch {
+    return '';
+  }
+}
+
+function failBeforeSubmit(j, message) {
+  if (job !== j) return;
+  job = null;
+  $('task-view').hidden = true;
+  $('no-task').hidden = false;
+  showInputError(message, null);
+}
+
+async function poll(j) {
+  let misses = 0;
+  let offline = false;
+  while (job === j) {
+    const waited = performance.now() - j.startedAt;
+    await new Promise((resolve) => setTimeout(resolve, waited < POLL_FAST_FOR_MS ? POLL_FAST_MS : POLL_SLOW_MS));
+    if (job !== j) return;
+    let response;
+    try {
+      response = await fetch(`result/${j.taskId}`, { cache: 'no-store' });
+    } catch {
+      if (!offline) $('task-warning').textContent = 'The coordinator is unreachable; still trying…';
+      offline = true;
+      renderStatus();
+      continue;
+    }
+    if (offline) $('task-warning').textContent = '';
+    offline = false;
+    if (response.status === 204 || response.status === 404) {
+      // Dana clients treat both as "not ready yet"; a long run of 404 means the task is gone.
+      misses += 1;
+      if (response.status === 404 && misses === 20) {
+        $('task-warning').textContent = 'The coordinator does not know this task (was it restarted?). Still checking…';
+      }
+      renderStatus();
+      continue;
+    }
+    if (!response.ok) {
+      $('task-warning').textContent = `Checking the task failed (HTTP ${response.status}); retrying…`;
+      continue;
+    }
+    const body = await response.json().catch(() => null);
+    if (!body || job !== j) continue;
+    misses = 0;
+    if (body.workerId) j.workerId = body.workerId;
+    if (Number.isInteger(body.attempts)) j.attempts = body.attempts;
+    if (body.status === 'pending' || body.status === 'processing') {
+      j.status = body.status;
+      j.lastStep = body.status;
+      renderStatus();
+    } else if (body.status === 'completed') {
+      j.finishedAt = performance.now();
+      j.status = 'completed';
+      renderStatus();
+      showProduct(j, typeof body.result === 'string' ? body.result : JSON.stringify(body.result));
+      return;
+    } else if (body.status === 'failed') {
+      j.finishedAt = performance.now();
+      j.status = 'failed';
+      renderStatus();
+      $('result-error').textContent = `The workers could not compute this product: ${body.error || 'no reason given'}`;
+      return;
+    }
+  }
+}
+
+async function refreshStats() {
+  let stats;
+  try {
+    const response = await fetch('stats', { cache: 'no-store' });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    stats = await response.json();
+  } catch (err) {
+    $('coord-stats').textContent = `Coordinator unreachable (${err.message}).`;
+    return;
+  }
+  const parts = [
+    `${stats.queueSize ?? '?'} pending`,
+    `${stats.activeTasks ?? '?'} processing`,
+    `${stats.completedTasks ?? '?'} completed`,
+  ];
+  if (Number.isInteger(stats.failedTasks)) parts.push(`${stats.failedTasks} failed`);
+  parts.push(`${stats.totalTasks ?? '?'} submitted in all`);
+  let warning = '';
+  if (Array.isArray(stats.workers)) {
+    const active = stats.workers.filter((w) => (w.lastSeenSecsAgo ?? Infinity) < 60).length;
+    parts.push(`${active} worker(s) seen in the last minute`);
+    if (active === 0) warning = 'No worker is connected: open the Worker page on this or any other device.';
+  }
+  $('coord-stats').textContent = `Tasks: ${parts.join(' · ')}.`;
+  $('coord-warning').replaceChildren();
+  if (warning) {
+    const link = document.createElement('a');
+    link.href = 'worker.html';
+    link.target = '_blank';
+    link.rel = 'noopener';
+    link.textContent = 'Open a worker';
+    $('coord-warning').append(`${warning} `, link);
+  }
+}
+
+// ---------------------------------------------------------------- wiring
+
+function init() {
+  $('task-form').addEventListener('submit', submit);
+  $('generate').addEventListener('click', generate);
+  for (const [area, hint] of [
+    ['matrix-a', 'shape-a'],
+    ['matrix-b', 'shape-b'],
+  ]) {
+    $(area).addEventListener('input', () => {
+      $(area).removeAttribute('aria-invalid');
+      showShape(area, hint);
+    });
+    showShape(area, hint);
+  }
+  setInterval(() => {
+    if (job && (job.status === 'pending' || job.status === 'processing')) renderStatus();
+  }, 250);
+  refreshStats();
+  setInterval(refreshStats, STATS_EVERY_MS);
+}
+
+init();
