@@ -1,0 +1,3 @@
+//! Load benchmark (written in a later step).
+
+fn main() {}

@@ -1,0 +1,97 @@
+//! The one error type every handler returns: a status and `{"error":"..."}`.
+//!
+//! Extractor rejections (bad path, bad query, body over the limit) are turned
+//! into the same shape, so no answer from the API is plain text. Server
+//! faults (5xx) hide their details from the client and log them.
+
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::queue::QueueError;
+
+/// Seconds a client is told to wait before retrying a full queue.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// An error answer from the API.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The path's task id is not a positive integer.
+    #[error("Invalid task ID")]
+    InvalidTaskId,
+    /// The request body or query is not what the endpoint expects.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No such route or file.
+    #[error("Not found")]
+    NotFound,
+    /// The request body is over the limit.
+    #[error("Request body is larger than the limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    /// A queue operation was refused.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    /// Something failed inside the server; the details are only logged.
+    #[error("Internal server error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidTaskId | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Queue(QueueError::NotFound | QueueError::Expired) => StatusCode::NOT_FOUND,
+            Self::Queue(QueueError::Full(_) | QueueError::FullBytes(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Queue(QueueError::NotLeasedBy(_)) => StatusCode::CONFLICT,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Maps a body extractor's rejection, keeping 413 for an oversized body.
+    pub fn from_body_rejection(rejection: BytesRejection, limit: usize) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::PayloadTooLarge(limit)
+        } else {
+            Self::BadRequest(format!(
+                "Could not read the request body: {}",
+                rejection.body_text()
+            ))
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::BadRequest(format!("Invalid query: {}", rejection.body_text()))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error");
+        }
+        let status = self.status();
+        let body = serde_json::json!({ "error": self.to_string() }).to_string();
+        let mut response = (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        response
+    }
+}

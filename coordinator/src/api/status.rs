@@ -1,0 +1,78 @@
+//! `GET /health` and `GET /stats`.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+
+use crate::state::AppState;
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    service: &'static str,
+}
+
+/// `GET /health`: `{"status":"ok","service":"coordinator"}`.
+pub async fn health() -> Json<impl Serialize> {
+    Json(Health {
+        status: "ok",
+        service: "coordinator",
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatsBody {
+    total_tasks: u64,
+    completed_tasks: u64,
+    active_tasks: u64,
+    queue_size: u64,
+    failed_tasks: u64,
+    requeued_tasks: u64,
+    held_tasks: u64,
+    held_bytes: u64,
+    workers_seen: usize,
+    uptime_secs: u64,
+    workers: Vec<WorkerLine>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WorkerLine {
+    worker_id: String,
+    tasks_completed: u64,
+    tasks_failed: u64,
+    last_seen_secs_ago: u64,
+}
+
+/// `GET /stats`: the contract's four counters, then the extensions (failed,
+/// requeued, held tasks and bytes, workers seen in the last minute, uptime).
+pub async fn stats_get(State(state): State<AppState>) -> Json<impl Serialize> {
+    let now = Instant::now();
+    let stats = state.queue().stats(now);
+    let workers: Vec<WorkerLine> = stats
+        .workers
+        .into_iter()
+        .map(|w| WorkerLine {
+            worker_id: w.id.as_str().to_owned(),
+            tasks_completed: w.tasks_completed,
+            tasks_failed: w.tasks_failed,
+            last_seen_secs_ago: w.last_seen_ago.as_secs(),
+        })
+        .collect();
+    Json(StatsBody {
+        total_tasks: stats.total_tasks,
+        completed_tasks: stats.completed_tasks,
+        active_tasks: stats.active_tasks,
+        queue_size: stats.queue_size,
+        failed_tasks: stats.failed_tasks,
+        requeued_tasks: stats.requeued_tasks,
+        held_tasks: stats.held_tasks,
+        held_bytes: stats.held_bytes,
+        workers_seen: workers.len(),
+        uptime_secs: now.saturating_duration_since(state.started_at()).as_secs(),
+        workers,
+    })
+}

@@ -1,0 +1,229 @@
+//! Task handlers: submit, lease (with optional long poll), post a result,
+//! give a task back, read a result. Each one translates HTTP to one queue
+//! call and back; the rules live in [`crate::queue`].
+
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::body::{WorkerAnswer, parse_task_id, task_data, worker_answer};
+use super::error::ApiError;
+use crate::queue::{Outcome, TaskId, TaskStatus, TaskView, WorkerId};
+use crate::state::AppState;
+
+/// Query of `GET /task/next`, `POST /task/N/result` and `POST /task/N/release`.
+#[derive(Debug, Default, Deserialize)]
+pub struct WorkerQuery {
+    /// The asking worker; missing or empty means `"unknown"`.
+    #[serde(rename = "workerId")]
+    pub worker_id: Option<String>,
+    /// Long poll: seconds to wait for a task (capped by the server).
+    pub wait: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskCreated {
+    task_id: u64,
+}
+
+/// `GET /result/N` and `POST /task/N/result` answer: the contract's fields
+/// first, then the extensions.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskReport<'a> {
+    task_id: u64,
+    status: &'static str,
+    result: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    worker_id: Option<&'a str>,
+    attempts: u32,
+}
+
+impl<'a> TaskReport<'a> {
+    fn from_view(view: &'a TaskView) -> Self {
+        let worker_id = match view.status {
+            TaskStatus::Pending => None,
+            _ => view.leased_by.as_ref().map(WorkerId::as_str),
+        };
+        Self {
+            task_id: view.id.0,
+            status: view.status.as_str(),
+            result: view.result.as_deref().unwrap_or(""),
+            error: view.last_error.as_deref(),
+            worker_id,
+            attempts: view.attempts,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Released {
+    task_id: u64,
+    status: &'static str,
+}
+
+fn read_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        ApiError::from_body_rejection(rejection, state.config().max_body_bytes)
+    })
+}
+
+/// `POST /task`: stores the body as a new pending task; `{"taskId":N}`.
+pub async fn task_create(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<impl Serialize>, ApiError> {
+    let body = read_body(&state, body)?;
+    let data = task_data(&body)?;
+    let bytes = data.len();
+    let submitted = state.queue().submit(data, Instant::now());
+    let id = submitted.inspect_err(|e| tracing::warn!(error = %e, "task refused"))?;
+    tracing::info!(task = %id, bytes, "task submitted");
+    state.wake_workers(1);
+    Ok(Json(TaskCreated { task_id: id.0 }))
+}
+
+/// `GET /task/next?workerId=W[&wait=S]`: leases the next pending task as
+/// `{"taskId":N,"data":DATA}`, or answers 204 when none arrives in time.
+pub async fn task_next(
+    State(state): State<AppState>,
+    query: Result<Query<WorkerQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query?;
+    let worker = WorkerId::from_param(query.worker_id.as_deref());
+    let wait = parse_wait(query.wait.as_deref(), state.config().max_wait)?;
+    // tokio's clock, so paused-time tests can run the wait out.
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let notified = state.task_available().notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if let Some(lease) = state.lease_next(&worker, Instant::now()) {
+            return Ok(lease_response(lease.id, &lease.data));
+        }
+        if tokio::time::Instant::now() >= deadline || state.is_shutting_down() {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        // A timeout ends the wait; the loop then tries once more and answers.
+        let _ = tokio::time::timeout_at(deadline, notified).await;
+    }
+}
+
+fn parse_wait(wait: Option<&str>, max_wait: Duration) -> Result<Duration, ApiError> {
+    let Some(text) = wait.filter(|w| !w.is_empty()) else {
+        return Ok(Duration::ZERO);
+    };
+    match text.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => {
+            Ok(Duration::from_secs_f64(secs.min(max_wait.as_secs_f64())))
+        }
+        _ => Err(ApiError::BadRequest(format!(
+            "Invalid wait: {text:?} is not a number of seconds"
+        ))),
+    }
+}
+
+/// Writes `{"taskId":N,"data":DATA}` with the stored data text as is.
+fn lease_response(id: TaskId, data: &str) -> Response {
+    let mut body = String::with_capacity(data.len() + 32);
+    body.push_str("{\"taskId\":");
+    body.push_str(&id.0.to_string());
+    body.push_str(",\"data\":");
+    body.push_str(data);
+    body.push('}');
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// `POST /task/N/result`: a worker's `{"result":...}` completes task N (a
+/// completed task keeps its first result); `{"error":"..."}` fails it.
+pub async fn task_result_submit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<WorkerQuery>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let id = parse_task_id(&id)?;
+    let Query(query) = query?;
+    let worker = query
+        .worker_id
+        .as_deref()
+        .filter(|w| !w.is_empty())
+        .map(|w| WorkerId::from_param(Some(w)));
+    let body = read_body(&state, body)?;
+    let answer = worker_answer(&body)?;
+    let now = Instant::now();
+    let outcome = match answer {
+        WorkerAnswer::Result(text) => state
+            .queue()
+            .complete(id, text.into(), worker.as_ref(), now),
+        WorkerAnswer::Error(text) => state.queue().fail(id, text.into(), worker.as_ref(), now),
+    }
+    .inspect_err(|e| tracing::warn!(task = %id, error = %e, "answer for an unknown task"))?;
+    let view = outcome.view();
+    let by = view
+        .leased_by
+        .as_ref()
+        .map_or(WorkerId::UNKNOWN, WorkerId::as_str);
+    match &outcome {
+        Outcome::Applied(v) if v.status == TaskStatus::Completed => {
+            tracing::info!(task = %id, worker = by, "task completed");
+        }
+        Outcome::Applied(v) => {
+            let error = v.last_error.as_deref().unwrap_or("");
+            tracing::warn!(task = %id, worker = by, error, "task failed");
+        }
+        Outcome::AlreadyCompleted(_) => {
+            tracing::warn!(task = %id, "answer for a completed task ignored: results are immutable");
+        }
+        Outcome::AlreadyFailed(_) => {
+            tracing::warn!(task = %id, "error for a failed task ignored");
+        }
+    }
+    Ok(Json(TaskReport::from_view(view)).into_response())
+}
+
+/// `POST /task/N/release?workerId=W`: worker W gives task N back; it goes to
+/// the front of the queue without counting an attempt.
+pub async fn task_release(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<WorkerQuery>, QueryRejection>,
+) -> Result<Json<impl Serialize>, ApiError> {
+    let id = parse_task_id(&id)?;
+    let Query(query) = query?;
+    let worker = WorkerId::from_param(query.worker_id.as_deref());
+    state.queue().release(id, &worker, Instant::now())?;
+    tracing::info!(task = %id, worker = %worker, "task released");
+    state.wake_workers(1);
+    Ok(Json(Released {
+        task_id: id.0,
+        status: TaskStatus::Pending.as_str(),
+    }))
+}
+
+/// `GET /result/N`: the task's status and result (`""` until completed).
+pub async fn result_get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_task_id(&id)?;
+    let view = state.queue().get(id)?;
+    Ok(Json(TaskReport::from_view(&view)).into_response())
+}

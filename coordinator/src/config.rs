@@ -1,0 +1,86 @@
+//! The coordinator's settings and their documented defaults.
+//!
+//! Every limit has a named constant here; the command line (`--help`) and the
+//! docs point to them. Parsing the command line is the binary's job.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::queue::QueueLimits;
+
+/// Default port, as the Dana coordinator used.
+pub const DEFAULT_PORT: u16 = 8080;
+/// Default bind address: all interfaces.
+pub const DEFAULT_BIND: &str = "0.0.0.0";
+/// Default folder of static files, relative to the current directory.
+pub const DEFAULT_STATIC_DIR: &str = "webserver";
+/// Default lease: a worker has this many seconds to post a result.
+pub const DEFAULT_LEASE_SECS: u64 = 60;
+/// Default number of times a task is handed out before it fails.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+/// Default largest request body: 64 MiB (a 1000x1000 matrix pair in Dana
+/// text is about 8 MB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Default most tasks held at once, in any state.
+pub const DEFAULT_MAX_TASKS: usize = 1_000_000;
+/// Default most bytes of task data, results and errors held at once: 2 GiB.
+pub const DEFAULT_MAX_HELD_BYTES: usize = 2 * 1024 * 1024 * 1024;
+/// Default time a finished task is kept for `GET /result/N`: one hour.
+pub const DEFAULT_KEEP_FINISHED_SECS: u64 = 3600;
+/// Default cap on a long poll's `wait` parameter, in seconds.
+pub const DEFAULT_MAX_WAIT_SECS: u64 = 30;
+/// How often the background tick requeues expired leases and evicts
+/// finished tasks.
+pub const TICK_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Everything the server needs to know besides the socket it listens on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Folder served for `GET` requests that are not API routes.
+    pub static_dir: PathBuf,
+    /// How long a worker holds a task ([`DEFAULT_LEASE_SECS`]).
+    pub lease: Duration,
+    /// How many times a task is handed out before it fails
+    /// ([`DEFAULT_MAX_ATTEMPTS`]).
+    pub max_attempts: u32,
+    /// Largest accepted request body ([`DEFAULT_MAX_BODY_BYTES`]).
+    pub max_body_bytes: usize,
+    /// Most tasks held at once ([`DEFAULT_MAX_TASKS`]); beyond it
+    /// `POST /task` answers 503.
+    pub max_tasks: usize,
+    /// Most bytes held at once ([`DEFAULT_MAX_HELD_BYTES`]); beyond it
+    /// `POST /task` answers 503.
+    pub max_held_bytes: usize,
+    /// How long a finished task is kept ([`DEFAULT_KEEP_FINISHED_SECS`]).
+    pub keep_finished: Duration,
+    /// Cap on a long poll ([`DEFAULT_MAX_WAIT_SECS`]).
+    pub max_wait: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            static_dir: PathBuf::from(DEFAULT_STATIC_DIR),
+            lease: Duration::from_secs(DEFAULT_LEASE_SECS),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_tasks: DEFAULT_MAX_TASKS,
+            max_held_bytes: DEFAULT_MAX_HELD_BYTES,
+            keep_finished: Duration::from_secs(DEFAULT_KEEP_FINISHED_SECS),
+            max_wait: Duration::from_secs(DEFAULT_MAX_WAIT_SECS),
+        }
+    }
+}
+
+impl Config {
+    /// The part of the settings the task queue enforces.
+    pub fn queue_limits(&self) -> QueueLimits {
+        QueueLimits {
+            lease: self.lease,
+            max_attempts: self.max_attempts.max(1),
+            max_tasks: self.max_tasks,
+            max_held_bytes: self.max_held_bytes,
+            keep_finished: self.keep_finished,
+        }
+    }
+}

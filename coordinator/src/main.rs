@@ -1,0 +1,113 @@
+//! The coordinator binary: parses the command line, sets up logging, binds
+//! and serves until SIGINT or SIGTERM.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use coordinator::Config;
+use coordinator::config::{
+    DEFAULT_BIND, DEFAULT_KEEP_FINISHED_SECS, DEFAULT_LEASE_SECS, DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HELD_BYTES, DEFAULT_MAX_TASKS, DEFAULT_MAX_WAIT_SECS,
+    DEFAULT_PORT, DEFAULT_STATIC_DIR,
+};
+use tracing_subscriber::EnvFilter;
+
+/// Hands matrix-multiplication tasks to pulling workers over the Dana
+/// coordinator's HTTP contract.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Port to listen on (0 picks a free one; the log says which).
+    #[arg(default_value_t = DEFAULT_PORT)]
+    port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = DEFAULT_BIND)]
+    bind: IpAddr,
+    /// Folder of static files (`/` serves its xdana.html).
+    #[arg(long, default_value = DEFAULT_STATIC_DIR)]
+    static_dir: PathBuf,
+    /// Seconds a worker holds a task before it goes back to the queue.
+    #[arg(long, default_value_t = DEFAULT_LEASE_SECS, value_parser = clap::value_parser!(u64).range(1..))]
+    lease_secs: u64,
+    /// Times a task is handed out before it fails.
+    #[arg(long, default_value_t = DEFAULT_MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..))]
+    max_attempts: u32,
+    /// Largest request body in bytes (413 beyond it).
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+    /// Most tasks held at once, in any state (503 beyond it).
+    #[arg(long, default_value_t = DEFAULT_MAX_TASKS)]
+    max_tasks: usize,
+    /// Most bytes of task data and results held at once (503 beyond it).
+    #[arg(long, default_value_t = DEFAULT_MAX_HELD_BYTES)]
+    max_held_bytes: usize,
+    /// Seconds a finished task is kept before `GET /result/N` answers 404.
+    #[arg(long, default_value_t = DEFAULT_KEEP_FINISHED_SECS)]
+    keep_finished_secs: u64,
+    /// Cap on the `wait` seconds of a long poll (`GET /task/next?wait=S`).
+    #[arg(long, default_value_t = DEFAULT_MAX_WAIT_SECS)]
+    max_wait_secs: u64,
+}
+
+impl Cli {
+    fn config(&self) -> Config {
+        Config {
+            static_dir: self.static_dir.clone(),
+            lease: Duration::from_secs(self.lease_secs),
+            max_attempts: self.max_attempts,
+            max_body_bytes: self.max_body_bytes,
+            max_tasks: self.max_tasks,
+            max_held_bytes: self.max_held_bytes,
+            keep_finished: Duration::from_secs(self.keep_finished_secs),
+            max_wait: Duration::from_secs(self.max_wait_secs),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .init();
+    let listener = tokio::net::TcpListener::bind((cli.bind, cli.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", cli.bind, cli.port))?;
+    coordinator::serve(listener, cli.config(), shutdown_signal())
+        .await
+        .context("server failed")
+}
+
+/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,506 @@
+//! Every contract row, header and error answer, in-process with `oneshot`.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use common::{TestApp, config, request, static_dir};
+use coordinator::Config;
+use serde_json::json;
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let app = TestApp::new();
+    let answer = app.get("/health").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    assert_eq!(answer.text(), r#"{"status":"ok","service":"coordinator"}"#);
+    answer.assert_contract_headers();
+}
+
+#[tokio::test]
+async fn submit_answers_growing_ids_from_one() {
+    let app = TestApp::new();
+    let first = app.post("/task", r#"{"A":"[[1]]","B":"[[2]]"}"#).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.header("content-type"), Some("application/json"));
+    assert_eq!(first.text(), r#"{"taskId":1}"#);
+    first.assert_contract_headers();
+    assert_eq!(app.post("/task", "{}").await.text(), r#"{"taskId":2}"#);
+}
+
+#[tokio::test]
+async fn next_hands_out_json_data_verbatim() {
+    let app = TestApp::new();
+    let data = r#"{"A": "[[1,2],[3,4]]", "B":[[5,6],[7,8]]}"#;
+    let id = app.submit(data).await;
+    let answer = app.get("/task/next?workerId=w1").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    answer.assert_contract_headers();
+    assert_eq!(answer.text(), format!(r#"{{"taskId":{id},"data":{data}}}"#));
+}
+
+#[tokio::test]
+async fn next_hands_out_non_json_data_as_a_string() {
+    let app = TestApp::new();
+    app.submit("A=[[1]] \"B\"").await;
+    let answer = app.get("/task/next?workerId=w1").await;
+    assert_eq!(answer.json(), json!({"taskId":1,"data":"A=[[1]] \"B\""}));
+}
+
+#[tokio::test]
+async fn next_with_nothing_pending_is_204_with_empty_body() {
+    let app = TestApp::new();
+    let answer = app.get("/task/next?workerId=w1").await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT);
+    assert!(answer.body.is_empty());
+    answer.assert_contract_headers();
+}
+
+#[tokio::test]
+async fn next_without_worker_id_counts_as_unknown() {
+    let app = TestApp::new();
+    app.submit("1").await;
+    app.submit("2").await;
+    assert_eq!(app.get("/task/next").await.status, StatusCode::OK);
+    assert_eq!(app.get("/task/next?workerId=").await.status, StatusCode::OK);
+    let r1 = app.get("/result/1").await.json();
+    let r2 = app.get("/result/2").await.json();
+    assert_eq!(r1["workerId"], "unknown");
+    assert_eq!(r2["workerId"], "unknown");
+}
+
+#[tokio::test]
+async fn result_lifecycle_pending_processing_completed() {
+    let app = TestApp::new();
+    let id = app
+        .submit(r#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#)
+        .await;
+    let pending = app.get(&format!("/result/{id}")).await;
+    assert_eq!(pending.status, StatusCode::OK);
+    pending.assert_contract_headers();
+    assert!(pending.text().starts_with(&format!(
+        r#"{{"taskId":{id},"status":"pending","result":"""#
+    )));
+
+    app.get("/task/next?workerId=w1").await;
+    let processing = app.get(&format!("/result/{id}")).await.json();
+    assert_eq!(processing["status"], "processing");
+    assert_eq!(processing["result"], "");
+    assert_eq!(processing["workerId"], "w1");
+
+    let posted = app
+        .post(
+            &format!("/task/{id}/result"),
+            r#"{"result":"[[19,22],[43,50]]"}"#,
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::OK);
+    posted.assert_contract_headers();
+    assert!(posted.text().starts_with(&format!(
+        r#"{{"taskId":{id},"status":"completed","result":"[[19,22],[43,50]]""#
+    )));
+
+    let done = app.get(&format!("/result/{id}")).await;
+    assert!(done.text().starts_with(&format!(
+        r#"{{"taskId":{id},"status":"completed","result":"[[19,22],[43,50]]""#
+    )));
+    let done = done.json();
+    assert_eq!(done["workerId"], "w1");
+    assert_eq!(done["attempts"], 1);
+}
+
+#[tokio::test]
+async fn array_result_is_answered_as_compact_matrix_text() {
+    let app = TestApp::new();
+    let id = app.submit("{}").await;
+    let posted = app
+        .post(
+            &format!("/task/{id}/result"),
+            r#"{"result": [[19, 22], [43, 50]]}"#,
+        )
+        .await;
+    assert_eq!(posted.json()["result"], "[[19,22],[43,50]]");
+    let got = app.get(&format!("/result/{id}")).await.json();
+    assert_eq!(got["result"], "[[19,22],[43,50]]");
+}
+
+#[tokio::test]
+async fn second_result_does_not_overwrite_first() {
+    let app = TestApp::new();
+    let id = app.submit("{}").await;
+    app.post(&format!("/task/{id}/result"), r#"{"result":"first"}"#)
+        .await;
+    let second = app
+        .post(&format!("/task/{id}/result"), r#"{"result":"second"}"#)
+        .await;
+    assert_eq!(second.status, StatusCode::OK);
+    assert_eq!(second.json()["result"], "first");
+    assert_eq!(
+        app.get(&format!("/result/{id}")).await.json()["result"],
+        "first"
+    );
+}
+
+#[tokio::test]
+async fn error_result_marks_the_task_failed() {
+    let app = TestApp::new();
+    let id = app.submit("{}").await;
+    app.get("/task/next?workerId=w").await;
+    let posted = app
+        .post(
+            &format!("/task/{id}/result"),
+            r#"{"error":"ragged rows in A"}"#,
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::OK);
+    let posted = posted.json();
+    assert_eq!(posted["status"], "failed");
+    assert_eq!(posted["error"], "ragged rows in A");
+    let got = app.get(&format!("/result/{id}")).await.json();
+    assert_eq!(got["status"], "failed");
+    assert_eq!(got["result"], "");
+    assert_eq!(got["error"], "ragged rows in A");
+    assert_eq!(app.get("/stats").await.json()["failedTasks"], 1);
+}
+
+#[tokio::test]
+async fn stats_count_tasks_by_state() {
+    let app = TestApp::new();
+    for _ in 0..4 {
+        app.submit("{}").await;
+    }
+    app.get("/task/next?workerId=a").await;
+    app.get("/task/next?workerId=b").await;
+    app.post("/task/1/result", r#"{"result":"x"}"#).await;
+    let answer = app.get("/stats").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    answer.assert_contract_headers();
+    assert!(
+        answer
+            .text()
+            .starts_with(r#"{"totalTasks":4,"completedTasks":1,"activeTasks":1,"queueSize":2,"#)
+    );
+    let stats = answer.json();
+    assert_eq!(stats["failedTasks"], 0);
+    assert_eq!(stats["workersSeen"], 2);
+    let workers = stats["workers"].as_array().unwrap();
+    assert_eq!(workers[0]["workerId"], "a");
+    assert_eq!(workers[0]["tasksCompleted"], 1);
+    assert_eq!(workers[1]["workerId"], "b");
+    assert_eq!(workers[1]["tasksCompleted"], 0);
+}
+
+#[tokio::test]
+async fn options_on_any_path_is_200_with_empty_body_and_headers() {
+    let app = TestApp::new();
+    for uri in ["/task", "/task/next", "/result/1", "/nowhere/at/all", "/"] {
+        let answer = app.send(request("OPTIONS", uri, Body::empty())).await;
+        assert_eq!(answer.status, StatusCode::OK, "{uri}");
+        assert!(answer.body.is_empty());
+        answer.assert_contract_headers();
+    }
+}
+
+#[tokio::test]
+async fn invalid_task_ids_are_400() {
+    let app = TestApp::new();
+    app.submit("{}").await;
+    for id in ["0", "-1", "abc", "99999999999999999999", "1.0", "%201"] {
+        let got = app.get(&format!("/result/{id}")).await;
+        assert_eq!(
+            got.assert_error(StatusCode::BAD_REQUEST),
+            "Invalid task ID",
+            "{id}"
+        );
+        let posted = app
+            .post(&format!("/task/{id}/result"), r#"{"result":"x"}"#)
+            .await;
+        assert_eq!(
+            posted.assert_error(StatusCode::BAD_REQUEST),
+            "Invalid task ID",
+            "{id}"
+        );
+    }
+    assert_eq!(app.get("/result/1").await.json()["status"], "pending");
+}
+
+#[tokio::test]
+async fn unknown_task_is_404() {
+    let app = TestApp::new();
+    app.submit("{}").await;
+    let got = app.get("/result/2").await;
+    assert_eq!(got.assert_error(StatusCode::NOT_FOUND), "Task not found");
+    let posted = app.post("/task/2/result", r#"{"result":"x"}"#).await;
+    assert_eq!(posted.assert_error(StatusCode::NOT_FOUND), "Task not found");
+    assert_eq!(app.get("/stats").await.json()["completedTasks"], 0);
+}
+
+#[tokio::test]
+async fn empty_task_body_is_400() {
+    let app = TestApp::new();
+    let answer = app.post("/task", "").await;
+    answer.assert_error(StatusCode::BAD_REQUEST);
+    assert_eq!(app.get("/stats").await.json()["totalTasks"], 0);
+}
+
+#[tokio::test]
+async fn bad_result_bodies_are_400_and_leave_the_task_alone() {
+    let app = TestApp::new();
+    let id = app.submit("{}").await;
+    app.get("/task/next?workerId=w").await;
+    for body in [
+        "",
+        "not json",
+        "[[1,2]]",
+        "{}",
+        r#"{"result":null}"#,
+        r#"{"answer":"[[1]]"}"#,
+        r#"{"result":"x""#,
+    ] {
+        let answer = app.post(&format!("/task/{id}/result"), body).await;
+        answer.assert_error(StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(
+        app.get(&format!("/result/{id}")).await.json()["status"],
+        "processing"
+    );
+}
+
+#[tokio::test]
+async fn oversized_body_is_413_json() {
+    let app = TestApp::with_config(Config {
+        max_body_bytes: 1024,
+        ..config(static_dir())
+    });
+    let big = "x".repeat(1025);
+    let answer = app.post("/task", big.clone()).await;
+    let message = answer.assert_error(StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(message.contains("1024"), "{message}");
+    app.submit("{}").await;
+    let answer = app.post("/task/1/result", big).await;
+    answer.assert_error(StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(app.get("/health").await.status, StatusCode::OK);
+    assert_eq!(app.get("/result/1").await.json()["status"], "pending");
+}
+
+#[tokio::test]
+async fn default_body_limit_takes_an_eight_megabyte_matrix_pair() {
+    let app = TestApp::new();
+    let row = format!("[{}]", vec!["123"; 1000].join(","));
+    let matrix = format!("[{}]", vec![row; 1000].join(","));
+    let data = format!(r#"{{"A":"{matrix}","B":"{matrix}"}}"#);
+    assert!(data.len() > 7_000_000);
+    let id = app.submit(&data).await;
+    let next = app.get("/task/next?workerId=w").await;
+    assert_eq!(
+        next.body.len(),
+        data.len() + format!(r#"{{"taskId":{id},"data":}}"#).len()
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_json() {
+    let app = TestApp::new();
+    let cases = [
+        ("POST", "/nowhere"),
+        ("PUT", "/task"),
+        ("DELETE", "/task/1/result"),
+        ("GET", "/task"),
+        ("POST", "/task/next"),
+        ("GET", "/task/1/result"),
+        ("POST", "/result/1"),
+        ("POST", "/health"),
+        ("GET", "/task/1"),
+        ("GET", "/no-such-file.js"),
+    ];
+    for (method, uri) in cases {
+        let answer = app.send(request(method, uri, Body::from("{}"))).await;
+        answer.assert_error(StatusCode::NOT_FOUND);
+    }
+    assert_eq!(app.get("/health").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn full_queue_answers_503_with_retry_after() {
+    let app = TestApp::with_config(Config {
+        max_tasks: 2,
+        ..config(static_dir())
+    });
+    app.submit("1").await;
+    app.submit("2").await;
+    let answer = app.post("/task", "3").await;
+    answer.assert_error(StatusCode::SERVICE_UNAVAILABLE);
+    assert!(answer.header("retry-after").is_some());
+    assert_eq!(app.get("/stats").await.json()["totalTasks"], 2);
+}
+
+#[tokio::test]
+async fn expired_lease_is_requeued_and_late_result_accepted() {
+    let lease = Duration::from_secs(60);
+    let app = TestApp::with_config(Config {
+        lease,
+        ..config(static_dir())
+    });
+    let id = app.submit("{}").await;
+    app.get("/task/next?workerId=slow").await;
+    let report = app
+        .state
+        .tick(Instant::now() + lease + Duration::from_secs(1));
+    assert_eq!(report.requeued.len(), 1);
+    let stats = app.get("/stats").await.json();
+    assert_eq!(
+        (stats["queueSize"].as_u64(), stats["requeuedTasks"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    let again = app.get("/task/next?workerId=fast").await.json();
+    assert_eq!(again["taskId"], id);
+    let got = app.get(&format!("/result/{id}")).await.json();
+    assert_eq!(
+        (got["workerId"].as_str(), got["attempts"].as_u64()),
+        (Some("fast"), Some(2))
+    );
+
+    // The slow worker's answer arrives late and still counts.
+    let late = app
+        .post(&format!("/task/{id}/result"), r#"{"result":"[[1]]"}"#)
+        .await;
+    assert_eq!(late.json()["status"], "completed");
+    let dup = app
+        .post(&format!("/task/{id}/result"), r#"{"result":"[[2]]"}"#)
+        .await;
+    assert_eq!(dup.json()["result"], "[[1]]");
+}
+
+#[tokio::test]
+async fn task_fails_after_max_attempts() {
+    let lease = Duration::from_secs(10);
+    let app = TestApp::with_config(Config {
+        lease,
+        max_attempts: 2,
+        ..config(static_dir())
+    });
+    let id = app.submit("{}").await;
+    let mut now = Instant::now();
+    for _ in 0..2 {
+        assert_eq!(
+            app.get("/task/next?workerId=w").await.status,
+            StatusCode::OK
+        );
+        now += lease * 2;
+        app.state.tick(now);
+    }
+    let got = app.get(&format!("/result/{id}")).await.json();
+    assert_eq!(got["status"], "failed");
+    assert!(got["error"].as_str().unwrap().contains("2 attempts"));
+    assert_eq!(
+        app.get("/task/next?workerId=w").await.status,
+        StatusCode::NO_CONTENT
+    );
+}
+
+#[tokio::test]
+async fn evicted_result_is_404_expired() {
+    let keep = Duration::from_secs(3600);
+    let app = TestApp::with_config(Config {
+        keep_finished: keep,
+        ..config(static_dir())
+    });
+    let id = app.submit("{}").await;
+    app.post(&format!("/task/{id}/result"), r#"{"result":"x"}"#)
+        .await;
+    app.state
+        .tick(Instant::now() + keep + Duration::from_secs(1));
+    let got = app.get(&format!("/result/{id}")).await;
+    assert_eq!(
+        got.assert_error(StatusCode::NOT_FOUND),
+        "Task result expired"
+    );
+    let stats = app.get("/stats").await.json();
+    assert_eq!(
+        (
+            stats["completedTasks"].as_u64(),
+            stats["heldTasks"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
+}
+
+#[tokio::test]
+async fn release_puts_the_task_back_first() {
+    let app = TestApp::new();
+    let a = app.submit("1").await;
+    app.submit("2").await;
+    app.get("/task/next?workerId=tab").await;
+    let wrong = app
+        .post(&format!("/task/{a}/release?workerId=other"), "")
+        .await;
+    wrong.assert_error(StatusCode::CONFLICT);
+    let released = app
+        .post(&format!("/task/{a}/release?workerId=tab"), "")
+        .await;
+    assert_eq!(released.status, StatusCode::OK);
+    assert_eq!(
+        released.text(),
+        format!(r#"{{"taskId":{a},"status":"pending"}}"#)
+    );
+    let next = app.get("/task/next?workerId=other").await.json();
+    assert_eq!(next["taskId"], a);
+    assert_eq!(app.get(&format!("/result/{a}")).await.json()["attempts"], 1);
+    app.post("/task/99/release?workerId=tab", "")
+        .await
+        .assert_error(StatusCode::NOT_FOUND);
+    app.post("/task/abc/release", "")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn long_poll_answers_when_a_task_arrives() {
+    let app = TestApp::new();
+    let router = app.router.clone();
+    let poll = tokio::spawn(async move {
+        let response = tower::ServiceExt::oneshot(
+            router,
+            request("GET", "/task/next?workerId=w&wait=20", Body::empty()),
+        )
+        .await
+        .unwrap();
+        common::Answer::read(response).await
+    });
+    // Give the poll a moment to start waiting; it must not have answered.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!poll.is_finished());
+    let id = app.submit(r#"{"k":1}"#).await;
+    let answer = tokio::time::timeout(Duration::from_secs(5), poll)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.json(), json!({"taskId": id, "data": {"k": 1}}));
+}
+
+#[tokio::test(start_paused = true)]
+async fn long_poll_times_out_with_204() {
+    let app = TestApp::new();
+    let answer = app.get("/task/next?workerId=w&wait=2").await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT);
+    assert!(answer.body.is_empty());
+}
+
+#[tokio::test]
+async fn invalid_wait_is_400() {
+    let app = TestApp::new();
+    app.get("/task/next?wait=soon")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST);
+    app.get("/task/next?wait=-1")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST);
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Starts the coordinator on PORT (default 8080), serving this repository's
+# webserver/ folder. Builds what is missing first. Extra flags after PORT go
+# to the coordinator (see `target/release/coordinator --help`).
+#   ./run-coordinator.sh [PORT] [FLAGS...]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PORT="${1:-8080}"
+if [ $# -gt 0 ]; then shift; fi
+
+if [ ! -f "$ROOT/webserver/pkg/kernel.js" ] && [ -x "$ROOT/compile-wasm.sh" ]; then
+    echo "building the browser kernel (webserver/pkg/) ..." >&2
+    "$ROOT/compile-wasm.sh"
+fi
+
+# cargo rebuilds only what changed; with nothing to do it returns at once.
+cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p coordinator --bin coordinator
+
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+exec "$TARGET_DIR/release/coordinator" "$PORT" --static-dir "$ROOT/webserver" "$@"
