@@ -1,2 +1,62 @@
 //! The matrix-multiply core shared by the coordinator, the browser worker
 //! (wasm32) and the wasmtime checks.
+//!
+//! One Rust implementation computes every product in the project: the server
+//! uses it natively to verify results, the browser worker runs the same code
+//! compiled to wasm32 with `simd128`, and the wasmtime checks run that wasm
+//! build beside the native one to prove they agree.
+//!
+//! Integer products are exact with 64-bit (`i64`) semantics, as Dana `int`
+//! under `-chip 64`; a product that does not fit is an error, never a silently
+//! wrapped value. Floating point products follow IEEE 754 `f64` arithmetic in
+//! a blocked summation order.
+//!
+//! # Layout
+//! - [`matrix`]: the [`Matrix`] type (rows, cols, one row-major buffer).
+//! - [`error`]: [`MatrixError`], every way an input or a product can be wrong.
+//! - [`naive`]: the textbook triple loops, the reference the tests compare to.
+//! - [`gemm`]: the cache-blocked, packed `f64` multiply and its microkernels,
+//!   one per instruction set, chosen at run time with a portable fallback.
+//! - [`exact`]: exact integer multiplication (an `f64` shortcut when a bound
+//!   proves it exact, integer kernels otherwise).
+//! - [`text`]: parsing and writing the Dana matrix text `[[1,2],[3,4]]` (and
+//!   JSON arrays, which share the form) without nested vectors.
+//! - [`value`]: [`AnyMatrix`], a matrix of integers or of floats as read from
+//!   text, and [`multiply_text`], text in and text out.
+//! - `ffi`: a plain C ABI (`extern "C"`, no imports) for wasmtime and native FFI.
+//! - `wasm` (wasm32 only, feature `js`): the `wasm-bindgen` exports for the
+//!   browser worker.
+
+pub mod error;
+pub mod exact;
+pub mod ffi;
+pub mod gemm;
+pub mod matrix;
+pub mod naive;
+pub mod text;
+pub mod value;
+#[cfg(all(target_arch = "wasm32", feature = "js"))]
+pub mod wasm;
+
+pub use error::MatrixError;
+pub use exact::multiply_exact;
+pub use matrix::Matrix;
+pub use value::{AnyMatrix, multiply_text};
+
+/// Multiplies two `f64` matrices with the fastest kernel this CPU supports.
+///
+/// # Errors
+/// [`MatrixError::ShapeMismatch`] when `a.cols() != b.rows()`.
+pub fn multiply(a: &Matrix<f64>, b: &Matrix<f64>) -> Result<Matrix<f64>, MatrixError> {
+    MatrixError::check_shapes(a.rows(), a.cols(), b.rows(), b.cols())?;
+    let mut out = vec![0.0; a.rows() * b.cols()];
+    gemm::gemm_f64(a.rows(), a.cols(), b.cols(), a.data(), b.data(), &mut out);
+    Matrix::new(a.rows(), b.cols(), out)
+}
+
+/// A short description of the instruction set the `f64` kernel uses here,
+/// such as `"x86_64 avx512f"` or `"wasm32 simd128"`.
+#[must_use]
+pub fn kernel_info() -> String {
+    gemm::selected_kernel_name().to_owned()
+}

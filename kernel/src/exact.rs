@@ -1,0 +1,178 @@
+//! Exact integer matrix multiplication with 64-bit (`i64`) semantics, as Dana
+//! `int` under `-chip 64`; a product element that does not fit is reported as
+//! [`MatrixError::Overflow`], never wrapped.
+//!
+//! Three paths, chosen from the bound `max|a| * max|b| * k` on the magnitude
+//! of every partial sum:
+//! - [`IntPath::F64`] when the bound is below 2^53: every product and partial
+//!   sum is an integer that `f64` represents exactly, in any summation order
+//!   and with or without FMA, so the fast `f64` GEMM gives the exact result;
+//! - [`IntPath::I64`] when the bound fits in `i64`: no partial sum can
+//!   overflow, so a blocked `i64` loop is exact;
+//! - [`IntPath::Wide`] otherwise: each element is summed in a [`WideSum`]
+//!   and checked at the end.
+
+use crate::{Matrix, MatrixError, gemm};
+
+/// 2^53: below it every integer is exactly representable in `f64`.
+pub const F64_EXACT_LIMIT: u128 = 1 << 53;
+
+/// Columns of `B` and `C` handled at once by the integer loops (keeps a block
+/// of `B` in L2).
+const INT_BLOCK_COLS: usize = 256;
+/// Rows of `B` handled at once by the integer loops.
+const INT_BLOCK_DEPTH: usize = 128;
+
+/// How an integer product is computed; see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum IntPath {
+    /// Through the `f64` GEMM (exact because the bound is below 2^53).
+    F64,
+    /// In `i64` arithmetic that provably cannot overflow.
+    I64,
+    /// In 128-bit sums with wrap counting, checked at the end.
+    Wide,
+}
+
+impl IntPath {
+    /// The fastest exact path for an inner dimension `k` and the largest
+    /// magnitudes `a_max`, `b_max` of the two operands.
+    #[must_use]
+    pub fn for_bound(a_max: u64, b_max: u64, k: usize) -> IntPath {
+        let bound = u128::from(a_max)
+            .checked_mul(u128::from(b_max))
+            .and_then(|ab| ab.checked_mul(k as u128));
+        match bound {
+            Some(bound) if bound < F64_EXACT_LIMIT => IntPath::F64,
+            Some(bound) if bound <= i64::MAX as u128 => IntPath::I64,
+            _ => IntPath::Wide,
+        }
+    }
+
+    /// The fastest exact path for `a * b`.
+    #[must_use]
+    pub fn for_operands(a: &Matrix<i64>, b: &Matrix<i64>) -> IntPath {
+        IntPath::for_bound(max_abs(a.data()), max_abs(b.data()), a.cols())
+    }
+}
+
+/// A sum of `i64 * i64` products that never loses information: an `i128`
+/// plus the number of times it wrapped (each product fits in `i128`, so one
+/// addition wraps at most once).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WideSum {
+    low: i128,
+    wraps: i64,
+}
+
+impl WideSum {
+    /// Adds `x * y`.
+    pub fn add_product(&mut self, x: i64, y: i64) {
+        let product = i128::from(x) * i128::from(y);
+        let (sum, wrapped) = self.low.overflowing_add(product);
+        self.low = sum;
+        if wrapped {
+            self.wraps += if product > 0 { 1 } else { -1 };
+        }
+    }
+
+    /// The sum, when it fits in `i64`.
+    #[must_use]
+    pub fn to_i64(self) -> Option<i64> {
+        if self.wraps == 0 {
+            i64::try_from(self.low).ok()
+        } else {
+            None
+        }
+    }
+}
+
+/// Multiplies two integer matrices exactly on the fastest exact path.
+///
+/// # Errors
+/// [`MatrixError::ShapeMismatch`] when `a.cols() != b.rows()`;
+/// [`MatrixError::Overflow`] when an element of the product does not fit in
+/// `i64`.
+pub fn multiply_exact(a: &Matrix<i64>, b: &Matrix<i64>) -> Result<Matrix<i64>, MatrixError> {
+    multiply_exact_on(IntPath::F64, a, b)
+}
+
+/// Multiplies exactly on `path`, or on a slower path when `path` would not be
+/// exact for these operands (so tests and benchmarks can force the integer
+/// kernels, but never an inexact one).
+///
+/// # Errors
+/// As [`multiply_exact`].
+pub fn multiply_exact_on(
+    path: IntPath,
+    a: &Matrix<i64>,
+    b: &Matrix<i64>,
+) -> Result<Matrix<i64>, MatrixError> {
+    MatrixError::check_shapes(a.rows(), a.cols(), b.rows(), b.cols())?;
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
+    if m == 0 || n == 0 || k == 0 {
+        return Matrix::new(m, n, vec![0; m * n]);
+    }
+    let data = match path.max(IntPath::for_operands(a, b)) {
+        IntPath::F64 => via_f64(m, k, n, a.data(), b.data()),
+        IntPath::I64 => via_i64(m, k, n, a.data(), b.data()),
+        IntPath::Wide => via_wide(m, k, n, a.data(), b.data())?,
+    };
+    Matrix::new(m, n, data)
+}
+
+/// The largest magnitude in `values` (0 when empty).
+fn max_abs(values: &[i64]) -> u64 {
+    values.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0)
+}
+
+/// The `f64` path; exact only under the [`IntPath::F64`] bound.
+#[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+fn via_f64(m: usize, k: usize, n: usize, a: &[i64], b: &[i64]) -> Vec<i64> {
+    let a: Vec<f64> = a.iter().map(|&v| v as f64).collect();
+    let b: Vec<f64> = b.iter().map(|&v| v as f64).collect();
+    let mut c = vec![0.0; m * n];
+    gemm::gemm_f64(m, k, n, &a, &b, &mut c);
+    c.into_iter().map(|v| v as i64).collect()
+}
+
+/// The `i64` path; exact only under the [`IntPath::I64`] bound (no partial
+/// sum can overflow, so wrapping operations never actually wrap; `k, n > 0`).
+fn via_i64(m: usize, k: usize, n: usize, a: &[i64], b: &[i64]) -> Vec<i64> {
+    let mut c = vec![0i64; m * n];
+    for j0 in (0..n).step_by(INT_BLOCK_COLS) {
+        let j1 = (j0 + INT_BLOCK_COLS).min(n);
+        for p0 in (0..k).step_by(INT_BLOCK_DEPTH) {
+            let p1 = (p0 + INT_BLOCK_DEPTH).min(k);
+            for (a_row, c_row) in a.chunks_exact(k).zip(c.chunks_exact_mut(n)) {
+                let c_block = &mut c_row[j0..j1];
+                for p in p0..p1 {
+                    let x = a_row[p];
+                    let b_block = &b[p * n + j0..p * n + j1];
+                    for (cell, &y) in c_block.iter_mut().zip(b_block) {
+                        *cell = cell.wrapping_add(x.wrapping_mul(y));
+                    }
+                }
+            }
+        }
+    }
+    c
+}
+
+/// The wide path: exact for any operands, checked at the end (`k > 0`).
+fn via_wide(m: usize, k: usize, n: usize, a: &[i64], b: &[i64]) -> Result<Vec<i64>, MatrixError> {
+    let mut c = Vec::with_capacity(m * n);
+    let mut sums = vec![WideSum::default(); n];
+    for (row, a_row) in a.chunks_exact(k).enumerate().take(m) {
+        sums.fill(WideSum::default());
+        for (p, &x) in a_row.iter().enumerate() {
+            for (sum, &y) in sums.iter_mut().zip(&b[p * n..(p + 1) * n]) {
+                sum.add_product(x, y);
+            }
+        }
+        for (col, sum) in sums.iter().enumerate() {
+            c.push(sum.to_i64().ok_or(MatrixError::Overflow { row, col })?);
+        }
+    }
+    Ok(c)
+}

@@ -1,0 +1,104 @@
+//! The wasm32 `simd128` microkernel: a 4x4 tile of `C` held in 8 `f64x2`
+//! vectors. WebAssembly has no fused multiply-add, so each step is a multiply
+//! and an add; the tile is small enough that engines keep it in the 16 xmm
+//! registers of an x86-64 host.
+#![allow(unsafe_code)]
+
+use core::arch::wasm32::{f64x2_add, f64x2_mul, f64x2_splat, v128, v128_load, v128_store};
+
+use super::{MicroKernel, write_tile};
+
+const MR: usize = 4;
+const NR: usize = 4;
+
+/// The `simd128` kernel; compiled only when the build enables `simd128`, so
+/// it is always available where it exists.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Simd128;
+
+impl MicroKernel for Simd128 {
+    const MR: usize = MR;
+    const NR: usize = NR;
+    const KC: usize = 256;
+    const MC: usize = 128;
+    const NC: usize = 4096;
+
+    fn tile(
+        self,
+        kc: usize,
+        a: &[f64],
+        b: &[f64],
+        c: &mut [f64],
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+        accumulate: bool,
+    ) {
+        assert!(
+            a.len() >= kc * MR && b.len() >= kc * NR,
+            "packed panels too short"
+        );
+        assert!(rows <= MR && cols <= NR, "tile larger than the kernel");
+        if rows == MR && cols == NR {
+            assert!(c.len() >= (MR - 1) * ldc + NR, "C tile out of bounds");
+            // SAFETY: the asserts above keep every read of `a`, `b` and every
+            // access to `c` (MR rows of NR values, stride `ldc`) inside the
+            // slices; wasm loads and stores need no alignment.
+            unsafe { kernel(kc, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate) };
+        } else {
+            let mut tile = [0.0f64; MR * NR];
+            // SAFETY: as above; `tile` holds exactly MR rows of NR values.
+            unsafe { kernel(kc, a.as_ptr(), b.as_ptr(), tile.as_mut_ptr(), NR, false) };
+            write_tile(&tile, NR, c, ldc, rows, cols, accumulate);
+        }
+    }
+}
+
+/// The 4x4 register tile.
+///
+/// # Safety
+/// `a` must hold `kc * MR` values, `b` `kc * NR` values and `c` `MR` rows of
+/// `NR` values with row stride `ldc`.
+#[inline]
+unsafe fn kernel(
+    kc: usize,
+    a: *const f64,
+    b: *const f64,
+    c: *mut f64,
+    ldc: usize,
+    accumulate: bool,
+) {
+    let zero = f64x2_splat(0.0);
+    let mut acc: [[v128; 2]; MR] = [[zero; 2]; MR];
+    for p in 0..kc {
+        // SAFETY: p < kc, so the reads stay inside the panels (see caller).
+        let (b0, b1, ap) = unsafe {
+            let bp = b.add(p * NR);
+            (
+                v128_load(bp.cast()),
+                v128_load(bp.add(2).cast()),
+                a.add(p * MR),
+            )
+        };
+        for (r, row) in acc.iter_mut().enumerate() {
+            // SAFETY: r < MR.
+            let av = f64x2_splat(unsafe { *ap.add(r) });
+            row[0] = f64x2_add(row[0], f64x2_mul(av, b0));
+            row[1] = f64x2_add(row[1], f64x2_mul(av, b1));
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        for (v, &sum) in row.iter().enumerate() {
+            // SAFETY: r < MR and 2 * v + 2 <= NR: inside the C tile.
+            unsafe {
+                let ptr = c.add(r * ldc + 2 * v).cast::<v128>();
+                let out = if accumulate {
+                    f64x2_add(v128_load(ptr), sum)
+                } else {
+                    sum
+                };
+                v128_store(ptr, out);
+            }
+        }
+    }
+}

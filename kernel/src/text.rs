@@ -1,0 +1,424 @@
+//! Reading and writing the Dana matrix text `[[1,2],[3,4]]`, which is also
+//! the JSON array form JavaScript clients send (`JSON.stringify`).
+//!
+//! The reader scans bytes once into one flat buffer (no `Vec<Vec<_>>`),
+//! accepts whitespace around brackets, commas and numbers, and keeps integers
+//! as `i64` until it meets a float (`1.5`, `-2e-3`, `1e+21`), when the whole
+//! matrix becomes `f64`. The writers produce the compact form: integers
+//! exactly, without a decimal point; floats with the shortest text that reads
+//! back to the same `f64`, laid out as JavaScript's `Number.prototype.toString`
+//! does (so both sides of the wire print the same text), except that integral
+//! floats of 2^63 and more are written with an exponent (`1e+20`): an integer
+//! literal outside the `i64` range is an error for the reader, never rounded.
+
+use std::fmt::Write as _;
+
+use crate::value::AnyMatrix;
+use crate::{Matrix, MatrixError};
+
+/// Reads a matrix of integers or, if any value is a float, of floats.
+///
+/// # Errors
+/// [`MatrixError::Syntax`], [`MatrixError::NotANumber`],
+/// [`MatrixError::IntegerOutOfRange`], [`MatrixError::RaggedRows`] or
+/// [`MatrixError::Empty`], each with the byte offset where reading stopped.
+pub fn parse(text: &str) -> Result<AnyMatrix, MatrixError> {
+    Reader::new(text.as_bytes()).matrix()
+}
+
+/// Reads a matrix and converts it to `f64`.
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_f64(text: &str) -> Result<Matrix<f64>, MatrixError> {
+    Ok(parse(text)?.into_f64())
+}
+
+/// Reads a matrix of integers.
+///
+/// # Errors
+/// As [`parse`], and [`MatrixError::NotANumber`] for a float value.
+pub fn parse_i64(text: &str) -> Result<Matrix<i64>, MatrixError> {
+    match parse(text)? {
+        AnyMatrix::Int(m) => Ok(m),
+        AnyMatrix::Float(_) => Err(MatrixError::NotANumber {
+            offset: 0,
+            found: "a float where integers were expected".to_owned(),
+        }),
+    }
+}
+
+/// Writes an integer matrix in the compact Dana form, e.g. `[[19,22],[43,50]]`.
+#[must_use]
+pub fn write_i64(m: &Matrix<i64>) -> String {
+    let mut out = Vec::with_capacity(m.data().len() * 8 + 2 * m.rows() + 2);
+    write_rows(&mut out, m, |out, &v| push_i64(out, v));
+    into_string(out)
+}
+
+/// Writes a float matrix in the compact Dana form with the shortest text
+/// that reads back to each `f64` (integral values without a decimal point).
+///
+/// # Errors
+/// [`MatrixError::NonFinite`] for an infinite or NaN element, which the text
+/// form cannot express.
+pub fn write_f64(m: &Matrix<f64>) -> Result<String, MatrixError> {
+    if let Some(index) = m.data().iter().position(|v| !v.is_finite()) {
+        return Err(MatrixError::NonFinite {
+            row: index / m.cols(),
+            col: index % m.cols(),
+        });
+    }
+    let mut out = Vec::with_capacity(m.data().len() * 12 + 2 * m.rows() + 2);
+    let mut scratch = String::new();
+    write_rows(&mut out, m, |out, &v| push_f64(out, v, &mut scratch));
+    Ok(into_string(out))
+}
+
+/// Writes `[row,row,...]` with `push` writing each value.
+fn write_rows<T>(out: &mut Vec<u8>, m: &Matrix<T>, mut push: impl FnMut(&mut Vec<u8>, &T)) {
+    out.push(b'[');
+    for i in 0..m.rows() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'[');
+        for (j, value) in m.row(i).iter().enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            push(out, value);
+        }
+        out.push(b']');
+    }
+    out.push(b']');
+}
+
+/// The writers only emit ASCII, so this never fails.
+fn into_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).expect("matrix writers emit only ASCII")
+}
+
+/// Two decimal digits for each value 0..100.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
+/// Appends the decimal form of `value`.
+fn push_i64(out: &mut Vec<u8>, value: i64) {
+    if value < 0 {
+        out.push(b'-');
+    }
+    let mut n = value.unsigned_abs();
+    let mut buf = [0u8; 20];
+    let mut pos = buf.len();
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        pos -= 2;
+        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        pos -= 2;
+        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
+        pos -= 1;
+        buf[pos] = b'0' + n as u8;
+    }
+    out.extend_from_slice(&buf[pos..]);
+}
+
+/// 2^53 as `f64`: integral values below it are written as integers.
+const F64_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+/// 2^63 as `f64`: integral values from here up are written with an exponent.
+const I64_RANGE_LIMIT: f64 = 9_223_372_036_854_775_808.0;
+
+/// Appends the shortest text that reads back to the finite `value`, in the
+/// layout of JavaScript's `Number.prototype.toString` (plain digits for
+/// decimal exponents -7..21, `d.ddde+N` / `d.ddde-N` otherwise), except that
+/// integral values of 2^63 and more always take the exponent form.
+#[allow(clippy::cast_possible_truncation)]
+fn push_f64(out: &mut Vec<u8>, value: f64, scratch: &mut String) {
+    if value == value.trunc() && value.abs() < F64_INTEGER_LIMIT {
+        if value == 0.0 && value.is_sign_negative() {
+            out.extend_from_slice(b"-0");
+        } else {
+            push_i64(out, value as i64);
+        }
+        return;
+    }
+    // `{:e}` gives the shortest round-trip digits: `-1.2345e-7`.
+    scratch.clear();
+    let _ = write!(scratch, "{value:e}");
+    let (mantissa, exponent) = scratch.split_once('e').unwrap_or((scratch.as_str(), "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, mantissa),
+    };
+    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    let count = digits.len() as i32;
+    // The value is 0.DIGITS * 10^point.
+    let point = exponent + 1;
+    if negative {
+        out.push(b'-');
+    }
+    // Integral values from 2^63 up take the exponent form, so that no reader
+    // meets an integer literal outside the `i64` range.
+    if count <= point && point <= 21 && value.abs() < I64_RANGE_LIMIT {
+        out.extend_from_slice(&digits);
+        out.resize(out.len() + (point - count) as usize, b'0');
+    } else if 0 < point && point < count && point <= 21 {
+        out.extend_from_slice(&digits[..point as usize]);
+        out.push(b'.');
+        out.extend_from_slice(&digits[point as usize..]);
+    } else if -6 < point && point <= 0 {
+        out.extend_from_slice(b"0.");
+        out.resize(out.len() + (-point) as usize, b'0');
+        out.extend_from_slice(&digits);
+    } else {
+        out.push(digits[0]);
+        if count > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        out.push(b'e');
+        out.push(if point > 0 { b'+' } else { b'-' });
+        push_i64(out, i64::from((point - 1).abs()));
+    }
+}
+
+/// Flat storage that starts as integers and turns into floats at the first
+/// float value.
+enum Values {
+    Int(Vec<i64>),
+    Float(Vec<f64>),
+}
+
+impl Values {
+    #[allow(clippy::cast_precision_loss)]
+    fn push_float(&mut self, value: f64) {
+        match self {
+            Values::Float(values) => values.push(value),
+            Values::Int(ints) => {
+                let mut floats: Vec<f64> = Vec::with_capacity(ints.capacity().max(ints.len() + 1));
+                floats.extend(ints.iter().map(|&v| v as f64));
+                floats.push(value);
+                *self = Values::Float(floats);
+            }
+        }
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn push_int(&mut self, value: i64) {
+        match self {
+            Values::Int(values) => values.push(value),
+            Values::Float(values) => values.push(value as f64),
+        }
+    }
+}
+
+/// A single-pass reader over the text's bytes.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, pos: 0 }
+    }
+
+    fn matrix(mut self) -> Result<AnyMatrix, MatrixError> {
+        // A rough guess of the element count avoids most regrowth.
+        let mut values = Values::Int(Vec::with_capacity(self.bytes.len() / 4));
+        self.skip_ws();
+        self.expect(b'[', "'[' opening the matrix")?;
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            return Err(MatrixError::Empty);
+        }
+        let mut rows = 0usize;
+        let mut cols = 0usize;
+        loop {
+            let count = self.row(&mut values)?;
+            if rows == 0 {
+                cols = count;
+            } else if count != cols {
+                return Err(MatrixError::RaggedRows {
+                    row: rows,
+                    expected: cols,
+                    found: count,
+                });
+            }
+            rows += 1;
+            self.skip_ws();
+            match self.next() {
+                Some(b',') => self.skip_ws(),
+                Some(b']') => break,
+                _ => {
+                    return Err(
+                        self.syntax_error(self.pos.saturating_sub(1), "',' or ']' after a row")
+                    );
+                }
+            }
+        }
+        self.skip_ws();
+        if self.pos != self.bytes.len() {
+            return Err(self.syntax_error(self.pos, "the end of the text"));
+        }
+        if cols == 0 {
+            return Err(MatrixError::Empty);
+        }
+        Ok(match values {
+            Values::Int(data) => AnyMatrix::Int(Matrix::new(rows, cols, data)?),
+            Values::Float(data) => AnyMatrix::Float(Matrix::new(rows, cols, data)?),
+        })
+    }
+
+    /// Reads `[v, v, ...]` and returns the number of values.
+    fn row(&mut self, values: &mut Values) -> Result<usize, MatrixError> {
+        if self.peek() != Some(b'[') {
+            return Err(self.syntax_error(self.pos, "'[' opening a row"));
+        }
+        self.pos += 1;
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(0);
+        }
+        let mut count = 0;
+        loop {
+            self.number(values)?;
+            count += 1;
+            self.skip_ws();
+            match self.next() {
+                Some(b',') => self.skip_ws(),
+                Some(b']') => return Ok(count),
+                _ => {
+                    return Err(
+                        self.syntax_error(self.pos.saturating_sub(1), "',' or ']' after a value")
+                    );
+                }
+            }
+        }
+    }
+
+    /// Reads one number: an integer, or a float if it has a fraction or an
+    /// exponent.
+    fn number(&mut self, values: &mut Values) -> Result<(), MatrixError> {
+        let start = self.pos;
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.pos += 1;
+        }
+        let digits_start = self.pos;
+        let mut magnitude: u64 = 0;
+        let mut too_big = false;
+        while let Some(&byte) = self.bytes.get(self.pos) {
+            let digit = byte.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            match magnitude
+                .checked_mul(10)
+                .and_then(|m| m.checked_add(u64::from(digit)))
+            {
+                Some(m) => magnitude = m,
+                None => too_big = true,
+            }
+            self.pos += 1;
+        }
+        let is_float = matches!(self.peek(), Some(b'.' | b'e' | b'E'));
+        if self.pos == digits_start && !(is_float && self.peek() == Some(b'.')) {
+            return Err(MatrixError::NotANumber {
+                offset: start,
+                found: excerpt(self.bytes, start),
+            });
+        }
+        if is_float {
+            while matches!(
+                self.peek(),
+                Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+            ) {
+                self.pos += 1;
+            }
+            let token = std::str::from_utf8(&self.bytes[start..self.pos]).ok();
+            let value = token
+                .and_then(|t| t.parse::<f64>().ok())
+                .filter(|v| v.is_finite());
+            return match value {
+                Some(value) => {
+                    values.push_float(value);
+                    Ok(())
+                }
+                None => Err(MatrixError::NotANumber {
+                    offset: start,
+                    found: excerpt(self.bytes, start),
+                }),
+            };
+        }
+        let value = if negative {
+            0i64.checked_sub_unsigned(magnitude)
+        } else {
+            i64::try_from(magnitude).ok()
+        };
+        match value {
+            Some(value) if !too_big => {
+                values.push_int(value);
+                Ok(())
+            }
+            _ => Err(MatrixError::IntegerOutOfRange { offset: start }),
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let byte = self.peek();
+        self.pos += 1;
+        byte
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    fn expect(&mut self, byte: u8, what: &'static str) -> Result<(), MatrixError> {
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.syntax_error(self.pos, what))
+        }
+    }
+
+    fn syntax_error(&self, offset: usize, expected: &'static str) -> MatrixError {
+        let offset = offset.min(self.bytes.len());
+        MatrixError::Syntax {
+            offset,
+            expected,
+            found: excerpt(self.bytes, offset),
+        }
+    }
+}
+
+/// Up to 16 characters of `bytes` from `offset`, quoted, or "the end of the
+/// text".
+fn excerpt(bytes: &[u8], offset: usize) -> String {
+    let rest = bytes.get(offset..).unwrap_or_default();
+    if rest.is_empty() {
+        return "the end of the text".to_owned();
+    }
+    let text = String::from_utf8_lossy(&rest[..rest.len().min(16)]);
+    format!("{:?}", text.as_ref())
+}

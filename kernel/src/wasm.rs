@@ -1,0 +1,52 @@
+//! The `wasm-bindgen` exports the browser worker calls; bindings only, every
+//! computation is the core's. Errors become JavaScript `Error`s whose message
+//! is the [`crate::MatrixError`] text.
+
+use wasm_bindgen::prelude::*;
+
+use crate::{Matrix, MatrixError};
+
+/// Multiplies two matrices given as Dana text or JSON array text and returns
+/// the product as Dana text.
+///
+/// # Errors
+/// A JavaScript `Error` naming what was wrong (shape mismatch, ragged rows,
+/// empty matrix, not a number, integer overflow...).
+#[wasm_bindgen(js_name = multiplyText)]
+pub fn multiply_text(a: &str, b: &str) -> Result<String, JsError> {
+    crate::multiply_text(a, b).map_err(to_js)
+}
+
+/// Multiplies a row-major `a_rows x a_cols` matrix by a `b_rows x b_cols`
+/// one, both as `Float64Array`s, and returns the row-major product.
+///
+/// # Errors
+/// A JavaScript `Error` for mismatched shapes, an empty matrix or an array
+/// whose length is not `rows * cols`.
+#[wasm_bindgen(js_name = multiplyF64)]
+pub fn multiply_f64(
+    a: Vec<f64>,
+    a_rows: usize,
+    a_cols: usize,
+    b: Vec<f64>,
+    b_rows: usize,
+    b_cols: usize,
+) -> Result<Vec<f64>, JsError> {
+    if a_rows == 0 || a_cols == 0 || b_rows == 0 || b_cols == 0 {
+        return Err(to_js(MatrixError::Empty));
+    }
+    let a = Matrix::new(a_rows, a_cols, a).map_err(to_js)?;
+    let b = Matrix::new(b_rows, b_cols, b).map_err(to_js)?;
+    Ok(crate::multiply(&a, &b).map_err(to_js)?.into_data())
+}
+
+/// The instruction set the kernel uses, e.g. `"wasm32 simd128"`.
+#[wasm_bindgen(js_name = kernelInfo)]
+#[must_use]
+pub fn kernel_info() -> String {
+    crate::kernel_info()
+}
+
+fn to_js(error: MatrixError) -> JsError {
+    JsError::new(&error.to_string())
+}
