@@ -76,11 +76,12 @@ impl Server {
             String::from_utf8_lossy(&answer.leftover),
             answer.headers
         );
+        // Dana reads a body only by content-length or chunked encoding. The API answers are
+        // held to content-length: older HTTPRequest versions read 4 bytes after the last chunk
+        // where 2 come, and would wait on a keep-alive connection.
         assert!(
-            answer.header("content-length").is_some()
-                || answer.header("transfer-encoding") == Some("chunked")
-                || answer.response_code == "204",
-            "{name}: an answer without content-length or chunked encoding is read as empty: {:?}",
+            answer.header("content-length").is_some() || answer.response_code == "204",
+            "{name}: an API answer without content-length: {:?}",
             answer.headers
         );
         assert_eq!(
