@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Builds the browser worker's matrix kernel:
+#   1. the `kernel` crate for wasm32-unknown-unknown, release, with simd128;
+#   2. wasm-bindgen --target web (through the kernel-bindgen helper, pinned to
+#      the kernel's wasm-bindgen version) into webserver/pkg/ (kernel.js,
+#      kernel_bg.wasm);
+#   3. the same crate as a plain C-ABI module with no imports plus the
+#      matrixmultiply baseline, webserver/pkg/kernel_ffi.wasm (used by
+#      kernel/bench/wasm-node.mjs);
+#   4. the Dana sources in dana/ for Dana's WebAssembly runtime when `dnc` is
+#      on PATH (-os ubc -chip 32), otherwise says it skipped them.
+# Respects CARGO_TARGET_DIR; otherwise uses the workspace's target directory.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+WASM_TARGET=wasm32-unknown-unknown
+PKG_DIR="$ROOT/webserver/pkg"
+
+if [[ -n "${CARGO_TARGET_DIR:-}" ]]; then
+    TARGET_DIR="$CARGO_TARGET_DIR"
+else
+    TARGET_DIR="$(cargo metadata --format-version 1 --no-deps |
+        sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+fi
+[[ -n "$TARGET_DIR" ]] || { echo "compile-wasm: cannot find the cargo target directory" >&2; exit 1; }
+
+if ! rustup target list --installed 2>/dev/null | grep -qx "$WASM_TARGET"; then
+    echo "compile-wasm: installing the $WASM_TARGET target"
+    rustup target add "$WASM_TARGET"
+fi
+
+# simd128 only for the wasm32 target, never for host code or build scripts.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128"
+RAW_WASM="$TARGET_DIR/$WASM_TARGET/release/kernel.wasm"
+
+echo "compile-wasm: building kernel for $WASM_TARGET (simd128, release)"
+cargo build -p kernel --lib --release --target "$WASM_TARGET"
+mkdir -p "$PKG_DIR"
+echo "compile-wasm: running wasm-bindgen --target web into webserver/pkg/"
+cargo run --quiet -p kernel-bindgen -- "$RAW_WASM" "$PKG_DIR"
+
+echo "compile-wasm: building the C-ABI module (no imports) with the baseline"
+cargo build -p kernel --lib --release --target "$WASM_TARGET" --no-default-features --features baseline
+cp "$RAW_WASM" "$PKG_DIR/kernel_ffi.wasm"
+
+if command -v dnc >/dev/null 2>&1; then
+    echo "compile-wasm: compiling dana/ for Dana's WebAssembly runtime (-os ubc -chip 32)"
+    (
+        cd "$ROOT/dana"
+        mkdir -p wasm_output/coordinator wasm_output/app
+        dnc coordinator/Coordinator.dn -os ubc -chip 32 -o wasm_output/coordinator/Coordinator.o
+        dnc app/mainWasm.dn -os ubc -chip 32 -o wasm_output/app/mainWasm.o
+        dnc app/mainLoop.dn -os ubc -chip 32 -o wasm_output/app/mainLoop.o
+    )
+else
+    echo "compile-wasm: dnc not on PATH, skipped compiling dana/"
+fi
+
+ls -l "$PKG_DIR"/kernel.js "$PKG_DIR"/kernel_bg.wasm "$PKG_DIR"/kernel_ffi.wasm
+echo "compile-wasm: done"
