@@ -12,7 +12,11 @@
 import init, { multiplyText, kernelInfo } from './pkg/kernel.js';
 import { shapeOf } from './matrix-text.js';
 
-const ready = init().then(
+// The wasm file's URL is given explicitly, relative to this script, so loading does
+// not depend on the glue's default path.
+const WASM_URL = new URL('./pkg/kernel_bg.wasm', import.meta.url);
+
+const ready = init({ module_or_path: WASM_URL }).then(
   () => {
     let info = '';
     try {

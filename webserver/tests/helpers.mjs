@@ -1,0 +1,254 @@
+// Shared helpers of the browser end-to-end tests: start the real coordinator on a
+// free port, launch Debian's headless Chromium through playwright-core, run the
+// native kernel example as the reference, small HTTP and waiting helpers.
+//
+// Every wait is bounded; everything started here is stopped by the caller's `after`.
+
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+/** Repository root (webserver/tests/../..). */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Where screenshots of the pages are written (override with SCREENSHOT_DIR). */
+export const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || path.join(ROOT, 'target', 'screenshots');
+
+/** Where the coordinator's output of each test file is kept (override with E2E_LOG_DIR). */
+export const LOG_DIR = process.env.E2E_LOG_DIR || path.join(ROOT, 'target', 'e2e-logs');
+
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const COORDINATOR_BIN = process.env.COORDINATOR_BIN || path.join(ROOT, 'target', 'release', 'coordinator');
+const MULTIPLY_BIN = process.env.MULTIPLY_BIN || path.join(ROOT, 'target', 'release', 'examples', 'multiply');
+
+/** Chromium flags: no sandbox (root in CI), no GPU, no traffic of its own. */
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/**
+ * Runs `fn` until it returns a truthy value, at most `timeoutMs`.
+ *
+ * @template T
+ * @param {() => Promise<T> | T} fn
+ * @param {{timeoutMs?: number, intervalMs?: number, what?: string}} options
+ * @returns {Promise<T>}
+ */
+export async function waitFor(fn, { timeoutMs = 30000, intervalMs = 100, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = null;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${lastError.message})` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/**
+ * Starts the release coordinator binary on a free port (`0`) from the repository
+ * root and resolves once it logs `listening on http://ADDR:PORT`.
+ *
+ * @param {string} name label for the log file
+ * @param {string[]} extraArgs flags after the port, e.g. `['--lease-secs', '2']`
+ * @returns {Promise<{url: string, stop: () => Promise<void>, output: () => string}>}
+ */
+export async function startCoordinator(name, extraArgs = []) {
+  if (!existsSync(COORDINATOR_BIN)) {
+    throw new Error(`${COORDINATOR_BIN} is missing: run cargo build --release -p coordinator`);
+  }
+  mkdirSync(LOG_DIR, { recursive: true });
+  const logFile = createWriteStream(path.join(LOG_DIR, `${name}.log`));
+  const args = ['0', '--bind', '127.0.0.1', '--static-dir', path.join(ROOT, 'webserver'), ...extraArgs];
+  const child = spawn(COORDINATOR_BIN, args, {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
+  });
+  let output = '';
+  const exited = once(child, 'exit');
+  const port = new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      const text = chunk.toString();
+      output += text;
+      logFile.write(text);
+      // Strip ANSI colours before matching.
+      const match = output.replace(/\x1b\[[0-9;]*m/g, '').match(/listening on http:\/\/(?:\[[^\]]+\]|[^\s:/]+):(\d+)/);
+      if (match) resolve(Number(match[1]));
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', reject);
+    exited.then(([code]) => reject(new Error(`coordinator exited early (code ${code}):\n${output}`)));
+  });
+  const timer = new Promise((_, reject) =>
+    setTimeout(() => reject(new Error(`coordinator did not report its port within 20 s:\n${output}`)), 20000).unref(),
+  );
+  let portNumber;
+  try {
+    portNumber = await Promise.race([port, timer]);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited.catch(() => {});
+    clearTimeout(killer);
+    logFile.end();
+  };
+  return { url: `http://127.0.0.1:${portNumber}/`, stop, output: () => output };
+}
+
+/** Launches headless Chromium (Debian's package) through playwright-core. */
+export function launchBrowser() {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30000 });
+}
+
+/**
+ * Products computed by the native kernel (`kernel` example `multiply`): one line per
+ * task, the product text or `error: <message>`.
+ *
+ * @param {{A: unknown, B: unknown}[]} tasks
+ * @returns {Promise<string[]>}
+ */
+export async function nativeProducts(tasks) {
+  if (!existsSync(MULTIPLY_BIN)) {
+    throw new Error(`${MULTIPLY_BIN} is missing: run cargo build --release -p kernel --example multiply`);
+  }
+  const child = spawn(MULTIPLY_BIN, [], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c) => {
+    out += c;
+  });
+  child.stderr.on('data', (c) => {
+    err += c;
+  });
+  const exited = once(child, 'exit');
+  child.stdin.end(tasks.map((t) => JSON.stringify({ A: t.A, B: t.B })).join('\n') + '\n');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60000);
+  const [code] = await exited;
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`native multiply exited with ${code}: ${err}`);
+  const lines = out.split('\n').filter((line) => line.length > 0);
+  if (lines.length !== tasks.length) {
+    throw new Error(`native multiply printed ${lines.length} lines for ${tasks.length} tasks: ${err}`);
+  }
+  return lines;
+}
+
+/** `POST task` with a JSON body; resolves with the task id. */
+export async function submitTask(base, data) {
+  const res = await fetch(new URL('task', base), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: typeof data === 'string' ? data : JSON.stringify(data),
+    signal: AbortSignal.timeout(30000),
+  });
+  if (res.status !== 200) throw new Error(`POST task answered ${res.status}: ${await res.text()}`);
+  const body = await res.json();
+  return body.taskId;
+}
+
+/** `GET result/N` as parsed JSON (status 200 expected). */
+export async function getResult(base, taskId) {
+  const res = await fetch(new URL(`result/${taskId}`, base), { signal: AbortSignal.timeout(10000) });
+  if (res.status !== 200) throw new Error(`GET result/${taskId} answered ${res.status}`);
+  return res.json();
+}
+
+/** `GET stats` as parsed JSON. */
+export async function getStats(base) {
+  const res = await fetch(new URL('stats', base), { signal: AbortSignal.timeout(10000) });
+  if (res.status !== 200) throw new Error(`GET stats answered ${res.status}`);
+  return res.json();
+}
+
+/** Waits until task `taskId` is completed or failed; resolves with its result JSON. */
+export function waitForFinished(base, taskId, timeoutMs = 60000) {
+  return waitFor(
+    async () => {
+      const r = await getResult(base, taskId);
+      return r.status === 'completed' || r.status === 'failed' ? r : null;
+    },
+    { timeoutMs, intervalMs: 100, what: `task ${taskId} to finish` },
+  );
+}
+
+/**
+ * Opens worker.html in its own browser context (own storage, own renderer process)
+ * and waits until its kernel is loaded and it is waiting for tasks (or, with
+ * `start: false`, stopped with its slots ready).
+ *
+ * @returns {Promise<{context: import('playwright-core').BrowserContext, page: import('playwright-core').Page, errors: string[]}>}
+ */
+export async function openWorker(browser, base, workerId, { slots = 1, viewport, start = true } = {}) {
+  const context = await browser.newContext(viewport ? { viewport } : {});
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
+  });
+  const url = new URL(`worker.html?workerId=${encodeURIComponent(workerId)}&slots=${slots}${start ? '&start=1' : ''}`, base);
+  await page.goto(url.href, { timeout: 30000 });
+  await page.waitForFunction(
+    (status) =>
+      document.getElementById('status')?.textContent === status &&
+      [...document.querySelectorAll('#slot-rows td:nth-child(2)')].every((td) => td.textContent === 'idle'),
+    start ? 'waiting for tasks' : 'stopped',
+    { timeout: 30000 },
+  );
+  return { context, page, errors };
+}
+
+/** Writes a full-page screenshot to SCREENSHOT_DIR/name.png; returns its path. */
+export async function screenshot(page, name) {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const file = path.join(SCREENSHOT_DIR, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true, timeout: 20000 });
+  return file;
+}
+
+/** Deterministic pseudo-random numbers (mulberry32), so failures can be replayed. */
+export function seededRandom(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A rows x cols array of integers in [lo, hi] drawn from `rand`. */
+export function randomIntMatrix(rand, rows, cols, lo = -50, hi = 50) {
+  return Array.from({ length: rows }, () =>
+    Array.from({ length: cols }, () => lo + Math.floor(rand() * (hi - lo + 1))),
+  );
+}
+
+/** Dana text of a matrix given as an array of rows. */
+export function danaText(matrix) {
+  return `[${matrix.map((row) => `[${row.join(',')}]`).join(',')}]`;
+}

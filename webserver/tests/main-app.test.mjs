@@ -1,0 +1,138 @@
+// The main app (served at /) driven like a person: type two matrices, click Submit,
+// read the product on the page; bad input shows an error and sends nothing; a large
+// random product is summarised and downloadable. One worker page does the computing.
+
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, test } from 'node:test';
+import { getStats, launchBrowser, nativeProducts, openWorker, screenshot, startCoordinator } from './helpers.mjs';
+
+let coordinator;
+let browser;
+let worker;
+let context;
+let page;
+const pageErrors = [];
+
+before(async () => {
+  coordinator = await startCoordinator('main-app');
+  browser = await launchBrowser();
+  worker = await openWorker(browser, coordinator.url, 'e2e-main-worker', { slots: 2 });
+  context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1200, height: 900 } });
+  page = await context.newPage();
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  await page.goto(coordinator.url, { timeout: 30000 });
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  await coordinator?.stop();
+});
+
+/** Clears a textarea and types into it key by key, as a person would. */
+async function typeInto(selector, text) {
+  await page.click(selector);
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
+  await page.keyboard.type(text, { delay: 5 });
+}
+
+/** Clicks Submit and waits for the task view to say completed; returns the product text shown. */
+async function submitAndReadProduct() {
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await page.waitForFunction(() => /completed/.test(document.getElementById('task-status').textContent), null, {
+    timeout: 60000,
+  });
+  return page.textContent('#product');
+}
+
+test('the pre-filled seed example gives [[19,22],[43,50]]', { timeout: 90000 }, async () => {
+  assert.equal(await page.inputValue('#matrix-a'), '[[1,2],[3,4]]');
+  assert.equal(await page.inputValue('#matrix-b'), '[[5,6],[7,8]]');
+  const shown = await submitAndReadProduct();
+  assert.equal(shown.replace(/\s+/g, ''), '[[19,22],[43,50]]');
+  const status = await page.textContent('#task-status');
+  assert.match(status, /by worker e2e-main-worker/);
+  assert.match(await page.textContent('#result-summary'), /2×2 product/);
+});
+
+test('typed matrices give the native kernel product', { timeout: 90000 }, async () => {
+  const a = '[[1, 2, 3], [4, 5, 6]]';
+  const b = '[[7,8],[9,10],[-11,12]]';
+  await typeInto('#matrix-a', a);
+  await typeInto('#matrix-b', b);
+  assert.equal(await page.textContent('#shape-a'), '2×3');
+  const [expected] = await nativeProducts([{ A: a, B: b }]);
+  const shown = await submitAndReadProduct();
+  assert.equal(shown.replace(/\s+/g, ''), expected);
+  await screenshot(page, 'main-app-desktop');
+});
+
+test('bad input shows an error and sends nothing', { timeout: 60000 }, async () => {
+  const before = (await getStats(coordinator.url)).totalTasks;
+
+  await typeInto('#matrix-a', '[[1,2],[3]]');
+  await typeInto('#matrix-b', '[[1],[2]]');
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await page.waitForSelector('#input-error:not(:empty)', { timeout: 5000 });
+  assert.match(await page.textContent('#input-error'), /Matrix A is ragged: row 2 has 1 values but row 1 has 2/);
+  assert.equal(await page.getAttribute('#matrix-a', 'aria-invalid'), 'true');
+
+  await typeInto('#matrix-a', '[[1,2,3],[4,5,6]]');
+  await typeInto('#matrix-b', '[[1,2],[3,4]]');
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await page.waitForFunction(() => /Shapes do not fit/.test(document.getElementById('input-error').textContent), null, {
+    timeout: 5000,
+  });
+
+  await typeInto('#matrix-b', '[[1,2],[3,four]]');
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await page.waitForFunction(() => /not a number/.test(document.getElementById('input-error').textContent), null, {
+    timeout: 5000,
+  });
+  await screenshot(page, 'main-app-error');
+
+  assert.equal((await getStats(coordinator.url)).totalTasks, before, 'no task was submitted');
+});
+
+test('a large random product is summarised and downloads exactly', { timeout: 120000 }, async () => {
+  await page.fill('#rows-a', '120');
+  await page.fill('#inner', '75');
+  await page.fill('#cols-b', '90');
+  await page.getByRole('button', { name: 'Generate' }).click();
+  const a = await page.inputValue('#matrix-a');
+  const b = await page.inputValue('#matrix-b');
+  assert.equal(await page.textContent('#shape-a'), '120×75');
+  const [expected] = await nativeProducts([{ A: a, B: b }]);
+
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await page.waitForFunction(() => /completed/.test(document.getElementById('task-status').textContent), null, {
+    timeout: 60000,
+  });
+  assert.match(await page.textContent('#result-summary'), /120×90 product/);
+  assert.equal(await page.isVisible('#corner'), true, 'a large product shows its corner');
+  assert.equal(await page.isVisible('#product'), false, 'a large product is not printed in full');
+  const firstCell = expected.slice(2, expected.indexOf(','));
+  assert.equal((await page.textContent('#corner tr:nth-of-type(2) td')).trim(), firstCell);
+
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15000 }), page.click('#download')]);
+  const text = await readFile(await download.path(), 'utf8');
+  assert.equal(text, expected);
+  await screenshot(page, 'main-app-large');
+});
+
+test('the main app fits a phone screen', { timeout: 60000 }, async () => {
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const p = await phone.newPage();
+  await p.goto(coordinator.url, { timeout: 30000 });
+  await p.getByRole('button', { name: 'Submit' }).tap();
+  await p.waitForFunction(() => /completed/.test(document.getElementById('task-status').textContent), null, {
+    timeout: 60000,
+  });
+  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `main app scrolls sideways on a phone by ${overflow}px`);
+  await screenshot(p, 'main-app-phone');
+  await phone.close();
+  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(worker.errors, []);
+});

@@ -1,0 +1,165 @@
+// Three worker pages in headless Chromium compute 30 tasks in both data forms (Dana
+// strings and JSON arrays, 1x1 up to 256x256) plus invalid ones; every product must
+// equal the native kernel's text exactly, every invalid task must end `failed` with an
+// error, and each of the three workers must have done work.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import {
+  danaText,
+  getResult,
+  getStats,
+  launchBrowser,
+  nativeProducts,
+  openWorker,
+  randomIntMatrix,
+  screenshot,
+  seededRandom,
+  startCoordinator,
+  submitTask,
+  waitFor,
+} from './helpers.mjs';
+
+/** Shapes (rows of A, columns of A = rows of B, columns of B) of the integer tasks. */
+const INT_SHAPES = [
+  [1, 1, 1], [1, 1, 1], [1, 4, 1], [2, 3, 4], [3, 1, 3], [4, 4, 4], [5, 7, 3], [7, 5, 9],
+  [8, 8, 8], [1, 16, 16], [16, 16, 1], [13, 17, 11], [17, 17, 17], [31, 33, 29], [32, 32, 32],
+  [33, 1, 33], [50, 10, 60], [63, 64, 65], [64, 64, 64], [1, 256, 1], [256, 1, 256],
+  [100, 3, 100], [127, 65, 63], [128, 128, 128], [129, 127, 131], [200, 17, 256],
+  [256, 256, 256], [256, 256, 256],
+];
+
+/** Float tasks use multiples of 1/4 so that every summation order gives the same f64. */
+const FLOAT_SHAPES = [
+  [9, 8, 7],
+  [6, 5, 4],
+];
+
+/** Data the workers must refuse, in both forms. */
+const INVALID = [
+  { why: 'ragged A', data: { A: '[[1,2],[3]]', B: '[[1],[2]]' } },
+  { why: 'shape mismatch', data: { A: [[1, 2, 3], [4, 5, 6]], B: [[1, 2], [3, 4]] } },
+  { why: 'not a number', data: { A: '[[1,x],[3,4]]', B: '[[1,0],[0,1]]' } },
+  { why: 'empty matrix', data: { A: [], B: [[1]] } },
+  { why: 'ragged B', data: { A: [[1, 2]], B: [[1, 2], [3]] } },
+];
+
+const WORKERS = ['e2e-worker-1', 'e2e-worker-2', 'e2e-worker-3'];
+
+let coordinator;
+let browser;
+const workers = [];
+
+before(async () => {
+  coordinator = await startCoordinator('workers');
+  browser = await launchBrowser();
+  for (const id of WORKERS) workers.push(await openWorker(browser, coordinator.url, id, { slots: 1 }));
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  await coordinator?.stop();
+});
+
+function buildTasks() {
+  const rand = seededRandom(20260401);
+  const tasks = [];
+  INT_SHAPES.forEach(([m, k, n], i) => {
+    const a = randomIntMatrix(rand, m, k);
+    const b = randomIntMatrix(rand, k, n);
+    const asText = i % 2 === 0;
+    tasks.push({
+      label: `${m}x${k} * ${k}x${n} int as ${asText ? 'Dana text' : 'JSON arrays'}`,
+      data: asText ? { A: danaText(a), B: danaText(b) } : { A: a, B: b },
+      valid: true,
+    });
+  });
+  FLOAT_SHAPES.forEach(([m, k, n], i) => {
+    const quarter = () => (Math.floor(rand() * 81) - 40) / 4;
+    const a = Array.from({ length: m }, () => Array.from({ length: k }, quarter));
+    const b = Array.from({ length: k }, () => Array.from({ length: n }, quarter));
+    const asText = i % 2 === 0;
+    tasks.push({
+      label: `${m}x${k} * ${k}x${n} float as ${asText ? 'Dana text' : 'JSON arrays'}`,
+      data: asText ? { A: danaText(a), B: danaText(b) } : { A: a, B: b },
+      valid: true,
+    });
+  });
+  for (const bad of INVALID) tasks.push({ label: `invalid: ${bad.why}`, data: bad.data, valid: false });
+  // The seed's example, as the Dana main app sends it.
+  tasks[2] = { label: 'seed example [[1,2],[3,4]] x [[5,6],[7,8]]', data: { A: '[[1,2],[3,4]]', B: '[[5,6],[7,8]]' }, valid: true };
+  return tasks;
+}
+
+test('three worker pages compute every task exactly and refuse invalid ones', { timeout: 180000 }, async (t) => {
+  const tasks = buildTasks();
+  assert.equal(tasks.filter((x) => x.valid).length, 30);
+  const expected = await nativeProducts(tasks.map((x) => x.data));
+  tasks.forEach((task, i) => {
+    assert.equal(expected[i].startsWith('error:'), !task.valid, `native reference for ${task.label}: ${expected[i].slice(0, 80)}`);
+  });
+  assert.equal(expected[2], '[[19,22],[43,50]]');
+
+  const started = Date.now();
+  const ids = [];
+  for (const task of tasks) ids.push(await submitTask(coordinator.url, task.data));
+
+  const results = await waitFor(
+    async () => {
+      const all = await Promise.all(ids.map((id) => getResult(coordinator.url, id)));
+      return all.every((r) => r.status === 'completed' || r.status === 'failed') ? all : null;
+    },
+    { timeoutMs: 120000, intervalMs: 250, what: 'all tasks to finish' },
+  );
+  const seconds = (Date.now() - started) / 1000;
+
+  results.forEach((r, i) => {
+    const task = tasks[i];
+    if (task.valid) {
+      assert.equal(r.status, 'completed', `${task.label}: ${r.error ?? ''}`);
+      assert.equal(typeof r.result, 'string');
+      assert.ok(r.result === expected[i], `${task.label}: product differs from the native kernel`);
+    } else {
+      assert.equal(r.status, 'failed', `${task.label} should fail`);
+      assert.ok(typeof r.error === 'string' && r.error.length > 0, `${task.label} has an error message`);
+    }
+  });
+
+  // Every worker did work: by the coordinator's record and by each page's own counters.
+  const byWorker = new Map(WORKERS.map((id) => [id, 0]));
+  for (const r of results) if (byWorker.has(r.workerId)) byWorker.set(r.workerId, byWorker.get(r.workerId) + 1);
+  const counters = [];
+  for (const w of workers) {
+    const done = Number(await w.page.textContent('#done'));
+    const refused = Number(await w.page.textContent('#failed'));
+    counters.push({ done, refused });
+  }
+  t.diagnostic(`${tasks.length} tasks in ${seconds.toFixed(1)} s; per worker (done/refused): ${counters.map((c) => `${c.done}/${c.refused}`).join(', ')}`);
+  t.diagnostic(`tasks per worker by result.workerId: ${[...byWorker].map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  counters.forEach((c, i) => assert.ok(c.done + c.refused > 0, `${WORKERS[i]} did no work`));
+  assert.equal(counters.reduce((s, c) => s + c.done, 0), 30, 'each valid task computed exactly once');
+  assert.equal(counters.reduce((s, c) => s + c.refused, 0), INVALID.length, 'each invalid task refused once');
+  if (results.some((r) => 'workerId' in r)) {
+    for (const [id, count] of byWorker) assert.ok(count > 0, `coordinator records no task by ${id}`);
+  }
+
+  const stats = await getStats(coordinator.url);
+  assert.equal(stats.totalTasks, tasks.length);
+  assert.equal(stats.completedTasks, 30);
+  if (Array.isArray(stats.workers)) {
+    for (const id of WORKERS) {
+      const w = stats.workers.find((x) => x.workerId === id);
+      assert.ok(w && w.tasksCompleted + (w.tasksFailed ?? 0) > 0, `stats show work by ${id}`);
+    }
+  }
+
+  for (const w of workers) assert.deepEqual(w.errors, [], 'no script errors on the worker pages');
+
+  // What a person sees: the busy worker page on a desktop and on a phone.
+  const shot = await screenshot(workers[0].page, 'worker-desktop');
+  await workers[0].page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await workers[0].page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `worker page scrolls sideways on a phone by ${overflow}px`);
+  const phone = await screenshot(workers[0].page, 'worker-phone');
+  t.diagnostic(`screenshots: ${shot}, ${phone}`);
+});
