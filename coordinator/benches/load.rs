@@ -1,3 +1,383 @@
-//! Load benchmark (written in a later step).
+//! Load benchmark: full task cycles over loopback against a trivial axum
+//! endpoint measured in the same run.
+//!
+//! `cargo bench -p coordinator --bench load`
+//!
+//! Each of [`CLIENTS`] keep-alive connections runs cycles of
+//! `POST /task` -> `GET /task/next` -> `POST /task/N/result` -> `GET /result/N`
+//! for a fixed time, first with 1,000 tasks already held by the coordinator
+//! and then with 100,000 (held as tasks leased for an hour, so they stay in
+//! the task map; the cycles' own finished tasks are evicted within about
+//! 60 ms so the count held stays near the prefill). The ceiling is the same
+//! client sending `GET /ping` to a one-route axum router. The client is a
+//! minimal HTTP/1.1 writer/reader over `TcpStream`, the same for every phase,
+//! so the ratio compares servers, not clients. Client and server share the
+//! machine's cores, and no log subscriber is installed. The three phases run
+//! in rounds (interleaved, so a busy machine slows all of them alike) and
+//! the medians are compared. `BENCH_SECS` sets the seconds per phase
+//! (default 3), `BENCH_ROUNDS` the rounds (default 3).
 
-fn main() {}
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use coordinator::{AppState, Config};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// Concurrent client connections.
+const CLIENTS: usize = 32;
+/// Seconds of warm-up before each measured phase.
+const WARMUP: Duration = Duration::from_secs(1);
+/// Task data sent by every cycle: a Dana-style matrix pair.
+const TASK: &[u8] = br#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#;
+/// Result sent by every cycle.
+const RESULT: &[u8] = br#"{"result":"[[19,22],[43,50]]"}"#;
+
+/// One keep-alive HTTP/1.1 connection.
+struct Conn {
+    stream: BufReader<TcpStream>,
+    out: Vec<u8>,
+    line: String,
+    body: Vec<u8>,
+}
+
+impl Conn {
+    async fn open(addr: SocketAddr) -> io::Result<Self> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream: BufReader::new(stream),
+            out: Vec::with_capacity(512),
+            line: String::new(),
+            body: Vec::new(),
+        })
+    }
+
+    /// Sends one request and reads the answer; returns the status, the
+    /// body is left in `self.body`.
+    async fn call(&mut self, method: &str, path: &str, body: &[u8]) -> io::Result<u16> {
+        self.out.clear();
+        self.out.extend_from_slice(method.as_bytes());
+        self.out.push(b' ');
+        self.out.extend_from_slice(path.as_bytes());
+        self.out.extend_from_slice(b" HTTP/1.1\r\nhost:bench\r\n");
+        if method == "POST" {
+            self.out
+                .extend_from_slice(format!("content-length:{}\r\n", body.len()).as_bytes());
+        }
+        self.out.extend_from_slice(b"\r\n");
+        self.out.extend_from_slice(body);
+        self.stream.get_mut().write_all(&self.out).await?;
+
+        self.line.clear();
+        self.stream.read_line(&mut self.line).await?;
+        let status: u16 = self
+            .line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| io::Error::other(format!("bad status line {:?}", self.line)))?;
+        let mut length = 0usize;
+        loop {
+            self.line.clear();
+            if self.stream.read_line(&mut self.line).await? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let header = self.line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().map_err(io::Error::other)?;
+            }
+        }
+        self.body.resize(length, 0);
+        self.stream.read_exact(&mut self.body).await?;
+        Ok(status)
+    }
+}
+
+/// Reads `"taskId":N` from a JSON answer.
+fn task_id(body: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(body).ok()?;
+    let rest = &text[text.find("\"taskId\":")? + 9..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// What one phase measured.
+struct Measured {
+    ops: u64,
+    secs: f64,
+    latencies_us: Vec<u32>,
+}
+
+impl Measured {
+    fn rate(&self) -> f64 {
+        self.ops as f64 / self.secs
+    }
+
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        let index = ((self.latencies_us.len() - 1) as f64 * p).round() as usize;
+        f64::from(self.latencies_us[index]) / 1000.0
+    }
+}
+
+/// Runs `CLIENTS` loops of `op` for a warm-up and then `secs`, counting and
+/// timing the operations done in the measured window only.
+async fn drive<F, Fut>(addr: SocketAddr, secs: Duration, op: F) -> Measured
+where
+    F: Fn(Conn, usize) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = (Conn, io::Result<()>)> + Send,
+{
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for client in 0..CLIENTS {
+        let op = op.clone();
+        let (measuring, stop) = (Arc::clone(&measuring), Arc::clone(&stop));
+        clients.push(tokio::spawn(async move {
+            let mut conn = Conn::open(addr).await.unwrap();
+            let mut latencies = Vec::new();
+            let mut ops = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let (back, outcome) = op(conn, client).await;
+                conn = back;
+                outcome.unwrap();
+                if measuring.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
+                    ops += 1;
+                    latencies.push(started.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                }
+            }
+            (ops, latencies)
+        }));
+    }
+    tokio::time::sleep(WARMUP).await;
+    measuring.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(secs).await;
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut total = Measured {
+        ops: 0,
+        secs: elapsed,
+        latencies_us: Vec::new(),
+    };
+    for client in clients {
+        let (ops, latencies) = client.await.unwrap();
+        total.ops += ops;
+        total.latencies_us.extend(latencies);
+    }
+    total.latencies_us.sort_unstable();
+    total
+}
+
+/// One full cycle on `conn`, as client `client`.
+async fn cycle(mut conn: Conn, client: usize) -> (Conn, io::Result<()>) {
+    let outcome = async {
+        let status = conn.call("POST", "/task", TASK).await?;
+        let submitted = task_id(&conn.body).filter(|_| status == 200);
+        let submitted = submitted.ok_or_else(|| io::Error::other("submit failed"))?;
+        let status = conn
+            .call("GET", &format!("/task/next?workerId=bench{client}"), b"")
+            .await?;
+        if status == 200 {
+            let leased = task_id(&conn.body).ok_or_else(|| io::Error::other("bad lease"))?;
+            let status = conn
+                .call("POST", &format!("/task/{leased}/result"), RESULT)
+                .await?;
+            if status != 200 {
+                return Err(io::Error::other(format!("result answered {status}")));
+            }
+        }
+        let status = conn
+            .call("GET", &format!("/result/{submitted}"), b"")
+            .await?;
+        // 404 only when the result was already evicted (the bench keeps
+        // finished tasks for milliseconds).
+        if status != 200 && status != 404 {
+            return Err(io::Error::other(format!("result poll answered {status}")));
+        }
+        Ok(())
+    }
+    .await;
+    (conn, outcome)
+}
+
+async fn ping(mut conn: Conn, _client: usize) -> (Conn, io::Result<()>) {
+    let outcome = conn.call("GET", "/ping", b"").await.and_then(|status| {
+        if status == 200 {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!("ping answered {status}")))
+        }
+    });
+    (conn, outcome)
+}
+
+/// Serves `router` on 127.0.0.1 until the returned sender is dropped.
+async fn serve(router: Router) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+    });
+    (addr, tx)
+}
+
+/// Finished tasks are evicted this long after they finish, so the number
+/// of tasks held stays close to the prefill during a phase.
+const BENCH_KEEP_FINISHED: Duration = Duration::from_millis(50);
+/// How often the bench's tick evicts finished tasks.
+const BENCH_TICK: Duration = Duration::from_millis(10);
+
+/// A coordinator whose queue already holds `held` tasks leased for an hour
+/// (they stay in the task map for the whole phase), with a tick that evicts
+/// the cycles' finished tasks within [`BENCH_KEEP_FINISHED`] plus
+/// [`BENCH_TICK`].
+async fn coordinator_holding(
+    held: usize,
+) -> (SocketAddr, AppState, tokio::sync::oneshot::Sender<()>) {
+    let config = Config {
+        static_dir: std::env::temp_dir().join("coordinator-bench-no-static"),
+        lease: Duration::from_secs(3600),
+        max_tasks: 10_000_000,
+        keep_finished: BENCH_KEEP_FINISHED,
+        ..Config::default()
+    };
+    let state = AppState::new(&config);
+    {
+        let mut queue = state.queue();
+        let now = Instant::now();
+        let worker = coordinator::queue::WorkerId::from_param(Some("prefill"));
+        for _ in 0..held {
+            queue
+                .submit(Arc::from(std::str::from_utf8(TASK).unwrap()), now)
+                .unwrap();
+            queue.lease_next(&worker, now).unwrap();
+        }
+    }
+    let ticker_state = state.clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(BENCH_TICK);
+        loop {
+            interval.tick().await;
+            ticker_state.tick(Instant::now());
+        }
+    });
+    let (addr, stop) = serve(coordinator::app(config, state.clone())).await;
+    (addr, state, stop)
+}
+
+async fn cycles_phase(held: usize, secs: Duration) -> Measured {
+    let (addr, state, stop) = coordinator_holding(held).await;
+    let sampler_state = state.clone();
+    let sampler = tokio::spawn(async move {
+        let (mut low, mut high) = (u64::MAX, 0);
+        loop {
+            let held = sampler_state.queue().stats(Instant::now()).held_tasks;
+            (low, high) = (low.min(held), high.max(held));
+            if sampler_state.is_shutting_down() {
+                return (low, high);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let measured = drive(addr, secs, cycle).await;
+    state.begin_shutdown();
+    let (low, high) = sampler.await.unwrap();
+    println!(
+        "cycles  {held:>7} tasks held: {:>8.0} cycles/s ({:>7.0} req/s)  p50 {:>6.2} ms  p99 {:>6.2} ms  (tasks held {low}..{high})",
+        measured.rate(),
+        measured.rate() * 4.0,
+        measured.percentile_ms(0.50),
+        measured.percentile_ms(0.99),
+    );
+    drop(stop);
+    measured
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
+fn main() {
+    let secs = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .map_or(Duration::from_secs(3), Duration::from_secs_f64);
+    let rounds: u32 = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        println!(
+            "coordinator load benchmark: {CLIENTS} keep-alive clients, {} s per phase after {} s warm-up, {cpus} CPUs shared by client and server",
+            secs.as_secs_f64(),
+            WARMUP.as_secs_f64()
+        );
+
+        let (mut ceilings, mut smalls, mut larges) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 1..=rounds {
+            println!("round {round} of {rounds}");
+            let (addr, stop) = serve(Router::new().route("/ping", get(|| async { "ok" }))).await;
+            let ceiling = drive(addr, secs, ping).await;
+            drop(stop);
+            println!(
+                "ceiling trivial axum GET /ping: {:>8.0} req/s                       p50 {:>6.2} ms  p99 {:>6.2} ms",
+                ceiling.rate(),
+                ceiling.percentile_ms(0.50),
+                ceiling.percentile_ms(0.99)
+            );
+            ceilings.push(ceiling.rate());
+            smalls.push(cycles_phase(1_000, secs).await.rate());
+            larges.push(cycles_phase(100_000, secs).await.rate());
+        }
+        let (ceiling, small, large) = (median(ceilings), median(smalls), median(larges));
+        println!("median of {rounds} rounds");
+        println!(
+            "ceiling {ceiling:>8.0} req/s; cycles/s {small:>8.0} with 1,000 held, {large:>8.0} with 100,000 held"
+        );
+        println!(
+            "ratio   cycle requests/s / ceiling: {:>6.1}% (target >= 40%)",
+            small * 4.0 / ceiling * 100.0
+        );
+        println!(
+            "scale   100,000 held vs 1,000 held: {:>+6.1}% cycles/s (target within 10%)",
+            (large / small - 1.0) * 100.0
+        );
+    });
+}
