@@ -23,6 +23,8 @@
 //!   JSON arrays, which share the form) without nested vectors.
 //! - [`value`]: [`AnyMatrix`], a matrix of integers or of floats as read from
 //!   text, and [`multiply_text`], text in and text out.
+//! - [`verify`]: Freivalds' check of a claimed product in `O(n^2)`, exact for
+//!   integers, with a rounding-error tolerance for floats.
 //! - `ffi`: a plain C ABI (`extern "C"`, no imports) for wasmtime and native FFI.
 //! - `wasm` (wasm32 only, feature `js`): the `wasm-bindgen` exports for the
 //!   browser worker.
@@ -35,6 +37,7 @@ pub mod matrix;
 pub mod naive;
 pub mod text;
 pub mod value;
+pub mod verify;
 #[cfg(all(target_arch = "wasm32", feature = "js"))]
 pub mod wasm;
 

@@ -1,0 +1,632 @@
+//! Freivalds' check of a claimed product `C = A·B` in `O(mk + kn + mn)` time
+//! per round instead of the `O(mkn)` of computing the product again.
+//!
+//! A [`ProductCheck`] is prepared once per pair `(A, B)` with a secret random
+//! vector `r`: it keeps `A` and `B·r` (not `B`). Checking a claimed product,
+//! or a claimed row block `A[i..j]·B` as a split task returns it, then costs
+//! one pass over those rows of `A` and of `C`: `C·r` must equal `A·(B·r)`.
+//! Row blocks of one pair can all be checked against the same prepared
+//! vector, so `B·r` is computed once for every part.
+//!
+//! # Integers: exact, one round per prime
+//!
+//! Integer products are checked in the fields `Z/q` for primes
+//! `q = 2^61 - c` ([`PRIMES`]), with `r` uniform in `(Z/q)^n`: every
+//! product is an exact 122-bit integer summed in `u128` and reduced, so there
+//! is no overflow and no rounding, and an honest product (`D = C - A·B = 0`)
+//! passes every round: an honest result is never rejected.
+//!
+//! Why a wrong `C` passes with probability below `2^-60` (so well below the
+//! `2^-20` asked for):
+//! 1. First every element is checked against the bound
+//!    `|C[i][l]| <= alpha_i * beta`, where `alpha_i = sum_p |A[i][p]|` and
+//!    `beta = max |B|`; the true product satisfies it, so an honest result
+//!    passes, and a result that fails it is wrong. After this check every
+//!    element of `D` has `|D[i][l]| <= 2 * alpha_i * beta`.
+//! 2. The number of primes `L` is chosen so that their product exceeds
+//!    `2 * max_i alpha_i * beta` (each prime is above `2^60`, and
+//!    `L = ceil(bits / 60)` where `2 * alpha * beta < 2^bits`; one prime for
+//!    everyday values, at most four for any `i64` input). If `D != 0`, some
+//!    prime `q` does not divide some element `D[i][l]`: otherwise the product
+//!    of the primes would divide a nonzero integer smaller than itself.
+//! 3. In that field `D mod q` has a nonzero element `D[i][l]`. Fix every
+//!    `r[j]` with `j != l`: then `(D·r)[i] = D[i][l] * r[l] + s` is zero for
+//!    exactly one value of `r[l]` in `Z/q`, which `r[l]` (uniform and
+//!    independent of the rest) takes with probability `1/q < 2^-60`.
+//!    So `C·r = A·(B·r) (mod q)` holds with probability below `2^-60`, and
+//!    a wrong `C` passes all `L` rounds with probability below `2^-60`.
+//!
+//! The probability is over the seed: it must be unknown to whoever computed
+//! `C` (use [`fresh_seed`]); a worker that knows `r` can forge a result.
+//!
+//! # Floats: a tolerance from the error bound of a dot product
+//!
+//! An honest blocked product in `f64`, in any summation order and with or
+//! without FMA, satisfies `|C - A·B| <= gamma_k |A||B|` element-wise, with
+//! `gamma_k = k u / (1 - k u)` and `u = 2^-53` (Higham, *Accuracy and
+//! Stability of Numerical Algorithms*, §3.5), plus `k` times the smallest
+//! subnormal per element when products underflow. With `r` drawn from
+//! `[1, 2)`, the check computes `z = fl(C·r)`, `y = fl(A·fl(B·r))` and accepts
+//! row `i` when `|z_i - y_i| <= tau_i`, where
+//!
+//! `tau_i = 2 * ((2 gamma_k + 2 gamma_n) (|A| (|B| r))_i + gamma_n (|C| r)_i) + floor_i`
+//!
+//! covers the product's own error (`gamma_k |A||B| r`), the errors of the
+//! three matrix-vector products (`gamma_n |B| r` propagated through `|A|`,
+//! `gamma_k |A||fl(B r)|`, `gamma_n |C| r`), a factor 2 for the rounding of
+//! the bound itself, and `floor_i`, the subnormal terms. So an honest product
+//! always passes, unless a row's bound is not a finite float (values within a
+//! factor `k` of `f64::MAX`), which is reported as
+//! [`VerifyError::Unverifiable`] rather than accepted unchecked.
+//!
+//! What a float check catches: a single wrong element `C[i][l]` off by more
+//! than `tau_i` changes `(C·r)_i` by `|delta| r_l >= |delta|`, so it is
+//! rejected every time. Several wrong elements in one row could cancel for
+//! some `r`; for an error `F` with `|F[i][l]| >= 2^22 T_i` (where `T_i` is
+//! `tau_i` with every `r` set to 2) one round passes with probability at
+//! most `4 T_i / |F[i][l]| + 2^-52 < 2^-20 + 2^-52`, and [`FLOAT_ROUNDS`]
+//! independent rounds multiply those probabilities. Errors below `tau_i` are
+//! indistinguishable from rounding and are accepted by design.
+//!
+//! # What this module leaves to others
+//!
+//! Parsing text into matrices is [`crate::text`]'s job; choosing seeds,
+//! counting rejections and deciding what to do with a rejected result is the
+//! caller's.
+
+use std::hash::{BuildHasher, Hasher};
+use std::ops::Range;
+
+use crate::{AnyMatrix, Matrix, MatrixError};
+
+/// The primes `2^61 - c` the integer check works modulo, in the order they
+/// are used. Each is above `2^60`; four cover any `i64` product (see the
+/// module docs).
+pub const PRIMES: [u64; 4] = [
+    (1 << 61) - 1,
+    (1 << 61) - 31,
+    (1 << 61) - 45,
+    (1 << 61) - 229,
+];
+
+/// Independent rounds of the float check (see the module docs for what each
+/// round guarantees).
+pub const FLOAT_ROUNDS: usize = 2;
+
+/// Why a claimed product was rejected, or could not be checked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// `A` and `B` cannot be multiplied at all.
+    #[error(transparent)]
+    Operands(#[from] MatrixError),
+    /// The claimed product does not have the shape of `A[rows]·B`.
+    #[error("the claimed product is {found_rows}x{found_cols} but should be {rows}x{cols}")]
+    WrongShape {
+        /// Rows the product should have.
+        rows: usize,
+        /// Columns the product should have.
+        cols: usize,
+        /// Rows of the claimed product.
+        found_rows: usize,
+        /// Columns of the claimed product.
+        found_cols: usize,
+    },
+    /// The requested row block is not inside `A`.
+    #[error("rows {start}..{end} are not inside A, which has {rows} rows")]
+    RowsOutOfRange {
+        /// First row asked for.
+        start: usize,
+        /// One past the last row asked for.
+        end: usize,
+        /// Rows of `A`.
+        rows: usize,
+    },
+    /// Two integer matrices have an integer product, but the claim holds
+    /// floats.
+    #[error("the product of two integer matrices must hold integers, the claimed one holds floats")]
+    FloatForIntegers,
+    /// An element larger than `sum_p |A[i][p]| * max |B|`, which no element
+    /// of the true product can be.
+    #[error("element ({row},{col}) is larger than any element of the true product can be")]
+    OutOfBound {
+        /// Row of the element in the claimed product.
+        row: usize,
+        /// Column of the element.
+        col: usize,
+    },
+    /// Freivalds' check failed on a row: the claimed product is wrong there.
+    #[error("row {row} of the claimed product is wrong (Freivalds' check failed)")]
+    Mismatch {
+        /// Row in the claimed product.
+        row: usize,
+    },
+    /// The float error bound of a row is not finite, so the row cannot be
+    /// checked.
+    #[error("row {row} cannot be checked: its error bound is not a finite number")]
+    Unverifiable {
+        /// Row in the claimed product.
+        row: usize,
+    },
+}
+
+/// A seed no one can predict: from the process's random hasher keys and the
+/// clock. Use one per [`ProductCheck`] that checks an untrusted result.
+#[must_use]
+pub fn fresh_seed() -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    hasher.write_u128(nanos);
+    hasher.finish()
+}
+
+/// Checks that `c` is `a·b`; see the module docs for what "checks" means for
+/// integers and for floats.
+///
+/// # Errors
+/// [`VerifyError::Operands`] when `a` and `b` do not multiply; any other
+/// [`VerifyError`] when `c` is rejected.
+pub fn verify_product(
+    a: &AnyMatrix,
+    b: &AnyMatrix,
+    c: &AnyMatrix,
+    seed: u64,
+) -> Result<(), VerifyError> {
+    ProductCheck::new(a.clone(), b, seed)?.check(c)
+}
+
+/// A prepared Freivalds check for products of one pair `(A, B)`: holds `A`,
+/// the secret random vectors and `B·r`.
+#[derive(Debug, Clone)]
+pub struct ProductCheck {
+    kind: CheckKind,
+    /// Columns of `B` (and of every product).
+    cols: usize,
+}
+
+#[derive(Debug, Clone)]
+enum CheckKind {
+    Int(IntCheck),
+    Float(FloatCheck),
+}
+
+impl ProductCheck {
+    /// Prepares the check of products `A·B` (or row blocks of it) with the
+    /// random vectors drawn from `seed`. Integers if both are integer
+    /// matrices, `f64` otherwise (as [`AnyMatrix::multiply`] decides).
+    ///
+    /// # Errors
+    /// [`VerifyError::Operands`] when `a.cols() != b.rows()`.
+    pub fn new(a: AnyMatrix, b: &AnyMatrix, seed: u64) -> Result<Self, VerifyError> {
+        MatrixError::check_shapes(a.rows(), a.cols(), b.rows(), b.cols())?;
+        let mut rng = SplitMix64::new(seed);
+        let cols = b.cols();
+        let kind = match (a, b) {
+            (AnyMatrix::Int(a), AnyMatrix::Int(b)) => CheckKind::Int(IntCheck::new(a, b, &mut rng)),
+            (a, AnyMatrix::Float(b)) => {
+                CheckKind::Float(FloatCheck::new(a.into_f64(), b, &mut rng))
+            }
+            (a, b @ AnyMatrix::Int(_)) => CheckKind::Float(FloatCheck::new(
+                a.into_f64(),
+                &b.clone().into_f64(),
+                &mut rng,
+            )),
+        };
+        Ok(Self { kind, cols })
+    }
+
+    /// Rows of `A`.
+    #[must_use]
+    pub fn rows(&self) -> usize {
+        match &self.kind {
+            CheckKind::Int(check) => check.a.rows(),
+            CheckKind::Float(check) => check.a.rows(),
+        }
+    }
+
+    /// Columns of `B`.
+    #[must_use]
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// How many Freivalds rounds each check runs (primes for integers,
+    /// [`FLOAT_ROUNDS`] for floats).
+    #[must_use]
+    pub fn rounds(&self) -> usize {
+        match &self.kind {
+            CheckKind::Int(check) => check.rounds.len(),
+            CheckKind::Float(check) => check.rounds.len(),
+        }
+    }
+
+    /// Checks a claimed full product `A·B`.
+    ///
+    /// # Errors
+    /// [`VerifyError::WrongShape`], [`VerifyError::FloatForIntegers`],
+    /// [`VerifyError::OutOfBound`], [`VerifyError::Mismatch`] or
+    /// [`VerifyError::Unverifiable`].
+    pub fn check(&self, c: &AnyMatrix) -> Result<(), VerifyError> {
+        self.check_rows(0..self.rows(), c)
+    }
+
+    /// Checks a claimed row block `A[rows]·B`; row numbers in errors are
+    /// rows of `c`.
+    ///
+    /// # Errors
+    /// [`VerifyError::RowsOutOfRange`], and as [`ProductCheck::check`].
+    pub fn check_rows(&self, rows: Range<usize>, c: &AnyMatrix) -> Result<(), VerifyError> {
+        if rows.start > rows.end || rows.end > self.rows() {
+            return Err(VerifyError::RowsOutOfRange {
+                start: rows.start,
+                end: rows.end,
+                rows: self.rows(),
+            });
+        }
+        if c.rows() != rows.len() || c.cols() != self.cols {
+            return Err(VerifyError::WrongShape {
+                rows: rows.len(),
+                cols: self.cols,
+                found_rows: c.rows(),
+                found_cols: c.cols(),
+            });
+        }
+        match (&self.kind, c) {
+            (CheckKind::Int(check), AnyMatrix::Int(c)) => check.check_rows(rows, c),
+            (CheckKind::Int(_), AnyMatrix::Float(_)) => Err(VerifyError::FloatForIntegers),
+            (CheckKind::Float(check), AnyMatrix::Float(c)) => check.check_rows(rows, c),
+            (CheckKind::Float(check), c @ AnyMatrix::Int(_)) => {
+                check.check_rows(rows, &c.clone().into_f64())
+            }
+        }
+    }
+}
+
+/// The splitmix64 generator (Steele, Lea and Flood, 2014): tiny, fast, and
+/// every seed gives a full-period, well-mixed stream.
+#[derive(Debug, Clone)]
+struct SplitMix64 {
+    state: u64,
+}
+
+impl SplitMix64 {
+    fn new(seed: u64) -> Self {
+        Self { state: seed }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..q` for `q <= 2^61` (61-bit draws, rejecting those
+    /// `>= q`, so there is no bias).
+    fn below(&mut self, q: u64) -> u64 {
+        loop {
+            let x = self.next_u64() >> 3;
+            if x < q {
+                return x;
+            }
+        }
+    }
+
+    /// Uniform on the grid `1 + j 2^-52` in `[1, 2)`.
+    #[allow(clippy::cast_precision_loss)]
+    fn in_one_two(&mut self) -> f64 {
+        1.0 + (self.next_u64() >> 12) as f64 * f64::EPSILON
+    }
+}
+
+/// `2^61 - 1`, the mask of the low 61 bits.
+const LOW61: u64 = (1 << 61) - 1;
+
+/// Products summed in one `u128` before reducing: each is below `2^122`, so
+/// 32 of them plus a reduced value stay below `2^128`.
+const DOT_CHUNK: usize = 32;
+
+/// Arithmetic modulo a prime `q = 2^61 - c`, using `2^61 = c (mod q)`.
+#[derive(Debug, Clone, Copy)]
+struct Modulus {
+    q: u64,
+    c: u64,
+}
+
+impl Modulus {
+    fn new(q: u64) -> Self {
+        Self {
+            q,
+            c: (1 << 61) - q,
+        }
+    }
+
+    /// `x mod q` for any `u128`.
+    #[allow(clippy::cast_possible_truncation)]
+    fn reduce(self, x: u128) -> u64 {
+        let c = u128::from(self.c);
+        // x < 2^128: the first fold leaves less than 2^61 + 2^67 c < 2^76,
+        // the second less than 2^61 + 2^15 c < 2q, so one subtraction ends.
+        let x = (x & u128::from(LOW61)) + (x >> 61) * c;
+        let x = ((x & u128::from(LOW61)) + (x >> 61) * c) as u64;
+        if x >= self.q { x - self.q } else { x }
+    }
+
+    /// `v mod q` in `0..q` for a signed value.
+    fn residue(self, v: i64) -> u64 {
+        let m = v.unsigned_abs();
+        // m < 2^64: one fold leaves less than 2^61 + 8c < 2q.
+        let m = (m & LOW61) + (m >> 61) * self.c;
+        let m = if m >= self.q { m - self.q } else { m };
+        if v < 0 && m != 0 { self.q - m } else { m }
+    }
+
+    /// `sum xs[j] * ys[j] mod q` for `ys` already reduced.
+    fn dot_i64(self, xs: &[i64], ys: &[u64]) -> u64 {
+        let mut acc = 0u64;
+        for (xc, yc) in xs.chunks(DOT_CHUNK).zip(ys.chunks(DOT_CHUNK)) {
+            let mut sum = u128::from(acc);
+            for (&x, &y) in xc.iter().zip(yc) {
+                sum += u128::from(self.residue(x)) * u128::from(y);
+            }
+            acc = self.reduce(sum);
+        }
+        acc
+    }
+}
+
+/// One integer round: a random `r` modulo one prime and `B·r` modulo it.
+#[derive(Debug, Clone)]
+struct IntRound {
+    modulus: Modulus,
+    r: Vec<u64>,
+    br: Vec<u64>,
+}
+
+#[derive(Debug, Clone)]
+struct IntCheck {
+    a: Matrix<i64>,
+    /// `sum_p |A[i][p]|` for every row.
+    row_abs: Vec<u128>,
+    /// `max |B|`.
+    b_max: u64,
+    rounds: Vec<IntRound>,
+}
+
+impl IntCheck {
+    fn new(a: Matrix<i64>, b: &Matrix<i64>, rng: &mut SplitMix64) -> Self {
+        let row_abs: Vec<u128> = (0..a.rows())
+            .map(|i| {
+                a.row(i)
+                    .iter()
+                    .map(|v| u128::from(v.unsigned_abs()))
+                    .fold(0u128, u128::saturating_add)
+            })
+            .collect();
+        let b_max = b.data().iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
+        let a_max = row_abs.iter().copied().max().unwrap_or(0);
+        // 2 * a_max * b_max < 2^bits.
+        let bits = (128 - a_max.leading_zeros()) + (64 - b_max.leading_zeros()) + 1;
+        let primes = bits.div_ceil(60).clamp(1, PRIMES.len() as u32) as usize;
+        let rounds = PRIMES[..primes]
+            .iter()
+            .map(|&q| {
+                let modulus = Modulus::new(q);
+                let r: Vec<u64> = (0..b.cols()).map(|_| rng.below(q)).collect();
+                let br = (0..b.rows())
+                    .map(|p| modulus.dot_i64(b.row(p), &r))
+                    .collect();
+                IntRound { modulus, r, br }
+            })
+            .collect();
+        Self {
+            a,
+            row_abs,
+            b_max,
+            rounds,
+        }
+    }
+
+    fn check_rows(&self, rows: Range<usize>, c: &Matrix<i64>) -> Result<(), VerifyError> {
+        for (row, i) in rows.enumerate() {
+            let limit = self.row_abs[i].saturating_mul(u128::from(self.b_max));
+            if let Some(col) = c
+                .row(row)
+                .iter()
+                .position(|v| u128::from(v.unsigned_abs()) > limit)
+            {
+                return Err(VerifyError::OutOfBound { row, col });
+            }
+            for round in &self.rounds {
+                let expected = round.modulus.dot_i64(self.a.row(i), &round.br);
+                let claimed = round.modulus.dot_i64(c.row(row), &round.r);
+                if expected != claimed {
+                    return Err(VerifyError::Mismatch { row });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One float round: `r` in `[1, 2)`, `s = fl(B·r)` and `t = fl(|B|·r)`.
+#[derive(Debug, Clone)]
+struct FloatRound {
+    r: Vec<f64>,
+    s: Vec<f64>,
+    t: Vec<f64>,
+}
+
+#[derive(Debug, Clone)]
+struct FloatCheck {
+    a: Matrix<f64>,
+    /// `gamma_k` for the inner dimension.
+    gamma_k: f64,
+    /// `gamma_n` for the columns of `B`.
+    gamma_n: f64,
+    /// Subnormal error allowance per unit of `1 + sum_p |A[i][p]|`.
+    floor_unit: f64,
+    rounds: Vec<FloatRound>,
+}
+
+/// `gamma_len = len u / (1 - len u)`, the relative error bound of a dot
+/// product of length `len` in `f64` (`u = 2^-53`).
+#[allow(clippy::cast_precision_loss)]
+fn gamma(len: usize) -> f64 {
+    let lu = len as f64 * (f64::EPSILON / 2.0);
+    if lu < 1.0 {
+        lu / (1.0 - lu)
+    } else {
+        f64::INFINITY
+    }
+}
+
+impl FloatCheck {
+    #[allow(clippy::cast_precision_loss)]
+    fn new(a: Matrix<f64>, b: &Matrix<f64>, rng: &mut SplitMix64) -> Self {
+        let (k, n) = (b.rows(), b.cols());
+        let rounds = (0..FLOAT_ROUNDS)
+            .map(|_| {
+                let r: Vec<f64> = (0..n).map(|_| rng.in_one_two()).collect();
+                let s = (0..k).map(|p| dot_f64(b.row(p), &r)).collect();
+                let t = (0..k).map(|p| dot_abs_f64(b.row(p), &r)).collect();
+                FloatRound { r, s, t }
+            })
+            .collect();
+        // Subnormal terms (each at most 2^-1074 per product): 2nk from the
+        // product itself (r < 2), n + n alpha_i from fl(B r) through A, k
+        // from fl(A s), n from fl(C r); doubled.
+        let count = (2 * n * k + 2 * n + k + 1) as f64;
+        Self {
+            a,
+            gamma_k: gamma(k),
+            gamma_n: gamma(n),
+            floor_unit: 2.0 * count * f64::from_bits(1),
+            rounds,
+        }
+    }
+
+    fn check_rows(&self, rows: Range<usize>, c: &Matrix<f64>) -> Result<(), VerifyError> {
+        let weight_ab = 2.0 * (2.0 * self.gamma_k + 2.0 * self.gamma_n);
+        let weight_c = 2.0 * self.gamma_n;
+        for (row, i) in rows.enumerate() {
+            let a_row = self.a.row(i);
+            let c_row = c.row(row);
+            let row_abs: f64 = a_row.iter().map(|v| v.abs()).sum();
+            let floor = self.floor_unit * (1.0 + row_abs);
+            for round in &self.rounds {
+                let y = dot_f64(a_row, &round.s);
+                let w = dot_abs_f64(a_row, &round.t);
+                let z = dot_f64(c_row, &round.r);
+                let v = dot_abs_f64(c_row, &round.r);
+                let tau = weight_ab * w + weight_c * v + floor;
+                if !tau.is_finite() {
+                    return Err(VerifyError::Unverifiable { row });
+                }
+                // A NaN difference is rejected too.
+                let within = (z - y).abs() <= tau;
+                if !within {
+                    return Err(VerifyError::Mismatch { row });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `sum xs[j] * ys[j]`, in order.
+fn dot_f64(xs: &[f64], ys: &[f64]) -> f64 {
+    xs.iter().zip(ys).map(|(x, y)| x * y).sum()
+}
+
+/// `sum |xs[j]| * ys[j]` for non-negative `ys`, in order.
+fn dot_abs_f64(xs: &[f64], ys: &[f64]) -> f64 {
+    xs.iter().zip(ys).map(|(x, y)| x.abs() * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modular_reduction_matches_u128_remainder() {
+        let mut rng = SplitMix64::new(7);
+        for &q in &PRIMES {
+            let m = Modulus::new(q);
+            for x in [
+                0u128,
+                1,
+                u128::from(q),
+                u128::from(q) - 1,
+                u128::MAX,
+                u128::MAX - 1,
+            ] {
+                assert_eq!(u128::from(m.reduce(x)), x % u128::from(q));
+            }
+            for _ in 0..10_000 {
+                let x = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
+                assert_eq!(u128::from(m.reduce(x)), x % u128::from(q));
+            }
+        }
+    }
+
+    #[test]
+    fn signed_values_reduce_to_their_residue() {
+        for &q in &PRIMES {
+            let m = Modulus::new(q);
+            for v in [
+                0,
+                1,
+                -1,
+                i64::MAX,
+                i64::MIN,
+                q as i64,
+                -(q as i64),
+                12345,
+                -98765,
+            ] {
+                let expected = i128::from(v).rem_euclid(i128::from(q));
+                assert_eq!(i128::from(m.residue(v)), expected, "{v} mod {q}");
+            }
+        }
+    }
+
+    #[test]
+    fn modular_dot_matches_i128_arithmetic() {
+        let m = Modulus::new(PRIMES[1]);
+        let mut rng = SplitMix64::new(11);
+        let xs: Vec<i64> = (0..100).map(|_| rng.next_u64() as i64).collect();
+        let ys: Vec<u64> = (0..100).map(|_| rng.below(m.q)).collect();
+        let q = i128::from(m.q);
+        let expected = xs.iter().zip(&ys).fold(0i128, |acc, (&x, &y)| {
+            (acc + i128::from(x).rem_euclid(q) * i128::from(y) % q) % q
+        });
+        assert_eq!(i128::from(m.dot_i64(&xs, &ys)), expected);
+    }
+
+    #[test]
+    fn uniform_draws_stay_in_range() {
+        let mut rng = SplitMix64::new(3);
+        for _ in 0..10_000 {
+            assert!(rng.below(PRIMES[3]) < PRIMES[3]);
+            let x = rng.in_one_two();
+            assert!((1.0..2.0).contains(&x));
+        }
+    }
+
+    #[test]
+    fn huge_operands_use_more_primes() {
+        let small = Matrix::new(2, 2, vec![1, 2, 3, 4]).unwrap_or_else(|e| panic!("{e}"));
+        let big =
+            Matrix::new(2, 2, vec![i64::MAX, i64::MIN, 5, 6]).unwrap_or_else(|e| panic!("{e}"));
+        let mut rng = SplitMix64::new(1);
+        assert_eq!(
+            IntCheck::new(small.clone(), &small, &mut rng).rounds.len(),
+            1
+        );
+        // 2 * (2^64) * 2^63 needs 129 bits: three primes.
+        assert_eq!(IntCheck::new(big.clone(), &big, &mut rng).rounds.len(), 3);
+    }
+}

@@ -1,0 +1,347 @@
+//! Freivalds' check: honest products always pass (integers of every size,
+//! floats computed by every kernel), a single element off by one is rejected
+//! in every one of 1,000 trials, wrong shapes and wrong row blocks are
+//! rejected.
+
+use kernel::verify::{ProductCheck, VerifyError, verify_product};
+use kernel::{AnyMatrix, Matrix, multiply, multiply_exact, naive, text};
+use proptest::prelude::*;
+
+/// A small deterministic generator for test data (xorshift64*).
+struct Data(u64);
+
+impl Data {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn int(&mut self, bound: i64) -> i64 {
+        let span = u64::try_from(bound).expect("positive bound") * 2 + 1;
+        i64::try_from(self.next() % span).expect("in range") - bound
+    }
+
+    fn ints(&mut self, rows: usize, cols: usize, bound: i64) -> Matrix<i64> {
+        let data = (0..rows * cols).map(|_| self.int(bound)).collect();
+        Matrix::new(rows, cols, data).expect("shape")
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn floats(&mut self, rows: usize, cols: usize, scale: f64) -> Matrix<f64> {
+        let data = (0..rows * cols)
+            .map(|_| ((self.next() >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * scale)
+            .collect();
+        Matrix::new(rows, cols, data).expect("shape")
+    }
+}
+
+fn int(m: &Matrix<i64>) -> AnyMatrix {
+    AnyMatrix::Int(m.clone())
+}
+
+fn float(m: &Matrix<f64>) -> AnyMatrix {
+    AnyMatrix::Float(m.clone())
+}
+
+/// Shapes that cross the kernels' block edges and the degenerate ones.
+const SHAPES: &[(usize, usize, usize)] = &[
+    (1, 1, 1),
+    (1, 7, 1),
+    (1, 33, 9),
+    (9, 1, 5),
+    (17, 63, 65),
+    (65, 17, 1),
+    (2, 130, 3),
+    (127, 40, 33),
+    (64, 257, 16),
+];
+
+#[test]
+fn honest_integer_products_pass_for_every_shape_and_magnitude() {
+    let mut data = Data(1);
+    for &(m, k, n) in SHAPES {
+        for bound in [1, 1000, 1 << 20, 1 << 27] {
+            let a = data.ints(m, k, bound);
+            let b = data.ints(k, n, bound);
+            let c = multiply_exact(&a, &b).expect("fits");
+            for seed in 0..4 {
+                assert_eq!(
+                    verify_product(&int(&a), &int(&b), &int(&c), seed),
+                    Ok(()),
+                    "{m}x{k}x{n}, |values| <= {bound}, seed {seed}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn honest_products_of_extreme_integers_pass_with_more_primes() {
+    // Elements at the ends of the i64 range whose products still fit.
+    let a = Matrix::from_rows(vec![vec![i64::MAX, 0], vec![i64::MIN, 1]]).expect("rows");
+    let b = Matrix::from_rows(vec![vec![1, 0], vec![0, i64::MIN]]).expect("rows");
+    let c = naive::multiply_i64(&a, &b).expect("fits");
+    let check = ProductCheck::new(int(&a), &int(&b), 5).expect("shapes");
+    assert!(check.rounds() > 1, "huge values need more than one prime");
+    assert_eq!(check.check(&int(&c)), Ok(()));
+    // And the same product with one element moved by 2^61 - 1 (a multiple
+    // of the first prime) is still caught.
+    let mut wrong = c.clone().into_data();
+    wrong[1] = wrong[1].wrapping_sub((1 << 61) - 1);
+    let wrong = Matrix::new(2, 2, wrong).expect("shape");
+    assert!(check.check(&int(&wrong)).is_err());
+}
+
+#[test]
+fn an_element_off_by_a_multiple_of_each_prime_is_rejected() {
+    // Operands large enough that an element off by about 2^61 is within
+    // the a-priori bound, so only the modular check can catch it.
+    let a = Matrix::from_rows(vec![vec![1 << 40, 1 << 40], vec![3, -7]]).expect("rows");
+    let b = Matrix::from_rows(vec![vec![1 << 21, 5], vec![-(1 << 21), 9]]).expect("rows");
+    let c = multiply_exact(&a, &b).expect("fits");
+    for q in kernel::verify::PRIMES {
+        let mut wrong = c.clone().into_data();
+        wrong[0] += i64::try_from(q).expect("below 2^61");
+        let wrong = Matrix::new(2, 2, wrong).expect("shape");
+        for seed in 0..20 {
+            assert!(
+                verify_product(&int(&a), &int(&b), &int(&wrong), seed).is_err(),
+                "off by {q} passed with seed {seed}"
+            );
+        }
+    }
+}
+
+#[test]
+fn one_integer_element_off_by_one_is_rejected_in_1000_of_1000_trials() {
+    let mut data = Data(3);
+    let (m, k, n) = (24, 31, 17);
+    let a = data.ints(m, k, 1000);
+    let b = data.ints(k, n, 1000);
+    let c = multiply_exact(&a, &b).expect("fits");
+    let mut rejected = 0;
+    for trial in 0..1000u64 {
+        let index = usize::try_from(data.next() % (m * n) as u64).expect("small");
+        let mut wrong = c.clone().into_data();
+        wrong[index] += if trial % 2 == 0 { 1 } else { -1 };
+        let wrong = int(&Matrix::new(m, n, wrong).expect("shape"));
+        match verify_product(&int(&a), &int(&b), &wrong, data.next()) {
+            Err(VerifyError::Mismatch { row }) => {
+                assert_eq!(row, index / n, "the wrong row is named");
+                rejected += 1;
+            }
+            other => panic!("trial {trial}: element {index} off by one gave {other:?}"),
+        }
+    }
+    assert_eq!(rejected, 1000);
+}
+
+#[test]
+fn one_float_element_off_by_one_is_rejected_in_1000_of_1000_trials() {
+    let mut data = Data(4);
+    let (m, k, n) = (20, 40, 30);
+    let a = data.floats(m, k, 200.0);
+    let b = data.floats(k, n, 200.0);
+    let c = multiply(&a, &b).expect("shapes");
+    let mut rejected = 0;
+    for trial in 0..1000u64 {
+        let index = usize::try_from(data.next() % (m * n) as u64).expect("small");
+        let mut wrong = c.clone().into_data();
+        wrong[index] += if trial % 2 == 0 { 1.0 } else { -1.0 };
+        let wrong = float(&Matrix::new(m, n, wrong).expect("shape"));
+        match verify_product(&float(&a), &float(&b), &wrong, data.next()) {
+            Err(VerifyError::Mismatch { row }) => {
+                assert_eq!(row, index / n);
+                rejected += 1;
+            }
+            other => panic!("trial {trial}: element {index} off by one gave {other:?}"),
+        }
+    }
+    assert_eq!(rejected, 1000);
+}
+
+#[test]
+fn honest_float_products_pass_from_the_blocked_and_the_naive_kernel() {
+    let mut data = Data(5);
+    for &(m, k, n) in SHAPES {
+        for scale in [1e-300, 1e-3, 1.0, 1e6, 1e150] {
+            let a = data.floats(m, k, scale);
+            let b = data.floats(k, n, scale);
+            let blocked = multiply(&a, &b).expect("shapes");
+            let textbook = naive::multiply_f64(&a, &b).expect("shapes");
+            for (name, c) in [("blocked", blocked), ("naive", textbook)] {
+                for seed in 0..3 {
+                    assert_eq!(
+                        verify_product(&float(&a), &float(&b), &float(&c), seed),
+                        Ok(()),
+                        "{name} {m}x{k}x{n} scale {scale:e} seed {seed}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn honest_float_products_with_heavy_cancellation_pass() {
+    // Rows that sum to nearly zero: the relative error of the result is
+    // large, yet within the a-priori bound |A||B|.
+    let k = 1000;
+    let a_row: Vec<f64> = (0..k)
+        .map(|p| {
+            if p % 2 == 0 {
+                1.0 + 1e-9 * p as f64
+            } else {
+                -1.0
+            }
+        })
+        .collect();
+    let a = Matrix::new(1, k, a_row).expect("shape");
+    let b = Matrix::new(k, 1, (0..k).map(|p| 1e8 + p as f64 / 3.0).collect()).expect("shape");
+    for c in [
+        multiply(&a, &b).expect("shapes"),
+        naive::multiply_f64(&a, &b).expect("shapes"),
+    ] {
+        assert_eq!(
+            verify_product(&float(&a), &float(&b), &float(&c), 9),
+            Ok(())
+        );
+    }
+}
+
+#[test]
+fn floats_survive_the_round_trip_through_text() {
+    let mut data = Data(6);
+    let a = data.floats(33, 21, 10.0);
+    let b = data.floats(21, 12, 10.0);
+    let c = multiply(&a, &b).expect("shapes");
+    let read = |m: &Matrix<f64>| text::parse(&text::write_f64(m).expect("finite")).expect("text");
+    assert_eq!(verify_product(&read(&a), &read(&b), &read(&c), 1), Ok(()));
+}
+
+#[test]
+fn integer_valued_float_results_are_read_as_floats() {
+    // 1.5 * 2 = 3: a worker writes "3", which reads back as an integer.
+    let a = text::parse("[[1.5,0.5]]").expect("text");
+    let b = text::parse("[[2],[2]]").expect("text");
+    let c = text::parse("[[4]]").expect("text");
+    assert_eq!(verify_product(&a, &b, &c, 1), Ok(()));
+    let wrong = text::parse("[[5]]").expect("text");
+    assert!(verify_product(&a, &b, &wrong, 1).is_err());
+}
+
+#[test]
+fn a_float_claim_for_an_integer_product_is_rejected() {
+    let a = text::parse("[[1,2]]").expect("text");
+    let b = text::parse("[[3],[4]]").expect("text");
+    let c = text::parse("[[11.0]]").expect("text");
+    assert_eq!(
+        verify_product(&a, &b, &c, 1),
+        Err(VerifyError::FloatForIntegers)
+    );
+}
+
+#[test]
+fn wrong_shapes_are_rejected() {
+    let a = text::parse("[[1,2],[3,4]]").expect("text");
+    let b = text::parse("[[5,6],[7,8]]").expect("text");
+    for claim in [
+        "[[19,22]]",
+        "[[19],[43]]",
+        "[[19,22,0],[43,50,0]]",
+        "[[19,22],[43,50],[0,0]]",
+    ] {
+        let c = text::parse(claim).expect("text");
+        assert!(
+            matches!(
+                verify_product(&a, &b, &c, 1),
+                Err(VerifyError::WrongShape {
+                    rows: 2,
+                    cols: 2,
+                    ..
+                })
+            ),
+            "{claim} was not rejected as a wrong shape"
+        );
+    }
+    let c = text::parse("[[19,22],[43,50]]").expect("text");
+    assert_eq!(verify_product(&a, &b, &c, 1), Ok(()));
+    let three = text::parse("[[1],[2],[3]]").expect("text");
+    assert!(matches!(
+        verify_product(&a, &three, &c, 1),
+        Err(VerifyError::Operands(_))
+    ));
+}
+
+#[test]
+fn an_impossibly_large_element_is_rejected_before_the_check() {
+    let a = text::parse("[[1,2]]").expect("text");
+    let b = text::parse("[[3],[4]]").expect("text");
+    // 11 is the product; |1|*4 + |2|*4 = 12 bounds any element; 13 cannot be.
+    let c = text::parse("[[13]]").expect("text");
+    assert_eq!(
+        verify_product(&a, &b, &c, 1),
+        Err(VerifyError::OutOfBound { row: 0, col: 0 })
+    );
+}
+
+#[test]
+fn row_blocks_are_checked_against_their_rows_of_a() {
+    let mut data = Data(7);
+    let (m, k, n) = (10, 6, 4);
+    let a = data.ints(m, k, 50);
+    let b = data.ints(k, n, 50);
+    let c = multiply_exact(&a, &b).expect("fits");
+    let check = ProductCheck::new(int(&a), &int(&b), 3).expect("shapes");
+    let block = |rows: std::ops::Range<usize>| {
+        int(&Matrix::new(
+            rows.len(),
+            n,
+            c.data()[rows.start * n..rows.end * n].to_vec(),
+        )
+        .expect("shape"))
+    };
+    assert_eq!(check.check_rows(3..7, &block(3..7)), Ok(()));
+    assert_eq!(check.check_rows(0..1, &block(0..1)), Ok(()));
+    assert_eq!(check.check_rows(9..10, &block(9..10)), Ok(()));
+    // The right rows' product claimed for other rows of A.
+    assert!(check.check_rows(4..8, &block(3..7)).is_err());
+    assert!(matches!(
+        check.check_rows(8..12, &block(3..7)),
+        Err(VerifyError::RowsOutOfRange { .. })
+    ));
+}
+
+fn operands(bound: i64) -> impl Strategy<Value = (Matrix<i64>, Matrix<i64>)> {
+    (1usize..20, 1usize..20, 1usize..20).prop_flat_map(move |(m, k, n)| {
+        (
+            proptest::collection::vec(-bound..=bound, m * k)
+                .prop_map(move |v| Matrix::new(m, k, v).expect("shape")),
+            proptest::collection::vec(-bound..=bound, k * n)
+                .prop_map(move |v| Matrix::new(k, n, v).expect("shape")),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn any_single_wrong_integer_element_is_rejected(
+        (a, b) in operands(1 << 28),
+        seed in any::<u64>(),
+        at in any::<usize>(),
+        delta in prop_oneof![Just(1i64), Just(-1), any::<i32>().prop_map(i64::from)],
+    ) {
+        prop_assume!(delta != 0);
+        let c = multiply_exact(&a, &b).expect("fits");
+        prop_assert_eq!(verify_product(&int(&a), &int(&b), &int(&c), seed), Ok(()));
+        let mut wrong = c.into_data();
+        let index = at % wrong.len();
+        wrong[index] += delta;
+        let wrong = Matrix::new(a.rows(), b.cols(), wrong).expect("shape");
+        prop_assert!(verify_product(&int(&a), &int(&b), &int(&wrong), seed).is_err());
+    }
+}
