@@ -9,7 +9,9 @@ use core::arch::wasm32::{f64x2_add, f64x2_mul, f64x2_splat, v128, v128_load, v12
 use super::{MicroKernel, write_tile};
 
 const MR: usize = 4;
-const NR: usize = 4;
+/// `f64x2` vectors per row of the tile.
+const NV: usize = 2;
+const NR: usize = 2 * NV;
 
 /// The `simd128` kernel; compiled only when the build enables `simd128`, so
 /// it is always available where it exists.
@@ -69,22 +71,23 @@ unsafe fn kernel(
     accumulate: bool,
 ) {
     let zero = f64x2_splat(0.0);
-    let mut acc: [[v128; 2]; MR] = [[zero; 2]; MR];
+    let mut acc: [[v128; NV]; MR] = [[zero; NV]; MR];
     for p in 0..kc {
+        let mut bv = [zero; NV];
         // SAFETY: p < kc, so the reads stay inside the panels (see caller).
-        let (b0, b1, ap) = unsafe {
+        let ap = unsafe {
             let bp = b.add(p * NR);
-            (
-                v128_load(bp.cast()),
-                v128_load(bp.add(2).cast()),
-                a.add(p * MR),
-            )
+            for (v, slot) in bv.iter_mut().enumerate() {
+                *slot = v128_load(bp.add(2 * v).cast());
+            }
+            a.add(p * MR)
         };
         for (r, row) in acc.iter_mut().enumerate() {
             // SAFETY: r < MR.
             let av = f64x2_splat(unsafe { *ap.add(r) });
-            row[0] = f64x2_add(row[0], f64x2_mul(av, b0));
-            row[1] = f64x2_add(row[1], f64x2_mul(av, b1));
+            for (cell, &bvec) in row.iter_mut().zip(&bv) {
+                *cell = f64x2_add(*cell, f64x2_mul(av, bvec));
+            }
         }
     }
     for (r, row) in acc.iter().enumerate() {
