@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Starts the coordinator on PORT (default 8080), serving this repository's
 # webserver/ folder. Builds what is missing first. Extra flags after PORT go
-# to the coordinator (see `target/release/coordinator --help`).
+# to the coordinator and win over the defaults set here (see
+# `target/release/coordinator --help`).
 #   ./run-coordinator.sh [PORT] [FLAGS...]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PORT="${1:-8080}"
-if [ $# -gt 0 ]; then shift; fi
+PORT=8080
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+    PORT="$1"
+    shift
+fi
 
 if [ ! -f "$ROOT/webserver/pkg/kernel.js" ] && [ -x "$ROOT/compile-wasm.sh" ]; then
     echo "building the browser kernel (webserver/pkg/) ..." >&2

@@ -18,7 +18,7 @@ use tracing_subscriber::EnvFilter;
 /// Hands matrix-multiplication tasks to pulling workers over the Dana
 /// coordinator's HTTP contract.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, args_override_self = true)]
 struct Cli {
     /// Port to listen on (0 picks a free one; the log says which).
     #[arg(default_value_t = DEFAULT_PORT)]
