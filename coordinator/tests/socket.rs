@@ -6,6 +6,8 @@
 mod common;
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -166,19 +168,23 @@ async fn every_task_is_handed_out_exactly_once_to_concurrent_claimers() {
     const CLAIMERS: usize = 32;
     let server = Server::start(config(static_dir())).await;
     let client = client();
+    let claimed = Arc::new(AtomicUsize::new(0));
     let mut claimers = Vec::new();
     for c in 0..CLAIMERS {
         let client = client.clone();
-        let url = server.url(&format!("/task/next?workerId=c{c}&wait=5"));
+        let claimed = Arc::clone(&claimed);
+        let url = server.url(&format!("/task/next?workerId=c{c}&wait=1"));
         claimers.push(tokio::spawn(async move {
             let mut got = Vec::new();
-            loop {
+            // Each claimer keeps polling until every task has been claimed.
+            while claimed.load(Ordering::SeqCst) < TASKS as usize {
                 let answer = call(&client, "GET", &url, "").await;
-                if answer.status == StatusCode::NO_CONTENT {
-                    return got;
+                if answer.status == StatusCode::OK {
+                    got.push(answer.json()["taskId"].as_u64().unwrap());
+                    claimed.fetch_add(1, Ordering::SeqCst);
                 }
-                got.push(answer.json()["taskId"].as_u64().unwrap());
             }
+            got
         }));
     }
     for _ in 0..TASKS {
@@ -187,7 +193,11 @@ async fn every_task_is_handed_out_exactly_once_to_concurrent_claimers() {
     let mut seen = HashSet::new();
     let mut total = 0;
     for claimer in claimers {
-        for id in claimer.await.unwrap() {
+        let ids = tokio::time::timeout(Duration::from_secs(30), claimer)
+            .await
+            .expect("some task was never handed out")
+            .unwrap();
+        for id in ids {
             total += 1;
             assert!(seen.insert(id), "task {id} handed out twice");
         }
