@@ -15,6 +15,8 @@
 //! - [`state`]: [`AppState`], the queue behind a lock plus the long-poll signal.
 //! - [`api`]: routes and handlers that translate HTTP to queue calls, and the
 //!   JSON [`api::ApiError`].
+//! - [`split`]: splitting a multiplication into row-block parts and
+//!   assembling their products, on text.
 //! - [`headers`]: CORS and cross-origin isolation headers, `OPTIONS`.
 //! - [`static_files`]: the `webserver/` folder, without path traversal.
 //!
@@ -25,6 +27,7 @@ pub mod api;
 pub mod config;
 pub mod headers;
 pub mod queue;
+pub mod split;
 pub mod state;
 pub mod static_files;
 

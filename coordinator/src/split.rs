@@ -1,0 +1,514 @@
+//! Splitting a multiplication into row blocks and assembling the blocks'
+//! products, on text.
+//!
+//! A task whose data is `{"A":..,"B":..}` (each a JSON string holding Dana
+//! matrix text, or a JSON array) is recognised by [`MatrixPair::parse`],
+//! which finds the byte span of every row of `A` in one scan. A part is then
+//! `A`'s rows `i..j` with all of `B`, written in the exact contract format
+//! `{"A":..,"B":..}` and in the form the client used for each operand: the
+//! rows are copied as they were written (spaces included) and `B`'s JSON is
+//! copied verbatim, never re-serialised. Any worker computes a part as an
+//! ordinary task. [`assemble`] joins the parts' product texts, in row
+//! order, into the text of the full product.
+//!
+//! The scan checks structure only (brackets, commas, equal row lengths, the
+//! inner dimensions); numbers are left to whoever parses the matrices.
+//! Deciding whether to split, how many parts, and checking each part's
+//! result is the caller's job.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// A task's data recognised as a matrix pair `{"A":..,"B":..}`.
+#[derive(Debug, Clone)]
+pub struct MatrixPair<'a> {
+    /// `A`'s matrix text (decoded when it was a JSON string with escapes).
+    a_text: Cow<'a, str>,
+    /// Whether `A` was sent as a JSON string (else a JSON array).
+    a_is_string: bool,
+    /// Whether `a_text` can be put between quotes as it is.
+    a_needs_escaping: bool,
+    /// Byte span of each row `[..]` of `A` in `a_text`.
+    a_rows: Vec<Range<usize>>,
+    a_cols: usize,
+    /// `B` as the client wrote it: a JSON string or array.
+    b_json: &'a str,
+    /// `B`'s matrix text (decoded when it was a JSON string).
+    b_text: Cow<'a, str>,
+    b_cols: usize,
+}
+
+#[derive(Deserialize)]
+struct PairFields<'a> {
+    #[serde(borrow, rename = "A")]
+    a: &'a RawValue,
+    #[serde(borrow, rename = "B")]
+    b: &'a RawValue,
+}
+
+/// One row block of a split multiplication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// The rows of `A` (and of the product) this part covers.
+    pub rows: Range<usize>,
+    /// The part's task data, `{"A":..,"B":..}` in the client's form.
+    pub data: String,
+}
+
+/// Why part results could not be assembled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AssembleError {
+    /// There were no parts.
+    #[error("no parts to assemble")]
+    NoParts,
+    /// A part's result is not a `[[..],..]` matrix text.
+    #[error("the result of part {part} is not a matrix text")]
+    NotAMatrix {
+        /// Index of the part.
+        part: usize,
+    },
+}
+
+impl<'a> MatrixPair<'a> {
+    /// Recognises `data` (task data as JSON text) as a matrix pair: an
+    /// object with fields `A` and `B` (other fields are ignored), each a
+    /// JSON string holding a matrix text or a JSON array of rows, where `A`'s
+    /// columns equal `B`'s rows. `None` for anything else, including ragged
+    /// or empty matrices.
+    pub fn parse(data: &'a str) -> Option<Self> {
+        let fields: PairFields<'a> = serde_json::from_str(data).ok()?;
+        let (a_text, a_is_string) = matrix_text(fields.a.get())?;
+        let (b_text, _) = matrix_text(fields.b.get())?;
+        let a_shape = scan_rows(&a_text)?;
+        let b_shape = scan_rows(&b_text)?;
+        if a_shape.cols != b_shape.rows.len() {
+            return None;
+        }
+        let a_needs_escaping = a_is_string && matches!(a_text, Cow::Owned(_));
+        Some(Self {
+            a_text,
+            a_is_string,
+            a_needs_escaping,
+            a_rows: a_shape.rows,
+            a_cols: a_shape.cols,
+            b_json: fields.b.get(),
+            b_text,
+            b_cols: b_shape.cols,
+        })
+    }
+
+    /// Rows of `A` (and of the product).
+    pub fn rows(&self) -> usize {
+        self.a_rows.len()
+    }
+
+    /// The inner dimension: columns of `A`, rows of `B`.
+    pub fn inner(&self) -> usize {
+        self.a_cols
+    }
+
+    /// Columns of `B` (and of the product).
+    pub fn cols(&self) -> usize {
+        self.b_cols
+    }
+
+    /// Floating point operations of the product: `2 m k n`.
+    pub fn flops(&self) -> u128 {
+        2 * self.rows() as u128 * self.a_cols as u128 * self.b_cols as u128
+    }
+
+    /// `A`'s matrix text.
+    pub fn a_text(&self) -> &str {
+        &self.a_text
+    }
+
+    /// `B`'s matrix text.
+    pub fn b_text(&self) -> &str {
+        &self.b_text
+    }
+
+    /// The rows of each of `parts` blocks (at most one per row, at least
+    /// one): sizes differ by at most one, larger blocks first.
+    pub fn part_rows(&self, parts: usize) -> Vec<Range<usize>> {
+        balanced_ranges(self.rows(), parts)
+    }
+
+    /// The task data of the part covering `rows` of `A`.
+    ///
+    /// # Panics
+    ///
+    /// When `rows` is empty or not inside `0..self.rows()`.
+    pub fn part_data(&self, rows: Range<usize>) -> String {
+        assert!(
+            !rows.is_empty() && rows.end <= self.rows(),
+            "part rows {rows:?} out of 0..{}",
+            self.rows()
+        );
+        let span = self.a_rows[rows.start].start..self.a_rows[rows.end - 1].end;
+        let a_rows = &self.a_text[span];
+        let mut data = String::with_capacity(a_rows.len() + self.b_json.len() + 16);
+        data.push_str("{\"A\":");
+        if self.a_is_string {
+            if self.a_needs_escaping {
+                let quoted = serde_json::to_string(&format!("[{a_rows}]"))
+                    .unwrap_or_else(|_| unreachable!("a string always serialises"));
+                data.push_str(&quoted);
+            } else {
+                data.push_str("\"[");
+                data.push_str(a_rows);
+                data.push_str("]\"");
+            }
+        } else {
+            data.push('[');
+            data.push_str(a_rows);
+            data.push(']');
+        }
+        data.push_str(",\"B\":");
+        data.push_str(self.b_json);
+        data.push('}');
+        data
+    }
+
+    /// Splits into `parts` row blocks (fewer when `A` has fewer rows).
+    pub fn split(&self, parts: usize) -> Vec<Part> {
+        self.part_rows(parts)
+            .into_iter()
+            .map(|rows| Part {
+                data: self.part_data(rows.clone()),
+                rows,
+            })
+            .collect()
+    }
+}
+
+/// Splits `0..len` into `parts` contiguous ranges (clamped to `1..=len`)
+/// whose lengths differ by at most one; empty when `len` is 0.
+pub fn balanced_ranges(len: usize, parts: usize) -> Vec<Range<usize>> {
+    if len == 0 {
+        return Vec::new();
+    }
+    let parts = parts.clamp(1, len);
+    let (base, extra) = (len / parts, len % parts);
+    let mut start = 0;
+    (0..parts)
+        .map(|p| {
+            let end = start + base + usize::from(p < extra);
+            let range = start..end;
+            start = end;
+            range
+        })
+        .collect()
+}
+
+/// Joins the product texts of consecutive row blocks, in order, into the
+/// full product text: `["[[1,2]]", "[[3,4],[5,6]]"]` gives
+/// `"[[1,2],[3,4],[5,6]]"`. Rows are copied as the parts wrote them.
+///
+/// # Errors
+///
+/// [`AssembleError::NoParts`]; [`AssembleError::NotAMatrix`] when a part is
+/// not `[` rows `]` with at least one row.
+pub fn assemble<S: AsRef<str>>(parts: &[S]) -> Result<String, AssembleError> {
+    if parts.is_empty() {
+        return Err(AssembleError::NoParts);
+    }
+    let mut out = String::with_capacity(parts.iter().map(|p| p.as_ref().len()).sum::<usize>() + 2);
+    out.push('[');
+    for (part, text) in parts.iter().enumerate() {
+        let inner = text
+            .as_ref()
+            .trim()
+            .strip_prefix('[')
+            .and_then(|t| t.strip_suffix(']'))
+            .map(str::trim)
+            .filter(|t| t.starts_with('[') && t.ends_with(']'))
+            .ok_or(AssembleError::NotAMatrix { part })?;
+        if part > 0 {
+            out.push(',');
+        }
+        out.push_str(inner);
+    }
+    out.push(']');
+    Ok(out)
+}
+
+/// A matrix's text from its JSON value: the content of a JSON string
+/// (borrowed unless it had escapes), or the JSON array text itself. The bool
+/// tells whether it was a string.
+fn matrix_text(json: &str) -> Option<(Cow<'_, str>, bool)> {
+    if json.starts_with('"') {
+        let inner = &json[1..json.len() - 1];
+        if inner.contains('\\') {
+            let decoded: String = serde_json::from_str(json).ok()?;
+            Some((Cow::Owned(decoded), true))
+        } else {
+            Some((Cow::Borrowed(inner), true))
+        }
+    } else if json.starts_with('[') {
+        Some((Cow::Borrowed(json), false))
+    } else {
+        None
+    }
+}
+
+/// The rows found by [`scan_rows`].
+struct RowScan {
+    /// Byte span of each row, brackets included.
+    rows: Vec<Range<usize>>,
+    /// Values per row (equal in every row).
+    cols: usize,
+}
+
+/// Finds the span of each row of `[[..],[..]]` in one pass, with the
+/// whitespace the Dana reader accepts. Checks structure only: at least one
+/// row, no empty or nested rows, equal value counts.
+fn scan_rows(text: &str) -> Option<RowScan> {
+    let bytes = text.as_bytes();
+    let mut pos = skip_ws(bytes, 0);
+    if bytes.get(pos) != Some(&b'[') {
+        return None;
+    }
+    pos = skip_ws(bytes, pos + 1);
+    let mut rows = Vec::new();
+    let mut cols = None;
+    loop {
+        if bytes.get(pos) != Some(&b'[') {
+            return None;
+        }
+        let start = pos;
+        let mut values = 1;
+        let mut content = false;
+        pos += 1;
+        loop {
+            match bytes.get(pos)? {
+                b']' => break,
+                b'[' => return None,
+                b',' => values += 1,
+                b' ' | b'\t' | b'\n' | b'\r' => {}
+                _ => content = true,
+            }
+            pos += 1;
+        }
+        if !content || *cols.get_or_insert(values) != values {
+            return None;
+        }
+        pos += 1;
+        rows.push(start..pos);
+        pos = skip_ws(bytes, pos);
+        match bytes.get(pos)? {
+            b',' => pos = skip_ws(bytes, pos + 1),
+            b']' => break,
+            _ => return None,
+        }
+    }
+    if skip_ws(bytes, pos + 1) != bytes.len() {
+        return None;
+    }
+    Some(RowScan {
+        rows,
+        cols: cols.unwrap_or(0),
+    })
+}
+
+fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
+    while matches!(bytes.get(pos), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        pos += 1;
+    }
+    pos
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A reference product and writer, so that these tests check the
+    /// splitting alone.
+    fn product_text(a: &[Vec<i64>], b: &[Vec<i64>]) -> String {
+        let rows: Vec<Vec<i64>> = a
+            .iter()
+            .map(|row| {
+                (0..b[0].len())
+                    .map(|j| row.iter().zip(b).map(|(x, b_row)| x * b_row[j]).sum())
+                    .collect()
+            })
+            .collect();
+        serde_json::to_string(&rows).unwrap()
+    }
+
+    /// Parses a part's data as a worker does and computes its product.
+    fn compute_part(data: &str) -> String {
+        let value: serde_json::Value = serde_json::from_str(data).unwrap();
+        let matrix = |v: &serde_json::Value| -> Vec<Vec<i64>> {
+            match v {
+                serde_json::Value::String(text) => serde_json::from_str(text).unwrap(),
+                other => serde_json::from_value(other.clone()).unwrap(),
+            }
+        };
+        product_text(&matrix(&value["A"]), &matrix(&value["B"]))
+    }
+
+    fn matrix(rows: usize, cols: usize, seed: i64) -> Vec<Vec<i64>> {
+        (0..rows)
+            .map(|i| {
+                (0..cols)
+                    .map(|j| (seed * 7 + i as i64 * 31 + j as i64 * 17) % 23 - 11)
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Dana text with spaces, as a client may write it.
+    fn spaced(m: &[Vec<i64>]) -> String {
+        let rows: Vec<String> = m
+            .iter()
+            .map(|r| {
+                let values: Vec<String> = r.iter().map(i64::to_string).collect();
+                format!("[{}]", values.join(", "))
+            })
+            .collect();
+        format!("[ {} ]", rows.join(", "))
+    }
+
+    fn split_and_assemble(data: &str, parts: usize) -> String {
+        let pair = MatrixPair::parse(data).unwrap();
+        let results: Vec<String> = pair
+            .split(parts)
+            .iter()
+            .map(|p| compute_part(&p.data))
+            .collect();
+        assemble(&results).unwrap()
+    }
+
+    #[test]
+    fn split_and_assembled_product_equals_the_whole_product() {
+        // Rows not divisible by the part count, 1 x n, n x 1, more parts
+        // than rows.
+        for (m, k, n) in [
+            (7, 5, 3),
+            (10, 4, 4),
+            (1, 9, 6),
+            (9, 6, 1),
+            (6, 1, 6),
+            (3, 2, 2),
+        ] {
+            let a = matrix(m, k, 1);
+            let b = matrix(k, n, 2);
+            let expected = product_text(&a, &b);
+            let compact = |x: &Vec<Vec<i64>>| serde_json::to_string(x).unwrap();
+            let forms = [
+                // Dana main app: strings of compact text.
+                serde_json::json!({"A": compact(&a), "B": compact(&b)}).to_string(),
+                // Strings with spaces.
+                serde_json::json!({"A": spaced(&a), "B": spaced(&b)}).to_string(),
+                // JavaScript client: arrays, pretty-printed.
+                serde_json::to_string_pretty(&serde_json::json!({"A": a, "B": b})).unwrap(),
+            ];
+            for data in &forms {
+                for parts in [1, 2, 3, 4, 8] {
+                    assert_eq!(
+                        split_and_assemble(data, parts),
+                        expected,
+                        "{m}x{k}x{n} in {parts} parts from {data}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parts_keep_the_client_form_of_each_operand() {
+        let data = r#"{"A":"[[1, 2],[3,4] ,[5,6]]","B":[[1,0],[0, 1]]}"#;
+        let pair = MatrixPair::parse(data).unwrap();
+        let parts = pair.split(2);
+        assert_eq!(parts[0].rows, 0..2);
+        assert_eq!(
+            parts[0].data,
+            r#"{"A":"[[1, 2],[3,4]]","B":[[1,0],[0, 1]]}"#
+        );
+        assert_eq!(parts[1].rows, 2..3);
+        assert_eq!(parts[1].data, r#"{"A":"[[5,6]]","B":[[1,0],[0, 1]]}"#);
+        let arrays = r#"{"B":"[[1]]", "A":[ [1], [2] ]}"#;
+        let parts = MatrixPair::parse(arrays).unwrap().split(2);
+        assert_eq!(parts[0].data, r#"{"A":[[1]],"B":"[[1]]"}"#);
+        assert_eq!(parts[1].data, r#"{"A":[[2]],"B":"[[1]]"}"#);
+    }
+
+    #[test]
+    fn escaped_strings_are_decoded_and_escaped_again() {
+        let data = r#"{"A":"[[1,2],\n[3,4]]","B":"[[1],[1]]"}"#;
+        let pair = MatrixPair::parse(data).unwrap();
+        assert_eq!(pair.a_text(), "[[1,2],\n[3,4]]");
+        let parts = pair.split(2);
+        assert_eq!(parts[1].data, r#"{"A":"[[3,4]]","B":"[[1],[1]]"}"#);
+        assert_eq!(split_and_assemble(data, 2), "[[3],[7]]");
+    }
+
+    #[test]
+    fn shapes_and_flops_are_read_from_the_text() {
+        let pair =
+            MatrixPair::parse(r#"{"A":"[[1,2,3],[4,5,6]]","B":"[[1,2],[3,4],[5,6]]"}"#).unwrap();
+        assert_eq!((pair.rows(), pair.inner(), pair.cols()), (2, 3, 2));
+        assert_eq!(pair.flops(), 24);
+        assert_eq!(pair.b_text(), "[[1,2],[3,4],[5,6]]");
+    }
+
+    #[test]
+    fn non_matrix_task_data_is_not_recognised() {
+        for data in [
+            r#""hello""#,
+            "[[1,2]]",
+            r#"{"A":"[[1,2]]"}"#,
+            r#"{"A":"[[1,2]]","B":5}"#,
+            r#"{"A":"[[1,2]]","B":"[[1],[2],[3]]"}"#,
+            r#"{"A":"[[1,2],[3]]","B":"[[1],[2]]"}"#,
+            r#"{"A":"[]","B":"[[1]]"}"#,
+            r#"{"A":"[[]]","B":"[[1]]"}"#,
+            r#"{"A":"[[1]] x","B":"[[1]]"}"#,
+            r#"{"A":"[[[1]]]","B":"[[1]]"}"#,
+            r#"{"A":"[[1],","B":"[[1]]"}"#,
+            r#"{"a":"[[1]]","b":"[[1]]"}"#,
+        ] {
+            assert!(MatrixPair::parse(data).is_none(), "{data} was recognised");
+        }
+    }
+
+    #[test]
+    fn balanced_ranges_cover_every_row_once() {
+        assert_eq!(balanced_ranges(7, 3), vec![0..3, 3..5, 5..7]);
+        assert_eq!(balanced_ranges(2, 5), vec![0..1, 1..2]);
+        assert_eq!(balanced_ranges(4, 0), vec![0..4]);
+        assert!(balanced_ranges(0, 3).is_empty());
+        for len in 1..40 {
+            for parts in 1..10 {
+                let ranges = balanced_ranges(len, parts);
+                assert_eq!(ranges.first().unwrap().start, 0);
+                assert_eq!(ranges.last().unwrap().end, len);
+                assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+                let sizes: Vec<usize> = ranges.iter().map(ExactSizeIterator::len).collect();
+                assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1);
+            }
+        }
+    }
+
+    #[test]
+    fn assembling_rejects_what_is_not_a_matrix() {
+        assert_eq!(assemble::<&str>(&[]), Err(AssembleError::NoParts));
+        assert_eq!(
+            assemble(&["[[1]]", "7"]),
+            Err(AssembleError::NotAMatrix { part: 1 })
+        );
+        assert_eq!(
+            assemble(&["[]"]),
+            Err(AssembleError::NotAMatrix { part: 0 })
+        );
+        assert_eq!(
+            assemble(&[" [[1, 2]] ", "[[3,4]]"]).unwrap(),
+            "[[1, 2],[3,4]]"
+        );
+    }
+}
