@@ -132,6 +132,7 @@ const state = {
   sleepers: new Set(),
   waiters: [],
   held: new Map(),
+  redelivering: 0,
   done: 0,
   failed: 0,
   totalFlops: 0,
@@ -316,12 +317,18 @@ async function backOff(reason) {
   await sleep(state.backoffMs);
 }
 
-/** Asks for one task; resolves with a ticket, or null when there was none. */
+/**
+ * Asks for one task; resolves with a ticket, or null when there was none.
+ *
+ * While this tab holds tasks it asks without waiting (`wait=0`): a long poll left
+ * open when the tab closes could be handed the very task the tab is giving back.
+ */
 async function claimTask() {
   const workerId = state.workerId;
   const controller = new AbortController();
   state.claimAbort = controller;
-  const url = `task/next?workerId=${encodeURIComponent(workerId)}&wait=${LONG_POLL_SECS}`;
+  const wait = state.held.size > 0 ? 0 : LONG_POLL_SECS;
+  const url = `task/next?workerId=${encodeURIComponent(workerId)}&wait=${wait}`;
   const started = performance.now();
   let response;
   try {
@@ -337,7 +344,7 @@ async function claimTask() {
     markOnline();
     const fast = performance.now() - started < LONG_POLL_DETECT_MS;
     const mode = fast ? 'short' : 'long';
-    if (mode !== state.pollMode) {
+    if (wait > 0 && mode !== state.pollMode) {
       log(mode === 'long' ? 'coordinator holds requests until a task arrives (long poll)' : 'coordinator answers at once: short polling');
       state.pollMode = mode;
     }
@@ -379,8 +386,26 @@ function releaseTask(ticket) {
   );
 }
 
-/** Posts a result or an error body, retrying on network errors and 5xx answers. */
+/**
+ * Posts a result or an error body, retrying on network errors and 5xx answers.
+ * While a result waits to be delivered again the tab claims no new task.
+ */
 async function postOutcome(taskId, body) {
+  let retrying = false;
+  try {
+    return await postOutcomeTries(taskId, body, () => {
+      if (!retrying) state.redelivering += 1;
+      retrying = true;
+    });
+  } finally {
+    if (retrying) {
+      state.redelivering -= 1;
+      wake();
+    }
+  }
+}
+
+async function postOutcomeTries(taskId, body, onRetry) {
   let delay = BACKOFF_MIN_MS;
   for (let attempt = 1; attempt <= RESULT_POST_TRIES; attempt += 1) {
     try {
@@ -402,6 +427,7 @@ async function postOutcome(taskId, body) {
       // Network error: retry below.
     }
     if (attempt < RESULT_POST_TRIES) {
+      onRetry();
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = Math.min(delay * 2, BACKOFF_MAX_MS);
     }
@@ -416,7 +442,8 @@ async function dispatch(generation) {
   const current = () => live() && generation === state.generation;
   while (current()) {
     const slot = state.slots.find((s) => s.free);
-    if (!slot) {
+    if (!slot || state.redelivering > 0) {
+      // No free slot, or the coordinator is refusing results: take nothing more.
       if (state.slots.length > 0 && state.slots.every((s) => s.broken || s.retiring)) {
         log('no compute slot can run: the kernel did not load (is webserver/pkg built?)', 'error');
         stop();
@@ -540,6 +567,9 @@ function start() {
  * their requests die with the page; a result that lands anyway still counts.
  */
 function stop(leaving = false) {
+  // Close the pending claim first, so the coordinator does not hand a given-back
+  // task straight to it.
+  state.claimAbort?.abort();
   if (leaving) {
     for (const ticket of state.held.values()) {
       if (!state.slots.some((s) => s.task === ticket)) releaseTask(ticket);
@@ -548,7 +578,6 @@ function stop(leaving = false) {
   if (!state.running) return;
   state.running = false;
   state.generation += 1;
-  state.claimAbort?.abort();
   state.sleepers.forEach((s) => s.resolve());
   const given = [];
   for (const slot of state.slots) {

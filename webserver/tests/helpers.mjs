@@ -66,15 +66,16 @@ export async function waitFor(fn, { timeoutMs = 30000, intervalMs = 100, what = 
  *
  * @param {string} name label for the log file
  * @param {string[]} extraArgs flags after the port, e.g. `['--lease-secs', '2']`
- * @returns {Promise<{url: string, stop: () => Promise<void>, output: () => string}>}
+ * @param {{port?: number}} options a fixed port instead of a free one (to restart on it)
+ * @returns {Promise<{url: string, port: number, stop: () => Promise<void>, kill: () => Promise<void>, output: () => string}>}
  */
-export async function startCoordinator(name, extraArgs = []) {
+export async function startCoordinator(name, extraArgs = [], { port: fixedPort = 0 } = {}) {
   if (!existsSync(COORDINATOR_BIN)) {
     throw new Error(`${COORDINATOR_BIN} is missing: run cargo build --release -p coordinator`);
   }
   mkdirSync(LOG_DIR, { recursive: true });
-  const logFile = createWriteStream(path.join(LOG_DIR, `${name}.log`));
-  const args = ['0', '--bind', '127.0.0.1', '--static-dir', path.join(ROOT, 'webserver'), ...extraArgs];
+  const logFile = createWriteStream(path.join(LOG_DIR, `${name}.log`), { flags: 'a' });
+  const args = [String(fixedPort), '--bind', '127.0.0.1', '--static-dir', path.join(ROOT, 'webserver'), ...extraArgs];
   const child = spawn(COORDINATOR_BIN, args, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -106,15 +107,22 @@ export async function startCoordinator(name, extraArgs = []) {
     child.kill('SIGKILL');
     throw err;
   }
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited.catch(() => {});
-    clearTimeout(killer);
+  const end = async (signal) => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill(signal);
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited.catch(() => {});
+      clearTimeout(killer);
+    }
     logFile.end();
   };
-  return { url: `http://127.0.0.1:${portNumber}/`, stop, output: () => output };
+  return {
+    url: `http://127.0.0.1:${portNumber}/`,
+    port: portNumber,
+    stop: () => end('SIGTERM'),
+    kill: () => end('SIGKILL'),
+    output: () => output,
+  };
 }
 
 /** Launches headless Chromium (Debian's package) through playwright-core. */

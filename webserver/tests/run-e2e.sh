@@ -37,10 +37,10 @@ echo "e2e: npm packages"
 (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "e2e: building the coordinator, the native reference and the wasm kernel"
-cargo build --release --locked -p coordinator --bin coordinator
-cargo build --release --locked -p kernel --example multiply
+cargo build --release -p coordinator --bin coordinator
+cargo build --release -p kernel --example multiply
 ./compile-wasm.sh
 
 echo "e2e: running the browser tests"
 exec node --test --test-concurrency=1 "$@" \
-  "$here/workers.test.mjs" "$here/main-app.test.mjs" "$here/lease.test.mjs"
+  "$here/workers.test.mjs" "$here/main-app.test.mjs" "$here/lease.test.mjs" "$here/resilience.test.mjs"

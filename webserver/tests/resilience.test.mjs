@@ -1,0 +1,57 @@
+// The worker page adapts to the coordinator: it falls back to short polling when
+// the coordinator answers at once (no long poll), and when the coordinator dies it
+// backs off, shows it, and picks up work again once the coordinator is back.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { launchBrowser, openWorker, startCoordinator, submitTask, waitForFinished } from './helpers.mjs';
+
+let browser;
+const coordinators = [];
+
+before(async () => {
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  for (const c of coordinators) await c.kill();
+});
+
+test('without long poll the worker page polls and still computes', { timeout: 60000 }, async () => {
+  const coordinator = await startCoordinator('short-poll', ['--max-wait-secs', '0']);
+  coordinators.push(coordinator);
+  const w = await openWorker(browser, coordinator.url, 'e2e-short-poller');
+  await w.page.waitForFunction(() => /polling every/.test(document.getElementById('poll-mode').textContent), null, {
+    timeout: 10000,
+  });
+  const taskId = await submitTask(coordinator.url, { A: '[[2,0],[0,2]]', B: '[[1,2],[3,4]]' });
+  const r = await waitForFinished(coordinator.url, taskId, 20000);
+  assert.equal(r.status, 'completed');
+  assert.equal(r.result, '[[2,4],[6,8]]');
+  assert.deepEqual(w.errors, []);
+  await w.context.close();
+});
+
+test('the worker page recovers when the coordinator comes back', { timeout: 90000 }, async () => {
+  const first = await startCoordinator('recovery', []);
+  coordinators.push(first);
+  // The page is waiting in a long poll when the coordinator dies.
+  const w = await openWorker(browser, first.url, 'e2e-survivor');
+
+  await first.kill();
+  await w.page.waitForFunction(() => document.getElementById('status').textContent === 'coordinator unreachable', null, {
+    timeout: 40000,
+  });
+
+  const second = await startCoordinator('recovery', [], { port: first.port });
+  coordinators.push(second);
+  const taskId = await submitTask(second.url, { A: [[1, 2, 3]], B: [[1], [1], [1]] });
+  const r = await waitForFinished(second.url, taskId, 40000);
+  assert.equal(r.status, 'completed');
+  assert.equal(r.result, '[[6]]');
+  assert.match(await w.page.textContent('#log'), /coordinator reachable again/);
+  // The only errors allowed are the browser's own reports of the refused connections.
+  assert.deepEqual(w.errors.filter((e) => !/ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|Failed to load resource|Failed to fetch/.test(e)), []);
+  await w.context.close();
+});
