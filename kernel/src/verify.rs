@@ -8,33 +8,40 @@
 //! Row blocks of one pair can all be checked against the same prepared
 //! vector, so `B·r` is computed once for every part.
 //!
-//! # Integers: exact, one round per prime
+//! # Integers: exact, in modular arithmetic
 //!
-//! Integer products are checked in the fields `Z/q` for primes
-//! `q = 2^61 - c` ([`PRIMES`]), with `r` uniform in `(Z/q)^n`: every
-//! product is an exact 122-bit integer summed in `u128` and reduced, so there
-//! is no overflow and no rounding, and an honest product (`D = C - A·B = 0`)
-//! passes every round: an honest result is never rejected.
+//! Integer products are checked modulo `2^64` (wrapping `i64` arithmetic)
+//! when the operands are small enough, and otherwise modulo primes
+//! `q = 2^61 - c` ([`PRIMES`]), one round per prime. Every product and sum
+//! is exact modular arithmetic (`u128` sums reduced modulo `q`), so there is
+//! no overflow and no rounding, and an honest product (`D = C - A·B = 0`)
+//! passes: an honest result is never rejected.
 //!
-//! Why a wrong `C` passes with probability below `2^-60` (so well below the
+//! Why a wrong `C` passes with probability at most `2^-21` (so below the
 //! `2^-20` asked for):
 //! 1. First every element is checked against the bound
 //!    `|C[i][l]| <= alpha_i * beta`, where `alpha_i = sum_p |A[i][p]|` and
 //!    `beta = max |B|`; the true product satisfies it, so an honest result
 //!    passes, and a result that fails it is wrong. After this check every
-//!    element of `D` has `|D[i][l]| <= 2 * alpha_i * beta`.
-//! 2. The number of primes `L` is chosen so that their product exceeds
-//!    `2 * max_i alpha_i * beta` (each prime is above `2^60`, and
-//!    `L = ceil(bits / 60)` where `2 * alpha * beta < 2^bits`; one prime for
-//!    everyday values, at most four for any `i64` input). If `D != 0`, some
+//!    element of `D` has `|D[i][l]| <= 2 alpha_i beta < 2^bits`, with
+//!    `bits = bitlen(max_i alpha_i) + bitlen(beta) + 1`.
+//! 2. Modulo `2^64`, used when `bits <= 44` ([`WRAPPING_MAX_BITS`]; Dana's
+//!    test matrices of values up to 1000 need about 33): `r` is uniform in
+//!    `(Z/2^64)^n`. A nonzero `D[i][l] = 2^v * odd` has `v <= bits - 1 <= 43`
+//!    because `|D[i][l]| < 2^bits`. Fix every `r[j]` with `j != l`: then
+//!    `(D·r)[i] = D[i][l] r[l] + s (mod 2^64)`, and `D[i][l] r[l]` is uniform
+//!    over the `2^(64-v)` multiples of `2^v`, so it equals `-s` with
+//!    probability at most `2^-(64-v) <= 2^-21`.
+//! 3. Modulo primes otherwise: `r` is uniform in `(Z/q)^n` for each of
+//!    `L = ceil(bits / 60)` primes (each above `2^60`, so their product
+//!    exceeds `2^bits`; at most four for any `i64` input). If `D != 0`, some
 //!    prime `q` does not divide some element `D[i][l]`: otherwise the product
-//!    of the primes would divide a nonzero integer smaller than itself.
-//! 3. In that field `D mod q` has a nonzero element `D[i][l]`. Fix every
-//!    `r[j]` with `j != l`: then `(D·r)[i] = D[i][l] * r[l] + s` is zero for
-//!    exactly one value of `r[l]` in `Z/q`, which `r[l]` (uniform and
-//!    independent of the rest) takes with probability `1/q < 2^-60`.
-//!    So `C·r = A·(B·r) (mod q)` holds with probability below `2^-60`, and
-//!    a wrong `C` passes all `L` rounds with probability below `2^-60`.
+//!    of the primes would divide a nonzero integer smaller than itself. Fix
+//!    every `r[j]` with `j != l`: then `(D·r)[i] = D[i][l] r[l] + s` is zero
+//!    in the field `Z/q` for exactly one value of `r[l]`, taken with
+//!    probability `1/q < 2^-60`.
+//!
+//! A row block of a product is checked the same way on its rows.
 //!
 //! The probability is over the seed: it must be unknown to whoever computed
 //! `C` (use [`fresh_seed`]); a worker that knows `r` can forge a result.
@@ -88,6 +95,11 @@ pub const PRIMES: [u64; 4] = [
     (1 << 61) - 45,
     (1 << 61) - 229,
 ];
+
+/// The integer check runs one round modulo `2^64` (wrapping `i64`
+/// arithmetic, the fastest) when `2 max_i alpha_i beta < 2^WRAPPING_MAX_BITS`,
+/// and the prime rounds otherwise (see the module docs).
+pub const WRAPPING_MAX_BITS: u32 = 44;
 
 /// Independent rounds of the float check (see the module docs for what each
 /// round guarantees).
@@ -236,7 +248,7 @@ impl ProductCheck {
     #[must_use]
     pub fn rounds(&self) -> usize {
         match &self.kind {
-            CheckKind::Int(check) => check.rounds.len(),
+            CheckKind::Int(check) => check.round_count(),
             CheckKind::Float(check) => check.rounds.len(),
         }
     }
@@ -377,12 +389,21 @@ impl Modulus {
     }
 }
 
-/// One integer round: a random `r` modulo one prime and `B·r` modulo it.
+/// One integer round modulo one prime: a random `r` and `B·r`.
 #[derive(Debug, Clone)]
-struct IntRound {
+struct PrimeRound {
     modulus: Modulus,
     r: Vec<u64>,
     br: Vec<u64>,
+}
+
+/// The rounds of an integer check (see the module docs for the choice).
+#[derive(Debug, Clone)]
+enum IntRounds {
+    /// One round modulo `2^64` (wrapping `i64` arithmetic): `r` and `B·r`.
+    Wrapping { r: Vec<i64>, br: Vec<i64> },
+    /// One round per prime.
+    Primes(Vec<PrimeRound>),
 }
 
 #[derive(Debug, Clone)]
@@ -392,7 +413,7 @@ struct IntCheck {
     row_abs: Vec<u128>,
     /// `max |B|`.
     b_max: u64,
-    rounds: Vec<IntRound>,
+    rounds: IntRounds,
 }
 
 impl IntCheck {
@@ -409,18 +430,27 @@ impl IntCheck {
         let a_max = row_abs.iter().copied().max().unwrap_or(0);
         // 2 * a_max * b_max < 2^bits.
         let bits = (128 - a_max.leading_zeros()) + (64 - b_max.leading_zeros()) + 1;
-        let primes = bits.div_ceil(60).clamp(1, PRIMES.len() as u32) as usize;
-        let rounds = PRIMES[..primes]
-            .iter()
-            .map(|&q| {
-                let modulus = Modulus::new(q);
-                let r: Vec<u64> = (0..b.cols()).map(|_| rng.below(q)).collect();
-                let br = (0..b.rows())
-                    .map(|p| modulus.dot_i64(b.row(p), &r))
-                    .collect();
-                IntRound { modulus, r, br }
-            })
-            .collect();
+        let rounds = if bits <= WRAPPING_MAX_BITS {
+            #[allow(clippy::cast_possible_wrap)]
+            let r: Vec<i64> = (0..b.cols()).map(|_| rng.next_u64() as i64).collect();
+            let br = (0..b.rows()).map(|p| dot_wrapping(b.row(p), &r)).collect();
+            IntRounds::Wrapping { r, br }
+        } else {
+            let primes = bits.div_ceil(60).clamp(1, PRIMES.len() as u32) as usize;
+            IntRounds::Primes(
+                PRIMES[..primes]
+                    .iter()
+                    .map(|&q| {
+                        let modulus = Modulus::new(q);
+                        let r: Vec<u64> = (0..b.cols()).map(|_| rng.below(q)).collect();
+                        let br = (0..b.rows())
+                            .map(|p| modulus.dot_i64(b.row(p), &r))
+                            .collect();
+                        PrimeRound { modulus, r, br }
+                    })
+                    .collect(),
+            )
+        };
         Self {
             a,
             row_abs,
@@ -429,26 +459,47 @@ impl IntCheck {
         }
     }
 
+    fn round_count(&self) -> usize {
+        match &self.rounds {
+            IntRounds::Wrapping { .. } => 1,
+            IntRounds::Primes(rounds) => rounds.len(),
+        }
+    }
+
     fn check_rows(&self, rows: Range<usize>, c: &Matrix<i64>) -> Result<(), VerifyError> {
         for (row, i) in rows.enumerate() {
+            let c_row = c.row(row);
             let limit = self.row_abs[i].saturating_mul(u128::from(self.b_max));
-            if let Some(col) = c
-                .row(row)
-                .iter()
-                .position(|v| u128::from(v.unsigned_abs()) > limit)
-            {
+            let c_max = c_row.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
+            if u128::from(c_max) > limit {
+                let col = c_row
+                    .iter()
+                    .position(|v| u128::from(v.unsigned_abs()) > limit)
+                    .unwrap_or(0);
                 return Err(VerifyError::OutOfBound { row, col });
             }
-            for round in &self.rounds {
-                let expected = round.modulus.dot_i64(self.a.row(i), &round.br);
-                let claimed = round.modulus.dot_i64(c.row(row), &round.r);
-                if expected != claimed {
-                    return Err(VerifyError::Mismatch { row });
+            let agrees = match &self.rounds {
+                IntRounds::Wrapping { r, br } => {
+                    dot_wrapping(self.a.row(i), br) == dot_wrapping(c_row, r)
                 }
+                IntRounds::Primes(rounds) => rounds.iter().all(|round| {
+                    round.modulus.dot_i64(self.a.row(i), &round.br)
+                        == round.modulus.dot_i64(c_row, &round.r)
+                }),
+            };
+            if !agrees {
+                return Err(VerifyError::Mismatch { row });
             }
         }
         Ok(())
     }
+}
+
+/// `sum xs[j] * ys[j]` modulo `2^64`.
+fn dot_wrapping(xs: &[i64], ys: &[i64]) -> i64 {
+    xs.iter()
+        .zip(ys)
+        .fold(0i64, |acc, (&x, &y)| acc.wrapping_add(x.wrapping_mul(y)))
 }
 
 /// One float round: `r` in `[1, 2)`, `s = fl(B·r)` and `t = fl(|B|·r)`.
@@ -466,8 +517,8 @@ struct FloatCheck {
     gamma_k: f64,
     /// `gamma_n` for the columns of `B`.
     gamma_n: f64,
-    /// Subnormal error allowance per unit of `1 + sum_p |A[i][p]|`.
-    floor_unit: f64,
+    /// Each row's allowance for subnormal errors (`floor_i`).
+    floors: Vec<f64>,
     rounds: Vec<FloatRound>,
 }
 
@@ -490,8 +541,7 @@ impl FloatCheck {
         let rounds = (0..FLOAT_ROUNDS)
             .map(|_| {
                 let r: Vec<f64> = (0..n).map(|_| rng.in_one_two()).collect();
-                let s = (0..k).map(|p| dot_f64(b.row(p), &r)).collect();
-                let t = (0..k).map(|p| dot_abs_f64(b.row(p), &r)).collect();
+                let (s, t) = (0..k).map(|p| dot_pair(b.row(p), &r, &r)).unzip();
                 FloatRound { r, s, t }
             })
             .collect();
@@ -499,11 +549,15 @@ impl FloatCheck {
         // product itself (r < 2), n + n alpha_i from fl(B r) through A, k
         // from fl(A s), n from fl(C r); doubled.
         let count = (2 * n * k + 2 * n + k + 1) as f64;
+        let floor_unit = 2.0 * count * f64::from_bits(1);
+        let floors = (0..a.rows())
+            .map(|i| floor_unit * (1.0 + a.row(i).iter().map(|v| v.abs()).sum::<f64>()))
+            .collect();
         Self {
             a,
             gamma_k: gamma(k),
             gamma_n: gamma(n),
-            floor_unit: 2.0 * count * f64::from_bits(1),
+            floors,
             rounds,
         }
     }
@@ -514,14 +568,10 @@ impl FloatCheck {
         for (row, i) in rows.enumerate() {
             let a_row = self.a.row(i);
             let c_row = c.row(row);
-            let row_abs: f64 = a_row.iter().map(|v| v.abs()).sum();
-            let floor = self.floor_unit * (1.0 + row_abs);
             for round in &self.rounds {
-                let y = dot_f64(a_row, &round.s);
-                let w = dot_abs_f64(a_row, &round.t);
-                let z = dot_f64(c_row, &round.r);
-                let v = dot_abs_f64(c_row, &round.r);
-                let tau = weight_ab * w + weight_c * v + floor;
+                let (y, w) = dot_pair(a_row, &round.s, &round.t);
+                let (z, v) = dot_pair(c_row, &round.r, &round.r);
+                let tau = weight_ab * w + weight_c * v + self.floors[i];
                 if !tau.is_finite() {
                     return Err(VerifyError::Unverifiable { row });
                 }
@@ -536,14 +586,36 @@ impl FloatCheck {
     }
 }
 
-/// `sum xs[j] * ys[j]`, in order.
-fn dot_f64(xs: &[f64], ys: &[f64]) -> f64 {
-    xs.iter().zip(ys).map(|(x, y)| x * y).sum()
-}
+/// Independent partial sums in [`dot_pair`], so the loop vectorises.
+const LANES: usize = 4;
 
-/// `sum |xs[j]| * ys[j]` for non-negative `ys`, in order.
-fn dot_abs_f64(xs: &[f64], ys: &[f64]) -> f64 {
-    xs.iter().zip(ys).map(|(x, y)| x.abs() * y).sum()
+/// `(sum xs[j] * ys[j], sum |xs[j]| * abs_ys[j])` in one pass, summed in
+/// [`LANES`] interleaved partial sums (the `gamma` bounds hold for any
+/// summation order).
+fn dot_pair(xs: &[f64], ys: &[f64], abs_ys: &[f64]) -> (f64, f64) {
+    let len = xs.len().min(ys.len()).min(abs_ys.len());
+    let (xs, ys, abs_ys) = (&xs[..len], &ys[..len], &abs_ys[..len]);
+    let mut dot = [0.0; LANES];
+    let mut abs = [0.0; LANES];
+    let chunks = xs
+        .chunks_exact(LANES)
+        .zip(ys.chunks_exact(LANES))
+        .zip(abs_ys.chunks_exact(LANES));
+    for ((x, y), t) in chunks {
+        for lane in 0..LANES {
+            dot[lane] += x[lane] * y[lane];
+            abs[lane] += x[lane].abs() * t[lane];
+        }
+    }
+    let tail = len - len % LANES;
+    for j in tail..len {
+        dot[0] += xs[j] * ys[j];
+        abs[0] += xs[j].abs() * abs_ys[j];
+    }
+    (
+        (dot[0] + dot[1]) + (dot[2] + dot[3]),
+        (abs[0] + abs[1]) + (abs[2] + abs[3]),
+    )
 }
 
 #[cfg(test)]
@@ -617,16 +689,18 @@ mod tests {
     }
 
     #[test]
-    fn huge_operands_use_more_primes() {
-        let small = Matrix::new(2, 2, vec![1, 2, 3, 4]).unwrap_or_else(|e| panic!("{e}"));
-        let big =
-            Matrix::new(2, 2, vec![i64::MAX, i64::MIN, 5, 6]).unwrap_or_else(|e| panic!("{e}"));
+    fn operand_size_picks_the_rounds() {
+        let matrix = |data: Vec<i64>| Matrix::new(2, 2, data).unwrap_or_else(|e| panic!("{e}"));
         let mut rng = SplitMix64::new(1);
-        assert_eq!(
-            IntCheck::new(small.clone(), &small, &mut rng).rounds.len(),
-            1
-        );
-        // 2 * (2^64) * 2^63 needs 129 bits: three primes.
-        assert_eq!(IntCheck::new(big.clone(), &big, &mut rng).rounds.len(), 3);
+        let small = matrix(vec![1, 2, 3, 4]);
+        let check = IntCheck::new(small.clone(), &small, &mut rng);
+        assert!(matches!(check.rounds, IntRounds::Wrapping { .. }));
+        // 2 * 2^22 * 2^21 needs 46 bits: past the wrapping limit, one prime.
+        let medium = matrix(vec![1 << 21, 1 << 21, 3, 4]);
+        let check = IntCheck::new(medium.clone(), &medium, &mut rng);
+        assert!(matches!(&check.rounds, IntRounds::Primes(r) if r.len() == 1));
+        // 2 * (2^64 - 1) * 2^63 needs 129 bits: three primes.
+        let big = matrix(vec![i64::MAX, i64::MIN, 5, 6]);
+        assert_eq!(IntCheck::new(big.clone(), &big, &mut rng).round_count(), 3);
     }
 }

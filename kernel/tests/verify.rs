@@ -115,6 +115,29 @@ fn an_element_off_by_a_multiple_of_each_prime_is_rejected() {
 }
 
 #[test]
+fn an_element_off_by_a_high_power_of_two_is_rejected_modulo_2_64() {
+    // Small enough for the wrapping check (2 * 2^21 * 2^20 < 2^44), and the
+    // error 2^41 keeps the element inside the a-priori bound, so only the
+    // check modulo 2^64 can catch it: each trial passes with probability
+    // at most 2^-23.
+    let a = Matrix::from_rows(vec![vec![1 << 20, 1 << 20], vec![1, 2]]).expect("rows");
+    let b = Matrix::from_rows(vec![vec![-(1 << 20), 3], vec![-(1 << 20), 4]]).expect("rows");
+    let c = multiply_exact(&a, &b).expect("fits");
+    let mut wrong = c.clone().into_data();
+    wrong[0] += 1 << 41;
+    let wrong = int(&Matrix::new(2, 2, wrong).expect("shape"));
+    for seed in 0..1000 {
+        let check = ProductCheck::new(int(&a), &int(&b), seed).expect("shapes");
+        assert_eq!(check.check(&int(&c)), Ok(()));
+        assert_eq!(
+            check.check(&wrong),
+            Err(VerifyError::Mismatch { row: 0 }),
+            "seed {seed}"
+        );
+    }
+}
+
+#[test]
 fn one_integer_element_off_by_one_is_rejected_in_1000_of_1000_trials() {
     let mut data = Data(3);
     let (m, k, n) = (24, 31, 17);
