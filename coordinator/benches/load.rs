@@ -9,7 +9,8 @@
 //! and then with 100,000 (held as tasks leased for an hour, so they stay in
 //! the task map; the cycles' own finished tasks are evicted within about
 //! 60 ms so the count held stays near the prefill). The ceiling is the same
-//! client sending `GET /ping` to a one-route axum router. The client is a
+//! client sending `GET /ping` to a one-route axum router served by the same
+//! accept loop ([`coordinator::server`]). The client is a
 //! minimal HTTP/1.1 writer/reader over `TcpStream`, the same for every phase,
 //! so the ratio compares servers, not clients. Client and server share the
 //! machine's cores, and no log subscriber is installed. The three phases run
@@ -230,19 +231,20 @@ async fn ping(mut conn: Conn, _client: usize) -> (Conn, io::Result<()>) {
     (conn, outcome)
 }
 
-/// Serves `router` on 127.0.0.1 until the returned sender is dropped.
+/// Serves `router` on 127.0.0.1 with the coordinator's own accept loop
+/// until the returned sender is dropped.
 async fn serve(router: Router) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-    });
+    tokio::spawn(coordinator::server::serve_router(
+        listener,
+        router,
+        coordinator::config::DEFAULT_MAX_CONNECTIONS,
+        async move {
+            let _ = rx.await;
+        },
+    ));
     (addr, tx)
 }
 

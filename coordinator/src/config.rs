@@ -29,6 +29,9 @@ pub const DEFAULT_MAX_HELD_BYTES: usize = 2 * 1024 * 1024 * 1024;
 pub const DEFAULT_KEEP_FINISHED_SECS: u64 = 3600;
 /// Default cap on a long poll's `wait` parameter, in seconds.
 pub const DEFAULT_MAX_WAIT_SECS: u64 = 30;
+/// Default most client connections open at once; beyond it new ones wait
+/// in the kernel's accept backlog.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// How often the background tick requeues expired leases and evicts
 /// finished tasks.
 pub const TICK_INTERVAL: Duration = Duration::from_millis(500);
@@ -55,6 +58,8 @@ pub struct Config {
     pub keep_finished: Duration,
     /// Cap on a long poll ([`DEFAULT_MAX_WAIT_SECS`]).
     pub max_wait: Duration,
+    /// Most connections open at once ([`DEFAULT_MAX_CONNECTIONS`]).
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -68,6 +73,7 @@ impl Default for Config {
             max_held_bytes: DEFAULT_MAX_HELD_BYTES,
             keep_finished: Duration::from_secs(DEFAULT_KEEP_FINISHED_SECS),
             max_wait: Duration::from_secs(DEFAULT_MAX_WAIT_SECS),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }

@@ -19,6 +19,8 @@
 //!   assembling their products, on text.
 //! - [`headers`]: CORS and cross-origin isolation headers, `OPTIONS`.
 //! - [`static_files`]: the `webserver/` folder, without path traversal.
+//! - [`server`]: the accept loop: HTTP/1.1, header-read timeout, connection
+//!   cap, graceful shutdown.
 //!
 //! [`app`] builds the router (used by the binary and the tests); [`serve`]
 //! runs it on a listener with the background tick and graceful shutdown.
@@ -27,6 +29,7 @@ pub mod api;
 pub mod config;
 pub mod headers;
 pub mod queue;
+pub mod server;
 pub mod split;
 pub mod state;
 pub mod static_files;
@@ -47,7 +50,8 @@ pub use state::AppState;
 use static_files::StaticFiles;
 
 /// Builds every route: the API, static files as the fallback, the body
-/// limit and the contract's headers on every answer.
+/// limit and the contract's headers on every answer. `state` should be
+/// built from the same `config` ([`AppState::new`]).
 pub fn app(config: Config, state: AppState) -> Router {
     let files = Arc::new(StaticFiles::new(config.static_dir.clone()));
     api::routes()
@@ -83,13 +87,13 @@ pub async fn serve(
         "listening on http://{addr}"
     );
     let on_shutdown = state.clone();
-    let result = axum::serve(listener, app(config, state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down");
-            on_shutdown.begin_shutdown();
-        })
-        .await;
+    let max_connections = config.max_connections;
+    let result = server::serve_router(listener, app(config, state), max_connections, async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        on_shutdown.begin_shutdown();
+    })
+    .await;
     ticker.abort();
     result
 }

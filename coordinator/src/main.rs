@@ -10,8 +10,8 @@ use clap::Parser;
 use coordinator::Config;
 use coordinator::config::{
     DEFAULT_BIND, DEFAULT_KEEP_FINISHED_SECS, DEFAULT_LEASE_SECS, DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HELD_BYTES, DEFAULT_MAX_TASKS, DEFAULT_MAX_WAIT_SECS,
-    DEFAULT_PORT, DEFAULT_STATIC_DIR,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HELD_BYTES, DEFAULT_MAX_TASKS,
+    DEFAULT_MAX_WAIT_SECS, DEFAULT_PORT, DEFAULT_STATIC_DIR,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -50,6 +50,9 @@ struct Cli {
     /// Cap on the `wait` seconds of a long poll (`GET /task/next?wait=S`).
     #[arg(long, default_value_t = DEFAULT_MAX_WAIT_SECS)]
     max_wait_secs: u64,
+    /// Most client connections open at once (more wait to be accepted).
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
 }
 
 impl Cli {
@@ -63,6 +66,7 @@ impl Cli {
             max_held_bytes: self.max_held_bytes,
             keep_finished: Duration::from_secs(self.keep_finished_secs),
             max_wait: Duration::from_secs(self.max_wait_secs),
+            max_connections: self.max_connections,
         }
     }
 }
