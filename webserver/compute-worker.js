@@ -1,7 +1,8 @@
 // Dedicated module Web Worker that owns one instance of the wasm kernel and computes
 // one task at a time, so the page thread never blocks.
 //
-// Messages in:  {type: 'compute', taskId, data}   data = {A, B}, each Dana text or a JSON array
+// Messages in:  {type: 'compute', taskId, data}   data = raw JSON text of the task's data,
+//                                                 {"A":..,"B":..}, each Dana text or a JSON array
 // Messages out: {type: 'ready', info}             kernel loaded (info: kernelInfo() text)
 //               {type: 'fatal', error}            kernel could not be loaded
 //               {type: 'done', taskId, result, ms, flops}
@@ -11,6 +12,7 @@
 
 import init, { multiplyText, kernelInfo } from './pkg/kernel.js';
 import { shapeOf } from './matrix-text.js';
+import { taskOperands } from './task-json.js';
 
 // The wasm file's URL is given explicitly, relative to this script, so loading does
 // not depend on the glue's default path.
@@ -33,32 +35,6 @@ const ready = init({ module_or_path: WASM_URL }).then(
   },
 );
 
-/**
- * The two operands of a task as matrix text.
- *
- * @param {unknown} data task data exactly as the coordinator handed it out
- * @returns {{a: string, b: string, aShape: {rows:number, cols:number}, bShape: {rows:number, cols:number}} | {error: string}}
- */
-function operands(data) {
-  let task = data;
-  if (typeof task === 'string') {
-    // A body that was not JSON comes back as a string; it may still hold the JSON object.
-    try {
-      task = JSON.parse(task);
-    } catch {
-      return { error: 'task data is not JSON with "A" and "B" matrices' };
-    }
-  }
-  if (task === null || typeof task !== 'object' || Array.isArray(task)) {
-    return { error: 'task data is not an object with "A" and "B" matrices' };
-  }
-  const a = task.A ?? task.a;
-  const b = task.B ?? task.b;
-  if (a === undefined || b === undefined) return { error: 'task data lacks matrix "A" or "B"' };
-  const asText = (m) => (typeof m === 'string' ? m : JSON.stringify(m));
-  return { a: asText(a), b: asText(b), aSource: a, bSource: b };
-}
-
 self.onmessage = async (event) => {
   const msg = event.data;
   if (msg?.type !== 'compute') return;
@@ -67,17 +43,19 @@ self.onmessage = async (event) => {
     self.postMessage({ type: 'done', taskId, error: 'kernel failed to load', ms: 0, fatal: true });
     return;
   }
-  const ops = operands(data);
-  if ('error' in ops) {
-    self.postMessage({ type: 'done', taskId, error: ops.error, ms: 0 });
+  let ops;
+  try {
+    ops = taskOperands(data);
+  } catch (err) {
+    self.postMessage({ type: 'done', taskId, error: `unreadable task data: ${err.message}`, ms: 0 });
     return;
   }
   const start = performance.now();
   try {
     const result = multiplyText(ops.a, ops.b);
     const ms = performance.now() - start;
-    const aShape = shapeOf(ops.aSource);
-    const bShape = shapeOf(ops.bSource);
+    const aShape = shapeOf(ops.a);
+    const bShape = shapeOf(ops.b);
     const flops = 2 * aShape.rows * aShape.cols * bShape.cols;
     self.postMessage({
       type: 'done',

@@ -14,6 +14,8 @@
 //
 // URL parameters (optional): workerId=ID, slots=N, start=1 (start at once).
 
+import { rawFields, taskIdOf } from './task-json.js';
+
 /** Seconds a long poll may wait on the coordinator (it caps the value itself). */
 const LONG_POLL_SECS = 25;
 /** A 204 faster than this means the coordinator has no long poll. */
@@ -356,22 +358,31 @@ async function claimTask() {
     return null;
   }
   if (response.status === 200) {
-    let body;
+    // Kept as text: JSON.parse would round 64-bit integers in JSON-array matrices.
+    // The compute worker reads the data field (task-json.js).
+    let text;
     try {
-      body = await response.json();
+      text = await response.text();
     } catch (err) {
-      log(`task/next answered with unreadable JSON: ${err.message}`, 'error');
-      await backOff('bad answer');
+      await backOff(err?.message || 'network error');
       return null;
     }
     markOnline();
     state.shortPollMs = SHORT_POLL_MIN_MS;
-    if (!Number.isInteger(body?.taskId) || body.taskId <= 0) {
+    const taskId = taskIdOf(text);
+    if (!Number.isSafeInteger(taskId) || taskId <= 0) {
       log('task/next answered without a valid taskId', 'error');
       await backOff('bad answer');
       return null;
     }
-    return { taskId: body.taskId, data: body.data, workerId, startedAt: performance.now() };
+    let data;
+    try {
+      data = rawFields(text).get('data') ?? 'null';
+    } catch (err) {
+      data = 'null';
+      log(`task ${taskId}: unreadable answer (${err.message})`, 'error');
+    }
+    return { taskId, data, workerId, startedAt: performance.now() };
   }
   await backOff(`HTTP ${response.status}`);
   return null;

@@ -19,6 +19,8 @@ const MAX_GENERATED = 512;
 const POLL_FAST_MS = 100;
 const POLL_SLOW_MS = 1000;
 const POLL_FAST_FOR_MS = 3000;
+/** Pause after typing before the shape hint is recomputed (large matrices take a while). */
+const SHAPE_HINT_DELAY_MS = 150;
 /** Coordinator statistics refresh. */
 const STATS_EVERY_MS = 3000;
 
@@ -393,9 +395,11 @@ function init() {
     ['matrix-a', 'shape-a'],
     ['matrix-b', 'shape-b'],
   ]) {
+    let timer = 0;
     $(area).addEventListener('input', () => {
       $(area).removeAttribute('aria-invalid');
-      showShape(area, hint);
+      clearTimeout(timer);
+      timer = setTimeout(() => showShape(area, hint), SHAPE_HINT_DELAY_MS);
     });
     showShape(area, hint);
   }

@@ -135,7 +135,7 @@ export function launchBrowser() {
  * Products computed by the native kernel (`kernel` example `multiply`): one line per
  * task, the product text or `error: <message>`.
  *
- * @param {{A: unknown, B: unknown}[]} tasks
+ * @param {({A: unknown, B: unknown} | string)[]} tasks task data, or its raw JSON text
  * @returns {Promise<string[]>}
  */
 export async function nativeProducts(tasks) {
@@ -152,7 +152,7 @@ export async function nativeProducts(tasks) {
     err += c;
   });
   const exited = once(child, 'exit');
-  child.stdin.end(tasks.map((t) => JSON.stringify({ A: t.A, B: t.B })).join('\n') + '\n');
+  child.stdin.end(tasks.map((t) => (typeof t === 'string' ? t : JSON.stringify({ A: t.A, B: t.B }))).join('\n') + '\n');
   const timer = setTimeout(() => child.kill('SIGKILL'), 60000);
   const [code] = await exited;
   clearTimeout(timer);

@@ -61,7 +61,7 @@ test('typed matrices give the native kernel product', { timeout: 90000 }, async 
   const b = '[[7,8],[9,10],[-11,12]]';
   await typeInto('#matrix-a', a);
   await typeInto('#matrix-b', b);
-  assert.equal(await page.textContent('#shape-a'), '2×3');
+  await page.waitForFunction(() => document.getElementById('shape-a').textContent === '2×3', null, { timeout: 5000 });
   const [expected] = await nativeProducts([{ A: a, B: b }]);
   const shown = await submitAndReadProduct();
   assert.equal(shown.replace(/\s+/g, ''), expected);
