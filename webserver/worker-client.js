@@ -653,6 +653,14 @@ function init() {
   window.addEventListener('pageshow', (event) => {
     if (event.persisted && resumeOnShow) start();
   });
+  // A frozen tab (mobile, background) computes nothing: give its tasks back too.
+  document.addEventListener('freeze', () => {
+    resumeOnShow = resumeOnShow || state.running;
+    stop(true);
+  });
+  document.addEventListener('resume', () => {
+    if (resumeOnShow) start();
+  });
   document.addEventListener('visibilitychange', () => {
     if (document.hidden && state.running) log('tab hidden: still working, though the browser may slow it down');
   });

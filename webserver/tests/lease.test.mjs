@@ -126,3 +126,29 @@ test('a crashed worker tab loses its task to the lease and another worker comple
   await first.context.close().catch(() => {});
   await second.context.close();
 });
+
+test('pressing Stop gives a held task back at once', { timeout: 120000 }, async () => {
+  const coordinator = await startCoordinator('lease-stop', ['--lease-secs', String(LONG_LEASE_SECS)]);
+  coordinators.push(coordinator);
+  const data = bigTask(3);
+  const [expected] = await nativeProducts([data]);
+
+  const second = await openWorker(browser, coordinator.url, 'e2e-rescue-worker', { slots: 1, start: false });
+  const first = await openStuckWorker(coordinator.url, 'e2e-stopping-worker');
+  const taskId = await submitTask(coordinator.url, data);
+  await handOverTo(coordinator.url, first, taskId);
+
+  await first.page.getByRole('button', { name: 'Stop' }).click();
+  await waitFor(async () => (await getResult(coordinator.url, taskId)).status === 'pending', {
+    timeoutMs: 10000,
+    what: 'the stopped worker to give the task back',
+  });
+  assert.match(await first.page.textContent('#status'), /stopped/);
+  await second.page.getByRole('button', { name: 'Start' }).click();
+  const r = await waitForFinished(coordinator.url, taskId, 30000);
+  assert.equal(r.status, 'completed');
+  assert.ok(r.result === expected, 'product equals the native kernel');
+  if ('workerId' in r) assert.equal(r.workerId, 'e2e-rescue-worker');
+  await first.context.close();
+  await second.context.close();
+});

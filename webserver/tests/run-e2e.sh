@@ -43,4 +43,4 @@ cargo build --release -p kernel --example multiply
 
 echo "e2e: running the browser tests"
 exec node --test --test-concurrency=1 "$@" \
-  "$here/workers.test.mjs" "$here/main-app.test.mjs" "$here/lease.test.mjs" "$here/resilience.test.mjs"
+  "$here/unit.test.mjs" "$here/workers.test.mjs" "$here/main-app.test.mjs" "$here/lease.test.mjs" "$here/resilience.test.mjs"
