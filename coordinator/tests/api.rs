@@ -504,3 +504,17 @@ async fn invalid_wait_is_400() {
         .await
         .assert_error(StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn head_on_next_leases_nothing() {
+    let app = TestApp::new();
+    let id = app.submit("{}").await;
+    let answer = app
+        .send(request("HEAD", "/task/next?workerId=probe", Body::empty()))
+        .await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get(&format!("/result/{id}")).await.json()["status"],
+        "pending"
+    );
+}

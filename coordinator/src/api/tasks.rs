@@ -8,7 +8,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
@@ -95,10 +95,15 @@ pub async fn task_create(
 
 /// `GET /task/next?workerId=W[&wait=S]`: leases the next pending task as
 /// `{"taskId":N,"data":DATA}`, or answers 204 when none arrives in time.
+/// `HEAD` answers 204 and leases nothing (its body would be thrown away).
 pub async fn task_next(
     State(state): State<AppState>,
+    method: Method,
     query: Result<Query<WorkerQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    if method == Method::HEAD {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
     let Query(query) = query?;
     let worker = WorkerId::from_param(query.worker_id.as_deref());
     let wait = parse_wait(query.wait.as_deref(), state.config().max_wait)?;
