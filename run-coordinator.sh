@@ -13,9 +13,11 @@ if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
     shift
 fi
 
-if [ ! -f "$ROOT/webserver/pkg/kernel.js" ] && [ -x "$ROOT/compile-wasm.sh" ]; then
+if [ ! -f "$ROOT/webserver/pkg/kernel.js" ] && [ -f "$ROOT/compile-wasm.sh" ]; then
     echo "building the browser kernel (webserver/pkg/) ..." >&2
-    "$ROOT/compile-wasm.sh"
+    if ! bash "$ROOT/compile-wasm.sh"; then
+        echo "warning: compile-wasm.sh failed; the browser pages will lack the kernel" >&2
+    fi
 fi
 
 # cargo rebuilds only what changed; with nothing to do it returns at once.
