@@ -40,6 +40,9 @@ echo "e2e: building the coordinator, the native reference and the wasm kernel"
 cargo build --release -p coordinator --bin coordinator
 cargo build --release -p kernel --example multiply
 ./compile-wasm.sh
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+export COORDINATOR_BIN="${COORDINATOR_BIN:-$target_dir/release/coordinator}"
+export MULTIPLY_BIN="${MULTIPLY_BIN:-$target_dir/release/examples/multiply}"
 
 echo "e2e: running the browser tests"
 exec node --test --test-concurrency=1 "$@" \
