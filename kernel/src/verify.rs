@@ -84,7 +84,9 @@
 use std::hash::{BuildHasher, Hasher};
 use std::ops::Range;
 
-use crate::{AnyMatrix, Matrix, MatrixError};
+use crate::{AnyMatrix, Matrix, MatrixError, text};
+
+mod read;
 
 /// The primes `2^61 - c` the integer check works modulo, in the order they
 /// are used. Each is above `2^60`; four cover any `i64` product (see the
@@ -111,6 +113,9 @@ pub enum VerifyError {
     /// `A` and `B` cannot be multiplied at all.
     #[error(transparent)]
     Operands(#[from] MatrixError),
+    /// The claimed product's text is not a matrix.
+    #[error("the claimed product is not a matrix: {0}")]
+    Unreadable(MatrixError),
     /// The claimed product does not have the shape of `A[rows]·B`.
     #[error("the claimed product is {found_rows}x{found_cols} but should be {rows}x{cols}")]
     WrongShape {
@@ -188,6 +193,14 @@ pub fn verify_product(
     ProductCheck::new(a.clone(), b, seed)?.check(c)
 }
 
+/// Reads a matrix text: the fast integer reader, else [`text::parse`].
+fn read_matrix(text: &str) -> Result<AnyMatrix, MatrixError> {
+    match read::read_i64(text) {
+        Some(ints) => Ok(AnyMatrix::Int(ints)),
+        None => text::parse(text),
+    }
+}
+
 /// A prepared Freivalds check for products of one pair `(A, B)`: holds `A`,
 /// the secret random vectors and `B·r`.
 #[derive(Debug, Clone)]
@@ -228,6 +241,18 @@ impl ProductCheck {
         Ok(Self { kind, cols })
     }
 
+    /// Prepares the check from the matrix texts of `A` and `B` (the fast
+    /// integer reader first, [`text::parse`] for anything else).
+    ///
+    /// # Errors
+    /// [`VerifyError::Operands`] when a text is not a matrix or the shapes
+    /// do not multiply.
+    pub fn from_text(a: &str, b: &str, seed: u64) -> Result<Self, VerifyError> {
+        let a = read_matrix(a)?;
+        let b = read_matrix(b)?;
+        Self::new(a, &b, seed)
+    }
+
     /// Rows of `A`.
     #[must_use]
     pub fn rows(&self) -> usize {
@@ -261,6 +286,23 @@ impl ProductCheck {
     /// [`VerifyError::Unverifiable`].
     pub fn check(&self, c: &AnyMatrix) -> Result<(), VerifyError> {
         self.check_rows(0..self.rows(), c)
+    }
+
+    /// Checks a claimed full product given as matrix text.
+    ///
+    /// # Errors
+    /// [`VerifyError::Unreadable`], and as [`ProductCheck::check`].
+    pub fn check_text(&self, c: &str) -> Result<(), VerifyError> {
+        self.check_rows_text(0..self.rows(), c)
+    }
+
+    /// Checks a claimed row block `A[rows]·B` given as matrix text.
+    ///
+    /// # Errors
+    /// [`VerifyError::Unreadable`], and as [`ProductCheck::check_rows`].
+    pub fn check_rows_text(&self, rows: Range<usize>, c: &str) -> Result<(), VerifyError> {
+        let c = read_matrix(c).map_err(VerifyError::Unreadable)?;
+        self.check_rows(rows, &c)
     }
 
     /// Checks a claimed row block `A[rows]·B`; row numbers in errors are

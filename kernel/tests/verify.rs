@@ -368,3 +368,59 @@ proptest! {
         prop_assert!(verify_product(&int(&a), &int(&b), &int(&wrong), seed).is_err());
     }
 }
+
+#[test]
+fn checks_from_text_agree_with_checks_on_matrices() {
+    let mut data = Data(8);
+    let a = data.ints(13, 9, 1000);
+    let b = data.ints(9, 11, 1000);
+    let c = multiply_exact(&a, &b).expect("fits");
+    let check =
+        ProductCheck::from_text(&text::write_i64(&a), &text::write_i64(&b), 4).expect("operands");
+    assert_eq!(check.check_text(&text::write_i64(&c)), Ok(()));
+    // Spaced text, as a JavaScript worker's pretty-printed array.
+    let spaced =
+        serde_json::to_string_pretty(&(0..13).map(|i| c.row(i).to_vec()).collect::<Vec<_>>())
+            .expect("json");
+    assert_eq!(check.check_text(&spaced), Ok(()));
+    let mut wrong = c.clone().into_data();
+    wrong[40] -= 1;
+    let wrong = Matrix::new(13, 11, wrong).expect("shape");
+    assert_eq!(
+        check.check_text(&text::write_i64(&wrong)),
+        Err(VerifyError::Mismatch { row: 40 / 11 })
+    );
+    assert_eq!(
+        check.check_rows_text(
+            2..4,
+            &text::write_i64(&Matrix::new(2, 11, c.data()[22..44].to_vec()).expect("shape"))
+        ),
+        Ok(())
+    );
+    assert!(matches!(
+        check.check_text("[[1,2],[3]]"),
+        Err(VerifyError::Unreadable(_))
+    ));
+    assert!(matches!(
+        check.check_text("not a matrix"),
+        Err(VerifyError::Unreadable(_))
+    ));
+}
+
+#[test]
+fn float_texts_are_checked_through_the_reference_reader() {
+    let check = ProductCheck::from_text("[[1.5, 2]]", "[[2],[0.25]]", 1).expect("operands");
+    assert_eq!(check.check_text("[[3.5]]"), Ok(()));
+    assert_eq!(
+        check.check_text("[[3.5000001]]"),
+        Err(VerifyError::Mismatch { row: 0 })
+    );
+    assert!(matches!(
+        ProductCheck::from_text("[[1,2]]", "[[1,2]]", 1),
+        Err(VerifyError::Operands(_))
+    ));
+    assert!(matches!(
+        ProductCheck::from_text("[[1,x]]", "[[1]]", 1),
+        Err(VerifyError::Operands(_))
+    ));
+}
