@@ -1,0 +1,60 @@
+//! GFLOP/s of the kernel's wasm32 `simd128` build under wasmtime (Cranelift),
+//! against `matrixmultiply` compiled into the same module and the native
+//! kernel, measured in the same run. Operands stay in wasm memory between
+//! iterations, so only the multiply is timed.
+//!
+//! `cargo bench -p kernel-wasm-check`
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use kernel_wasm_check::{Entry, KERNEL_OK, WasmKernel};
+
+const SIZES: [usize; 4] = [64, 256, 512, 1024];
+
+fn values(len: usize, seed: u64) -> Vec<f64> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        })
+        .collect()
+}
+
+fn wasmtime_f64(c: &mut Criterion) {
+    let mut wasm = WasmKernel::load().expect("the kernel's wasm32 module loads");
+    let mut group = c.benchmark_group("wasmtime f64");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2));
+    for n in SIZES {
+        let (a, b) = (values(n * n, 1), values(n * n, 2));
+        let ops = wasm.upload(&a, n, n, &b, n).expect("upload");
+        group.throughput(Throughput::Elements(2 * (n as u64).pow(3)));
+        for (name, entry) in [
+            ("kernel wasm32 simd128", Entry::KernelF64),
+            ("matrixmultiply wasm32", Entry::BaselineDgemm),
+        ] {
+            group.bench_with_input(BenchmarkId::new(name, n), &n, |bench, _| {
+                bench.iter(|| {
+                    let status = wasm.run(entry, black_box(&ops)).expect("call");
+                    assert_eq!(status, KERNEL_OK);
+                });
+            });
+        }
+        let mut out = vec![0.0; n * n];
+        group.bench_with_input(BenchmarkId::new("kernel native", n), &n, |bench, &n| {
+            bench.iter(|| kernel::gemm::gemm_f64(n, n, n, black_box(&a), black_box(&b), &mut out));
+        });
+        wasm.release(ops).expect("release");
+    }
+    group.finish();
+}
+
+criterion_group!(benches, wasmtime_f64);
+criterion_main!(benches);
