@@ -111,20 +111,18 @@ function elapsed(j) {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
 
+/** Marks the steps up to `step`; a failed task ends on a "Failed" last step. */
 function showStep(step, failed = false) {
-  const index = STEPS.indexOf(step);
+  const last = STEPS.length - 1;
+  const index = failed ? last : STEPS.indexOf(step);
   for (const li of $('steps').children) {
     const i = STEPS.indexOf(li.dataset.step);
-    li.className = i < index || (i === index && step === 'completed') ? 'done' : i === index ? 'current' : '';
-    if (failed && i === index) li.className = 'failed';
+    if (i === last) li.textContent = failed ? 'Failed' : 'Completed';
+    if (failed) li.className = i === last ? 'failed' : 'done';
+    else li.className = i < index || (i === index && step === 'completed') ? 'done' : i === index ? 'current' : '';
   }
-  if (failed) {
-    $('progress').value = index;
-  } else if (step === 'completed') {
-    $('progress').value = 3;
-  } else {
-    $('progress').value = Math.max(index, 0) + 0.5;
-  }
+  $('progress').value = failed || step === 'completed' ? last : Math.max(index, 0) + 0.5;
+  $('progress').classList.toggle('failed', failed);
 }
 
 function renderStatus() {
@@ -146,7 +144,7 @@ function renderStatus() {
       text = `Task ${job.taskId} completed${who} in ${elapsed(job)}`;
       break;
     case 'failed':
-      text = `Task ${job.taskId} failed${who} after ${elapsed(job)}`;
+      text = `Task ${job.taskId} was refused${who} after ${elapsed(job)}`;
       break;
     default:
       text = job.status;
@@ -340,12 +338,15 @@ async function poll(j) {
       j.status = 'completed';
       renderStatus();
       showProduct(j, typeof body.result === 'string' ? body.result : JSON.stringify(body.result));
+      refreshStats();
       return;
     } else if (body.status === 'failed') {
       j.finishedAt = performance.now();
       j.status = 'failed';
       renderStatus();
+      $('no-result').hidden = true;
       $('result-error').textContent = `The workers could not compute this product: ${body.error || 'no reason given'}`;
+      refreshStats();
       return;
     }
   }

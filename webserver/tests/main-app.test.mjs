@@ -95,6 +95,20 @@ test('bad input shows an error and sends nothing', { timeout: 60000 }, async () 
   assert.equal((await getStats(coordinator.url)).totalTasks, before, 'no task was submitted');
 });
 
+test('a product the workers cannot compute shows their error', { timeout: 60000 }, async () => {
+  await typeInto('#matrix-a', '[[9223372036854775807]]');
+  await typeInto('#matrix-b', '[[2]]');
+  const [expected] = await nativeProducts([{ A: '[[9223372036854775807]]', B: '[[2]]' }]);
+  assert.match(expected, /^error: .*overflow/);
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await page.waitForFunction(() => /refused/.test(document.getElementById('task-status').textContent), null, {
+    timeout: 30000,
+  });
+  assert.match(await page.textContent('#result-error'), /could not compute this product: .*overflow/);
+  assert.equal(await page.isVisible('#product'), false);
+  await screenshot(page, 'main-app-failed');
+});
+
 test('a large random product is summarised and downloads exactly', { timeout: 120000 }, async () => {
   await page.fill('#rows-a', '120');
   await page.fill('#inner', '75');
