@@ -55,3 +55,36 @@ test('the worker page recovers when the coordinator comes back', { timeout: 9000
   assert.deepEqual(w.errors.filter((e) => !/ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|Failed to load resource|Failed to fetch/.test(e)), []);
   await w.context.close();
 });
+
+test('the number of compute slots can be changed while running', { timeout: 60000 }, async () => {
+  const coordinator = await startCoordinator('slots', []);
+  coordinators.push(coordinator);
+  const w = await openWorker(browser, coordinator.url, 'e2e-slots', { slots: 1 });
+  const idleRows = (n) =>
+    w.page.waitForFunction(
+      (count) => {
+        const cells = [...document.querySelectorAll('#slot-rows td:nth-child(2)')];
+        return cells.length === count && cells.every((td) => td.textContent === 'idle');
+      },
+      n,
+      { timeout: 20000 },
+    );
+  await w.page.fill('#slots', '3');
+  await w.page.press('#slots', 'Enter');
+  await w.page.locator('#slots').blur();
+  await idleRows(3);
+  assert.equal(await w.page.textContent('#busy'), '0 / 3');
+
+  const ids = [];
+  for (let i = 1; i <= 6; i += 1) ids.push(await submitTask(coordinator.url, { A: `[[${i}]]`, B: '[[2]]' }));
+  for (const [i, id] of ids.entries()) {
+    const r = await waitForFinished(coordinator.url, id, 20000);
+    assert.equal(r.result, `[[${2 * (i + 1)}]]`);
+  }
+
+  await w.page.fill('#slots', '1');
+  await w.page.locator('#slots').blur();
+  await idleRows(1);
+  assert.deepEqual(w.errors, []);
+  await w.context.close();
+});
