@@ -1,8 +1,9 @@
 // Dedicated module Web Worker that owns one instance of the wasm kernel and computes
 // one task at a time, so the page thread never blocks.
 //
-// Messages in:  {type: 'compute', taskId, data}   data = raw JSON text of the task's data,
-//                                                 {"A":..,"B":..}, each Dana text or a JSON array
+// Messages in:  {type: 'compute', taskId, answer}  answer = the `GET task/next` body as text,
+//                                                  {"taskId":N,"data":{"A":..,"B":..}}, A and B
+//                                                  each Dana text or a JSON array
 // Messages out: {type: 'ready', info}             kernel loaded (info: kernelInfo() text)
 //               {type: 'fatal', error}            kernel could not be loaded
 //               {type: 'done', taskId, result, ms, flops}
@@ -12,7 +13,7 @@
 
 import init, { multiplyText, kernelInfo } from './pkg/kernel.js';
 import { shapeOf } from './matrix-text.js';
-import { taskOperands } from './task-json.js';
+import { rawFields, taskOperands } from './task-json.js';
 
 // The wasm file's URL is given explicitly, relative to this script, so loading does
 // not depend on the glue's default path.
@@ -38,14 +39,14 @@ const ready = init({ module_or_path: WASM_URL }).then(
 self.onmessage = async (event) => {
   const msg = event.data;
   if (msg?.type !== 'compute') return;
-  const { taskId, data } = msg;
+  const { taskId, answer } = msg;
   if (!(await ready)) {
     self.postMessage({ type: 'done', taskId, error: 'kernel failed to load', ms: 0, fatal: true });
     return;
   }
   let ops;
   try {
-    ops = taskOperands(data);
+    ops = taskOperands(rawFields(answer).get('data') ?? 'null');
   } catch (err) {
     self.postMessage({ type: 'done', taskId, error: `unreadable task data: ${err.message}`, ms: 0 });
     return;

@@ -14,7 +14,7 @@
 //
 // URL parameters (optional): workerId=ID, slots=N, start=1 (start at once).
 
-import { rawFields, taskIdOf } from './task-json.js';
+import { taskIdOf } from './task-json.js';
 
 /** Seconds a long poll may wait on the coordinator (it caps the value itself). */
 const LONG_POLL_SECS = 25;
@@ -96,7 +96,7 @@ class Slot {
     this.task = ticket;
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject };
-      this.worker.postMessage({ type: 'compute', taskId: ticket.taskId, data: ticket.data });
+      this.worker.postMessage({ type: 'compute', taskId: ticket.taskId, answer: ticket.answer });
     });
   }
 
@@ -358,8 +358,8 @@ async function claimTask() {
     return null;
   }
   if (response.status === 200) {
-    // Kept as text: JSON.parse would round 64-bit integers in JSON-array matrices.
-    // The compute worker reads the data field (task-json.js).
+    // Kept as text: JSON.parse would round 64-bit integers in JSON-array matrices,
+    // and reading a large answer is left to the compute worker (task-json.js).
     let text;
     try {
       text = await response.text();
@@ -375,14 +375,7 @@ async function claimTask() {
       await backOff('bad answer');
       return null;
     }
-    let data;
-    try {
-      data = rawFields(text).get('data') ?? 'null';
-    } catch (err) {
-      data = 'null';
-      log(`task ${taskId}: unreadable answer (${err.message})`, 'error');
-    }
-    return { taskId, data, workerId, startedAt: performance.now() };
+    return { taskId, answer: text, workerId, startedAt: performance.now() };
   }
   await backOff(`HTTP ${response.status}`);
   return null;
@@ -398,53 +391,70 @@ function releaseTask(ticket) {
 }
 
 /**
- * Posts a result or an error body, retrying on network errors and 5xx answers.
- * While a result waits to be delivered again the tab claims no new task.
+ * Delivers a result or an error body, retrying network errors and 5xx answers
+ * (RESULT_POST_TRIES times, with back-off). While a delivery is retried the tab
+ * claims no new task. A delivery that is given up, or abandoned by Stop, gives the
+ * task back so that another worker can take it at once.
+ *
+ * @returns {Promise<boolean>} whether the coordinator took it
  */
-async function postOutcome(taskId, body) {
-  let retrying = false;
+async function deliver(ticket, body) {
+  const { taskId } = ticket;
+  let delay = BACKOFF_MIN_MS;
   try {
-    return await postOutcomeTries(taskId, body, () => {
-      if (!retrying) state.redelivering += 1;
-      retrying = true;
-    });
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const res = await fetch(`task/${taskId}/result`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        if (res.ok) {
+          markOnline();
+          return true;
+        }
+        if (res.status < 500) {
+          const text = await res.text().catch(() => '');
+          log(`task ${taskId}: coordinator refused the result (HTTP ${res.status} ${text.slice(0, 120)})`, 'error');
+          return false;
+        }
+      } catch {
+        // Network error: retried below.
+      }
+      if (!state.running) ticket.abandoned = true; // stopped: retry no more
+      if (ticket.abandoned) {
+        if (!ticket.released) releaseTask(ticket);
+        return false;
+      }
+      if (attempt >= RESULT_POST_TRIES) {
+        log(`task ${taskId}: result could not be delivered; gave the task back`, 'error');
+        releaseTask(ticket);
+        return false;
+      }
+      if (!ticket.retrying) {
+        ticket.retrying = true;
+        state.redelivering += 1;
+      }
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        ticket.stopRetrying = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      if (ticket.abandoned) {
+        if (!ticket.released) releaseTask(ticket);
+        return false;
+      }
+      delay = Math.min(delay * 2, BACKOFF_MAX_MS);
+    }
   } finally {
-    if (retrying) {
+    if (ticket.retrying) {
+      ticket.retrying = false;
       state.redelivering -= 1;
       wake();
     }
   }
-}
-
-async function postOutcomeTries(taskId, body, onRetry) {
-  let delay = BACKOFF_MIN_MS;
-  for (let attempt = 1; attempt <= RESULT_POST_TRIES; attempt += 1) {
-    try {
-      const res = await fetch(`task/${taskId}/result`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      if (res.ok) {
-        markOnline();
-        return true;
-      }
-      if (res.status < 500) {
-        const text = await res.text().catch(() => '');
-        log(`task ${taskId}: coordinator refused the result (HTTP ${res.status} ${text.slice(0, 120)})`, 'error');
-        return false;
-      }
-    } catch {
-      // Network error: retry below.
-    }
-    if (attempt < RESULT_POST_TRIES) {
-      onRetry();
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 2, BACKOFF_MAX_MS);
-    }
-  }
-  log(`task ${taskId}: result could not be delivered; the coordinator will hand the task out again after its lease`, 'error');
-  return false;
 }
 
 // ---------------------------------------------------------------- the work loop
@@ -501,7 +511,7 @@ async function run(slot, ticket) {
   slot.lastMs = outcome.ms;
   slot.lastFlops = outcome.flops || 0;
   if ('result' in outcome) {
-    const ok = await postOutcome(taskId, { result: outcome.result });
+    const ok = await deliver(ticket, { result: outcome.result });
     if (ok) {
       state.done += 1;
       state.totalFlops += outcome.flops;
@@ -509,7 +519,7 @@ async function run(slot, ticket) {
       log(`task ${taskId}: ${outcome.shape} done in ${formatSecs(outcome.ms)}`, 'ok');
     }
   } else {
-    const ok = await postOutcome(taskId, { error: outcome.error });
+    const ok = await deliver(ticket, { error: outcome.error });
     if (ok) {
       state.failed += 1;
       log(`task ${taskId}: cannot be computed: ${outcome.error}`, 'error');
@@ -573,24 +583,33 @@ function start() {
 }
 
 /**
- * Stops taking tasks and gives back every task still being computed. When the page
- * is going away (`leaving`), results still being posted are given back too, since
- * their requests die with the page; a result that lands anyway still counts.
+ * Stops taking tasks and gives back every task still being computed, and those
+ * whose result is waiting to be delivered again. When the page is going away
+ * (`leaving`), results being posted right now are given back too, since their
+ * requests die with the page; a result that lands anyway still counts.
  */
 function stop(leaving = false) {
   // Close the pending claim first, so the coordinator does not hand a given-back
   // task straight to it.
   state.claimAbort?.abort();
-  if (leaving) {
-    for (const ticket of state.held.values()) {
-      if (!state.slots.some((s) => s.task === ticket)) releaseTask(ticket);
+  const given = [];
+  for (const ticket of state.held.values()) {
+    if (state.slots.some((s) => s.task === ticket)) continue;
+    if (ticket.retrying || leaving) {
+      ticket.abandoned = true;
+      if (leaving) {
+        // Now, while the page still runs: deliver() would only get to it later.
+        ticket.released = true;
+        releaseTask(ticket);
+      }
+      ticket.stopRetrying?.();
+      given.push(ticket);
     }
   }
   if (!state.running) return;
   state.running = false;
   state.generation += 1;
   state.sleepers.forEach((s) => s.resolve());
-  const given = [];
   for (const slot of state.slots) {
     if (slot.task) {
       given.push(slot.task);
@@ -598,6 +617,7 @@ function stop(leaving = false) {
     }
   }
   given.forEach((ticket) => {
+    if (ticket.abandoned) return; // deliver() gives it back
     state.held.delete(ticket.taskId);
     releaseTask(ticket);
   });

@@ -68,7 +68,7 @@ async function handOverTo(base, first, taskId) {
     { timeoutMs: 20000, intervalMs: 20, what: `task ${taskId} to be leased to ${first.id}` },
   );
   const computing = await first.page.$(`#slot-rows tr[data-task-id="${taskId}"]`);
-  return computing ? 'computing' : `retrying delivery (${first.refusedResults} refused)`;
+  return computing ? 'computing' : `delivering the result (${first.refusedResults} refused so far)`;
 }
 
 test('a worker tab closed mid-task gives the task back and another worker completes it', { timeout: 120000 }, async (t) => {
@@ -127,7 +127,7 @@ test('a crashed worker tab loses its task to the lease and another worker comple
   await second.context.close();
 });
 
-test('pressing Stop gives a held task back at once', { timeout: 120000 }, async () => {
+test('pressing Stop gives a held task back at once', { timeout: 120000 }, async (t) => {
   const coordinator = await startCoordinator('lease-stop', ['--lease-secs', String(LONG_LEASE_SECS)]);
   coordinators.push(coordinator);
   const data = bigTask(3);
@@ -136,7 +136,8 @@ test('pressing Stop gives a held task back at once', { timeout: 120000 }, async 
   const second = await openWorker(browser, coordinator.url, 'e2e-rescue-worker', { slots: 1, start: false });
   const first = await openStuckWorker(coordinator.url, 'e2e-stopping-worker');
   const taskId = await submitTask(coordinator.url, data);
-  await handOverTo(coordinator.url, first, taskId);
+  const stage = await handOverTo(coordinator.url, first, taskId);
+  t.diagnostic(`stopping the first worker while it holds task ${taskId}: ${stage}`);
 
   await first.page.getByRole('button', { name: 'Stop' }).click();
   await waitFor(async () => (await getResult(coordinator.url, taskId)).status === 'pending', {
