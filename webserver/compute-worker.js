@@ -8,6 +8,7 @@
 //               {type: 'fatal', error}            kernel could not be loaded
 //               {type: 'done', taskId, result, ms, flops}
 //               {type: 'done', taskId, error, ms} data the kernel refuses (ragged, mismatch...)
+//               {type: 'done', taskId, error, crashed: true}  the kernel trapped
 //
 // Claiming tasks and talking to the coordinator is left to the page (worker-client.js).
 
@@ -68,6 +69,9 @@ self.onmessage = async (event) => {
     });
   } catch (err) {
     const ms = performance.now() - start;
-    self.postMessage({ type: 'done', taskId, error: String(err?.message ?? err), ms });
+    // A trap (out of memory, a bug) says nothing about the data: the page gives the
+    // task back and replaces this worker, whose wasm instance may be unusable now.
+    const crashed = err instanceof WebAssembly.RuntimeError || err instanceof RangeError;
+    self.postMessage({ type: 'done', taskId, error: String(err?.message ?? err), ms, crashed });
   }
 };

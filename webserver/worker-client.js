@@ -26,7 +26,7 @@ const SHORT_POLL_MAX_MS = 2000;
 /** Back-off bounds after a network error or a 5xx answer. */
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 15000;
-/** How many times a finished result is posted before it is left to the lease. */
+/** How many times a finished result is posted before the task is given back. */
 const RESULT_POST_TRIES = 6;
 /** Window over which tasks/s and GFLOP/s are measured. */
 const RATE_WINDOW_MS = 10000;
@@ -501,10 +501,17 @@ async function run(slot, ticket) {
   slot.task = null;
   if (slot.retiring) retire(slot);
   wake();
-  if (outcome.fatal) {
+  if (outcome.fatal || outcome.crashed) {
     state.held.delete(taskId);
     releaseTask(ticket);
-    log(`task ${taskId}: given back, this slot cannot compute (${outcome.error})`, 'error');
+    if (outcome.crashed) {
+      // Not the data's fault: a fresh wasm instance for this slot, the task for another try.
+      slot.worker.terminate();
+      if (!slot.retiring) slot.spawn();
+      log(`task ${taskId}: given back, the kernel crashed (${outcome.error})`, 'error');
+    } else {
+      log(`task ${taskId}: given back, this slot cannot compute (${outcome.error})`, 'error');
+    }
     render();
     return;
   }

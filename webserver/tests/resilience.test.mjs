@@ -88,3 +88,37 @@ test('the number of compute slots can be changed while running', { timeout: 6000
   assert.deepEqual(w.errors, []);
   await w.context.close();
 });
+
+test('a task whose computation traps is given back, not failed', { timeout: 60000 }, async () => {
+  const coordinator = await startCoordinator('trap', ['--lease-secs', '120']);
+  coordinators.push(coordinator);
+  const rescuer = await openWorker(browser, coordinator.url, 'e2e-trap-rescuer', { start: false });
+  // A worker whose kernel always traps, as wasm does on running out of memory.
+  const context = await browser.newContext();
+  await context.route('**/pkg/kernel.js', (route) =>
+    route.fulfill({
+      contentType: 'text/javascript',
+      body: `export default async function init() {}
+             export function kernelInfo() { return 'trapping test kernel'; }
+             export function multiplyText() { throw new WebAssembly.RuntimeError('unreachable'); }`,
+    }),
+  );
+  const page = await context.newPage();
+  await page.goto(new URL('worker.html?workerId=e2e-trapper&slots=1&start=1', coordinator.url).href);
+  await page.waitForFunction(() => document.getElementById('kernel').textContent === 'trapping test kernel', null, {
+    timeout: 20000,
+  });
+
+  const taskId = await submitTask(coordinator.url, { A: '[[1,2],[3,4]]', B: '[[5,6],[7,8]]' });
+  await page.waitForFunction(() => /the kernel crashed/.test(document.getElementById('log').textContent), null, {
+    timeout: 20000,
+  });
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await rescuer.page.getByRole('button', { name: 'Start' }).click();
+  const r = await waitForFinished(coordinator.url, taskId, 30000);
+  assert.equal(r.status, 'completed');
+  assert.equal(r.result, '[[19,22],[43,50]]');
+  if ('workerId' in r) assert.equal(r.workerId, 'e2e-trap-rescuer');
+  await context.close();
+  await rescuer.context.close();
+});
