@@ -107,27 +107,39 @@ const DIGIT_PAIRS: &[u8; 200] = b"\
     6061626364656667686970717273747576777879\
     8081828384858687888990919293949596979899";
 
-/// Appends the decimal form of `value`.
+/// Appends the decimal form of `value` (four digits per division step, as
+/// the `itoa` crate does).
+#[inline]
+#[allow(clippy::cast_possible_truncation)]
 fn push_i64(out: &mut Vec<u8>, value: i64) {
-    if value < 0 {
-        out.push(b'-');
-    }
-    let mut n = value.unsigned_abs();
     let mut buf = [0u8; 20];
     let mut pos = buf.len();
-    while n >= 100 {
-        let pair = (n % 100) as usize * 2;
+    let mut n = value.unsigned_abs();
+    while n >= 10_000 {
+        let rest = (n % 10_000) as usize;
+        n /= 10_000;
+        let (high, low) = (rest / 100 * 2, rest % 100 * 2);
+        pos -= 4;
+        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[high..high + 2]);
+        buf[pos + 2..pos + 4].copy_from_slice(&DIGIT_PAIRS[low..low + 2]);
+    }
+    let mut n = n as usize;
+    if n >= 100 {
+        let low = n % 100 * 2;
         n /= 100;
         pos -= 2;
-        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[low..low + 2]);
     }
     if n >= 10 {
-        let pair = n as usize * 2;
         pos -= 2;
-        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[n * 2..n * 2 + 2]);
     } else {
         pos -= 1;
         buf[pos] = b'0' + n as u8;
+    }
+    if value < 0 {
+        pos -= 1;
+        buf[pos] = b'-';
     }
     out.extend_from_slice(&buf[pos..]);
 }
@@ -215,10 +227,93 @@ impl Values {
     }
 
     #[allow(clippy::cast_precision_loss)]
+    #[inline]
     fn push_int(&mut self, value: i64) {
         match self {
             Values::Int(values) => values.push(value),
             Values::Float(values) => values.push(value as f64),
+        }
+    }
+}
+
+/// 10^i for i in 0..=8.
+const POW10: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// The value and count of the leading decimal digits in an 8-byte chunk,
+/// found and converted with a few word operations (SWAR) instead of a loop.
+#[inline]
+fn eight_digits(chunk: &[u8]) -> (u64, usize) {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(chunk);
+    let word = u64::from_le_bytes(word);
+    // A byte's high bit is set in `below` if it is under b'0' (or not ASCII),
+    // in `above` if it is over b'9'; borrows and carries only disturb bytes
+    // after the first non-digit, which are never used.
+    let below = word.wrapping_sub(0x3030_3030_3030_3030);
+    let above = word.wrapping_add(0x4646_4646_4646_4646);
+    let non_digit = (below | above) & 0x8080_8080_8080_8080;
+    let len = (non_digit.trailing_zeros() / 8) as usize;
+    if len == 0 {
+        return (0, 0);
+    }
+    // Keep the `len` digits (the first is the lowest byte) as the high bytes;
+    // the zero bytes shifted in read as leading zeros.
+    let digits = word << (8 * (8 - len));
+    let pairs = ((digits & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561)) >> 8;
+    let quads = ((pairs & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601)) >> 16;
+    let value = ((quads & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001)) >> 32;
+    (value, len)
+}
+
+/// The fast path for the common case, compact integers (`12,-7,3]`): reads
+/// values of up to 7 digits each directly followed by `,` or `]` into `ints`
+/// and returns how many it read and whether it consumed the row's `]`. It
+/// stops, with `pos` at the start of a value, at anything else (spaces, a
+/// float, a long number, the last bytes of the text), which the general
+/// reader then handles.
+#[inline]
+fn compact_integers(bytes: &[u8], pos: &mut usize, ints: &mut Vec<i64>) -> (usize, bool) {
+    let mut count = 0;
+    loop {
+        let start = *pos;
+        let negative = bytes.get(start) == Some(&b'-');
+        let digits = start + usize::from(negative);
+        let Some(chunk) = bytes.get(digits..digits + 8) else {
+            return (count, false);
+        };
+        let (magnitude, len) = eight_digits(chunk);
+        if len == 0 || len == 8 {
+            return (count, false);
+        }
+        // Fewer than 8 digits fit in i64 with either sign.
+        #[allow(clippy::cast_possible_wrap)]
+        let value = if negative {
+            -(magnitude as i64)
+        } else {
+            magnitude as i64
+        };
+        match chunk[len] {
+            b',' => {
+                ints.push(value);
+                count += 1;
+                *pos = digits + len + 1;
+            }
+            b']' => {
+                ints.push(value);
+                *pos = digits + len + 1;
+                return (count + 1, true);
+            }
+            _ => return (count, false),
         }
     }
 }
@@ -294,6 +389,14 @@ impl<'a> Reader<'a> {
         }
         let mut count = 0;
         loop {
+            if let Values::Int(ints) = values {
+                let (parsed, row_done) = compact_integers(self.bytes, &mut self.pos, ints);
+                count += parsed;
+                if row_done {
+                    return Ok(count);
+                }
+                self.skip_ws();
+            }
             self.number(values)?;
             count += 1;
             self.skip_ws();
@@ -311,28 +414,48 @@ impl<'a> Reader<'a> {
 
     /// Reads one number: an integer, or a float if it has a fraction or an
     /// exponent.
+    #[inline]
     fn number(&mut self, values: &mut Values) -> Result<(), MatrixError> {
+        let bytes = self.bytes;
         let start = self.pos;
-        let negative = self.peek() == Some(b'-');
-        if negative {
-            self.pos += 1;
-        }
-        let digits_start = self.pos;
+        let negative = bytes.get(start) == Some(&b'-');
+        let digits_start = start + usize::from(negative);
+        let mut pos = digits_start;
         let mut magnitude: u64 = 0;
-        let mut too_big = false;
-        while let Some(&byte) = self.bytes.get(self.pos) {
-            let digit = byte.wrapping_sub(b'0');
-            if digit > 9 {
+        // Eight bytes at a time while they last, then byte by byte.
+        while let Some(chunk) = bytes.get(pos..pos + 8) {
+            let (value, len) = eight_digits(chunk);
+            magnitude = magnitude.wrapping_mul(POW10[len]).wrapping_add(value);
+            pos += len;
+            if len < 8 {
                 break;
             }
-            match magnitude
-                .checked_mul(10)
-                .and_then(|m| m.checked_add(u64::from(digit)))
-            {
-                Some(m) => magnitude = m,
-                None => too_big = true,
+        }
+        if bytes.len() - pos < 8 {
+            while let Some(&byte) = bytes.get(pos) {
+                let digit = byte.wrapping_sub(b'0');
+                if digit > 9 {
+                    break;
+                }
+                magnitude = magnitude.wrapping_mul(10).wrapping_add(u64::from(digit));
+                pos += 1;
             }
-            self.pos += 1;
+        }
+        self.pos = pos;
+        // Up to 19 digits cannot overflow u64; longer literals are re-read
+        // with checked arithmetic (they only fit with leading zeros).
+        let mut too_big = false;
+        if pos - digits_start > 19 {
+            magnitude = 0;
+            for &byte in &bytes[digits_start..pos] {
+                match magnitude
+                    .checked_mul(10)
+                    .and_then(|m| m.checked_add(u64::from(byte - b'0')))
+                {
+                    Some(m) => magnitude = m,
+                    None => too_big = true,
+                }
+            }
         }
         let is_float = matches!(self.peek(), Some(b'.' | b'e' | b'E'));
         if self.pos == digits_start && !(is_float && self.peek() == Some(b'.')) {
@@ -377,16 +500,19 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
+    #[inline]
     fn next(&mut self) -> Option<u8> {
         let byte = self.peek();
         self.pos += 1;
         byte
     }
 
+    #[inline]
     fn skip_ws(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.pos += 1;
@@ -402,6 +528,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[cold]
     fn syntax_error(&self, offset: usize, expected: &'static str) -> MatrixError {
         let offset = offset.min(self.bytes.len());
         MatrixError::Syntax {
@@ -414,6 +541,7 @@ impl<'a> Reader<'a> {
 
 /// Up to 16 characters of `bytes` from `offset`, quoted, or "the end of the
 /// text".
+#[cold]
 fn excerpt(bytes: &[u8], offset: usize) -> String {
     let rest = bytes.get(offset..).unwrap_or_default();
     if rest.is_empty() {

@@ -53,6 +53,38 @@ proptest! {
     }
 
     #[test]
+    fn integers_with_any_spacing_read_the_same(m in ints(), gaps in proptest::collection::vec(0usize..3, 1..64)) {
+        // Put 0-2 spaces (or a newline) between every two tokens.
+        let mut text = String::new();
+        let mut gap = gaps.iter().cycle();
+        let mut space = |text: &mut String| {
+            match gap.next() {
+                Some(1) => text.push(' '),
+                Some(2) => text.push_str(" \n"),
+                _ => {}
+            }
+        };
+        text.push('[');
+        for i in 0..m.rows() {
+            space(&mut text);
+            text.push_str(if i == 0 { "[" } else { ",[" });
+            for (j, v) in m.row(i).iter().enumerate() {
+                space(&mut text);
+                if j > 0 {
+                    text.push(',');
+                    space(&mut text);
+                }
+                text.push_str(&v.to_string());
+            }
+            space(&mut text);
+            text.push(']');
+        }
+        space(&mut text);
+        text.push(']');
+        prop_assert_eq!(parse(&text), Ok(AnyMatrix::Int(m)), "{}", text);
+    }
+
+    #[test]
     fn json_array_text_of_integers_reads_like_dana_text(m in ints()) {
         let rows: Vec<Vec<i64>> = (0..m.rows()).map(|i| m.row(i).to_vec()).collect();
         let json = serde_json::to_string_pretty(&rows).expect("json");
@@ -72,6 +104,11 @@ fn product_of_dana_text_is_dana_text() {
 fn spaces_around_numbers_and_brackets_are_accepted() {
     let m = parse_i64(" [ [ 1 , -2 ] ,\n [3,\t4 ] ] ").expect("parses");
     assert_eq!(m, Matrix::new(2, 2, vec![1, -2, 3, 4]).expect("m"));
+    let m = parse_i64("[[-1, 0 ,7],[ 8,-9,10 ],[12345678,1,2]]").expect("parses");
+    assert_eq!(
+        m,
+        Matrix::new(3, 3, vec![-1, 0, 7, 8, -9, 10, 12_345_678, 1, 2]).expect("m")
+    );
 }
 
 #[test]

@@ -1,0 +1,72 @@
+//! MB/s of reading and writing Dana matrix text against serde_json with
+//! `Vec<Vec<i64>>`, measured in the same run (`Throughput::Bytes` of the
+//! compact text).
+//!
+//! `cargo bench -p kernel --bench text`
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use kernel::Matrix;
+use kernel::text::{parse, write_i64};
+
+/// Integers with 1 to 7 digits and both signs, as task matrices hold.
+fn matrix(n: usize) -> Matrix<i64> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let data = (0..n * n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let digits = 1 + (state % 7) as u32;
+            (state >> 8) as i64 % 10i64.pow(digits) * if state & 1 == 0 { 1 } else { -1 }
+        })
+        .collect();
+    Matrix::new(n, n, data).expect("square")
+}
+
+fn text(c: &mut Criterion) {
+    let mut group = c.benchmark_group("text");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2));
+    for n in [256, 1024] {
+        let m = matrix(n);
+        let text = write_i64(&m);
+        let nested: Vec<Vec<i64>> = (0..n).map(|i| m.row(i).to_vec()).collect();
+        assert_eq!(
+            serde_json::to_string(&nested).expect("json"),
+            text,
+            "same text both ways"
+        );
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.bench_with_input(BenchmarkId::new("parse kernel", n), &text, |bench, text| {
+            bench.iter(|| parse(black_box(text)).expect("parses"));
+        });
+        group.bench_with_input(
+            BenchmarkId::new("parse serde_json Vec<Vec<i64>>", n),
+            &text,
+            |bench, text| {
+                bench.iter(|| {
+                    serde_json::from_str::<Vec<Vec<i64>>>(black_box(text)).expect("parses")
+                });
+            },
+        );
+        group.bench_with_input(BenchmarkId::new("write kernel", n), &m, |bench, m| {
+            bench.iter(|| write_i64(black_box(m)));
+        });
+        group.bench_with_input(
+            BenchmarkId::new("write serde_json Vec<Vec<i64>>", n),
+            &nested,
+            |bench, nested| {
+                bench.iter(|| serde_json::to_string(black_box(nested)).expect("writes"));
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, text);
+criterion_main!(benches);
