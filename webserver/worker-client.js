@@ -529,7 +529,7 @@ async function run(slot, ticket) {
     const ok = await deliver(ticket, { error: outcome.error });
     if (ok) {
       state.failed += 1;
-      log(`task ${taskId}: cannot be computed: ${outcome.error}`, 'error');
+      log(`task ${taskId}: refused, ${outcome.error}`, 'warn');
     }
   }
   state.held.delete(taskId);
