@@ -92,7 +92,7 @@ test('a worker tab closed mid-task gives the task back and another worker comple
   assert.equal(r.status, 'completed');
   assert.ok(r.result === expected, 'product equals the native kernel');
   if ('workerId' in r) assert.equal(r.workerId, 'e2e-rescue-worker');
-  assert.equal(Number(await second.page.textContent('#done')), 1);
+  await waitFor(async () => Number(await second.page.textContent('#done')) === 1, { timeoutMs: 5000, what: 'rescue counter' });
   assert.deepEqual(second.errors, []);
   await second.context.close();
 });

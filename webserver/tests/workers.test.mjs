@@ -136,12 +136,23 @@ test('three worker pages compute every task exactly and refuse invalid ones', { 
   // Every worker did work: by the coordinator's record and by each page's own counters.
   const byWorker = new Map(WORKERS.map((id) => [id, 0]));
   for (const r of results) if (byWorker.has(r.workerId)) byWorker.set(r.workerId, byWorker.get(r.workerId) + 1);
-  const counters = [];
-  for (const w of workers) {
-    const done = Number(await w.page.textContent('#done'));
-    const refused = Number(await w.page.textContent('#failed'));
-    counters.push({ done, refused });
-  }
+  // A page counts a task once its result request has returned, a moment after the
+  // coordinator stored it: wait (bounded) for the counters to settle.
+  const readCounters = async () => {
+    const all = [];
+    for (const w of workers) {
+      all.push({ done: Number(await w.page.textContent('#done')), refused: Number(await w.page.textContent('#failed')) });
+    }
+    return all;
+  };
+  let counters = await readCounters();
+  await waitFor(
+    async () => {
+      counters = await readCounters();
+      return counters.reduce((s, c) => s + c.done + c.refused, 0) >= tasks.length;
+    },
+    { timeoutMs: 10000, what: 'the pages to count every task' },
+  ).catch(() => {});
   t.diagnostic(`${tasks.length} tasks in ${seconds.toFixed(1)} s; per worker (done/refused): ${counters.map((c) => `${c.done}/${c.refused}`).join(', ')}`);
   t.diagnostic(`tasks per worker by result.workerId: ${[...byWorker].map(([k, v]) => `${k}=${v}`).join(', ')}`);
   counters.forEach((c, i) => assert.ok(c.done + c.refused > 0, `${WORKERS[i]} did no work`));
