@@ -397,6 +397,13 @@ function init() {
     ['matrix-b', 'shape-b'],
   ]) {
     let timer = 0;
+    $(area).addEventListener('keydown', (event) => {
+      // Ctrl+Enter (Cmd+Enter on a Mac) submits from inside a matrix.
+      if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        $('task-form').requestSubmit();
+      }
+    });
     $(area).addEventListener('input', () => {
       $(area).removeAttribute('aria-invalid');
       clearTimeout(timer);

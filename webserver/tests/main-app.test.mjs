@@ -66,6 +66,16 @@ test('typed matrices give the native kernel product', { timeout: 90000 }, async 
   const shown = await submitAndReadProduct();
   assert.equal(shown.replace(/\s+/g, ''), expected);
   await screenshot(page, 'main-app-desktop');
+
+  // The keyboard way: Ctrl+Enter in a matrix submits too.
+  await typeInto('#matrix-b', '[[1,0],[0,1],[0,0]]');
+  await page.keyboard.press('Control+Enter');
+  await page.waitForFunction(
+    () => /completed/.test(document.getElementById('task-status').textContent) &&
+      document.getElementById('product').textContent.replace(/\s+/g, '') === '[[1,2],[4,5]]',
+    null,
+    { timeout: 30000 },
+  );
 });
 
 test('bad input shows an error and sends nothing', { timeout: 60000 }, async () => {
