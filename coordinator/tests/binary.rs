@@ -108,3 +108,32 @@ fn help_documents_every_flag_with_its_default() {
     }
     assert!(help.contains("[default: 8080]"));
 }
+
+#[cfg(unix)]
+#[test]
+fn binary_warns_about_a_missing_static_folder_and_still_serves_the_api() {
+    let missing = common::scratch_dir("missing").join("webserver");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coordinator"))
+        .args(["0", "--bind", "127.0.0.1", "--static-dir"])
+        .arg(&missing)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut before = Vec::new();
+    let port = loop {
+        let line = lines.next().unwrap().unwrap();
+        if line.contains("listening on http://") {
+            break wait_for_port(&mut std::iter::once(Ok(line)));
+        }
+        before.push(line);
+    };
+    let warning = before.iter().find(|l| l.contains("does not exist"));
+    let warning = warning.unwrap_or_else(|| panic!("no warning in {before:?}"));
+    assert!(warning.contains(missing.to_str().unwrap()), "{warning}");
+    assert!(get(port, "/health").starts_with("HTTP/1.1 200 OK"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
