@@ -3,16 +3,17 @@
 //!
 //! `cargo bench -p coordinator --bench load`
 //!
-//! Three servers run side by side on loopback: a one-route axum router
-//! answering `GET /ping` (the ceiling), a coordinator already holding 1,000
+//! Four servers run side by side on loopback: a one-route axum router
+//! answering `GET /ping` (the ceiling), the same router under `axum::serve`
+//! (a reference for the accept loop), a coordinator already holding 1,000
 //! tasks and one holding 100,000 (held as tasks leased for an hour, so they
 //! stay in the task map; the cycles' own finished tasks are evicted within
-//! about 60 ms so the count held stays near the prefill). All three use the
-//! coordinator's accept loop ([`coordinator::server`]). [`CLIENTS`]
+//! about 60 ms so the count held stays near the prefill). All but the
+//! reference use the coordinator's accept loop ([`coordinator::server`]). [`CLIENTS`]
 //! keep-alive connections drive one server at a time for a short window,
 //! the servers take turns for a number of rounds, and each server's windows
 //! are summed: a machine that gets busier or quieter during the run slows
-//! all three alike. Against a coordinator every client runs cycles of
+//! all of them alike. Against a coordinator every client runs cycles of
 //! `POST /task` -> `GET /task/next` -> `POST /task/N/result` -> `GET /result/N`.
 //! The client is a minimal HTTP/1.1 writer/reader over `TcpStream`, the same
 //! for every server, so the ratio compares servers, not clients. Client and
@@ -313,6 +314,22 @@ async fn serve(router: Router) -> (SocketAddr, tokio::sync::oneshot::Sender<()>)
     (addr, tx)
 }
 
+/// Serves `router` with `axum::serve` until the returned sender is dropped.
+async fn serve_with_axum(router: Router) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+    });
+    (addr, tx)
+}
+
 /// Finished tasks are evicted this long after they finish, so the number
 /// of tasks held stays close to the prefill during a phase.
 const BENCH_KEEP_FINISHED: Duration = Duration::from_millis(50);
@@ -422,7 +439,7 @@ fn main() {
     runtime.block_on(async move {
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         println!(
-            "coordinator load benchmark: {CLIENTS} keep-alive clients; {windows} rounds of {} s windows on each of 3 servers in turn ({} s warm-up per window); {cpus} CPUs shared by client and server",
+            "coordinator load benchmark: {CLIENTS} keep-alive clients; {windows} rounds of {} s windows on each of 4 servers in turn ({} s warm-up per window); {cpus} CPUs shared by client and server",
             window.as_secs_f64(),
             WARMUP.as_secs_f64()
         );
@@ -437,6 +454,18 @@ fn main() {
             window_rates: Vec::new(),
             held: (0, 0),
         }];
+        // For reference only: the same router under `axum::serve`, to show
+        // what the coordinator's own accept loop costs or saves.
+        let (axum_addr, axum_stop) = serve_with_axum(Router::new().route("/ping", get(|| async { "ok" }))).await;
+        phases.push(Phase {
+            name: "reference: same, under axum::serve".to_owned(),
+            addr: axum_addr,
+            state: None,
+            _stop: axum_stop,
+            total: Measured::empty(),
+            window_rates: Vec::new(),
+            held: (0, 0),
+        });
         for held in [1_000, 100_000] {
             let (addr, state, stop) = coordinator_holding(held).await;
             phases.push(Phase {
@@ -455,8 +484,9 @@ fn main() {
             }
         }
         let figures: Vec<(f64, f64)> = phases.iter_mut().map(Phase::report).collect();
-        let [(ceiling, ceiling_cpu), (small, small_cpu), (large, large_cpu)] = figures[..] else {
-            unreachable!("three phases");
+        let [(ceiling, ceiling_cpu), _, (small, small_cpu), (large, large_cpu)] = figures[..]
+        else {
+            unreachable!("four phases");
         };
         println!(
             "cycle latency is one submit -> next -> result -> get; cycles/s x 4 = {:.0} req/s with 1,000 held",
