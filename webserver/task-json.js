@@ -22,32 +22,43 @@ function skipSpace(text, i) {
   return i;
 }
 
-/** Index just past the JSON value that starts at `i`. */
+/** Brackets and quotes: the only characters that matter when skipping a value. */
+const STRUCTURAL = /[[\]{}"]/g;
+
+/**
+ * Index just past the JSON value that starts at `i`. Jumps between quotes and
+ * brackets with native searches, so megabytes of matrix text are skipped quickly.
+ */
 function valueEnd(text, i) {
   const first = text[i];
   if (first === '"') {
-    for (let j = i + 1; j < text.length; j += 1) {
-      const c = text[j];
-      if (c === '\\') j += 1;
-      else if (c === '"') return j + 1;
+    let from = i + 1;
+    for (;;) {
+      const quote = text.indexOf('"', from);
+      if (quote < 0) throw new TaskJsonError('unterminated string');
+      let slashes = 0;
+      while (text.charCodeAt(quote - 1 - slashes) === 92) slashes += 1; // '\\'
+      if (slashes % 2 === 0) return quote + 1;
+      from = quote + 1;
     }
-    throw new TaskJsonError('unterminated string');
   }
   if (first === '{' || first === '[') {
     let depth = 0;
-    for (let j = i; j < text.length; j += 1) {
-      const c = text.charCodeAt(j);
-      if (c === 34) {
-        // '"': skip the whole string, brackets inside it do not count.
-        j = valueEnd(text, j) - 1;
-      } else if (c === 123 || c === 91) {
+    STRUCTURAL.lastIndex = i;
+    for (;;) {
+      const match = STRUCTURAL.exec(text);
+      if (match === null) throw new TaskJsonError('unbalanced brackets');
+      const c = match[0];
+      if (c === '"') {
+        // Brackets inside a string do not count.
+        STRUCTURAL.lastIndex = valueEnd(text, match.index);
+      } else if (c === '{' || c === '[') {
         depth += 1;
-      } else if (c === 125 || c === 93) {
+      } else {
         depth -= 1;
-        if (depth === 0) return j + 1;
+        if (depth === 0) return match.index + 1;
       }
     }
-    throw new TaskJsonError('unbalanced brackets');
   }
   let j = i;
   while (j < text.length && !',}] \t\n\r'.includes(text[j])) j += 1;

@@ -23,6 +23,8 @@ const LONG_POLL_DETECT_MS = 1000;
 /** Short-poll interval bounds when the coordinator answers at once. */
 const SHORT_POLL_MIN_MS = 250;
 const SHORT_POLL_MAX_MS = 2000;
+/** Longest pause between claims of free slots while other slots hold tasks. */
+const HOLDING_POLL_MAX_MS = 500;
 /** Back-off bounds after a network error or a 5xx answer. */
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 15000;
@@ -352,7 +354,8 @@ async function claimTask() {
     }
     if (fast) {
       render();
-      await sleep(state.shortPollMs);
+      // While holding tasks (wait=0) free slots keep asking often, like a long poll would.
+      await sleep(wait > 0 ? state.shortPollMs : Math.min(state.shortPollMs, HOLDING_POLL_MAX_MS));
       state.shortPollMs = Math.min(SHORT_POLL_MAX_MS, Math.round(state.shortPollMs * 1.5));
     }
     return null;

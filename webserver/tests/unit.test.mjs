@@ -56,6 +56,17 @@ test('rawFields returns values as written, strings with brackets included', () =
   assert.equal(f.get('x'), '"a\\"]}"');
 });
 
+test('rawFields handles escaped quotes and backslashes and nested values', () => {
+  const text = JSON.stringify({ a: 'end\\', b: 'say "]" ok', c: { d: [1, [2, '}']] }, e: -1.5e3 });
+  const f = rawFields(text);
+  assert.equal(JSON.parse(f.get('a')), 'end\\');
+  assert.equal(JSON.parse(f.get('b')), 'say "]" ok');
+  assert.deepEqual(JSON.parse(f.get('c')), { d: [1, [2, '}']] });
+  assert.equal(f.get('e'), '-1500');
+  assert.throws(() => rawFields('{"a":[1,2}'), TaskJsonError);
+  assert.throws(() => rawFields('{"a":"open}'), TaskJsonError);
+});
+
 test('taskIdOf finds the id at the start or anywhere', () => {
   assert.equal(taskIdOf('{"taskId":42,"data":{}}'), 42);
   assert.equal(taskIdOf('{"data":{"A":"]"},"taskId":7}'), 7);
