@@ -1,9 +1,10 @@
 // Page side of the browser worker (worker.html).
 //
 // Claims tasks from the coordinator one at a time whenever a compute slot is free,
-// hands each task to that slot's dedicated Web Worker (compute-worker.js, which owns
-// the wasm kernel), and posts the product back as `{"result":"<Dana text>"}`, or
-// `{"error":"..."}` for data the kernel refuses. The page thread only does I/O and UI.
+// hands each task to that slot (compute-slot.js: a dedicated Web Worker running
+// compute-worker.js, which owns the wasm kernel), and posts the product back as
+// `{"result":"<Dana text>"}`, or `{"error":"..."}` for data the kernel refuses.
+// The page thread only does I/O and UI.
 //
 // Pulling: asks `task/next?workerId=W&wait=S`; a coordinator with the long-poll
 // extension holds the request until a task arrives, one without it answers 204 at
@@ -14,6 +15,7 @@
 //
 // URL parameters (optional): workerId=ID, slots=N, start=1 (start at once).
 
+import { Cancelled, ComputeSlot } from './compute-slot.js';
 import { taskIdOf } from './task-json.js';
 
 /** Seconds a long poll may wait on the coordinator (it caps the value itself). */
@@ -42,85 +44,6 @@ const SLOTS_KEY = 'xdana.slots';
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
-
-/** Thrown into a computation that was cancelled (Stop pressed, tab closed). */
-class Cancelled extends Error {}
-
-/** One compute slot: a dedicated Web Worker with its own wasm kernel. */
-class Slot {
-  constructor(index) {
-    this.index = index;
-    this.task = null;
-    this.ready = false;
-    this.broken = '';
-    this.retiring = false;
-    this.lastMs = null;
-    this.lastFlops = 0;
-    this.spawn();
-  }
-
-  spawn() {
-    this.ready = false;
-    this.pending = null;
-    this.worker = new Worker(new URL('./compute-worker.js', import.meta.url), { type: 'module' });
-    this.worker.onmessage = (event) => this.onMessage(event.data);
-    this.worker.onerror = (event) => {
-      event.preventDefault();
-      this.fail(`compute worker could not start: ${event.message || 'script or kernel failed to load'}`);
-    };
-  }
-
-  fail(reason) {
-    this.broken = reason;
-    this.ready = false;
-    if (this.pending) this.pending.resolve({ fatal: true, error: reason });
-    this.pending = null;
-    onSlotBroken(this);
-  }
-
-  onMessage(msg) {
-    if (msg.type === 'ready') {
-      this.ready = true;
-      if (msg.info) state.kernelInfo = msg.info;
-      wake();
-      render();
-    } else if (msg.type === 'fatal') {
-      this.fail(msg.error);
-    } else if (msg.type === 'done' && this.pending) {
-      const { resolve } = this.pending;
-      this.pending = null;
-      resolve(msg);
-    }
-  }
-
-  /** Computes one task; resolves with the compute worker's `done` message. */
-  compute(ticket) {
-    this.task = ticket;
-    return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
-      this.worker.postMessage({ type: 'compute', taskId: ticket.taskId, answer: ticket.answer });
-    });
-  }
-
-  /** Stops the current computation at once (the worker is replaced by a fresh one). */
-  cancel() {
-    if (!this.task) return;
-    const pending = this.pending;
-    this.pending = null;
-    this.task = null;
-    this.worker.terminate();
-    if (pending) pending.reject(new Cancelled('cancelled'));
-    if (!this.retiring) this.spawn();
-  }
-
-  close() {
-    this.worker.terminate();
-  }
-
-  get free() {
-    return this.ready && !this.task && !this.retiring && !this.broken;
-  }
-}
 
 const state = {
   running: false,
@@ -509,8 +432,7 @@ async function run(slot, ticket) {
     releaseTask(ticket);
     if (outcome.crashed) {
       // Not the data's fault: a fresh wasm instance for this slot, the task for another try.
-      slot.worker.terminate();
-      if (!slot.retiring) slot.spawn();
+      if (!slot.retiring) slot.respawn();
       log(`task ${taskId}: given back, the kernel crashed (${outcome.error})`, 'error');
     } else {
       log(`task ${taskId}: given back, this slot cannot compute (${outcome.error})`, 'error');
@@ -539,11 +461,19 @@ async function run(slot, ticket) {
   render();
 }
 
-function onSlotBroken(slot) {
-  log(`slot ${slot.index + 1}: ${slot.broken}`, 'error');
-  wake();
-  render();
-}
+/** What the compute slots tell the page. */
+const slotEvents = {
+  ready(info) {
+    if (info) state.kernelInfo = info;
+    wake();
+    render();
+  },
+  broken(slot) {
+    log(`slot ${slot.index + 1}: ${slot.broken}`, 'error');
+    wake();
+    render();
+  },
+};
 
 function retire(slot) {
   slot.close();
@@ -561,7 +491,7 @@ function setSlotCount(n) {
   while (active.length < n) {
     const reuse = state.slots.find((s) => s.retiring);
     if (reuse) reuse.retiring = false;
-    else state.slots.push(new Slot(state.slots.length));
+    else state.slots.push(new ComputeSlot(state.slots.length, slotEvents));
     active = state.slots.filter((s) => !s.retiring);
   }
   for (let i = state.slots.length - 1; i >= 0 && active.length > n; i -= 1) {
@@ -582,11 +512,7 @@ function start() {
   state.runStartedAt = performance.now();
   state.recent = [];
   state.lastError = '';
-  state.slots.filter((s) => s.broken).forEach((s) => {
-    s.broken = '';
-    s.worker.terminate();
-    s.spawn();
-  });
+  state.slots.filter((s) => s.broken).forEach((s) => s.respawn());
   log(`started as "${state.workerId}" with ${state.wantedSlots} slot(s)`);
   dispatch(state.generation);
   render();
