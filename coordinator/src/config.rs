@@ -29,6 +29,8 @@ pub const DEFAULT_MAX_HELD_BYTES: usize = 2 * 1024 * 1024 * 1024;
 pub const DEFAULT_KEEP_FINISHED_SECS: u64 = 3600;
 /// Default cap on a long poll's `wait` parameter, in seconds.
 pub const DEFAULT_MAX_WAIT_SECS: u64 = 30;
+/// Default most bytes of request bodies being read at once: 512 MiB.
+pub const DEFAULT_MAX_INFLIGHT_BODY_BYTES: usize = 512 * 1024 * 1024;
 /// Default most client connections open at once; beyond it new ones wait
 /// in the kernel's accept backlog.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
@@ -60,6 +62,9 @@ pub struct Config {
     pub max_wait: Duration,
     /// Most connections open at once ([`DEFAULT_MAX_CONNECTIONS`]).
     pub max_connections: usize,
+    /// Most bytes of request bodies read at once
+    /// ([`DEFAULT_MAX_INFLIGHT_BODY_BYTES`]); more uploads wait.
+    pub max_inflight_body_bytes: usize,
 }
 
 impl Default for Config {
@@ -74,6 +79,7 @@ impl Default for Config {
             keep_finished: Duration::from_secs(DEFAULT_KEEP_FINISHED_SECS),
             max_wait: Duration::from_secs(DEFAULT_MAX_WAIT_SECS),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_inflight_body_bytes: DEFAULT_MAX_INFLIGHT_BODY_BYTES,
         }
     }
 }

@@ -17,6 +17,7 @@
 //!   JSON [`api::ApiError`].
 //! - [`split`]: splitting a multiplication into row-block parts and
 //!   assembling their products, on text.
+//! - [`body_budget`]: bounds the bytes of request bodies read at once.
 //! - [`headers`]: CORS and cross-origin isolation headers, `OPTIONS`.
 //! - [`static_files`]: the `webserver/` folder, without path traversal.
 //! - [`server`]: the accept loop: HTTP/1.1, header-read timeout, connection
@@ -26,6 +27,7 @@
 //! runs it on a listener with the background tick and graceful shutdown.
 
 pub mod api;
+pub mod body_budget;
 pub mod config;
 pub mod headers;
 pub mod queue;
@@ -47,16 +49,21 @@ use tokio::net::TcpListener;
 pub use config::Config;
 pub use state::AppState;
 
+use body_budget::BodyBudget;
 use static_files::StaticFiles;
 
 /// Builds every route: the API, static files as the fallback, the body
-/// limit and the contract's headers on every answer. `state` should be
+/// limit and budget, and the contract's headers on every answer. `state` should be
 /// built from the same `config` ([`AppState::new`]).
 pub fn app(config: Config, state: AppState) -> Router {
     let files = Arc::new(StaticFiles::new(config.static_dir.clone()));
     api::routes()
         .fallback(move |request| static_files::serve(Arc::clone(&files), request))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            BodyBudget::new(config.max_inflight_body_bytes, config.max_body_bytes),
+            body_budget::limit_body_bytes,
+        ))
         .layer(middleware::from_fn(headers::contract_headers))
         .with_state(state)
 }

@@ -10,8 +10,9 @@ use clap::Parser;
 use coordinator::Config;
 use coordinator::config::{
     DEFAULT_BIND, DEFAULT_KEEP_FINISHED_SECS, DEFAULT_LEASE_SECS, DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HELD_BYTES, DEFAULT_MAX_TASKS,
-    DEFAULT_MAX_WAIT_SECS, DEFAULT_PORT, DEFAULT_STATIC_DIR,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HELD_BYTES,
+    DEFAULT_MAX_INFLIGHT_BODY_BYTES, DEFAULT_MAX_TASKS, DEFAULT_MAX_WAIT_SECS, DEFAULT_PORT,
+    DEFAULT_STATIC_DIR,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -53,6 +54,9 @@ struct Cli {
     /// Most client connections open at once (more wait to be accepted).
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
+    /// Most bytes of request bodies being received at once (more uploads wait).
+    #[arg(long, default_value_t = DEFAULT_MAX_INFLIGHT_BODY_BYTES)]
+    max_inflight_body_bytes: usize,
 }
 
 impl Cli {
@@ -67,6 +71,7 @@ impl Cli {
             keep_finished: Duration::from_secs(self.keep_finished_secs),
             max_wait: Duration::from_secs(self.max_wait_secs),
             max_connections: self.max_connections,
+            max_inflight_body_bytes: self.max_inflight_body_bytes,
         }
     }
 }

@@ -28,6 +28,9 @@ pub enum ApiError {
     /// The request body is over the limit.
     #[error("Request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
+    /// The request body did not arrive in the allowed time (seconds).
+    #[error("Request body not received within {0} s")]
+    RequestTimeout(u64),
     /// A queue operation was refused.
     #[error(transparent)]
     Queue(#[from] QueueError),
@@ -43,6 +46,7 @@ impl ApiError {
             Self::InvalidTaskId | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Queue(QueueError::NotFound | QueueError::Expired) => StatusCode::NOT_FOUND,
             Self::Queue(QueueError::Full(_) | QueueError::FullBytes(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
