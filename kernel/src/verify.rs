@@ -2,11 +2,12 @@
 //! per round instead of the `O(mkn)` of computing the product again.
 //!
 //! A [`ProductCheck`] is prepared once per pair `(A, B)` with a secret random
-//! vector `r`: it keeps `A` and `B·r` (not `B`). Checking a claimed product,
-//! or a claimed row block `A[i..j]·B` as a split task returns it, then costs
-//! one pass over those rows of `A` and of `C`: `C·r` must equal `A·(B·r)`.
-//! Row blocks of one pair can all be checked against the same prepared
-//! vector, so `B·r` is computed once for every part.
+//! vector `r`: it computes `B·r` and then `A_i·(B·r)` for every row `i`, and
+//! keeps only those numbers (and `r`), so it holds `O(m + n)` values, not
+//! the matrices. Checking a claimed product, or a claimed row block
+//! `A[i..j]·B` as a split task returns it, then costs one pass over those
+//! rows of `C`: `C_i·r` must equal `A_i·(B·r)`. All the row blocks of one
+//! pair are checked against the same prepared numbers.
 //!
 //! # Integers: exact, in modular arithmetic
 //!
@@ -190,7 +191,7 @@ pub fn verify_product(
     c: &AnyMatrix,
     seed: u64,
 ) -> Result<(), VerifyError> {
-    ProductCheck::new(a.clone(), b, seed)?.check(c)
+    ProductCheck::new(a, b, seed)?.check(c)
 }
 
 /// Reads a matrix text: the fast integer reader, else [`text::parse`].
@@ -201,12 +202,15 @@ fn read_matrix(text: &str) -> Result<AnyMatrix, MatrixError> {
     }
 }
 
-/// A prepared Freivalds check for products of one pair `(A, B)`: holds `A`,
-/// the secret random vectors and `B·r`.
+/// A prepared Freivalds check for products of one pair `(A, B)`: holds the
+/// secret random vectors `r` and, for every row `i` of `A`, `A_i·(B·r)` and
+/// the row's bound, so it takes `O(m + n)` memory, not `A` or `B`.
 #[derive(Debug, Clone)]
 pub struct ProductCheck {
     kind: CheckKind,
-    /// Columns of `B` (and of every product).
+    /// Rows of `A` (and of the product).
+    rows: usize,
+    /// Columns of `B` (and of the product).
     cols: usize,
 }
 
@@ -223,22 +227,25 @@ impl ProductCheck {
     ///
     /// # Errors
     /// [`VerifyError::Operands`] when `a.cols() != b.rows()`.
-    pub fn new(a: AnyMatrix, b: &AnyMatrix, seed: u64) -> Result<Self, VerifyError> {
+    pub fn new(a: &AnyMatrix, b: &AnyMatrix, seed: u64) -> Result<Self, VerifyError> {
         MatrixError::check_shapes(a.rows(), a.cols(), b.rows(), b.cols())?;
         let mut rng = SplitMix64::new(seed);
-        let cols = b.cols();
         let kind = match (a, b) {
             (AnyMatrix::Int(a), AnyMatrix::Int(b)) => CheckKind::Int(IntCheck::new(a, b, &mut rng)),
-            (a, AnyMatrix::Float(b)) => {
-                CheckKind::Float(FloatCheck::new(a.into_f64(), b, &mut rng))
+            (AnyMatrix::Float(a), AnyMatrix::Float(b)) => {
+                CheckKind::Float(FloatCheck::new(a, b, &mut rng))
             }
-            (a, b @ AnyMatrix::Int(_)) => CheckKind::Float(FloatCheck::new(
-                a.into_f64(),
+            (a, b) => CheckKind::Float(FloatCheck::new(
+                &a.clone().into_f64(),
                 &b.clone().into_f64(),
                 &mut rng,
             )),
         };
-        Ok(Self { kind, cols })
+        Ok(Self {
+            kind,
+            rows: a.rows(),
+            cols: b.cols(),
+        })
     }
 
     /// Prepares the check from the matrix texts of `A` and `B` (the fast
@@ -250,16 +257,13 @@ impl ProductCheck {
     pub fn from_text(a: &str, b: &str, seed: u64) -> Result<Self, VerifyError> {
         let a = read_matrix(a)?;
         let b = read_matrix(b)?;
-        Self::new(a, &b, seed)
+        Self::new(&a, &b, seed)
     }
 
     /// Rows of `A`.
     #[must_use]
     pub fn rows(&self) -> usize {
-        match &self.kind {
-            CheckKind::Int(check) => check.a.rows(),
-            CheckKind::Float(check) => check.a.rows(),
-        }
+        self.rows
     }
 
     /// Columns of `B`.
@@ -431,26 +435,27 @@ impl Modulus {
     }
 }
 
-/// One integer round modulo one prime: a random `r` and `B·r`.
+/// One integer round modulo one prime: a random `r` and `A_i·(B·r)` for
+/// every row `i`.
 #[derive(Debug, Clone)]
 struct PrimeRound {
     modulus: Modulus,
     r: Vec<u64>,
-    br: Vec<u64>,
+    abr: Vec<u64>,
 }
 
 /// The rounds of an integer check (see the module docs for the choice).
 #[derive(Debug, Clone)]
 enum IntRounds {
-    /// One round modulo `2^64` (wrapping `i64` arithmetic): `r` and `B·r`.
-    Wrapping { r: Vec<i64>, br: Vec<i64> },
+    /// One round modulo `2^64` (wrapping `i64` arithmetic): `r` and
+    /// `A_i·(B·r)` for every row `i`.
+    Wrapping { r: Vec<i64>, abr: Vec<i64> },
     /// One round per prime.
     Primes(Vec<PrimeRound>),
 }
 
 #[derive(Debug, Clone)]
 struct IntCheck {
-    a: Matrix<i64>,
     /// `sum_p |A[i][p]|` for every row.
     row_abs: Vec<u128>,
     /// `max |B|`.
@@ -459,7 +464,7 @@ struct IntCheck {
 }
 
 impl IntCheck {
-    fn new(a: Matrix<i64>, b: &Matrix<i64>, rng: &mut SplitMix64) -> Self {
+    fn new(a: &Matrix<i64>, b: &Matrix<i64>, rng: &mut SplitMix64) -> Self {
         let row_abs: Vec<u128> = (0..a.rows())
             .map(|i| {
                 a.row(i)
@@ -475,8 +480,9 @@ impl IntCheck {
         let rounds = if bits <= WRAPPING_MAX_BITS {
             #[allow(clippy::cast_possible_wrap)]
             let r: Vec<i64> = (0..b.cols()).map(|_| rng.next_u64() as i64).collect();
-            let br = (0..b.rows()).map(|p| dot_wrapping(b.row(p), &r)).collect();
-            IntRounds::Wrapping { r, br }
+            let br: Vec<i64> = (0..b.rows()).map(|p| dot_wrapping(b.row(p), &r)).collect();
+            let abr = (0..a.rows()).map(|i| dot_wrapping(a.row(i), &br)).collect();
+            IntRounds::Wrapping { r, abr }
         } else {
             let primes = bits.div_ceil(60).clamp(1, PRIMES.len() as u32) as usize;
             IntRounds::Primes(
@@ -485,16 +491,18 @@ impl IntCheck {
                     .map(|&q| {
                         let modulus = Modulus::new(q);
                         let r: Vec<u64> = (0..b.cols()).map(|_| rng.below(q)).collect();
-                        let br = (0..b.rows())
+                        let br: Vec<u64> = (0..b.rows())
                             .map(|p| modulus.dot_i64(b.row(p), &r))
                             .collect();
-                        PrimeRound { modulus, r, br }
+                        let abr = (0..a.rows())
+                            .map(|i| modulus.dot_i64(a.row(i), &br))
+                            .collect();
+                        PrimeRound { modulus, r, abr }
                     })
                     .collect(),
             )
         };
         Self {
-            a,
             row_abs,
             b_max,
             rounds,
@@ -521,13 +529,10 @@ impl IntCheck {
                 return Err(VerifyError::OutOfBound { row, col });
             }
             let agrees = match &self.rounds {
-                IntRounds::Wrapping { r, br } => {
-                    dot_wrapping(self.a.row(i), br) == dot_wrapping(c_row, r)
-                }
-                IntRounds::Primes(rounds) => rounds.iter().all(|round| {
-                    round.modulus.dot_i64(self.a.row(i), &round.br)
-                        == round.modulus.dot_i64(c_row, &round.r)
-                }),
+                IntRounds::Wrapping { r, abr } => abr[i] == dot_wrapping(c_row, r),
+                IntRounds::Primes(rounds) => rounds
+                    .iter()
+                    .all(|round| round.abr[i] == round.modulus.dot_i64(c_row, &round.r)),
             };
             if !agrees {
                 return Err(VerifyError::Mismatch { row });
@@ -544,17 +549,17 @@ fn dot_wrapping(xs: &[i64], ys: &[i64]) -> i64 {
         .fold(0i64, |acc, (&x, &y)| acc.wrapping_add(x.wrapping_mul(y)))
 }
 
-/// One float round: `r` in `[1, 2)`, `s = fl(B·r)` and `t = fl(|B|·r)`.
+/// One float round: `r` in `[1, 2)` and, for every row `i` of `A`,
+/// `y_i = fl(A_i·fl(B·r))` and `w_i = fl(|A_i|·fl(|B|·r))`.
 #[derive(Debug, Clone)]
 struct FloatRound {
     r: Vec<f64>,
-    s: Vec<f64>,
-    t: Vec<f64>,
+    y: Vec<f64>,
+    w: Vec<f64>,
 }
 
 #[derive(Debug, Clone)]
 struct FloatCheck {
-    a: Matrix<f64>,
     /// `gamma_k` for the inner dimension.
     gamma_k: f64,
     /// `gamma_n` for the columns of `B`.
@@ -578,13 +583,15 @@ fn gamma(len: usize) -> f64 {
 
 impl FloatCheck {
     #[allow(clippy::cast_precision_loss)]
-    fn new(a: Matrix<f64>, b: &Matrix<f64>, rng: &mut SplitMix64) -> Self {
+    fn new(a: &Matrix<f64>, b: &Matrix<f64>, rng: &mut SplitMix64) -> Self {
         let (k, n) = (b.rows(), b.cols());
         let rounds = (0..FLOAT_ROUNDS)
             .map(|_| {
                 let r: Vec<f64> = (0..n).map(|_| rng.in_one_two()).collect();
-                let (s, t) = (0..k).map(|p| dot_pair(b.row(p), &r, &r)).unzip();
-                FloatRound { r, s, t }
+                let (s, t): (Vec<f64>, Vec<f64>) =
+                    (0..k).map(|p| dot_pair(b.row(p), &r, &r)).unzip();
+                let (y, w) = (0..a.rows()).map(|i| dot_pair(a.row(i), &s, &t)).unzip();
+                FloatRound { r, y, w }
             })
             .collect();
         // Subnormal terms (each at most 2^-1074 per product): 2nk from the
@@ -596,7 +603,6 @@ impl FloatCheck {
             .map(|i| floor_unit * (1.0 + a.row(i).iter().map(|v| v.abs()).sum::<f64>()))
             .collect();
         Self {
-            a,
             gamma_k: gamma(k),
             gamma_n: gamma(n),
             floors,
@@ -608,17 +614,15 @@ impl FloatCheck {
         let weight_ab = 2.0 * (2.0 * self.gamma_k + 2.0 * self.gamma_n);
         let weight_c = 2.0 * self.gamma_n;
         for (row, i) in rows.enumerate() {
-            let a_row = self.a.row(i);
             let c_row = c.row(row);
             for round in &self.rounds {
-                let (y, w) = dot_pair(a_row, &round.s, &round.t);
                 let (z, v) = dot_pair(c_row, &round.r, &round.r);
-                let tau = weight_ab * w + weight_c * v + self.floors[i];
+                let tau = weight_ab * round.w[i] + weight_c * v + self.floors[i];
                 if !tau.is_finite() {
                     return Err(VerifyError::Unverifiable { row });
                 }
                 // A NaN difference is rejected too.
-                let within = (z - y).abs() <= tau;
+                let within = (z - round.y[i]).abs() <= tau;
                 if !within {
                     return Err(VerifyError::Mismatch { row });
                 }
@@ -735,14 +739,14 @@ mod tests {
         let matrix = |data: Vec<i64>| Matrix::new(2, 2, data).unwrap_or_else(|e| panic!("{e}"));
         let mut rng = SplitMix64::new(1);
         let small = matrix(vec![1, 2, 3, 4]);
-        let check = IntCheck::new(small.clone(), &small, &mut rng);
+        let check = IntCheck::new(&small, &small, &mut rng);
         assert!(matches!(check.rounds, IntRounds::Wrapping { .. }));
         // 2 * 2^22 * 2^21 needs 46 bits: past the wrapping limit, one prime.
         let medium = matrix(vec![1 << 21, 1 << 21, 3, 4]);
-        let check = IntCheck::new(medium.clone(), &medium, &mut rng);
+        let check = IntCheck::new(&medium, &medium, &mut rng);
         assert!(matches!(&check.rounds, IntRounds::Primes(r) if r.len() == 1));
         // 2 * (2^64 - 1) * 2^63 needs 129 bits: three primes.
         let big = matrix(vec![i64::MAX, i64::MIN, 5, 6]);
-        assert_eq!(IntCheck::new(big.clone(), &big, &mut rng).round_count(), 3);
+        assert_eq!(IntCheck::new(&big, &big, &mut rng).round_count(), 3);
     }
 }

@@ -83,7 +83,7 @@ fn honest_products_of_extreme_integers_pass_with_more_primes() {
     let a = Matrix::from_rows(vec![vec![i64::MAX, 0], vec![i64::MIN, 1]]).expect("rows");
     let b = Matrix::from_rows(vec![vec![1, 0], vec![0, i64::MIN]]).expect("rows");
     let c = naive::multiply_i64(&a, &b).expect("fits");
-    let check = ProductCheck::new(int(&a), &int(&b), 5).expect("shapes");
+    let check = ProductCheck::new(&int(&a), &int(&b), 5).expect("shapes");
     assert!(check.rounds() > 1, "huge values need more than one prime");
     assert_eq!(check.check(&int(&c)), Ok(()));
     // And the same product with one element moved by 2^61 - 1 (a multiple
@@ -127,7 +127,7 @@ fn an_element_off_by_a_high_power_of_two_is_rejected_modulo_2_64() {
     wrong[0] += 1 << 41;
     let wrong = int(&Matrix::new(2, 2, wrong).expect("shape"));
     for seed in 0..1000 {
-        let check = ProductCheck::new(int(&a), &int(&b), seed).expect("shapes");
+        let check = ProductCheck::new(&int(&a), &int(&b), seed).expect("shapes");
         assert_eq!(check.check(&int(&c)), Ok(()));
         assert_eq!(
             check.check(&wrong),
@@ -317,7 +317,7 @@ fn row_blocks_are_checked_against_their_rows_of_a() {
     let a = data.ints(m, k, 50);
     let b = data.ints(k, n, 50);
     let c = multiply_exact(&a, &b).expect("fits");
-    let check = ProductCheck::new(int(&a), &int(&b), 3).expect("shapes");
+    let check = ProductCheck::new(&int(&a), &int(&b), 3).expect("shapes");
     let block = |rows: std::ops::Range<usize>| {
         int(&Matrix::new(
             rows.len(),
