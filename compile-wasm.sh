@@ -4,10 +4,14 @@
 #   2. wasm-bindgen --target web (through the kernel-bindgen helper, pinned to
 #      the kernel's wasm-bindgen version) into webserver/pkg/ (kernel.js,
 #      kernel_bg.wasm);
-#   3. the same crate as a plain C-ABI module with no imports plus the
+#   3. a variant built with relaxed-simd as well (f64x2.relaxed_madd, fused
+#      multiply-adds), webserver/pkg/kernel_relaxed_bg.wasm, which shares
+#      kernel.js; webserver/pkg/kernel_best.js loads it where the engine
+#      accepts it and kernel_bg.wasm otherwise;
+#   4. the same crate as a plain C-ABI module with no imports plus the
 #      matrixmultiply baseline, webserver/pkg/kernel_ffi.wasm (used by
 #      kernel/bench/wasm-node.mjs);
-#   4. the Dana sources in dana/ for Dana's WebAssembly runtime when `dnc` is
+#   5. the Dana sources in dana/ for Dana's WebAssembly runtime when `dnc` is
 #      on PATH (-os ubc -chip 32), otherwise says it skipped them.
 # Respects CARGO_TARGET_DIR; otherwise uses the workspace's target directory.
 set -euo pipefail
@@ -40,6 +44,19 @@ mkdir -p "$PKG_DIR"
 echo "compile-wasm: running wasm-bindgen --target web into webserver/pkg/"
 cargo run --quiet -p kernel-bindgen -- "$RAW_WASM" "$PKG_DIR"
 
+echo "compile-wasm: building the relaxed-simd variant (fused multiply-adds)"
+RELAXED_DIR="$TARGET_DIR/wasm-relaxed"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" \
+    cargo build -p kernel --lib --release --target "$WASM_TARGET" --target-dir "$RELAXED_DIR"
+rm -rf "$RELAXED_DIR/pkg" "$PKG_DIR/kernel_relaxed_bg.wasm"
+cargo run --quiet -p kernel-bindgen -- "$RELAXED_DIR/$WASM_TARGET/release/kernel.wasm" "$RELAXED_DIR/pkg"
+if cmp -s "$RELAXED_DIR/pkg/kernel.js" "$PKG_DIR/kernel.js"; then
+    cp "$RELAXED_DIR/pkg/kernel_bg.wasm" "$PKG_DIR/kernel_relaxed_bg.wasm"
+    cp "$ROOT/kernel/js/kernel_best.js" "$PKG_DIR/kernel_best.js"
+else
+    echo "compile-wasm: warning: the relaxed-simd glue differs from kernel.js; not shipping it" >&2
+fi
+
 echo "compile-wasm: building the C-ABI module (no imports) with the baseline"
 cargo build -p kernel --lib --release --target "$WASM_TARGET" --no-default-features --features baseline
 cp "$RAW_WASM" "$PKG_DIR/kernel_ffi.wasm"
@@ -57,5 +74,5 @@ else
     echo "compile-wasm: dnc not on PATH, skipped compiling dana/"
 fi
 
-ls -l "$PKG_DIR"/kernel.js "$PKG_DIR"/kernel_bg.wasm "$PKG_DIR"/kernel_ffi.wasm
+ls -l "$PKG_DIR"
 echo "compile-wasm: done"

@@ -1,8 +1,9 @@
-//! Builds the kernel for `wasm32-unknown-unknown` (release, `simd128`, C ABI
-//! only: `--no-default-features --features baseline`, so the module has no
-//! imports) with a nested cargo into this build's `OUT_DIR`, and tells the
-//! crate where the module is through `KERNEL_WASM_PATH`. Installs the wasm32
-//! target with rustup when it is missing.
+//! Builds the kernel for `wasm32-unknown-unknown` (release, C ABI only:
+//! `--no-default-features --features baseline`, so the module has no imports)
+//! with a nested cargo into this build's `OUT_DIR`, twice: with `simd128`
+//! (`KERNEL_WASM_PATH`) and with `simd128` + `relaxed-simd`
+//! (`KERNEL_RELAXED_WASM_PATH`), the two builds the browser gets. Installs
+//! the wasm32 target with rustup when it is missing.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,27 +27,37 @@ fn main() {
     }
     println!("cargo:rerun-if-changed=build.rs");
 
-    if !build(&kernel_dir, &target_dir) {
-        // Maybe only the target is missing: add it and try once more.
-        let _ = Command::new("rustup")
-            .args(["target", "add", WASM_TARGET])
-            .status();
-        assert!(
-            build(&kernel_dir, &target_dir),
-            "building the kernel for {WASM_TARGET} failed; run `rustup target add {WASM_TARGET}` \
-             and see the cargo output above"
-        );
+    for (variant, features, env_name) in [
+        ("simd128", "+simd128", "KERNEL_WASM_PATH"),
+        (
+            "relaxed",
+            "+simd128,+relaxed-simd",
+            "KERNEL_RELAXED_WASM_PATH",
+        ),
+    ] {
+        let target_dir = target_dir.join(variant);
+        if !build(&kernel_dir, &target_dir, features) {
+            // Maybe only the target is missing: add it and try once more.
+            let _ = Command::new("rustup")
+                .args(["target", "add", WASM_TARGET])
+                .status();
+            assert!(
+                build(&kernel_dir, &target_dir, features),
+                "building the kernel for {WASM_TARGET} failed; run `rustup target add {WASM_TARGET}` \
+                 and see the cargo output above"
+            );
+        }
+        let wasm = target_dir
+            .join(WASM_TARGET)
+            .join("release")
+            .join("kernel.wasm");
+        assert!(wasm.exists(), "{} was not produced", wasm.display());
+        println!("cargo:rustc-env={env_name}={}", wasm.display());
     }
-    let wasm = target_dir
-        .join(WASM_TARGET)
-        .join("release")
-        .join("kernel.wasm");
-    assert!(wasm.exists(), "{} was not produced", wasm.display());
-    println!("cargo:rustc-env=KERNEL_WASM_PATH={}", wasm.display());
 }
 
 /// Runs the nested cargo build; true on success.
-fn build(kernel_dir: &Path, target_dir: &Path) -> bool {
+fn build(kernel_dir: &Path, target_dir: &Path, target_features: &str) -> bool {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -65,7 +76,7 @@ fn build(kernel_dir: &Path, target_dir: &Path) -> bool {
         .arg(target_dir)
         .env(
             "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
-            "-C target-feature=+simd128",
+            format!("-C target-feature={target_features}"),
         )
         // A small module without debug sections compiles faster under wasmtime.
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false")

@@ -34,7 +34,8 @@ pub enum Isa {
     Avx2Fma,
     /// x86-64 AVX-512F: an 8x24 tile in 24 zmm registers.
     Avx512,
-    /// wasm32 `simd128` (no FMA): a 4x4 tile of `f64x2` vectors.
+    /// wasm32 `simd128`: a 4x4 tile of `f64x2` vectors (fused multiply-adds
+    /// when built with `relaxed-simd`).
     Simd128,
 }
 
@@ -76,6 +77,7 @@ impl Isa {
             Isa::Portable => "portable",
             Isa::Avx2Fma => "x86_64 avx2+fma",
             Isa::Avx512 => "x86_64 avx512f",
+            Isa::Simd128 if cfg!(target_feature = "relaxed-simd") => "wasm32 simd128+relaxed-simd",
             Isa::Simd128 => "wasm32 simd128",
         }
     }

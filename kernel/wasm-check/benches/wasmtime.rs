@@ -1,4 +1,5 @@
-//! GFLOP/s of the kernel's wasm32 `simd128` build under wasmtime (Cranelift),
+//! GFLOP/s of the kernel's wasm32 `simd128` build (and of its `relaxed-simd`
+//! variant) under wasmtime (Cranelift),
 //! against `matrixmultiply` compiled into the same module and the native
 //! kernel, measured in the same run. Operands stay in wasm memory between
 //! iterations, so only the multiply is timed.
@@ -27,6 +28,7 @@ fn values(len: usize, seed: u64) -> Vec<f64> {
 
 fn wasmtime_f64(c: &mut Criterion) {
     let mut wasm = WasmKernel::load().expect("the kernel's wasm32 module loads");
+    let mut relaxed = WasmKernel::load_relaxed().expect("the relaxed-simd module loads");
     let mut group = c.benchmark_group("wasmtime f64");
     group
         .sample_size(10)
@@ -47,6 +49,20 @@ fn wasmtime_f64(c: &mut Criterion) {
                 });
             });
         }
+        let relaxed_ops = relaxed.upload(&a, n, n, &b, n).expect("upload");
+        group.bench_with_input(
+            BenchmarkId::new("kernel wasm32 simd128+relaxed-simd", n),
+            &n,
+            |bench, _| {
+                bench.iter(|| {
+                    let status = relaxed
+                        .run(Entry::KernelF64, black_box(&relaxed_ops))
+                        .expect("call");
+                    assert_eq!(status, KERNEL_OK);
+                });
+            },
+        );
+        relaxed.release(relaxed_ops).expect("release");
         let mut out = vec![0.0; n * n];
         group.bench_with_input(BenchmarkId::new("kernel native", n), &n, |bench, &n| {
             bench.iter(|| kernel::gemm::gemm_f64(n, n, n, black_box(&a), black_box(&b), &mut out));

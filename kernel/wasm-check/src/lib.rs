@@ -12,8 +12,12 @@ use std::sync::OnceLock;
 
 use wasmtime::{Engine, Instance, Memory, Module, Store, TypedFunc, bail, format_err};
 
-/// Path of the kernel's wasm32 module, built by `build.rs`.
+/// Path of the kernel's wasm32 `simd128` module, built by `build.rs`.
 pub const KERNEL_WASM_PATH: &str = env!("KERNEL_WASM_PATH");
+
+/// Path of the kernel's wasm32 `simd128` + `relaxed-simd` module (fused
+/// multiply-adds), built by `build.rs`.
+pub const KERNEL_RELAXED_WASM_PATH: &str = env!("KERNEL_RELAXED_WASM_PATH");
 
 /// The kernel's success status (`kernel::ffi::KERNEL_OK`).
 pub const KERNEL_OK: i32 = 0;
@@ -66,12 +70,28 @@ impl WasmKernel {
     /// export.
     pub fn load() -> wasmtime::Result<Self> {
         static COMPILED: OnceLock<Result<(Engine, Module), String>> = OnceLock::new();
-        let compiled = COMPILED.get_or_init(|| {
-            let bytes = std::fs::read(KERNEL_WASM_PATH)
-                .map_err(|e| format!("reading {KERNEL_WASM_PATH}: {e}"))?;
+        Self::load_cached(&COMPILED, KERNEL_WASM_PATH)
+    }
+
+    /// Instantiates the `relaxed-simd` module at
+    /// [`KERNEL_RELAXED_WASM_PATH`], compiled once per process.
+    ///
+    /// # Errors
+    /// As [`WasmKernel::load`].
+    pub fn load_relaxed() -> wasmtime::Result<Self> {
+        static COMPILED: OnceLock<Result<(Engine, Module), String>> = OnceLock::new();
+        Self::load_cached(&COMPILED, KERNEL_RELAXED_WASM_PATH)
+    }
+
+    fn load_cached(
+        cache: &OnceLock<Result<(Engine, Module), String>>,
+        path: &str,
+    ) -> wasmtime::Result<Self> {
+        let compiled = cache.get_or_init(|| {
+            let bytes = std::fs::read(path).map_err(|e| format!("reading {path}: {e}"))?;
             let engine = Engine::default();
-            let module = Module::new(&engine, bytes)
-                .map_err(|e| format!("compiling the kernel module: {e:#}"))?;
+            let module =
+                Module::new(&engine, bytes).map_err(|e| format!("compiling {path}: {e:#}"))?;
             Ok((engine, module))
         });
         match compiled {

@@ -2,7 +2,8 @@
 //! the native build: integer products identical (overflow reported the same
 //! way), `f64` products bit-identical to the native portable kernel (same
 //! blocking and summation order, no FMA) and within rounding of the native
-//! best kernel, text products identical.
+//! best kernel, text products identical. The `relaxed-simd` build (fused
+//! multiply-adds) gives identical integers and floats within rounding.
 
 use kernel::gemm::{Isa, gemm_f64_with};
 use kernel::{Matrix, multiply_exact, multiply_text};
@@ -89,6 +90,42 @@ fn shapes() -> impl Strategy<Value = (usize, usize, usize)> {
 #[test]
 fn module_loads_without_imports_and_uses_simd128() {
     assert_eq!(wasm().isa().expect("kernel_isa"), SIMD128_CODE);
+}
+
+#[test]
+fn relaxed_simd_build_matches_native() {
+    let mut relaxed =
+        WasmKernel::load_relaxed().expect("the relaxed-simd module loads under wasmtime");
+    assert_eq!(relaxed.isa().expect("kernel_isa"), SIMD128_CODE);
+    for (i, &(m, k, n)) in [(257, 257, 257), (1, 1, 1), (17, 63, 65), (40, 300, 5)]
+        .iter()
+        .enumerate()
+    {
+        let a: Vec<f64> = (0..m * k)
+            .map(|j| (((j + i) * 7919) % 2001) as f64 / 1000.0 - 1.0)
+            .collect();
+        let b: Vec<f64> = (0..k * n)
+            .map(|j| (((j + i) * 104_729) % 2001) as f64 / 1000.0 - 1.0)
+            .collect();
+        let got = relaxed
+            .multiply(Entry::KernelF64, &a, m, k, &b, n)
+            .expect("wasm call")
+            .expect("status ok");
+        let native = native_f64(Isa::best(), &a, m, k, &b, n);
+        for (x, y) in got.iter().zip(&native) {
+            assert!(
+                (x - y).abs() <= 1e-12 * (k as f64 + 1.0),
+                "{m}x{k}x{n}: {x} vs {y}"
+            );
+        }
+        let a: Vec<i64> = (0..m * k)
+            .map(|j| ((j + i) as i64 * 7919) % 2_000_001 - 1_000_000)
+            .collect();
+        let b: Vec<i64> = (0..k * n)
+            .map(|j| ((j + i) as i64 * 104_729) % 2_000_001 - 1_000_000)
+            .collect();
+        check_i64(&mut relaxed, &a, m, k, &b, n).expect("i64 identical");
+    }
 }
 
 #[test]
