@@ -6,7 +6,8 @@
 //! worker is leased: when no answer comes within the lease it goes back to
 //! the front of the queue, and after a number of attempts it fails. Finished
 //! tasks are kept for a while and then evicted, and every limit (body size,
-//! tasks held, bytes held) is a [`Config`] field, so memory stays bounded.
+//! bytes of bodies being read, open connections, tasks held, bytes held) is
+//! a [`Config`] field, so memory stays bounded.
 //!
 //! # Layout
 //!
