@@ -211,7 +211,16 @@ async fn options_on_any_path_is_200_with_empty_body_and_headers() {
 async fn invalid_task_ids_are_400() {
     let app = TestApp::new();
     app.submit("{}").await;
-    for id in ["0", "-1", "abc", "99999999999999999999", "1.0", "%201"] {
+    for id in [
+        "0",
+        "-1",
+        "abc",
+        "99999999999999999999",
+        "1.0",
+        "%201",
+        "%FF",
+        "%C0%AE",
+    ] {
         let got = app.get(&format!("/result/{id}")).await;
         assert_eq!(
             got.assert_error(StatusCode::BAD_REQUEST),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -70,6 +70,13 @@ impl<'a> TaskReport<'a> {
 struct Released {
     task_id: u64,
     status: &'static str,
+}
+
+/// The `{id}` path segment as a task id; a segment that is not even valid
+/// UTF-8 once decoded is just as invalid.
+fn task_id_param(id: Result<Path<String>, PathRejection>) -> Result<TaskId, ApiError> {
+    let Path(id) = id.map_err(|_| ApiError::InvalidTaskId)?;
+    parse_task_id(&id)
 }
 
 fn read_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
@@ -160,11 +167,11 @@ fn lease_response(id: TaskId, data: &str) -> Response {
 /// completed task keeps its first result); `{"error":"..."}` fails it.
 pub async fn task_result_submit(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     query: Result<Query<WorkerQuery>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let id = parse_task_id(&id)?;
+    let id = task_id_param(id)?;
     let Query(query) = query?;
     let worker = query
         .worker_id
@@ -208,10 +215,10 @@ pub async fn task_result_submit(
 /// the front of the queue without counting an attempt.
 pub async fn task_release(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     query: Result<Query<WorkerQuery>, QueryRejection>,
 ) -> Result<Json<impl Serialize>, ApiError> {
-    let id = parse_task_id(&id)?;
+    let id = task_id_param(id)?;
     let Query(query) = query?;
     let worker = WorkerId::from_param(query.worker_id.as_deref());
     state.queue().release(id, &worker, Instant::now())?;
@@ -226,9 +233,9 @@ pub async fn task_release(
 /// `GET /result/N`: the task's status and result (`""` until completed).
 pub async fn result_get(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let id = parse_task_id(&id)?;
+    let id = task_id_param(id)?;
     let view = state.queue().get(id)?;
     Ok(Json(TaskReport::from_view(&view)).into_response())
 }
