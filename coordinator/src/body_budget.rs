@@ -110,3 +110,49 @@ pub async fn limit_body_bytes(
 pub fn body_timeout(bytes: usize) -> Duration {
     BODY_TIMEOUT_BASE + Duration::from_secs((bytes / BODY_MIN_BYTES_PER_SEC) as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use axum::body::Body;
+
+    use super::*;
+
+    fn request(headers: &[(&str, &str)]) -> Request {
+        let mut builder = Request::builder().method("POST").uri("/task");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn claim_is_the_declared_length_within_the_body_limit() {
+        let budget = BodyBudget::new(1000, 100);
+        assert_eq!(budget.claim(&request(&[("content-length", "42")])), 42);
+        assert_eq!(budget.claim(&request(&[("content-length", "5000")])), 100);
+        assert_eq!(
+            budget.claim(&request(&[("transfer-encoding", "chunked")])),
+            100
+        );
+        assert_eq!(budget.claim(&request(&[])), 0);
+    }
+
+    #[test]
+    fn budget_always_fits_one_largest_body() {
+        let budget = BodyBudget::new(10, 100);
+        assert_eq!(budget.total(), 100);
+        assert_eq!(budget.available(), 100);
+    }
+
+    #[test]
+    fn larger_claims_get_more_time() {
+        assert_eq!(body_timeout(0), BODY_TIMEOUT_BASE);
+        let eight_mib = 8 * BODY_MIN_BYTES_PER_SEC;
+        assert_eq!(
+            body_timeout(eight_mib),
+            BODY_TIMEOUT_BASE + Duration::from_secs(8)
+        );
+    }
+}
