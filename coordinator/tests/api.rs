@@ -483,8 +483,10 @@ async fn long_poll_answers_when_a_task_arrives() {
         .unwrap();
         common::Answer::read(response).await
     });
-    // Give the poll a moment to start waiting; it must not have answered.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The poll has asked once (the worker is seen) and found nothing.
+    while app.get("/stats").await.json()["workersSeen"] != 1 {
+        tokio::task::yield_now().await;
+    }
     assert!(!poll.is_finished());
     let id = app.submit(r#"{"k":1}"#).await;
     let answer = tokio::time::timeout(Duration::from_secs(5), poll)

@@ -240,8 +240,15 @@ async fn shutdown_ends_long_polls_and_the_server() {
     let mut server = Server::start(config(static_dir())).await;
     let client = client();
     let url = server.url("/task/next?workerId=w&wait=30");
-    let poll = tokio::spawn(async move { call(&client, "GET", &url, "").await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let poll = {
+        let client = client.clone();
+        tokio::spawn(async move { call(&client, "GET", &url, "").await })
+    };
+    // Shut down once the poll is inside the handler (its worker is seen).
+    let stats = server.url("/stats");
+    while call(&client, "GET", &stats, "").await.json()["workersSeen"] != 1 {
+        tokio::task::yield_now().await;
+    }
     server.shutdown();
     let answer = tokio::time::timeout(Duration::from_secs(5), poll)
         .await
