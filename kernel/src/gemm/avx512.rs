@@ -27,8 +27,8 @@ impl Avx512 {
 impl MicroKernel for Avx512 {
     const MR: usize = MR;
     const NR: usize = NR;
-    const KC: usize = 128;
-    const MC: usize = 128;
+    const KC: usize = 192;
+    const MC: usize = 144;
     const NC: usize = 3072;
 
     fn tile(
