@@ -87,8 +87,6 @@ use std::ops::Range;
 
 use crate::{AnyMatrix, Matrix, MatrixError, text};
 
-mod read;
-
 /// The primes `2^61 - c` the integer check works modulo, in the order they
 /// are used. Each is above `2^60`; four cover any `i64` product (see the
 /// module docs).
@@ -194,14 +192,6 @@ pub fn verify_product(
     ProductCheck::new(a, b, seed)?.check(c)
 }
 
-/// Reads a matrix text: the fast integer reader, else [`text::parse`].
-fn read_matrix(text: &str) -> Result<AnyMatrix, MatrixError> {
-    match read::read_i64(text) {
-        Some(ints) => Ok(AnyMatrix::Int(ints)),
-        None => text::parse(text),
-    }
-}
-
 /// A prepared Freivalds check for products of one pair `(A, B)`: holds the
 /// secret random vectors `r` and, for every row `i` of `A`, `A_i·(B·r)` and
 /// the row's bound, so it takes `O(m + n)` memory, not `A` or `B`.
@@ -248,15 +238,15 @@ impl ProductCheck {
         })
     }
 
-    /// Prepares the check from the matrix texts of `A` and `B` (the fast
-    /// integer reader first, [`text::parse`] for anything else).
+    /// Prepares the check from the matrix texts of `A` and `B`, read with
+    /// [`text::parse`].
     ///
     /// # Errors
     /// [`VerifyError::Operands`] when a text is not a matrix or the shapes
     /// do not multiply.
     pub fn from_text(a: &str, b: &str, seed: u64) -> Result<Self, VerifyError> {
-        let a = read_matrix(a)?;
-        let b = read_matrix(b)?;
+        let a = text::parse(a)?;
+        let b = text::parse(b)?;
         Self::new(&a, &b, seed)
     }
 
@@ -305,7 +295,7 @@ impl ProductCheck {
     /// # Errors
     /// [`VerifyError::Unreadable`], and as [`ProductCheck::check_rows`].
     pub fn check_rows_text(&self, rows: Range<usize>, c: &str) -> Result<(), VerifyError> {
-        let c = read_matrix(c).map_err(VerifyError::Unreadable)?;
+        let c = text::parse(c).map_err(VerifyError::Unreadable)?;
         self.check_rows(rows, &c)
     }
 
