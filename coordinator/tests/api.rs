@@ -529,3 +529,39 @@ async fn head_on_next_leases_nothing() {
         "pending"
     );
 }
+
+#[tokio::test]
+async fn long_poll_gets_a_task_whose_lease_expired() {
+    let lease = Duration::from_secs(60);
+    let app = TestApp::with_config(Config {
+        lease,
+        ..config(static_dir())
+    });
+    let id = app.submit("{}").await;
+    app.get("/task/next?workerId=gone").await;
+    let router = app.router.clone();
+    let poll = tokio::spawn(async move {
+        let response = tower::ServiceExt::oneshot(
+            router,
+            request("GET", "/task/next?workerId=waiting&wait=20", Body::empty()),
+        )
+        .await
+        .unwrap();
+        common::Answer::read(response).await
+    });
+    while app.get("/stats").await.json()["workersSeen"] != 2 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!poll.is_finished());
+    app.state
+        .tick(Instant::now() + lease + Duration::from_secs(1));
+    let answer = tokio::time::timeout(Duration::from_secs(5), poll)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(answer.json()["taskId"], id);
+    assert_eq!(
+        app.get(&format!("/result/{id}")).await.json()["workerId"],
+        "waiting"
+    );
+}
