@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The project's one test command: installs what the tests need on a fresh
+# machine, then runs every test (Rust unit, integration and wasmtime tests;
+# the browser end-to-end tests in headless Chromium).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+step() { printf '\n== %s ==\n' "$*"; }
+
+step "toolchain"
+rustup target list --installed | grep -qx wasm32-unknown-unknown \
+  || rustup target add wasm32-unknown-unknown
+rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Rust tests"
+cargo test --workspace --locked
+
+step "browser end-to-end tests"
+webserver/tests/run-e2e.sh
