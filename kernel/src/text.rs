@@ -52,7 +52,21 @@ pub fn parse_i64(text: &str) -> Result<Matrix<i64>, MatrixError> {
 #[must_use]
 pub fn write_i64(m: &Matrix<i64>) -> String {
     let mut out = Vec::with_capacity(m.data().len() * 8 + 2 * m.rows() + 2);
-    write_rows(&mut out, m, |out, &v| push_i64(out, v));
+    out.push(b'[');
+    if m.cols() > 0 {
+        for (i, row) in m.data().chunks_exact(m.cols()).enumerate() {
+            out.extend_from_slice(if i == 0 { b"[" } else { b",[" });
+            // Each value is written with a trailing comma; the row's last
+            // comma becomes its closing bracket.
+            for &value in row {
+                push_i64_and(&mut out, value, b',');
+            }
+            if let Some(last) = out.last_mut() {
+                *last = b']';
+            }
+        }
+    }
+    out.push(b']');
     into_string(out)
 }
 
@@ -107,13 +121,21 @@ const DIGIT_PAIRS: &[u8; 200] = b"\
     6061626364656667686970717273747576777879\
     8081828384858687888990919293949596979899";
 
-/// Appends the decimal form of `value` (four digits per division step, as
-/// the `itoa` crate does).
+/// Appends the decimal form of `value`.
+#[inline]
+fn push_i64(out: &mut Vec<u8>, value: i64) {
+    push_i64_and(out, value, b'\0');
+    out.pop();
+}
+
+/// Appends the decimal form of `value` followed by the byte `then` (four
+/// digits per division step, as the `itoa` crate does, and one copy).
 #[inline]
 #[allow(clippy::cast_possible_truncation)]
-fn push_i64(out: &mut Vec<u8>, value: i64) {
-    let mut buf = [0u8; 20];
-    let mut pos = buf.len();
+fn push_i64_and(out: &mut Vec<u8>, value: i64, then: u8) {
+    let mut buf = [0u8; 21];
+    buf[20] = then;
+    let mut pos = 20;
     let mut n = value.unsigned_abs();
     while n >= 10_000 {
         let rest = (n % 10_000) as usize;
