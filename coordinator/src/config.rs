@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::queue::QueueLimits;
+use crate::queue::{QueueLimits, RejectPolicy};
 
 /// Default port, as the Dana coordinator used.
 pub const DEFAULT_PORT: u16 = 8080;
@@ -34,6 +34,16 @@ pub const DEFAULT_MAX_INFLIGHT_BODY_BYTES: usize = 512 * 1024 * 1024;
 /// Default most client connections open at once; beyond it new ones wait
 /// in the kernel's accept backlog.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default smallest product, in floating point operations (`2 m k n`),
+/// that is split into parts: about a 370 x 370 x 370 product, which takes a
+/// browser worker some tens of milliseconds.
+pub const DEFAULT_SPLIT_MIN_FLOPS: u64 = 100_000_000;
+/// Default most parts a task is split into.
+pub const DEFAULT_MAX_PARTS: usize = 16;
+/// Default number of rejected results in a row that bench a worker.
+pub const DEFAULT_REJECT_LIMIT: u32 = crate::queue::DEFAULT_REJECT_LIMIT;
+/// Default seconds a benched worker gets no tasks.
+pub const DEFAULT_BENCH_SECS: u64 = crate::queue::DEFAULT_BENCH_TIME.as_secs();
 /// How often the background tick requeues expired leases and evicts
 /// finished tasks.
 pub const TICK_INTERVAL: Duration = Duration::from_millis(500);
@@ -65,6 +75,19 @@ pub struct Config {
     /// Most bytes of request bodies read at once
     /// ([`DEFAULT_MAX_INFLIGHT_BODY_BYTES`]); more uploads wait.
     pub max_inflight_body_bytes: usize,
+    /// Whether every matrix result is checked before it is accepted
+    /// (default on; off only for trusted workers).
+    pub verify: bool,
+    /// Products of at least this many floating point operations are split
+    /// into parts ([`DEFAULT_SPLIT_MIN_FLOPS`]); `None` never splits.
+    pub split_min_flops: Option<u64>,
+    /// Most parts a task is split into ([`DEFAULT_MAX_PARTS`]).
+    pub max_parts: usize,
+    /// Rejected results in a row that bench a worker
+    /// ([`DEFAULT_REJECT_LIMIT`]).
+    pub reject_limit: u32,
+    /// How long a benched worker gets no tasks ([`DEFAULT_BENCH_SECS`]).
+    pub bench_time: Duration,
 }
 
 impl Default for Config {
@@ -80,6 +103,11 @@ impl Default for Config {
             max_wait: Duration::from_secs(DEFAULT_MAX_WAIT_SECS),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_inflight_body_bytes: DEFAULT_MAX_INFLIGHT_BODY_BYTES,
+            verify: true,
+            split_min_flops: Some(DEFAULT_SPLIT_MIN_FLOPS),
+            max_parts: DEFAULT_MAX_PARTS,
+            reject_limit: DEFAULT_REJECT_LIMIT,
+            bench_time: Duration::from_secs(DEFAULT_BENCH_SECS),
         }
     }
 }
@@ -93,6 +121,14 @@ impl Config {
             max_tasks: self.max_tasks,
             max_held_bytes: self.max_held_bytes,
             keep_finished: self.keep_finished,
+        }
+    }
+
+    /// When the queue benches workers for wrong results.
+    pub fn reject_policy(&self) -> RejectPolicy {
+        RejectPolicy {
+            limit: self.reject_limit.max(1),
+            bench_time: self.bench_time,
         }
     }
 }

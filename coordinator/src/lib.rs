@@ -16,6 +16,7 @@
 //! - [`state`]: [`AppState`], the queue behind a lock plus the long-poll signal.
 //! - [`api`]: routes and handlers that translate HTTP to queue calls, and the
 //!   JSON [`api::ApiError`].
+//! - [`plan`]: how a submitted task is queued: as it is, checked, or split.
 //! - [`split`]: splitting a multiplication into row-block parts and
 //!   assembling their products, on text.
 //! - [`body_budget`]: bounds the bytes of request bodies read at once.
@@ -31,6 +32,7 @@ pub mod api;
 pub mod body_budget;
 pub mod config;
 pub mod headers;
+pub mod plan;
 pub mod queue;
 pub mod server;
 pub mod split;

@@ -9,10 +9,10 @@ use anyhow::Context;
 use clap::Parser;
 use coordinator::Config;
 use coordinator::config::{
-    DEFAULT_BIND, DEFAULT_KEEP_FINISHED_SECS, DEFAULT_LEASE_SECS, DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HELD_BYTES,
-    DEFAULT_MAX_INFLIGHT_BODY_BYTES, DEFAULT_MAX_TASKS, DEFAULT_MAX_WAIT_SECS, DEFAULT_PORT,
-    DEFAULT_STATIC_DIR,
+    DEFAULT_BENCH_SECS, DEFAULT_BIND, DEFAULT_KEEP_FINISHED_SECS, DEFAULT_LEASE_SECS,
+    DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HELD_BYTES,
+    DEFAULT_MAX_INFLIGHT_BODY_BYTES, DEFAULT_MAX_PARTS, DEFAULT_MAX_TASKS, DEFAULT_MAX_WAIT_SECS,
+    DEFAULT_PORT, DEFAULT_REJECT_LIMIT, DEFAULT_SPLIT_MIN_FLOPS, DEFAULT_STATIC_DIR,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -57,6 +57,27 @@ struct Cli {
     /// Most bytes of request bodies being received at once (more uploads wait).
     #[arg(long, default_value_t = DEFAULT_MAX_INFLIGHT_BODY_BYTES)]
     max_inflight_body_bytes: usize,
+    /// Accept matrix results without checking them (trusted workers only).
+    #[arg(long)]
+    no_verify: bool,
+    /// Split products of at least this many floating point operations
+    /// (2 m k n) into row-block parts.
+    #[arg(long, default_value_t = DEFAULT_SPLIT_MIN_FLOPS)]
+    split_min_flops: u64,
+    /// Never split tasks.
+    #[arg(long)]
+    no_split: bool,
+    /// Most parts a task is split into (by default as many as workers seen
+    /// in the last minute, at least 2).
+    #[arg(long, default_value_t = DEFAULT_MAX_PARTS)]
+    max_parts: usize,
+    /// Rejected results in a row after which a worker gets no tasks for
+    /// `--bench-secs`.
+    #[arg(long, default_value_t = DEFAULT_REJECT_LIMIT, value_parser = clap::value_parser!(u32).range(1..))]
+    reject_limit: u32,
+    /// Seconds a worker with repeated rejected results gets no tasks.
+    #[arg(long, default_value_t = DEFAULT_BENCH_SECS)]
+    bench_secs: u64,
 }
 
 impl Cli {
@@ -72,6 +93,11 @@ impl Cli {
             max_wait: Duration::from_secs(self.max_wait_secs),
             max_connections: self.max_connections,
             max_inflight_body_bytes: self.max_inflight_body_bytes,
+            verify: !self.no_verify,
+            split_min_flops: (!self.no_split).then_some(self.split_min_flops),
+            max_parts: self.max_parts,
+            reject_limit: self.reject_limit,
+            bench_time: Duration::from_secs(self.bench_secs),
         }
     }
 }

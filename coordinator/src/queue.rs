@@ -8,6 +8,13 @@
 //! without sleeping. Locking, waking long polls and the periodic tick are the
 //! caller's job ([`crate::state`]).
 //!
+//! A large product may be a *split task*: it answers `Processing` until its
+//! parts (ordinary tasks, each a row block) are done and assembled, and it
+//! counts among the processing tasks meanwhile. Tasks may carry a check that
+//! every result must pass; a result that fails is rejected, the task goes
+//! back to the front of the queue and the worker is counted, and benched
+//! after repeated rejections. Both live in the `parts` submodule.
+//!
 //! # Complexity
 //!
 //! Tasks live in a `HashMap` keyed by id. The pending queue is a `VecDeque`
@@ -18,10 +25,18 @@
 //! still sits in a deque) are skipped when popped (lazy deletion), so every
 //! operation is O(1) amortised. Statistics are counters, never scans.
 
+mod parts;
+
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+pub use parts::{
+    DEFAULT_BENCH_TIME, DEFAULT_REJECT_LIMIT, PartSpec, PartsProgress, ReadyParent, RejectPolicy,
+    Rejection, TaskCheck,
+};
+use parts::{PartOf, SplitState};
 
 /// How long a worker counts as "seen recently" in [`Stats`].
 pub const WORKER_SEEN_WINDOW: Duration = Duration::from_secs(60);
@@ -141,6 +156,9 @@ pub enum QueueError {
     /// The task is not processing, or is leased to another worker.
     #[error("Task {0} is not processing by this worker")]
     NotLeasedBy(TaskId),
+    /// The task was split into parts: results are taken per part.
+    #[error("Task {0} is split into parts; post the results of its parts")]
+    SplitTask(TaskId),
 }
 
 /// A task handed to a worker by [`TaskQueue::lease_next`].
@@ -169,6 +187,10 @@ pub struct TaskView {
     pub leased_by: Option<WorkerId>,
     /// How many times it has been handed out.
     pub attempts: u32,
+    /// For a split task: how many of its parts are done.
+    pub parts: Option<PartsProgress>,
+    /// For a part of a split task: the split task.
+    pub part_of: Option<TaskId>,
 }
 
 /// What [`TaskQueue::complete`] and [`TaskQueue::fail`] did.
@@ -211,6 +233,10 @@ pub struct WorkerStats {
     pub tasks_completed: u64,
     /// Errors it posted plus leases it let expire.
     pub tasks_failed: u64,
+    /// Results it posted that failed verification.
+    pub results_rejected: u64,
+    /// How long it still gets no tasks after repeated rejections.
+    pub benched_for: Option<Duration>,
     /// Time since it last asked for a task or posted an answer.
     pub last_seen_ago: Duration,
 }
@@ -230,6 +256,8 @@ pub struct Stats {
     pub queue_size: u64,
     /// Times a task went back to the queue after its lease expired.
     pub requeued_tasks: u64,
+    /// Results that failed verification.
+    pub rejected_results: u64,
     /// Tasks held now, in any state.
     pub held_tasks: u64,
     /// Bytes of data, results and errors held now.
@@ -250,9 +278,33 @@ struct Task {
     result: Option<Arc<str>>,
     last_error: Option<Arc<str>>,
     evict_at: Option<Instant>,
+    /// What every result for this task is checked against.
+    check: Option<TaskCheck>,
+    /// For a part: the split task it belongs to.
+    part_of: Option<PartOf>,
+    /// For a split task: its parts and their results.
+    split: Option<Box<SplitState>>,
 }
 
 impl Task {
+    /// A task that is pending and has never been handed out.
+    fn new(data: Arc<str>, check: Option<TaskCheck>) -> Self {
+        Self {
+            data,
+            status: TaskStatus::Pending,
+            attempts: 0,
+            lease_generation: 0,
+            leased_by: None,
+            lease_expires_at: None,
+            result: None,
+            last_error: None,
+            evict_at: None,
+            check,
+            part_of: None,
+            split: None,
+        }
+    }
+
     fn held_bytes(&self) -> usize {
         self.data.len()
             + self.result.as_ref().map_or(0, |r| r.len())
@@ -267,6 +319,8 @@ impl Task {
             last_error: self.last_error.clone(),
             leased_by: self.leased_by.clone(),
             attempts: self.attempts,
+            parts: self.split.as_ref().map(|split| split.progress()),
+            part_of: self.part_of.map(|part| part.parent),
         }
     }
 }
@@ -283,6 +337,10 @@ struct WorkerRecord {
     tasks_completed: u64,
     tasks_failed: u64,
     last_seen: Instant,
+    results_rejected: u64,
+    /// Rejections since its last accepted result.
+    rejections_in_a_row: u32,
+    benched_until: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -292,6 +350,7 @@ struct Counters {
     requeued: u64,
     pending: u64,
     processing: u64,
+    rejected: u64,
 }
 
 /// All tasks and the queue of pending ones. See the module docs.
@@ -306,6 +365,9 @@ pub struct TaskQueue {
     held_bytes: usize,
     counters: Counters,
     workers: HashMap<WorkerId, WorkerRecord>,
+    reject_policy: RejectPolicy,
+    /// Split tasks whose parts are all done, waiting to be assembled.
+    ready: Vec<ReadyParent>,
 }
 
 impl TaskQueue {
@@ -321,6 +383,8 @@ impl TaskQueue {
             held_bytes: 0,
             counters: Counters::default(),
             workers: HashMap::new(),
+            reject_policy: RejectPolicy::default(),
+            ready: Vec::new(),
         }
     }
 
@@ -337,37 +401,54 @@ impl TaskQueue {
     /// [`QueueError::Full`] or [`QueueError::FullBytes`] when holding the task
     /// would pass a limit (after evicting what is due at `now`).
     pub fn submit(&mut self, data: Arc<str>, now: Instant) -> Result<TaskId, QueueError> {
-        if self.tasks.len() >= self.limits.max_tasks
-            || self.held_bytes + data.len() > self.limits.max_held_bytes
-        {
-            self.evict_finished(now);
-        }
-        if self.tasks.len() >= self.limits.max_tasks {
-            return Err(QueueError::Full(self.tasks.len()));
-        }
-        if self.held_bytes + data.len() > self.limits.max_held_bytes {
-            return Err(QueueError::FullBytes(self.held_bytes));
-        }
-        let id = TaskId(self.next_id);
-        self.next_id += 1;
-        self.held_bytes += data.len();
-        self.tasks.insert(
-            id,
-            Task {
-                data,
-                status: TaskStatus::Pending,
-                attempts: 0,
-                lease_generation: 0,
-                leased_by: None,
-                lease_expires_at: None,
-                result: None,
-                last_error: None,
-                evict_at: None,
-            },
-        );
+        self.submit_checked(data, None, now)
+    }
+
+    /// As [`TaskQueue::submit`], with the check every result must pass
+    /// (see [`TaskQueue::check_for`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`TaskQueue::submit`].
+    pub fn submit_checked(
+        &mut self,
+        data: Arc<str>,
+        check: Option<TaskCheck>,
+        now: Instant,
+    ) -> Result<TaskId, QueueError> {
+        self.make_room(1, data.len(), now)?;
+        let id = self.insert(Task::new(data, check));
         self.pending.push_back(id);
         self.counters.pending += 1;
         Ok(id)
+    }
+
+    /// Evicts what is due if holding `tasks` more tasks of `bytes` more
+    /// bytes would pass a limit, then refuses if it still would.
+    fn make_room(&mut self, tasks: usize, bytes: usize, now: Instant) -> Result<(), QueueError> {
+        let fits = |queue: &Self| {
+            queue.tasks.len() + tasks <= queue.limits.max_tasks
+                && queue.held_bytes + bytes <= queue.limits.max_held_bytes
+        };
+        if !fits(self) {
+            self.evict_finished(now);
+        }
+        if self.tasks.len() + tasks > self.limits.max_tasks {
+            return Err(QueueError::Full(self.tasks.len()));
+        }
+        if self.held_bytes + bytes > self.limits.max_held_bytes {
+            return Err(QueueError::FullBytes(self.held_bytes));
+        }
+        Ok(())
+    }
+
+    /// Stores a new task under the next id (not queued) and counts its bytes.
+    fn insert(&mut self, task: Task) -> TaskId {
+        let id = TaskId(self.next_id);
+        self.next_id += 1;
+        self.held_bytes += task.held_bytes();
+        self.tasks.insert(id, task);
+        id
     }
 
     /// Hands the first pending task to `worker` for one lease. `None` when
@@ -375,6 +456,9 @@ impl TaskQueue {
     /// expired leases are handed out again at once.
     pub fn lease_next(&mut self, worker: &WorkerId, now: Instant) -> Option<Lease> {
         self.touch_worker(worker, now);
+        if self.is_benched(worker, now) {
+            return None;
+        }
         while let Some(id) = self.pending.pop_front() {
             let Some(task) = self.tasks.get_mut(&id) else {
                 continue;
@@ -410,10 +494,40 @@ impl TaskQueue {
     /// expired is not wasted. `worker` is the poster when known; otherwise
     /// the task's last lease holder is credited.
     ///
+    /// The result of a part of a split task is also kept for the split
+    /// task; when every part is done the split task waits in
+    /// [`TaskQueue::take_ready`] to be assembled.
+    ///
     /// # Errors
     ///
-    /// [`QueueError::NotFound`] or [`QueueError::Expired`] for an unknown id.
+    /// [`QueueError::NotFound`] or [`QueueError::Expired`] for an unknown id;
+    /// [`QueueError::SplitTask`] for a split task that is not completed
+    /// (its result is assembled from its parts).
     pub fn complete(
+        &mut self,
+        id: TaskId,
+        result: Arc<str>,
+        worker: Option<&WorkerId>,
+        now: Instant,
+    ) -> Result<Outcome, QueueError> {
+        if let Some(task) = self.tasks.get(&id)
+            && task.split.is_some()
+            && task.status != TaskStatus::Completed
+        {
+            return Err(QueueError::SplitTask(id));
+        }
+        let outcome = self.complete_task(id, result, worker, now)?;
+        if let Outcome::Applied(view) = &outcome
+            && let Some(part_of) = self.tasks.get(&id).and_then(|task| task.part_of)
+            && let Some(result) = &view.result
+        {
+            self.record_part(part_of, Arc::clone(result));
+        }
+        Ok(outcome)
+    }
+
+    /// Completes any task, split ones included.
+    fn complete_task(
         &mut self,
         id: TaskId,
         result: Arc<str>,
@@ -582,8 +696,10 @@ impl TaskQueue {
     pub fn tick(&mut self, now: Instant) -> TickReport {
         let mut report = self.requeue_expired(now);
         report.evicted = self.evict_finished(now);
+        // Benched workers are remembered until their bench time ends.
         self.workers.retain(|_, record| {
             now.saturating_duration_since(record.last_seen) < WORKER_SEEN_WINDOW
+                || record.benched_until.is_some_and(|until| until > now)
         });
         report
     }
@@ -613,6 +729,11 @@ impl TaskQueue {
                     tasks_completed: record.tasks_completed,
                     tasks_failed: record.tasks_failed,
                     last_seen_ago: ago,
+                    results_rejected: record.results_rejected,
+                    benched_for: record
+                        .benched_until
+                        .map(|until| until.saturating_duration_since(now))
+                        .filter(|left| !left.is_zero()),
                 })
             })
             .collect();
@@ -624,6 +745,7 @@ impl TaskQueue {
             active_tasks: self.counters.processing,
             queue_size: self.counters.pending,
             requeued_tasks: self.counters.requeued,
+            rejected_results: self.counters.rejected,
             held_tasks: self.tasks.len() as u64,
             held_bytes: self.held_bytes as u64,
             workers,
@@ -665,7 +787,11 @@ impl TaskQueue {
         let evict_at = now + keep;
         task.evict_at = Some(evict_at);
         self.finished.push_back((evict_at, id));
-        Some(task.view(id))
+        let view = task.view(id);
+        if let Some(part_of) = task.part_of {
+            self.fail_split(part_of, id, now);
+        }
+        Some(view)
     }
 
     fn touch_worker(&mut self, worker: &WorkerId, now: Instant) {
@@ -678,6 +804,9 @@ impl TaskQueue {
                     tasks_completed: 0,
                     tasks_failed: 0,
                     last_seen: now,
+                    results_rejected: 0,
+                    rejections_in_a_row: 0,
+                    benched_until: None,
                 },
             );
         }
@@ -688,6 +817,7 @@ impl TaskQueue {
         if let Some(record) = self.workers.get_mut(worker) {
             if completed {
                 record.tasks_completed += 1;
+                record.rejections_in_a_row = 0;
             } else {
                 record.tasks_failed += 1;
             }

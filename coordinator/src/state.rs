@@ -35,7 +35,11 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 config: config.clone(),
-                queue: Mutex::new(TaskQueue::new(config.queue_limits())),
+                queue: Mutex::new({
+                    let mut queue = TaskQueue::new(config.queue_limits());
+                    queue.set_reject_policy(config.reject_policy());
+                    queue
+                }),
                 task_available: Notify::new(),
                 shutting_down: AtomicBool::new(false),
                 started_at: Instant::now(),

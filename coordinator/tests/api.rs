@@ -300,7 +300,11 @@ async fn oversized_body_is_413_json() {
 
 #[tokio::test]
 async fn default_body_limit_takes_an_eight_megabyte_matrix_pair() {
-    let app = TestApp::new();
+    // Not split, so the data comes back as it was sent.
+    let app = TestApp::with_config(coordinator::Config {
+        split_min_flops: None,
+        ..common::config(common::static_dir())
+    });
     let row = format!("[{}]", vec!["123"; 1000].join(","));
     let matrix = format!("[{}]", vec![row; 1000].join(","));
     let data = format!(r#"{{"A":"{matrix}","B":"{matrix}"}}"#);

@@ -31,6 +31,10 @@ pub enum ApiError {
     /// The request body did not arrive in the allowed time (seconds).
     #[error("Request body not received within {0} s")]
     RequestTimeout(u64),
+    /// A worker's result failed verification; the task went back to the
+    /// queue.
+    #[error("Result rejected: {0}")]
+    Rejected(String),
     /// A queue operation was refused.
     #[error(transparent)]
     Queue(#[from] QueueError),
@@ -51,7 +55,10 @@ impl ApiError {
             Self::Queue(QueueError::Full(_) | QueueError::FullBytes(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Self::Queue(QueueError::NotLeasedBy(_)) => StatusCode::CONFLICT,
+            Self::Queue(QueueError::NotLeasedBy(_) | QueueError::SplitTask(_)) => {
+                StatusCode::CONFLICT
+            }
+            Self::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -31,6 +31,7 @@ struct StatsBody {
     queue_size: u64,
     failed_tasks: u64,
     requeued_tasks: u64,
+    rejected_results: u64,
     held_tasks: u64,
     held_bytes: u64,
     workers_seen: usize,
@@ -44,11 +45,15 @@ struct WorkerLine {
     worker_id: String,
     tasks_completed: u64,
     tasks_failed: u64,
+    results_rejected: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    benched_secs: Option<u64>,
     last_seen_secs_ago: u64,
 }
 
 /// `GET /stats`: the contract's four counters, then the extensions (failed,
-/// requeued, held tasks and bytes, workers seen in the last minute, uptime).
+/// requeued, rejected results, held tasks and bytes, workers seen in the
+/// last minute with their rejected results and bench time, uptime).
 pub async fn stats_get(State(state): State<AppState>) -> Json<impl Serialize> {
     let now = Instant::now();
     let stats = state.queue().stats(now);
@@ -59,6 +64,8 @@ pub async fn stats_get(State(state): State<AppState>) -> Json<impl Serialize> {
             worker_id: w.id.as_str().to_owned(),
             tasks_completed: w.tasks_completed,
             tasks_failed: w.tasks_failed,
+            results_rejected: w.results_rejected,
+            benched_secs: w.benched_for.map(|left| left.as_secs().max(1)),
             last_seen_secs_ago: w.last_seen_ago.as_secs(),
         })
         .collect();
@@ -69,6 +76,7 @@ pub async fn stats_get(State(state): State<AppState>) -> Json<impl Serialize> {
         queue_size: stats.queue_size,
         failed_tasks: stats.failed_tasks,
         requeued_tasks: stats.requeued_tasks,
+        rejected_results: stats.rejected_results,
         held_tasks: stats.held_tasks,
         held_bytes: stats.held_bytes,
         workers_seen: workers.len(),

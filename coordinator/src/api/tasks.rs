@@ -1,7 +1,15 @@
 //! Task handlers: submit, lease (with optional long poll), post a result,
 //! give a task back, read a result. Each one translates HTTP to one queue
 //! call and back; the rules live in [`crate::queue`].
+//!
+//! Two steps run outside the queue's lock, since they cost `O(n^2)` for an
+//! `n x n` product: planning a submitted task ([`crate::plan`]: reading its
+//! matrices, preparing the check, splitting) and checking a result. Both
+//! run off the async runtime for large bodies. Assembling a split task's
+//! result runs in a task of its own, so that a client hanging up cannot
+//! leave it half done.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -14,8 +22,16 @@ use serde::{Deserialize, Serialize};
 
 use super::body::{WorkerAnswer, parse_task_id, task_data, worker_answer};
 use super::error::ApiError;
-use crate::queue::{Outcome, TaskId, TaskStatus, TaskView, WorkerId};
+use crate::plan::{self, Plan};
+use crate::queue::{
+    Outcome, ReadyParent, Rejection, TaskCheck, TaskId, TaskStatus, TaskView, WorkerId,
+};
+use crate::split;
 use crate::state::AppState;
+
+/// Bodies and results up to this many bytes are planned, checked and
+/// assembled on the async runtime; larger ones on the blocking pool.
+const INLINE_WORK_BYTES: usize = 64 * 1024;
 
 /// Query of `GET /task/next`, `POST /task/N/result` and `POST /task/N/release`.
 #[derive(Debug, Default, Deserialize)]
@@ -46,6 +62,10 @@ struct TaskReport<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     worker_id: Option<&'a str>,
     attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parts_done: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parts_total: Option<usize>,
 }
 
 impl<'a> TaskReport<'a> {
@@ -61,6 +81,8 @@ impl<'a> TaskReport<'a> {
             error: view.last_error.as_deref(),
             worker_id,
             attempts: view.attempts,
+            parts_done: view.parts.map(|p| p.done),
+            parts_total: view.parts.map(|p| p.total),
         }
     }
 }
@@ -86,6 +108,8 @@ fn read_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<By
 }
 
 /// `POST /task`: stores the body as a new pending task; `{"taskId":N}`.
+/// A large matrix product is split into parts (see [`crate::plan`]); the
+/// client still gets one id.
 pub async fn task_create(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
@@ -93,11 +117,36 @@ pub async fn task_create(
     let body = read_body(&state, body)?;
     let data = task_data(&body)?;
     let bytes = data.len();
-    let submitted = state.queue().submit(data, Instant::now());
+    let plan = plan_task(&state, Arc::clone(&data)).await?;
+    let now = Instant::now();
+    let (submitted, parts) = match plan {
+        Plan::Plain => (state.queue().submit(data, now), 0),
+        Plan::Checked(check) => (state.queue().submit_checked(data, Some(check), now), 0),
+        Plan::Split(specs) => {
+            let parts = specs.len();
+            (state.queue().submit_split(data, specs, now), parts)
+        }
+    };
     let id = submitted.inspect_err(|e| tracing::warn!(error = %e, "task refused"))?;
-    tracing::info!(task = %id, bytes, "task submitted");
-    state.wake_workers(1);
+    if parts > 0 {
+        tracing::info!(task = %id, bytes, parts, "task submitted, split into parts");
+    } else {
+        tracing::info!(task = %id, bytes, "task submitted");
+    }
+    state.wake_workers(parts.max(1));
     Ok(Json(TaskCreated { task_id: id.0 }))
+}
+
+/// Runs [`plan::plan`] for task `data`, off the runtime when it is large.
+async fn plan_task(state: &AppState, data: Arc<str>) -> Result<Plan, ApiError> {
+    let workers = state.queue().workers_seen();
+    if data.len() <= INLINE_WORK_BYTES {
+        return Ok(plan::plan(state.config(), workers, &data));
+    }
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || plan::plan(state.config(), workers, &data))
+        .await
+        .map_err(|e| ApiError::Internal(format!("planning a task failed: {e}")))
 }
 
 /// `GET /task/next?workerId=W[&wait=S]`: leases the next pending task as
@@ -180,12 +229,33 @@ pub async fn task_result_submit(
         .map(|w| WorkerId::from_param(Some(w)));
     let body = read_body(&state, body)?;
     let answer = worker_answer(&body)?;
-    let now = Instant::now();
     let outcome = match answer {
-        WorkerAnswer::Result(text) => state
-            .queue()
-            .complete(id, text.into(), worker.as_ref(), now),
-        WorkerAnswer::Error(text) => state.queue().fail(id, text.into(), worker.as_ref(), now),
+        WorkerAnswer::Result(text) => {
+            let text: Arc<str> = text.into();
+            let check = if state.config().verify {
+                state.queue().check_for(id)
+            } else {
+                None
+            };
+            if let Some(check) = check
+                && let Err(reason) = verify_result(check, Arc::clone(&text)).await?
+            {
+                return Err(reject(&state, id, worker.as_ref(), &reason));
+            }
+            let outcome = state
+                .queue()
+                .complete(id, text, worker.as_ref(), Instant::now());
+            let ready = state.queue().take_ready();
+            if !ready.is_empty() {
+                tokio::spawn(assemble_ready(state.clone(), ready));
+            }
+            outcome
+        }
+        WorkerAnswer::Error(text) => {
+            state
+                .queue()
+                .fail(id, text.into(), worker.as_ref(), Instant::now())
+        }
     }
     .inspect_err(|e| tracing::warn!(task = %id, error = %e, "answer for an unknown task"))?;
     let view = outcome.view();
@@ -209,6 +279,83 @@ pub async fn task_result_submit(
         }
     }
     Ok(Json(TaskReport::from_view(view)).into_response())
+}
+
+/// Checks a result against `check`, off the runtime when it is large;
+/// the inner error is why it was rejected.
+async fn verify_result(check: TaskCheck, text: Arc<str>) -> Result<Result<(), String>, ApiError> {
+    let small = text.len() <= INLINE_WORK_BYTES;
+    let run = move || plan::verify(&check, &text).map_err(|e| e.to_string());
+    if small {
+        return Ok(run());
+    }
+    tokio::task::spawn_blocking(run)
+        .await
+        .map_err(|e| ApiError::Internal(format!("checking a result failed: {e}")))
+}
+
+/// Records a rejected result for task `id` and builds the 422 answer.
+fn reject(state: &AppState, id: TaskId, worker: Option<&WorkerId>, reason: &str) -> ApiError {
+    let now = Instant::now();
+    let rejected = state.queue().reject(id, worker, reason, now);
+    let by = worker.map_or(WorkerId::UNKNOWN, WorkerId::as_str);
+    match rejected {
+        Ok(Rejection::Requeued) => {
+            tracing::warn!(task = %id, worker = by, reason, "result rejected, task requeued");
+            state.wake_workers(1);
+        }
+        Ok(Rejection::Failed) => {
+            tracing::warn!(task = %id, worker = by, reason, "result rejected on the last attempt, task failed");
+        }
+        Ok(Rejection::Unchanged(status)) => {
+            tracing::warn!(task = %id, worker = by, reason, status = status.as_str(), "result rejected");
+        }
+        Err(e) => return e.into(),
+    }
+    if let Some(worker) = worker
+        && state.queue().is_benched(worker, now)
+    {
+        tracing::warn!(
+            worker = by,
+            "worker benched after repeated rejected results"
+        );
+    }
+    ApiError::Rejected(reason.to_owned())
+}
+
+/// Assembles the results of split tasks whose parts are all done and
+/// completes them.
+async fn assemble_ready(state: AppState, ready: Vec<ReadyParent>) {
+    for parent in ready {
+        let bytes: usize = parent.results.iter().map(|r| r.len()).sum();
+        let results = parent.results;
+        let run = move || {
+            split::assemble(&results)
+                .map(Arc::from)
+                .map_err(|e| Arc::from(e.to_string()))
+        };
+        let assembled = if bytes <= INLINE_WORK_BYTES {
+            run()
+        } else {
+            match tokio::task::spawn_blocking(run).await {
+                Ok(assembled) => assembled,
+                Err(e) => Err(Arc::from(format!("assembling failed: {e}"))),
+            }
+        };
+        match state
+            .queue()
+            .finish_split(parent.id, assembled, Instant::now())
+        {
+            Ok(view) if view.status == TaskStatus::Completed => {
+                tracing::info!(task = %parent.id, bytes, "split task completed");
+            }
+            Ok(view) => {
+                let error = view.last_error.as_deref().unwrap_or("");
+                tracing::warn!(task = %parent.id, error, "split task failed");
+            }
+            Err(e) => tracing::warn!(task = %parent.id, error = %e, "split task gone"),
+        }
+    }
 }
 
 /// `POST /task/N/release?workerId=W`: worker W gives task N back; it goes to
