@@ -27,9 +27,9 @@ impl Avx512 {
 impl MicroKernel for Avx512 {
     const MR: usize = MR;
     const NR: usize = NR;
-    const KC: usize = 192;
-    const MC: usize = 144;
-    const NC: usize = 3072;
+    const KC: usize = 256;
+    const MC: usize = 96;
+    const NC: usize = 768;
 
     fn tile(
         self,

@@ -179,16 +179,18 @@ fn blocked<K: MicroKernel>(
     let kc_max = K::KC.min(k);
     let mc_max = K::MC.min(m.div_ceil(mr) * mr);
     let nc_max = K::NC.min(n.div_ceil(nr) * nr);
-    let mut a_packed = vec![0.0; mc_max * kc_max];
-    let mut b_packed = vec![0.0; nc_max * kc_max];
+    let mut a_storage = aligned_zeros(mc_max * kc_max);
+    let mut b_storage = aligned_zeros(nc_max * kc_max);
+    let a_packed = a_storage.as_mut_slice();
+    let b_packed = b_storage.as_mut_slice();
     for jc in (0..n).step_by(K::NC) {
         let nb = K::NC.min(n - jc);
         for pc in (0..k).step_by(K::KC) {
             let kb = K::KC.min(k - pc);
-            pack::pack_b(&mut b_packed, b, n, pc, kb, jc, nb, nr);
+            pack::pack_b(b_packed, b, n, pc, kb, jc, nb, nr);
             for ic in (0..m).step_by(K::MC) {
                 let mb = K::MC.min(m - ic);
-                pack::pack_a(&mut a_packed, a, k, ic, mb, pc, kb, mr);
+                pack::pack_a(a_packed, a, k, ic, mb, pc, kb, mr);
                 for (jp, jr) in (0..nb).step_by(nr).enumerate() {
                     let cols = nr.min(nb - jr);
                     let b_panel = &b_packed[jp * nr * kb..(jp + 1) * nr * kb];
@@ -211,6 +213,38 @@ fn blocked<K: MicroKernel>(
                 }
             }
         }
+    }
+}
+
+/// Bytes of a cache line: packed panels start on one, so a SIMD load of a
+/// panel's values never straddles two lines.
+const CACHE_LINE: usize = 64;
+
+/// A zeroed buffer of `len` values whose usable part starts on a cache line.
+struct AlignedZeros {
+    storage: Vec<f64>,
+    offset: usize,
+    len: usize,
+}
+
+fn aligned_zeros(len: usize) -> AlignedZeros {
+    let storage = vec![0.0; len + CACHE_LINE / size_of::<f64>()];
+    // `align_offset` may decline (usize::MAX) on exotic targets: then start
+    // unaligned, which is only slower.
+    let offset = match storage.as_ptr().align_offset(CACHE_LINE) {
+        offset if offset <= CACHE_LINE / size_of::<f64>() => offset,
+        _ => 0,
+    };
+    AlignedZeros {
+        storage,
+        offset,
+        len,
+    }
+}
+
+impl AlignedZeros {
+    fn as_mut_slice(&mut self) -> &mut [f64] {
+        &mut self.storage[self.offset..self.offset + self.len]
     }
 }
 
