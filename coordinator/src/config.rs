@@ -35,9 +35,11 @@ pub const DEFAULT_MAX_INFLIGHT_BODY_BYTES: usize = 512 * 1024 * 1024;
 /// in the kernel's accept backlog.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Default smallest product, in floating point operations (`2 m k n`),
-/// that is split into parts: about a 370 x 370 x 370 product, which takes a
-/// browser worker some tens of milliseconds.
-pub const DEFAULT_SPLIT_MIN_FLOPS: u64 = 100_000_000;
+/// that is split into parts: 2e9, about a 1000 x 1000 x 1000 product, which
+/// keeps one browser worker busy for around half a second or more. Below
+/// that, sending `B` to every part's worker and reading it there costs a
+/// good share of what splitting saves. `--split-min-flops` lowers it.
+pub const DEFAULT_SPLIT_MIN_FLOPS: u64 = 2_000_000_000;
 /// Default most parts a task is split into.
 pub const DEFAULT_MAX_PARTS: usize = 16;
 /// Default number of rejected results in a row that bench a worker.
