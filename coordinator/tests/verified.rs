@@ -167,6 +167,9 @@ async fn a_worker_with_repeated_rejections_is_benched() {
         StatusCode::NO_CONTENT,
         "benched, though tasks wait"
     );
+    // A benched worker's long poll waits it out without taking the task.
+    let waiting = app.get("/task/next?workerId=mallory&wait=0.01").await;
+    assert_eq!(waiting.status, StatusCode::NO_CONTENT);
     let (id, task) = lease(&app, "honest").await;
     assert_eq!(
         post_result(&app, id, "honest", &honest(&task)).await.status,

@@ -165,6 +165,9 @@ pub async fn task_next(
     let wait = parse_wait(query.wait.as_deref(), state.config().max_wait)?;
     // tokio's clock, so paused-time tests can run the wait out.
     let deadline = tokio::time::Instant::now() + wait;
+    if state.queue().is_benched(&worker, Instant::now()) {
+        return Ok(benched_wait(&state, &worker, deadline).await);
+    }
     loop {
         let notified = state.task_available().notified();
         tokio::pin!(notified);
@@ -178,6 +181,26 @@ pub async fn task_next(
         // A timeout ends the wait; the loop then tries once more and answers.
         let _ = tokio::time::timeout_at(deadline, notified).await;
     }
+}
+
+/// How often a benched worker's long poll looks for shutdown.
+const BENCHED_POLL_STEP: Duration = Duration::from_secs(1);
+
+/// A benched worker's poll: it is seen (so it stays in `/stats`), gets no
+/// task, and waits out its `wait` without waiting on the task signal, so it
+/// takes no wake-up meant for a worker that may have the task.
+async fn benched_wait(
+    state: &AppState,
+    worker: &WorkerId,
+    deadline: tokio::time::Instant,
+) -> Response {
+    // Counts as seen; a benched worker is never given a task.
+    let _ = state.lease_next(worker, Instant::now());
+    while tokio::time::Instant::now() < deadline && !state.is_shutting_down() {
+        let step = tokio::time::Instant::now() + BENCHED_POLL_STEP;
+        tokio::time::sleep_until(step.min(deadline)).await;
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 fn parse_wait(wait: Option<&str>, max_wait: Duration) -> Result<Duration, ApiError> {
