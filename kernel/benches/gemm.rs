@@ -1,6 +1,7 @@
 //! GFLOP/s of this kernel against `matrixmultiply` and `gemm` (single
 //! thread), and of exact integer products against the Dana-style triple loop,
-//! all measured in the same run. Criterion's "elements/s" is FLOP/s here
+//! all measured in the same run, in CPU time of the benchmark thread (see
+//! `common`). Criterion's "elements/s" is FLOP/s here
 //! (`Throughput::Elements(2 * m * n * k)`).
 //!
 //! `cargo bench -p kernel --bench gemm`
@@ -8,10 +9,16 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use common::ThreadCpuTime;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use kernel::exact::{IntPath, multiply_exact_on};
 use kernel::gemm::{Isa, gemm_f64_with};
 use kernel::{Matrix, multiply_exact};
+
+mod common;
+
+/// Criterion measuring CPU time (see `common`).
+type Bench = Criterion<ThreadCpuTime>;
 
 /// The sizes every group measures.
 const SIZES: [usize; 4] = [64, 256, 512, 1024];
@@ -41,7 +48,7 @@ fn flops(n: usize) -> Throughput {
     Throughput::Elements(2 * (n as u64).pow(3))
 }
 
-fn f64_gemm(c: &mut Criterion) {
+fn f64_gemm(c: &mut Bench) {
     let mut group = c.benchmark_group("f64");
     group
         .sample_size(10)
@@ -138,7 +145,7 @@ fn dana_loop(a: &[Vec<i64>], b: &[Vec<i64>]) -> Vec<Vec<i64>> {
     c
 }
 
-fn integer_gemm(c: &mut Criterion) {
+fn integer_gemm(c: &mut Bench) {
     let mut group = c.benchmark_group("i64");
     group
         .sample_size(10)
@@ -167,5 +174,9 @@ fn integer_gemm(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, f64_gemm, integer_gemm);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpuTime);
+    targets = f64_gemm, integer_gemm
+}
 criterion_main!(benches);

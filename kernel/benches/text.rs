@@ -1,15 +1,18 @@
 //! MB/s of reading and writing Dana matrix text against serde_json with
 //! `Vec<Vec<i64>>`, measured in the same run (`Throughput::Bytes` of the
-//! compact text).
+//! compact text), in CPU time of the benchmark thread (see `common`).
 //!
 //! `cargo bench -p kernel --bench text`
 
 use std::hint::black_box;
 use std::time::Duration;
 
+use common::ThreadCpuTime;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use kernel::Matrix;
 use kernel::text::{parse, write_i64};
+
+mod common;
 
 /// Integers with 1 to 7 digits and both signs, as task matrices hold.
 fn matrix(n: usize) -> Matrix<i64> {
@@ -26,7 +29,7 @@ fn matrix(n: usize) -> Matrix<i64> {
     Matrix::new(n, n, data).expect("square")
 }
 
-fn text(c: &mut Criterion) {
+fn text(c: &mut Criterion<ThreadCpuTime>) {
     let mut group = c.benchmark_group("text");
     group
         .sample_size(10)
@@ -68,5 +71,9 @@ fn text(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, text);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpuTime);
+    targets = text
+}
 criterion_main!(benches);

@@ -2,15 +2,20 @@
 //! variant) under wasmtime (Cranelift),
 //! against `matrixmultiply` compiled into the same module and the native
 //! kernel, measured in the same run. Operands stay in wasm memory between
-//! iterations, so only the multiply is timed.
+//! iterations, so only the multiply is timed, in CPU time of the benchmark
+//! thread (see `kernel/benches/common`).
 //!
 //! `cargo bench -p kernel-wasm-check`
 
 use std::hint::black_box;
 use std::time::Duration;
 
+use common::ThreadCpuTime;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use kernel_wasm_check::{Entry, KERNEL_OK, WasmKernel};
+
+#[path = "../../benches/common/mod.rs"]
+mod common;
 
 const SIZES: [usize; 4] = [64, 256, 512, 1024];
 
@@ -26,7 +31,7 @@ fn values(len: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
-fn wasmtime_f64(c: &mut Criterion) {
+fn wasmtime_f64(c: &mut Criterion<ThreadCpuTime>) {
     let mut wasm = WasmKernel::load().expect("the kernel's wasm32 module loads");
     let mut relaxed = WasmKernel::load_relaxed().expect("the relaxed-simd module loads");
     let mut group = c.benchmark_group("wasmtime f64");
@@ -72,5 +77,9 @@ fn wasmtime_f64(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, wasmtime_f64);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpuTime);
+    targets = wasmtime_f64
+}
 criterion_main!(benches);
