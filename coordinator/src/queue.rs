@@ -48,7 +48,14 @@ pub const MAX_TRACKED_WORKERS: usize = 1024;
 /// Worker ids longer than this many bytes are cut to it.
 pub const MAX_WORKER_ID_BYTES: usize = 128;
 
-/// A task's id: a positive integer, 1 for the first task, growing by one.
+/// The id of the first part of a split task; later parts count down from
+/// it. Client tasks count up from 1, so their ids stay 1, 2, 3, ... as the
+/// contract says, however many parts the coordinator makes. It is the
+/// largest Dana `int` under `-chip 32`, so every id fits a 32-bit worker.
+pub const FIRST_PART_ID: u64 = i32::MAX as u64;
+
+/// A task's id: a positive integer. Tasks clients submit count up from 1;
+/// parts of split tasks count down from [`FIRST_PART_ID`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TaskId(pub u64);
 
@@ -159,6 +166,10 @@ pub enum QueueError {
     /// The task was split into parts: results are taken per part.
     #[error("Task {0} is split into parts; post the results of its parts")]
     SplitTask(TaskId),
+    /// Every id between the client ids and [`FIRST_PART_ID`] is taken, so no
+    /// more split tasks can be made (after about two billion tasks).
+    #[error("No task ids left for the parts of a split task")]
+    PartIdsExhausted,
 }
 
 /// A task handed to a worker by [`TaskQueue::lease_next`].
@@ -362,6 +373,8 @@ pub struct TaskQueue {
     leases: VecDeque<LeaseEntry>,
     finished: VecDeque<(Instant, TaskId)>,
     next_id: u64,
+    /// The id the next part of a split task gets (counts down).
+    next_part_id: u64,
     held_bytes: usize,
     counters: Counters,
     workers: HashMap<WorkerId, WorkerRecord>,
@@ -380,6 +393,7 @@ impl TaskQueue {
             leases: VecDeque::new(),
             finished: VecDeque::new(),
             next_id: 1,
+            next_part_id: FIRST_PART_ID,
             held_bytes: 0,
             counters: Counters::default(),
             workers: HashMap::new(),
@@ -442,13 +456,33 @@ impl TaskQueue {
         Ok(())
     }
 
-    /// Stores a new task under the next id (not queued) and counts its bytes.
+    /// Stores a new task under the next client id (not queued) and counts
+    /// its bytes.
     fn insert(&mut self, task: Task) -> TaskId {
         let id = TaskId(self.next_id);
         self.next_id += 1;
+        self.store(id, task);
+        id
+    }
+
+    /// Stores a new part of a split task under the next part id (not
+    /// queued) and counts its bytes.
+    fn insert_part(&mut self, task: Task) -> TaskId {
+        let id = TaskId(self.next_part_id);
+        self.next_part_id -= 1;
+        self.store(id, task);
+        id
+    }
+
+    /// Whether `parts` more part ids fit between the client ids and the part
+    /// ids given out so far (with room for the next client id).
+    fn has_part_ids_for(&self, parts: usize) -> bool {
+        self.next_part_id.saturating_sub(self.next_id) > parts as u64
+    }
+
+    fn store(&mut self, id: TaskId, task: Task) {
         self.held_bytes += task.held_bytes();
         self.tasks.insert(id, task);
-        id
     }
 
     /// Hands the first pending task to `worker` for one lease. `None` when
@@ -739,7 +773,7 @@ impl TaskQueue {
             .collect();
         workers.sort_by(|a, b| a.id.cmp(&b.id));
         Stats {
-            total_tasks: self.next_id - 1,
+            total_tasks: (self.next_id - 1) + (FIRST_PART_ID - self.next_part_id),
             completed_tasks: self.counters.completed,
             failed_tasks: self.counters.failed,
             active_tasks: self.counters.processing,
@@ -753,7 +787,9 @@ impl TaskQueue {
     }
 
     fn missing(&self, id: TaskId) -> QueueError {
-        if id.0 > 0 && id.0 < self.next_id {
+        let was_client_task = id.0 > 0 && id.0 < self.next_id;
+        let was_part = id.0 > self.next_part_id && id.0 <= FIRST_PART_ID;
+        if was_client_task || was_part {
             QueueError::Expired
         } else {
             QueueError::NotFound

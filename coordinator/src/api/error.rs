@@ -52,9 +52,9 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Queue(QueueError::NotFound | QueueError::Expired) => StatusCode::NOT_FOUND,
-            Self::Queue(QueueError::Full(_) | QueueError::FullBytes(_)) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::Queue(
+                QueueError::Full(_) | QueueError::FullBytes(_) | QueueError::PartIdsExhausted,
+            ) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Queue(QueueError::NotLeasedBy(_) | QueueError::SplitTask(_)) => {
                 StatusCode::CONFLICT
             }

@@ -143,7 +143,8 @@ impl TaskQueue {
 
     /// Adds a split task whose data is `data` (what the client sent, kept
     /// for reference) and its `parts`, queued in order at the back. The
-    /// split task's id is returned; the parts take the ids after it.
+    /// split task's id is returned and is the next client id; the parts take
+    /// ids counting down from [`super::FIRST_PART_ID`].
     ///
     /// # Errors
     ///
@@ -156,13 +157,17 @@ impl TaskQueue {
         now: Instant,
     ) -> Result<TaskId, QueueError> {
         let bytes = data.len() + parts.iter().map(|p| p.data.len()).sum::<usize>();
+        if !self.has_part_ids_for(parts.len()) {
+            return Err(QueueError::PartIdsExhausted);
+        }
         self.make_room(1 + parts.len(), bytes, now)?;
         let mut parent = Task::new(data, None);
         parent.status = TaskStatus::Processing;
         let parent_id = TaskId(self.next_id);
+        let first_part = self.next_part_id;
         parent.split = Some(Box::new(SplitState {
-            parts: (1..=parts.len() as u64)
-                .map(|k| TaskId(parent_id.0 + k))
+            parts: (0..parts.len() as u64)
+                .map(|k| TaskId(first_part - k))
                 .collect(),
             results: vec![None; parts.len()],
             done: 0,
@@ -177,7 +182,7 @@ impl TaskQueue {
                 parent: parent_id,
                 index,
             });
-            let id = self.insert(part);
+            let id = self.insert_part(part);
             self.pending.push_back(id);
             self.counters.pending += 1;
         }
@@ -396,8 +401,9 @@ mod tests {
         assert_eq!(view.status, TaskStatus::Processing);
         assert_eq!(view.parts, Some(PartsProgress { done: 0, total: 3 }));
         let lease = q.lease_next(&worker("w"), t0).unwrap();
-        assert_eq!((lease.id, &*lease.data), (TaskId(2), "p1"));
-        assert_eq!(q.get(TaskId(2)).unwrap().part_of, Some(id));
+        let first_part = TaskId(super::super::FIRST_PART_ID);
+        assert_eq!((lease.id, &*lease.data), (first_part, "p1"));
+        assert_eq!(q.get(first_part).unwrap().part_of, Some(id));
         let stats = q.stats(t0);
         assert_eq!(
             (stats.total_tasks, stats.active_tasks, stats.queue_size),
@@ -478,6 +484,45 @@ mod tests {
     }
 
     #[test]
+    fn parts_do_not_use_up_client_task_ids() {
+        let mut q = queue();
+        let t0 = Instant::now();
+        let split = q
+            .submit_split(Arc::from("all"), parts(&["p1", "p2", "p3"]), t0)
+            .unwrap();
+        let next = q.submit(Arc::from("plain"), t0).unwrap();
+        assert_eq!((split, next), (TaskId(1), TaskId(2)));
+        let part_ids: Vec<u64> = (0..3)
+            .map(|_| q.lease_next(&worker("w"), t0).unwrap().id.0)
+            .collect();
+        let top = super::super::FIRST_PART_ID;
+        assert_eq!(part_ids, vec![top, top - 1, top - 2]);
+        assert!(
+            part_ids.iter().all(|&id| id <= i32::MAX as u64),
+            "fits a 32-bit Dana int"
+        );
+        assert_eq!(
+            q.stats(t0).total_tasks,
+            5,
+            "two client tasks and three parts"
+        );
+    }
+
+    #[test]
+    fn unknown_ids_between_client_and_part_ids_are_not_found() {
+        let mut q = queue();
+        let t0 = Instant::now();
+        q.submit_split(Arc::from("all"), parts(&["p1"]), t0)
+            .unwrap();
+        assert_eq!(q.get(TaskId(2)), Err(QueueError::NotFound));
+        assert_eq!(q.get(TaskId(1_000_000)), Err(QueueError::NotFound));
+        assert_eq!(
+            q.get(TaskId(super::super::FIRST_PART_ID - 1)),
+            Err(QueueError::NotFound)
+        );
+    }
+
+    #[test]
     fn workers_cannot_complete_a_split_task_directly() {
         let mut q = queue();
         let t0 = Instant::now();
@@ -503,7 +548,7 @@ mod tests {
         assert_eq!(view.status, TaskStatus::Failed);
         assert_eq!(
             view.last_error.as_deref(),
-            Some("Part 1 (task 2) failed: ragged rows")
+            Some("Part 1 (task 2147483647) failed: ragged rows")
         );
     }
 
