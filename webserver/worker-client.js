@@ -13,6 +13,13 @@
 // Tasks held when the tab goes away are given back with `task/N/release` (an
 // extension; 404/405 are ignored) and, failing that, come back through the lease.
 //
+// Results are posted with `?workerId=W` (an optional extension the coordinator
+// uses to credit work and to count rejections). A coordinator that checks results
+// answers 422 to a wrong one: the page counts it as rejected (the task goes back
+// to the queue on the coordinator's side), and shows the coordinator's own count
+// for this worker id from `GET stats` (`workers[].resultsRejected`), and whether
+// the coordinator currently gives this id no tasks (`benchedSecs`).
+//
 // URL parameters (optional): workerId=ID, slots=N, start=1 (start at once).
 
 import { Cancelled, ComputeSlot } from './compute-slot.js';
@@ -38,6 +45,8 @@ const RATE_WINDOW_MS = 10000;
 const LOG_LIMIT = 200;
 /** Upper bound of the slot count input. */
 const MAX_SLOTS = 32;
+/** How often the coordinator's record of this worker (`GET stats`) is read while running. */
+const STATS_EVERY_MS = 5000;
 
 const ID_KEY = 'xdana.workerId';
 const SLOTS_KEY = 'xdana.slots';
@@ -62,6 +71,9 @@ const state = {
   redelivering: 0,
   done: 0,
   failed: 0,
+  rejected: 0,
+  /** This worker id's line of `GET stats` (null until read, or without the extension). */
+  record: null,
   totalFlops: 0,
   recent: [],
   runStartedAt: 0,
@@ -151,6 +163,7 @@ function log(text, kind = '') {
     state.lastError = text;
     render();
   }
+  return li;
 }
 
 let renderQueued = false;
@@ -172,6 +185,13 @@ function renderNow() {
 
   $('done').textContent = String(state.done);
   $('failed').textContent = String(state.failed);
+  $('rejected').textContent = String(state.rejected);
+  const record = state.record;
+  $('rejected-total').textContent = record ? String(record.resultsRejected ?? 0) : '—';
+  $('benched').textContent = record?.benchedSecs
+    ? `The coordinator gives this worker id no tasks for about ${formatSecs(record.benchedSecs * 1000)} ` +
+      `after ${record.resultsRejected} rejected result(s).`
+    : '';
   $('tasks-per-sec').textContent = rateTasks.toFixed(rateTasks >= 10 ? 0 : 2);
   $('gflops').textContent = rateFlops.toFixed(rateFlops >= 10 ? 1 : 3);
   const busy = state.slots.filter((s) => s.task).length;
@@ -195,6 +215,10 @@ function renderNow() {
   }
   badge.textContent = label;
   badge.className = `badge ${cls}`;
+  if (state.running && record?.benchedSecs) {
+    badge.textContent = 'benched by the coordinator';
+    badge.className = 'badge failed';
+  }
   $('poll-mode').textContent =
     state.pollMode === 'long'
       ? 'long poll'
@@ -287,6 +311,7 @@ async function claimTask() {
     // Kept as text: JSON.parse would round 64-bit integers in JSON-array matrices,
     // and reading a large answer is left to the compute worker (task-json.js).
     let text;
+    const headersAt = performance.now();
     try {
       text = await response.text();
     } catch (err) {
@@ -301,7 +326,8 @@ async function claimTask() {
       await backOff('bad answer');
       return null;
     }
-    return { taskId, answer: text, workerId, startedAt: performance.now() };
+    const startedAt = performance.now();
+    return { taskId, answer: text, workerId, startedAt, receiveMs: startedAt - headersAt };
   }
   await backOff(`HTTP ${response.status}`);
   return null;
@@ -330,14 +356,24 @@ async function deliver(ticket, body) {
   try {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const res = await fetch(`task/${taskId}/result`, {
+        const posted = performance.now();
+        const res = await fetch(`task/${taskId}/result?workerId=${encodeURIComponent(ticket.workerId)}`, {
           method: 'POST',
           headers: { 'Content-Type': 'application/json' },
           body: JSON.stringify(body),
         });
         if (res.ok) {
           markOnline();
+          ticket.deliverMs = performance.now() - posted;
           return true;
+        }
+        if (res.status === 422) {
+          // The coordinator's check found the result wrong; it requeued the task.
+          const reason = (await errorOf(res)).replace(/^Result rejected:\s*/, '');
+          state.rejected += 1;
+          log(`task ${taskId}: result rejected by the coordinator's check${reason ? ` (${reason})` : ''}; the task went back to the queue`, 'error');
+          refreshRecord();
+          return false;
         }
         if (res.status < 500) {
           const text = await res.text().catch(() => '');
@@ -383,6 +419,41 @@ async function deliver(ticket, body) {
   }
 }
 
+/** The `error` text of a JSON error answer, or ''. */
+async function errorOf(response) {
+  try {
+    const body = await response.json();
+    return typeof body?.error === 'string' ? body.error.slice(0, 200) : '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Reads this worker id's line of `GET stats` (tasks, rejected results, bench time).
+ * Coordinators without the `workers` extension leave it unknown; failures are quiet
+ * (the claim loop reports an unreachable coordinator).
+ */
+async function refreshRecord() {
+  const workerId = state.workerId;
+  let stats;
+  try {
+    const res = await fetch('stats', { cache: 'no-store' });
+    if (!res.ok) return;
+    stats = await res.json();
+  } catch {
+    return;
+  }
+  if (workerId !== state.workerId || !Array.isArray(stats?.workers)) return;
+  const line = stats.workers.find((w) => w?.workerId === workerId) ?? null;
+  const benchedBefore = Boolean(state.record?.benchedSecs);
+  state.record = line ?? { workerId, tasksCompleted: 0, resultsRejected: 0 };
+  if (line?.benchedSecs && !benchedBefore) {
+    log(`the coordinator gives this worker id no tasks for ${formatSecs(line.benchedSecs * 1000)} after repeated rejected results`, 'error');
+  }
+  render();
+}
+
 // ---------------------------------------------------------------- the work loop
 
 async function dispatch(generation) {
@@ -417,6 +488,7 @@ async function run(slot, ticket) {
   state.held.set(taskId, ticket);
   log(`task ${taskId}: computing on slot ${slot.index + 1}`);
   let outcome;
+  const computeFrom = performance.now();
   try {
     outcome = await slot.compute(ticket);
   } catch (err) {
@@ -424,6 +496,7 @@ async function run(slot, ticket) {
     state.held.delete(taskId);
     return;
   }
+  const slotMs = performance.now() - computeFrom;
   slot.task = null;
   if (slot.retiring) retire(slot);
   wake();
@@ -448,7 +521,19 @@ async function run(slot, ticket) {
       state.done += 1;
       state.totalFlops += outcome.flops;
       state.recent.push({ at: performance.now(), flops: outcome.flops });
-      log(`task ${taskId}: ${outcome.shape} done in ${formatSecs(outcome.ms)}`, 'ok');
+      const line = log(
+        `task ${taskId}: ${outcome.shape} done in ${formatSecs(outcome.ms)} ` +
+          `(received in ${formatSecs(ticket.receiveMs)}, delivered in ${formatSecs(ticket.deliverMs)})`,
+        'ok',
+      );
+      // Exact figures for measuring tools; the text above is rounded for people.
+      Object.assign(line.dataset, {
+        taskId: String(taskId),
+        kernelMs: outcome.ms.toFixed(3),
+        slotMs: slotMs.toFixed(3),
+        receiveMs: ticket.receiveMs.toFixed(3),
+        deliverMs: ticket.deliverMs.toFixed(3),
+      });
     }
   } else {
     const ok = await deliver(ticket, { error: outcome.error });
@@ -568,6 +653,7 @@ function stop(leaving = false) {
 
 function setWorkerId(raw, persist) {
   const id = String(raw).trim() || randomId();
+  if (id !== state.workerId) state.record = null;
   state.workerId = id;
   $('worker-id').value = id;
   if (persist) storageSet(ID_KEY, id);
@@ -622,6 +708,10 @@ function init() {
   });
 
   setInterval(renderNow, 500);
+  setInterval(() => {
+    if (state.running) refreshRecord();
+  }, STATS_EVERY_MS);
+  refreshRecord();
   renderNow();
   if (params.get('start') === '1') start();
 }
