@@ -5,6 +5,10 @@
 // `POST task`, then polls `GET result/N` and shows the task's progress (pending,
 // processing by which worker, completed or failed) and the product: in full when
 // small, as a corner plus a download when large. Computing is left to the workers.
+//
+// A coordinator that splits large products into row-block parts keeps one task id
+// and adds `partsDone` / `partsTotal` to `GET result/N`: the page then shows
+// progress by parts done.
 
 import { MatrixTextError, formatMatrix, randomMatrixText, readMatrix } from './matrix-text.js';
 
@@ -138,10 +142,14 @@ function renderStatus() {
       text = `Task ${job.taskId} is waiting for a worker · ${elapsed(job)}`;
       break;
     case 'processing':
-      text = `Task ${job.taskId} is being computed${who}${tries} · ${elapsed(job)}`;
+      text = job.parts
+        ? `Task ${job.taskId} is being computed in ${job.parts.total} parts: ${job.parts.done} of ${job.parts.total} done · ${elapsed(job)}`
+        : `Task ${job.taskId} is being computed${who}${tries} · ${elapsed(job)}`;
       break;
     case 'completed':
-      text = `Task ${job.taskId} completed${who} in ${elapsed(job)}`;
+      text = job.parts
+        ? `Task ${job.taskId} completed in ${job.parts.total} parts in ${elapsed(job)}`
+        : `Task ${job.taskId} completed${who} in ${elapsed(job)}`;
       break;
     case 'failed':
       text = `Task ${job.taskId} was refused${who} after ${elapsed(job)}`;
@@ -152,6 +160,20 @@ function renderStatus() {
   $('task-status').textContent = text;
   const step = job.status === 'submitting' ? 'submitted' : job.status === 'failed' ? job.lastStep : job.status;
   showStep(step, job.status === 'failed');
+  renderParts();
+}
+
+/** Progress by parts done, for a task the coordinator split. */
+function renderParts() {
+  const parts = job?.parts;
+  $('parts-view').hidden = !parts;
+  if (!parts) return;
+  const done = job.status === 'completed' ? parts.total : parts.done;
+  $('parts-progress').max = parts.total;
+  $('parts-progress').value = done;
+  $('parts-text').textContent = `${done} of ${parts.total} parts done`;
+  // The processing step fills up with the parts.
+  if (job.status === 'processing') $('progress').value = STEPS.indexOf('processing') + done / parts.total;
 }
 
 function clearResult() {
@@ -175,7 +197,7 @@ function showProduct(j, text) {
     shape = null;
   }
   const dims = shape ? `${shape.rows}×${shape.cols}` : 'unreadable';
-  const who = j.workerId ? `worker ${j.workerId}` : 'a worker';
+  const who = j.parts ? `${j.parts.total} workers' parts (assembled)` : j.workerId ? `worker ${j.workerId}` : 'a worker';
   $('result-summary').textContent = `${dims} product of task ${j.taskId}, computed by ${who}, ${elapsed(j)} after submitting.`;
 
   const small = shape && shape.rows * shape.cols <= SMALL_RESULT_CELLS && text.length <= SMALL_RESULT_CHARS;
@@ -329,6 +351,9 @@ async function poll(j) {
     misses = 0;
     if (body.workerId) j.workerId = body.workerId;
     if (Number.isInteger(body.attempts)) j.attempts = body.attempts;
+    if (Number.isInteger(body.partsTotal) && body.partsTotal > 0) {
+      j.parts = { done: Number.isInteger(body.partsDone) ? body.partsDone : 0, total: body.partsTotal };
+    }
     if (body.status === 'pending' || body.status === 'processing') {
       j.status = body.status;
       j.lastStep = body.status;
@@ -368,6 +393,9 @@ async function refreshStats() {
     `${stats.completedTasks ?? '?'} completed`,
   ];
   if (Number.isInteger(stats.failedTasks)) parts.push(`${stats.failedTasks} failed`);
+  if (Number.isInteger(stats.rejectedResults) && stats.rejectedResults > 0) {
+    parts.push(`${stats.rejectedResults} wrong result(s) rejected`);
+  }
   parts.push(`${stats.totalTasks ?? '?'} submitted in all`);
   let warning = '';
   if (Array.isArray(stats.workers)) {
