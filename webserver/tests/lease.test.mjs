@@ -51,7 +51,7 @@ async function openStuckWorker(base, id) {
   const w = await openWorker(browser, base, id, { slots: 1 });
   w.id = id;
   w.refusedResults = 0;
-  await w.page.route('**/task/*/result', (route) => {
+  await w.page.route('**/task/*/result*', (route) => {
     w.refusedResults += 1;
     return route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":"held by the test"}' });
   });

@@ -1,11 +1,18 @@
 // The main app (served at /) driven like a person: type two matrices, click Submit,
 // read the product on the page; bad input shows an error and sends nothing; a large
-// random product is summarised and downloadable. One worker page does the computing.
+// random product is summarised and downloadable; a product the coordinator splits
+// into parts shows progress by parts done. One worker page does the computing.
+//
+// The coordinator splits products from SPLIT_MIN_FLOPS (2 m k n) on, far below its
+// default, so that products of a few hundred rows are split.
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import { getStats, launchBrowser, nativeProducts, openWorker, screenshot, startCoordinator } from './helpers.mjs';
+import { getResult, getStats, launchBrowser, nativeProducts, openWorker, screenshot, startCoordinator, waitFor } from './helpers.mjs';
+
+/** Products of at least this many flops are split into parts in this file. */
+const SPLIT_MIN_FLOPS = 1_000_000;
 
 let coordinator;
 let browser;
@@ -15,7 +22,7 @@ let page;
 const pageErrors = [];
 
 before(async () => {
-  coordinator = await startCoordinator('main-app');
+  coordinator = await startCoordinator('main-app', ['--split-min-flops', String(SPLIT_MIN_FLOPS)]);
   browser = await launchBrowser();
   worker = await openWorker(browser, coordinator.url, 'e2e-main-worker', { slots: 2 });
   context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1200, height: 900 } });
@@ -143,6 +150,86 @@ test('a large random product is summarised and downloads exactly', { timeout: 12
   const text = await readFile(await download.path(), 'utf8');
   assert.equal(text, expected);
   await screenshot(page, 'main-app-large');
+});
+
+test('a split product shows progress by parts done and is assembled exactly', { timeout: 120000 }, async () => {
+  // The worker page waits, so that the test can finish one part by hand and see the
+  // page count it before the worker does the rest.
+  await worker.page.getByRole('button', { name: 'Stop' }).click();
+  await worker.page.waitForFunction(() => document.getElementById('status').textContent === 'stopped', null, {
+    timeout: 10000,
+  });
+  await page.fill('#rows-a', '150');
+  await page.fill('#inner', '101');
+  await page.fill('#cols-b', '130');
+  await page.getByRole('button', { name: 'Generate' }).click();
+  const a = await page.inputValue('#matrix-a');
+  const b = await page.inputValue('#matrix-b');
+  const [expected] = await nativeProducts([{ A: a, B: b }]);
+  assert.ok(2 * 150 * 101 * 130 >= SPLIT_MIN_FLOPS);
+
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await page.waitForFunction(() => /^Submitted as task \d+/.test(document.getElementById('submit-note').textContent), null, {
+    timeout: 30000,
+  });
+  const taskId = Number((await page.textContent('#submit-note')).match(/task (\d+)/)[1]);
+  const first = await getResult(coordinator.url, taskId);
+  assert.equal(first.status, 'processing');
+  assert.ok(first.partsTotal >= 2, `task split into parts: ${JSON.stringify(first)}`);
+  const total = first.partsTotal;
+  await page.waitForFunction(
+    (n) => document.getElementById('parts-text').textContent === `0 of ${n} parts done` &&
+      document.getElementById('task-status').textContent.includes(`computed in ${n} parts: 0 of ${n} done`),
+    total,
+    { timeout: 10000 },
+  );
+
+  // One part done by hand, with the native kernel, as an outside worker would.
+  const claim = await fetch(new URL('task/next?workerId=e2e-part-by-hand&wait=5', coordinator.url), {
+    signal: AbortSignal.timeout(10000),
+  });
+  assert.equal(claim.status, 200);
+  const part = JSON.parse(await claim.text());
+  assert.notEqual(part.taskId, taskId, 'a part has an id of its own');
+  const [partProduct] = await nativeProducts([part.data]);
+  const posted = await fetch(new URL(`task/${part.taskId}/result?workerId=e2e-part-by-hand`, coordinator.url), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ result: partProduct }),
+    signal: AbortSignal.timeout(10000),
+  });
+  assert.equal(posted.status, 200, await posted.text());
+  await page.waitForFunction(
+    (n) => document.getElementById('parts-text').textContent === `1 of ${n} parts done` &&
+      document.getElementById('progress').value > 2 && document.getElementById('progress').value < 3,
+    total,
+    { timeout: 10000 },
+  );
+  await screenshot(page, 'main-app-parts');
+
+  await worker.page.getByRole('button', { name: 'Start' }).click();
+  await page.waitForFunction(() => /completed in \d+ parts/.test(document.getElementById('task-status').textContent), null, {
+    timeout: 60000,
+  });
+  assert.equal(await page.textContent('#parts-text'), `${total} of ${total} parts done`);
+  assert.match(await page.textContent('#result-summary'), new RegExp(`150×130 product of task ${taskId}, computed by ${total} workers' parts`));
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15000 }), page.click('#download')]);
+  assert.equal(await readFile(await download.path(), 'utf8'), expected);
+  const done = await waitFor(async () => {
+    const r = await getResult(coordinator.url, taskId);
+    return r.status === 'completed' ? r : null;
+  }, { timeoutMs: 5000, what: 'the split task to read completed' });
+  assert.equal(done.result, expected);
+  assert.equal(done.partsDone, total);
+
+  // A small product is not split: no parts shown.
+  await typeInto('#matrix-a', '[[1,2],[3,4]]');
+  await typeInto('#matrix-b', '[[5,6],[7,8]]');
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await page.waitForFunction(() => /completed by worker/.test(document.getElementById('task-status').textContent), null, {
+    timeout: 30000,
+  });
+  assert.equal(await page.isVisible('#parts-view'), false);
 });
 
 test('the main app fits a phone screen and works under another host name', { timeout: 60000 }, async () => {

@@ -1,10 +1,12 @@
 // The worker page adapts to the coordinator: it falls back to short polling when
 // the coordinator answers at once (no long poll), and when the coordinator dies it
-// backs off, shows it, and picks up work again once the coordinator is back.
+// backs off, shows it, and picks up work again once the coordinator is back. A
+// result the coordinator's check rejects (422) is counted on the page, next to the
+// coordinator's own count for the worker id, and the task is computed again.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launchBrowser, openWorker, startCoordinator, submitTask, waitForFinished } from './helpers.mjs';
+import { getStats, launchBrowser, openWorker, screenshot, startCoordinator, submitTask, waitForFinished } from './helpers.mjs';
 
 let browser;
 const coordinators = [];
@@ -121,4 +123,42 @@ test('a task whose computation traps is given back, not failed', { timeout: 6000
   if ('workerId' in r) assert.equal(r.workerId, 'e2e-trap-rescuer');
   await context.close();
   await rescuer.context.close();
+});
+
+test('a rejected result is counted on the worker page and the task is computed again', { timeout: 60000 }, async () => {
+  const coordinator = await startCoordinator('rejected', []);
+  coordinators.push(coordinator);
+  const w = await openWorker(browser, coordinator.url, 'e2e-rejected');
+  assert.equal(await w.page.textContent('#rejected'), '0');
+  // The first result leaves the page with one element off by one, as a faulty
+  // device would send it; the coordinator gets it as is and must reject it.
+  let corrupted = 0;
+  await w.page.route('**/task/*/result*', (route) => {
+    if (corrupted > 0) return route.continue();
+    corrupted += 1;
+    const body = JSON.parse(route.request().postData());
+    const wrong = body.result.replace(/-?\d+/, (n) => String(BigInt(n) + 1n));
+    return route.continue({ postData: JSON.stringify({ result: wrong }) });
+  });
+  const taskId = await submitTask(coordinator.url, { A: '[[1,2],[3,4]]', B: '[[5,6],[7,8]]' });
+  const r = await waitForFinished(coordinator.url, taskId, 30000);
+  assert.equal(corrupted, 1);
+  assert.equal(r.status, 'completed');
+  assert.equal(r.result, '[[19,22],[43,50]]');
+  assert.equal(r.attempts, 2, 'the rejected result cost one attempt');
+
+  await w.page.waitForFunction(
+    () => document.getElementById('rejected').textContent === '1' && document.getElementById('rejected-total').textContent === '1',
+    null,
+    { timeout: 15000 },
+  );
+  assert.match(await w.page.textContent('#log'), new RegExp(`task ${taskId}: result rejected by the coordinator's check`));
+  const stats = await getStats(coordinator.url);
+  const line = stats.workers.find((x) => x.workerId === 'e2e-rejected');
+  assert.equal(line.resultsRejected, 1);
+  assert.equal(stats.rejectedResults, 1);
+  await screenshot(w.page, 'worker-rejected');
+  // The 422 is the browser's own console report; nothing else went wrong.
+  assert.deepEqual(w.errors.filter((e) => !/422|Failed to load resource/.test(e)), []);
+  await w.context.close();
 });
