@@ -127,12 +127,10 @@ fn max_abs(values: &[i64]) -> u64 {
 }
 
 /// The `f64` path; exact only under the [`IntPath::F64`] bound.
-#[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+#[allow(clippy::cast_possible_truncation)]
 fn via_f64(m: usize, k: usize, n: usize, a: &[i64], b: &[i64]) -> Vec<i64> {
-    let a: Vec<f64> = a.iter().map(|&v| v as f64).collect();
-    let b: Vec<f64> = b.iter().map(|&v| v as f64).collect();
     let mut c = vec![0.0; m * n];
-    gemm::gemm_f64(m, k, n, &a, &b, &mut c);
+    gemm::gemm_i64_as_f64(m, k, n, a, b, &mut c);
     c.into_iter().map(|v| v as i64).collect()
 }
 

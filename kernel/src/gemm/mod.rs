@@ -136,6 +136,29 @@ pub fn gemm_f64(m: usize, k: usize, n: usize, a: &[f64], b: &[f64], c: &mut [f64
 /// When a buffer length does not match its shape, or `isa` is not supported
 /// here (see [`Isa::is_supported`]).
 pub fn gemm_f64_with(isa: Isa, m: usize, k: usize, n: usize, a: &[f64], b: &[f64], c: &mut [f64]) {
+    gemm_from(isa, m, k, n, a, b, c);
+}
+
+/// `c = a * b` for integer operands, converted to `f64` while packing (no
+/// converted copies of `a` and `b`), with the best kernel. Exact only when
+/// every partial sum stays below 2^53 (see [`crate::exact`]).
+///
+/// # Panics
+/// When a buffer length does not match its shape.
+pub(crate) fn gemm_i64_as_f64(m: usize, k: usize, n: usize, a: &[i64], b: &[i64], c: &mut [f64]) {
+    gemm_from(Isa::best(), m, k, n, a, b, c);
+}
+
+/// [`gemm_f64_with`] over any packable element type.
+fn gemm_from<S: pack::Element>(
+    isa: Isa,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[S],
+    b: &[S],
+    c: &mut [f64],
+) {
     assert_eq!(a.len(), m * k, "a must hold m * k values");
     assert_eq!(b.len(), k * n, "b must hold k * n values");
     assert_eq!(c.len(), m * n, "c must hold m * n values");
@@ -166,23 +189,54 @@ pub fn gemm_f64_with(isa: Isa, m: usize, k: usize, n: usize, a: &[f64], b: &[f64
 }
 
 /// The blocked loop nest around one microkernel.
-fn blocked<K: MicroKernel>(
+fn blocked<K: MicroKernel, S: pack::Element>(
     kernel: K,
     m: usize,
     k: usize,
     n: usize,
-    a: &[f64],
-    b: &[f64],
+    a: &[S],
+    b: &[S],
     c: &mut [f64],
 ) {
     let (mr, nr) = (K::MR, K::NR);
     let kc_max = K::KC.min(k);
     let mc_max = K::MC.min(m.div_ceil(mr) * mr);
     let nc_max = K::NC.min(n.div_ceil(nr) * nr);
-    let mut a_storage = aligned_zeros(mc_max * kc_max);
-    let mut b_storage = aligned_zeros(nc_max * kc_max);
-    let a_packed = a_storage.as_mut_slice();
-    let b_packed = b_storage.as_mut_slice();
+    // Reuse this thread's packing buffers: fresh large allocations come
+    // from the OS zeroed, page by page, which costs as much as the multiply
+    // itself for mid-sized matrices. A nested call (none exists today) would
+    // find them borrowed and allocate its own.
+    PACK_BUFFERS.with(|buffers| match buffers.try_borrow_mut() {
+        Ok(mut buffers) => {
+            let (a_buffer, b_buffer) = &mut *buffers;
+            let a_packed = aligned(a_buffer, mc_max * kc_max);
+            let b_packed = aligned(b_buffer, nc_max * kc_max);
+            blocked_with(kernel, m, k, n, a, b, c, a_packed, b_packed);
+        }
+        Err(_) => {
+            let (mut a_buffer, mut b_buffer) = (Vec::new(), Vec::new());
+            let a_packed = aligned(&mut a_buffer, mc_max * kc_max);
+            let b_packed = aligned(&mut b_buffer, nc_max * kc_max);
+            blocked_with(kernel, m, k, n, a, b, c, a_packed, b_packed);
+        }
+    });
+}
+
+/// The loop nest proper, with packing buffers of at least `MC*KC` and
+/// `NC*KC` values (fewer when the matrices are smaller).
+#[allow(clippy::too_many_arguments)]
+fn blocked_with<K: MicroKernel, S: pack::Element>(
+    kernel: K,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[S],
+    b: &[S],
+    c: &mut [f64],
+    a_packed: &mut [f64],
+    b_packed: &mut [f64],
+) {
+    let (mr, nr) = (K::MR, K::NR);
     for jc in (0..n).step_by(K::NC) {
         let nb = K::NC.min(n - jc);
         for pc in (0..k).step_by(K::KC) {
@@ -220,32 +274,26 @@ fn blocked<K: MicroKernel>(
 /// panel's values never straddles two lines.
 const CACHE_LINE: usize = 64;
 
-/// A zeroed buffer of `len` values whose usable part starts on a cache line.
-struct AlignedZeros {
-    storage: Vec<f64>,
-    offset: usize,
-    len: usize,
+thread_local! {
+    /// This thread's packing buffers for `A` and `B`, grown as needed.
+    static PACK_BUFFERS: std::cell::RefCell<(Vec<f64>, Vec<f64>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
-fn aligned_zeros(len: usize) -> AlignedZeros {
-    let storage = vec![0.0; len + CACHE_LINE / size_of::<f64>()];
+/// `len` values of `buffer` starting on a cache line, growing `buffer` when
+/// needed. The contents are stale: packing overwrites every value it uses.
+fn aligned(buffer: &mut Vec<f64>, len: usize) -> &mut [f64] {
+    let slack = CACHE_LINE / size_of::<f64>();
+    if buffer.len() < len + slack {
+        buffer.resize(len + slack, 0.0);
+    }
     // `align_offset` may decline (usize::MAX) on exotic targets: then start
     // unaligned, which is only slower.
-    let offset = match storage.as_ptr().align_offset(CACHE_LINE) {
-        offset if offset <= CACHE_LINE / size_of::<f64>() => offset,
+    let offset = match buffer.as_ptr().align_offset(CACHE_LINE) {
+        offset if offset <= slack => offset,
         _ => 0,
     };
-    AlignedZeros {
-        storage,
-        offset,
-        len,
-    }
-}
-
-impl AlignedZeros {
-    fn as_mut_slice(&mut self) -> &mut [f64] {
-        &mut self.storage[self.offset..self.offset + self.len]
-    }
+    &mut buffer[offset..offset + len]
 }
 
 /// Writes the top-left `rows x cols` part of a full `MR x NR` tile (row

@@ -1,13 +1,35 @@
 //! Packing blocks of `A` and `B` into the panel layouts the microkernels read
-//! sequentially, padding partial panels with zeros.
+//! sequentially, padding partial panels with zeros, and converting integer
+//! operands to `f64` on the way (the exact integer path).
+
+/// A matrix element that packs into `f64`.
+pub(crate) trait Element: Copy {
+    /// The value as `f64` (exact for integers below 2^53).
+    fn to_f64(self) -> f64;
+}
+
+impl Element for f64 {
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+impl Element for i64 {
+    #[inline]
+    #[allow(clippy::cast_precision_loss)]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
 
 /// Packs `A[ic..ic+mb, pc..pc+kb]` (row stride `lda`) into `dst` as
 /// `ceil(mb / mr)` panels; panel `ip` holds, for each `p` in `0..kb`, the `mr`
 /// values `A[ic + ip*mr + i, pc + p]` (zero past the last row).
 #[allow(clippy::too_many_arguments)]
-pub(super) fn pack_a(
+pub(super) fn pack_a<S: Element>(
     dst: &mut [f64],
-    a: &[f64],
+    a: &[S],
     lda: usize,
     ic: usize,
     mb: usize,
@@ -26,7 +48,7 @@ pub(super) fn pack_a(
             if i < rows {
                 let src = &a[(row0 + i) * lda + pc..(row0 + i) * lda + pc + kb];
                 for (p, &value) in src.iter().enumerate() {
-                    panel[p * mr + i] = value;
+                    panel[p * mr + i] = value.to_f64();
                 }
             } else {
                 for p in 0..kb {
@@ -41,9 +63,9 @@ pub(super) fn pack_a(
 /// `ceil(nb / nr)` panels; panel `jp` holds, for each `p` in `0..kb`, the `nr`
 /// values `B[pc + p, jc + jp*nr + j]` (zero past the last column).
 #[allow(clippy::too_many_arguments)]
-pub(super) fn pack_b(
+pub(super) fn pack_b<S: Element>(
     dst: &mut [f64],
-    b: &[f64],
+    b: &[S],
     ldb: usize,
     pc: usize,
     kb: usize,
@@ -60,7 +82,9 @@ pub(super) fn pack_b(
         let cols = nr.min(jc + nb - col0);
         for (p, group) in panel.chunks_exact_mut(nr).enumerate() {
             let src = &b[(pc + p) * ldb + col0..(pc + p) * ldb + col0 + cols];
-            group[..cols].copy_from_slice(src);
+            for (slot, &value) in group[..cols].iter_mut().zip(src) {
+                *slot = value.to_f64();
+            }
             group[cols..].fill(0.0);
         }
     }
