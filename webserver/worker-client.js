@@ -449,7 +449,7 @@ async function refreshRecord() {
   const benchedBefore = Boolean(state.record?.benchedSecs);
   state.record = line ?? { workerId, tasksCompleted: 0, resultsRejected: 0 };
   if (line?.benchedSecs && !benchedBefore) {
-    log(`the coordinator gives this worker id no tasks for ${formatSecs(line.benchedSecs * 1000)} after repeated rejected results`, 'error');
+    log(`the coordinator gives this worker id no tasks for ${formatSecs(line.benchedSecs * 1000)} after repeated rejected results`, 'warn');
   }
   render();
 }
