@@ -36,6 +36,7 @@
 // overhead~ = (split~ + verify~ + assemble) / compute
 // Every product is checked against the native kernel's (exact text).
 
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
   danaText,
@@ -198,6 +199,7 @@ async function runOnce(browser, n, workers, data, expected) {
 
 const rand = seededRandom(2048);
 const rows = [];
+const loadBefore = loadavg()[0];
 const browser = await launchBrowser();
 try {
   sizes: for (const n of SIZES) {
@@ -235,6 +237,7 @@ try {
 }
 
 console.log('');
+console.log(`${cpus().length} logical cores; 1-minute load average ${loadBefore.toFixed(2)} before the runs, ${loadavg()[0].toFixed(2)} after`);
 console.log(`one n x n integer product (values -99..99), Dana text, every result verified; parts = max(workers seen, 2)`);
 console.log(`columns are sums over the parts (two pages work at once: sums can exceed the total); see the header of this file`);
 const header = ['n', 'pages', 'parts', 'total', 'submit', 'receive', 'compute', 'slot', 'deliver', 'assemble', 'split~', 'verify~', 'overhead', 'overhead~', 'speedup', 'native'];
