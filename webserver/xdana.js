@@ -197,8 +197,10 @@ function showProduct(j, text) {
     shape = null;
   }
   const dims = shape ? `${shape.rows}×${shape.cols}` : 'unreadable';
-  const who = j.parts ? `${j.parts.total} workers' parts (assembled)` : j.workerId ? `worker ${j.workerId}` : 'a worker';
-  $('result-summary').textContent = `${dims} product of task ${j.taskId}, computed by ${who}, ${elapsed(j)} after submitting.`;
+  const who = j.parts
+    ? `assembled from ${j.parts.total} parts computed by the workers`
+    : `computed by ${j.workerId ? `worker ${j.workerId}` : 'a worker'}`;
+  $('result-summary').textContent = `${dims} product of task ${j.taskId}, ${who}, ${elapsed(j)} after submitting.`;
 
   const small = shape && shape.rows * shape.cols <= SMALL_RESULT_CELLS && text.length <= SMALL_RESULT_CHARS;
   if (small || !shape) {

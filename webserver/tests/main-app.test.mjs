@@ -212,7 +212,7 @@ test('a split product shows progress by parts done and is assembled exactly', { 
     timeout: 60000,
   });
   assert.equal(await page.textContent('#parts-text'), `${total} of ${total} parts done`);
-  assert.match(await page.textContent('#result-summary'), new RegExp(`150×130 product of task ${taskId}, computed by ${total} workers' parts`));
+  assert.match(await page.textContent('#result-summary'), new RegExp(`150×130 product of task ${taskId}, assembled from ${total} parts computed by the workers`));
   const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15000 }), page.click('#download')]);
   assert.equal(await readFile(await download.path(), 'utf8'), expected);
   const done = await waitFor(async () => {
