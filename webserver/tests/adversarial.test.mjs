@@ -224,58 +224,75 @@ test('a dishonest worker cannot get a wrong product to the main app', { timeout:
   for (const w of honest) assert.deepEqual(w.errors, [], 'no script errors on the honest pages');
 });
 
-/** Stops the honest pages and waits until they hold no task and ask for none. */
-async function stopPages() {
-  for (const w of honest) {
-    await w.page.getByRole('button', { name: 'Stop' }).click();
-    await w.page.waitForFunction(() => document.getElementById('status').textContent === 'stopped', null, { timeout: 10000 });
+/** Claims one task as `workerId`; resolves with {taskId, data} or null on 204. */
+async function claimAs(base, workerId, wait = 2) {
+  const res = await fetch(new URL(`task/next?workerId=${workerId}&wait=${wait}`, base), { signal: AbortSignal.timeout(15000) });
+  if (res.status === 204) return null;
+  assert.equal(res.status, 200, `claim as ${workerId} answered ${res.status}`);
+  return JSON.parse(await res.text());
+}
+
+/** Posts `body` as `workerId`'s answer for task `taskId`; resolves with the response. */
+function postAs(base, workerId, taskId, body) {
+  return fetch(new URL(`task/${taskId}/result?workerId=${workerId}`, base), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(30000),
+  });
+}
+
+/** An honest worker in the test: computes every pending task with the native kernel. */
+async function finishAll(base, workerId) {
+  for (let task = await claimAs(base, workerId, 0); task; task = await claimAs(base, workerId, 0)) {
+    const [product] = await nativeProducts([task.data]);
+    const res = await postAs(base, workerId, task.taskId, { result: product });
+    assert.equal(res.status, 200, await res.text());
   }
 }
 
-test('a worker with repeated rejected results is benched and its pages say so', { timeout: 60000 }, async () => {
-  // Whatever the first test left, the dishonest id now posts until it is benched.
-  const before = (await getStats(coordinator.url)).workers.find((w) => w.workerId === DISHONEST);
-  let rejectedInARow = 0;
-  const rand = seededRandom(13);
-  const m = randomIntMatrix(rand, 3, 3);
-  while (!(await getStats(coordinator.url)).workers.find((w) => w.workerId === DISHONEST)?.benchedSecs) {
-    assert.ok(rejectedInARow < REJECT_LIMIT, 'benched after the reject limit');
-    // The honest pages pause, so that the task is the dishonest worker's.
-    await stopPages();
-    const id = await submitTask(coordinator.url, { A: danaText(m), B: danaText(m) });
-    const claim = await fetch(new URL(`task/next?workerId=${DISHONEST}&wait=2`, coordinator.url), { signal: AbortSignal.timeout(10000) });
-    if (claim.status === 200) {
-      const { taskId } = await claim.json();
-      const posted = await fetch(new URL(`task/${taskId}/result?workerId=${DISHONEST}`, coordinator.url), {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ result: danaText(m) }),
-        signal: AbortSignal.timeout(10000),
-      });
-      assert.equal(posted.status, 422);
-      rejectedInARow += 1;
-    }
-    for (const w of honest) await w.page.getByRole('button', { name: 'Start' }).click();
-    assert.equal((await waitForFinished(coordinator.url, id, 30000)).status, 'completed');
-  }
-  // Benched: it gets no task even while one is pending.
-  await stopPages();
-  const id = await submitTask(coordinator.url, { A: '[[1,2],[3,4]]', B: '[[5,6],[7,8]]' });
-  const claim = await fetch(new URL(`task/next?workerId=${DISHONEST}&wait=1`, coordinator.url), { signal: AbortSignal.timeout(10000) });
-  assert.equal(claim.status, 204, 'a benched worker gets no task');
-  assert.equal((await getResult(coordinator.url, id)).status, 'pending');
+// The next tests run on a coordinator of their own with the shipped defaults
+// (reject limit, bench time, attempts), and no pages: the test is every worker.
 
-  // A worker page under the benched id shows it.
-  const page = await openWorker(browser, coordinator.url, DISHONEST, { start: false });
-  await page.page.waitForFunction(() => /no tasks for about/.test(document.getElementById('benched').textContent), null, {
-    timeout: 15000,
-  });
-  const shown = Number(await page.page.textContent('#rejected-total'));
-  assert.ok(shown >= (before?.resultsRejected ?? 0) + rejectedInARow && shown > 0, `page shows ${shown} rejected results`);
-  await screenshot(page.page, 'worker-benched');
-  await page.context.close();
-  for (const w of honest) await w.page.getByRole('button', { name: 'Start' }).click();
-  assert.equal((await waitForFinished(coordinator.url, id, 30000)).result, '[[19,22],[43,50]]');
+test('a worker with repeated rejected results is benched, and its page says so', { timeout: 60000 }, async () => {
+  const solo = await startCoordinator('adversarial-bench', []);
+  try {
+    const rand = seededRandom(13);
+    const data = { A: danaText(randomIntMatrix(rand, 4, 3)), B: danaText(randomIntMatrix(rand, 3, 5)) };
+    const [expected] = await nativeProducts([data]);
+    const id = await submitTask(solo.url, data);
+    const honestProduct = JSON.parse(expected);
+    // The default reject limit is 3: three wrong results in a row bench the worker.
+    for (let i = 0; i < 3; i += 1) {
+      const task = await claimAs(solo.url, DISHONEST);
+      assert.equal(task?.taskId, id, `rejected task ${id} is handed out again at once`);
+      const res = await postAs(solo.url, DISHONEST, id, CORRUPTIONS[i][1](honestProduct, rand));
+      assert.equal(res.status, 422, `${CORRUPTIONS[i][0]} rejected`);
+    }
+    const line = (await getStats(solo.url)).workers.find((w) => w.workerId === DISHONEST);
+    assert.equal(line.resultsRejected, 3);
+    assert.ok(line.benchedSecs > 0, `benched: ${JSON.stringify(line)}`);
+    // Benched: no task for it, even while one is pending.
+    assert.equal(await claimAs(solo.url, DISHONEST, 1), null, 'a benched worker gets no task');
+    assert.equal((await getResult(solo.url, id)).status, 'pending');
+
+    // A worker page under the benched id shows it.
+    const page = await openWorker(browser, solo.url, DISHONEST, { start: false });
+    await page.page.waitForFunction(() => /no tasks for about/.test(document.getElementById('benched').textContent), null, {
+      timeout: 15000,
+    });
+    assert.equal(await page.page.textContent('#rejected-total'), '3');
+    await screenshot(page.page, 'worker-benched');
+    await page.context.close();
+
+    await finishAll(solo.url, 'e2e-native-worker');
+    const r = await getResult(solo.url, id);
+    assert.equal(r.status, 'completed');
+    assert.equal(r.result, expected);
+    assert.equal(r.attempts, 4);
+  } finally {
+    await solo.stop();
+  }
 });
 
 test(
@@ -288,24 +305,22 @@ test(
     todo: 'the coordinator accepts an {"error"} answer for a checked task without question',
   },
   async () => {
-    await stopPages();
-    const rand = seededRandom(99);
-    const data = { A: danaText(randomIntMatrix(rand, 120, 100)), B: danaText(randomIntMatrix(rand, 100, 110)) };
-    const [expected] = await nativeProducts([data]);
-    const id = await submitTask(coordinator.url, data);
-    const liar = 'e2e-false-reporter';
-    const claim = await fetch(new URL(`task/next?workerId=${liar}&wait=5`, coordinator.url), { signal: AbortSignal.timeout(10000) });
-    assert.equal(claim.status, 200);
-    const { taskId } = await claim.json();
-    await fetch(new URL(`task/${taskId}/result?workerId=${liar}`, coordinator.url), {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ error: 'Matrix A is ragged' }),
-      signal: AbortSignal.timeout(10000),
-    });
-    for (const w of honest) await w.page.getByRole('button', { name: 'Start' }).click();
-    const r = await waitForFinished(coordinator.url, id, 30000);
-    assert.equal(r.status, 'completed', `the task ended ${r.status}: ${r.error ?? ''}`);
-    assert.equal(r.result, expected);
+    const solo = await startCoordinator('adversarial-error', ['--split-min-flops', String(SPLIT_MIN_FLOPS)]);
+    try {
+      const rand = seededRandom(99);
+      const data = { A: danaText(randomIntMatrix(rand, 120, 100)), B: danaText(randomIntMatrix(rand, 100, 110)) };
+      const [expected] = await nativeProducts([data]);
+      const id = await submitTask(solo.url, data);
+      const liar = 'e2e-false-reporter';
+      const part = await claimAs(solo.url, liar);
+      assert.ok(part, 'the liar got a part');
+      await postAs(solo.url, liar, part.taskId, { error: 'Matrix A is ragged' });
+      await finishAll(solo.url, 'e2e-native-worker');
+      const r = await getResult(solo.url, id);
+      assert.equal(r.status, 'completed', `the task ended ${r.status}: ${r.error ?? ''}`);
+      assert.equal(r.result, expected);
+    } finally {
+      await solo.stop();
+    }
   },
 );
