@@ -337,6 +337,56 @@ async fn json_array_tasks_are_split_into_json_array_parts() {
     );
 }
 
+async fn post_error(app: &TestApp, id: u64, worker: &str, error: &str) -> common::Answer {
+    let body = serde_json::json!({ "error": error }).to_string();
+    app.post(&format!("/task/{id}/result?workerId={worker}"), body)
+        .await
+}
+
+#[tokio::test]
+async fn a_false_error_report_for_a_product_that_cannot_fail_is_rejected() {
+    for config in [unsplit(), split_into(2)] {
+        let app = TestApp::with_config(config);
+        let data = pair(&matrix_text(4, 3, 1), &matrix_text(3, 5, 2));
+        let id = app.submit(&data).await;
+        let (leased, task) = lease(&app, "liar").await;
+        let answer = post_error(&app, leased, "liar", "Matrix A is ragged").await;
+        let message = answer.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(message.contains("error report is false"), "{message}");
+        // The task (or part) is back in the queue, not failed.
+        let status = app.get(&format!("/result/{id}")).await.json()["status"].clone();
+        assert_ne!(status, "failed");
+        let (again, _) = lease(&app, "honest").await;
+        assert_eq!(again, leased, "the task is handed out again");
+        let answer = post_result(&app, again, "honest", &honest(&task)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        // A split task still has its other part to do.
+        if again != id {
+            let (other, other_task) = lease(&app, "honest").await;
+            post_result(&app, other, "honest", &honest(&other_task)).await;
+        }
+        let done = completed_result(&app, id).await;
+        assert_eq!(
+            done["result"],
+            honest(&serde_json::from_str(&data).expect("json"))
+        );
+        let stats = app.get("/stats").await.json();
+        assert_eq!(stats["rejectedResults"], 1);
+    }
+}
+
+#[tokio::test]
+async fn an_error_report_for_a_product_that_can_overflow_fails_the_task() {
+    let app = TestApp::with_config(unsplit());
+    let id = app.submit(&pair("[[9223372036854775807]]", "[[2]]")).await;
+    lease(&app, "w").await;
+    let answer = post_error(&app, id, "w", "integer overflow").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let got = app.get(&format!("/result/{id}")).await.json();
+    assert_eq!(got["status"], "failed");
+    assert_eq!(got["error"], "integer overflow");
+}
+
 #[tokio::test]
 async fn without_verification_results_are_taken_as_they_come() {
     let app = TestApp::with_config(Config {

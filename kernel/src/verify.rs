@@ -192,6 +192,43 @@ pub fn verify_product(
     ProductCheck::new(a, b, seed)?.check(c)
 }
 
+/// Whether some element of `a·b` can overflow its type: the bound
+/// `sum_p |a_ip| * max|b|` per row, in `i64` for integer pairs, in finite
+/// `f64` otherwise (mixed pairs multiply as floats).
+#[allow(clippy::cast_precision_loss)]
+fn product_may_fail(a: &AnyMatrix, b: &AnyMatrix) -> bool {
+    match (a, b) {
+        (AnyMatrix::Int(a), AnyMatrix::Int(b)) => {
+            let b_max = u128::from(b.data().iter().map(|v| v.unsigned_abs()).max().unwrap_or(0));
+            (0..a.rows()).any(|i| {
+                let row_abs = a
+                    .row(i)
+                    .iter()
+                    .map(|v| u128::from(v.unsigned_abs()))
+                    .fold(0u128, u128::saturating_add);
+                row_abs.saturating_mul(b_max) > i64::MAX as u128
+            })
+        }
+        _ => {
+            let b_max = match b {
+                AnyMatrix::Int(b) => b
+                    .data()
+                    .iter()
+                    .map(|v| v.unsigned_abs() as f64)
+                    .fold(0.0, f64::max),
+                AnyMatrix::Float(b) => b.data().iter().map(|v| v.abs()).fold(0.0, f64::max),
+            };
+            (0..a.rows()).any(|i| {
+                let row_abs: f64 = match a {
+                    AnyMatrix::Int(a) => a.row(i).iter().map(|v| v.unsigned_abs() as f64).sum(),
+                    AnyMatrix::Float(a) => a.row(i).iter().map(|v| v.abs()).sum(),
+                };
+                !(row_abs * b_max).is_finite()
+            })
+        }
+    }
+}
+
 /// A prepared Freivalds check for products of one pair `(A, B)`: holds the
 /// secret random vectors `r` and, for every row `i` of `A`, `A_i·(B·r)` and
 /// the row's bound, so it takes `O(m + n)` memory, not `A` or `B`.
@@ -202,6 +239,9 @@ pub struct ProductCheck {
     rows: usize,
     /// Columns of `B` (and of the product).
     cols: usize,
+    /// Whether computing the product can fail (see
+    /// [`ProductCheck::product_may_fail`]).
+    may_fail: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -220,6 +260,7 @@ impl ProductCheck {
     pub fn new(a: &AnyMatrix, b: &AnyMatrix, seed: u64) -> Result<Self, VerifyError> {
         MatrixError::check_shapes(a.rows(), a.cols(), b.rows(), b.cols())?;
         let mut rng = SplitMix64::new(seed);
+        let may_fail = product_may_fail(a, b);
         let kind = match (a, b) {
             (AnyMatrix::Int(a), AnyMatrix::Int(b)) => CheckKind::Int(IntCheck::new(a, b, &mut rng)),
             (AnyMatrix::Float(a), AnyMatrix::Float(b)) => {
@@ -235,7 +276,19 @@ impl ProductCheck {
             kind,
             rows: a.rows(),
             cols: b.cols(),
+            may_fail,
         })
+    }
+
+    /// Whether an honest worker can fail to compute this product. `false`
+    /// when no element of `A·B` can leave the result type: for integers
+    /// `sum_p |A_ip| * max|B|` fits in `i64` for every row `i`, for floats
+    /// it is finite. The operands are valid and their shapes multiply
+    /// (or this check would not exist), so when this is `false` a worker's
+    /// error report for the product, or for any row block of it, is false.
+    #[must_use]
+    pub fn product_may_fail(&self) -> bool {
+        self.may_fail
     }
 
     /// Prepares the check from the matrix texts of `A` and `B`, read with

@@ -424,3 +424,31 @@ fn float_texts_are_checked_through_the_reference_reader() {
         Err(VerifyError::Operands(_))
     ));
 }
+
+/// `product_may_fail` is `false` only where the kernel surely computes the
+/// product, and `true` for the products the kernel refuses (overflow).
+#[test]
+fn product_may_fail_agrees_with_the_kernel() {
+    let cases: [(&str, &str, bool); 7] = [
+        ("[[1,2],[3,4]]", "[[5,6],[7,8]]", false),
+        ("[[1.5,-2],[3,4e10]]", "[[5,6],[7,8]]", false),
+        ("[[3037000499,3037000499]]", "[[1],[1]]", false),
+        (
+            "[[4611686018427387904,4611686018427387904]]",
+            "[[1],[1]]",
+            true,
+        ),
+        ("[[9223372036854775807]]", "[[2]]", true),
+        ("[[1e308,1e308]]", "[[10],[10]]", true),
+        // The bound is conservative: 3e308 overflows although 1e308+2 does not.
+        ("[[1,2]]", "[[1e308],[1]]", true),
+    ];
+    for (a, b, may_fail) in cases {
+        let check = ProductCheck::from_text(a, b, 7).expect("valid operands");
+        assert_eq!(check.product_may_fail(), may_fail, "{a} x {b}");
+        if !may_fail {
+            assert!(kernel::multiply_text(a, b).is_ok(), "{a} x {b} computes");
+        }
+    }
+    assert!(kernel::multiply_text("[[9223372036854775807]]", "[[2]]").is_err());
+}

@@ -236,7 +236,10 @@ fn lease_response(id: TaskId, data: &str) -> Response {
 }
 
 /// `POST /task/N/result`: a worker's `{"result":...}` completes task N (a
-/// completed task keeps its first result); `{"error":"..."}` fails it.
+/// completed task keeps its first result); `{"error":"..."}` fails it,
+/// unless the task is checked and its product cannot fail
+/// ([`kernel::verify::ProductCheck::product_may_fail`]): then the report is
+/// false and is rejected like a wrong result.
 pub async fn task_result_submit(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
@@ -275,6 +278,14 @@ pub async fn task_result_submit(
             outcome
         }
         WorkerAnswer::Error(text) => {
+            if let Some(check) = state.config().verify.then(|| state.queue().check_for(id)).flatten()
+                && !check.check.product_may_fail()
+            {
+                let reason = format!(
+                    "the task's matrices multiply without overflow, so the error report is false: {text}"
+                );
+                return Err(reject(&state, id, worker.as_ref(), &reason));
+            }
             state
                 .queue()
                 .fail(id, text.into(), worker.as_ref(), Instant::now())
