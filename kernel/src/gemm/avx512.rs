@@ -1,13 +1,15 @@
 //! The x86-64 AVX-512F microkernel: an 8x24 tile of `C` held in 24 zmm
 //! registers; each step broadcasts 8 values of `A` and loads 24 of `B`.
+//! Partial tiles at the matrix edges are written with masked stores instead
+//! of through a buffer.
 #![allow(unsafe_code)]
 
 use core::arch::x86_64::{
-    __m512d, _mm512_add_pd, _mm512_fmadd_pd, _mm512_loadu_pd, _mm512_set1_pd, _mm512_setzero_pd,
-    _mm512_storeu_pd,
+    __m512d, _mm512_add_pd, _mm512_fmadd_pd, _mm512_loadu_pd, _mm512_mask_storeu_pd,
+    _mm512_maskz_loadu_pd, _mm512_set1_pd, _mm512_setzero_pd, _mm512_storeu_pd,
 };
 
-use super::{MicroKernel, write_tile};
+use super::MicroKernel;
 
 const MR: usize = 8;
 const NR: usize = 24;
@@ -47,33 +49,52 @@ impl MicroKernel for Avx512 {
             "packed panels too short"
         );
         assert!(rows <= MR && cols <= NR, "tile larger than the kernel");
-        if rows == MR && cols == NR {
-            assert!(c.len() >= (MR - 1) * ldc + NR, "C tile out of bounds");
-            // SAFETY: `self` exists only when AVX-512F was detected; the
-            // asserts above keep every read of `a`, `b` and every access to
-            // `c` (MR rows of NR values, stride `ldc`) inside the slices.
-            unsafe { kernel(kc, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate) };
-        } else {
-            let mut tile = [0.0f64; MR * NR];
-            // SAFETY: as above; `tile` holds exactly MR rows of NR values.
-            unsafe { kernel(kc, a.as_ptr(), b.as_ptr(), tile.as_mut_ptr(), NR, false) };
-            write_tile(&tile, NR, c, ldc, rows, cols, accumulate);
+        if rows == 0 || cols == 0 {
+            return;
         }
+        assert!(c.len() >= (rows - 1) * ldc + cols, "C tile out of bounds");
+        // The lanes of each of a row's three vectors that hold columns < cols.
+        let masks: [u8; 3] = core::array::from_fn(|v| {
+            let lanes = cols.saturating_sub(8 * v).min(8);
+            ((1u16 << lanes) - 1) as u8
+        });
+        // SAFETY: `self` exists only when AVX-512F was detected; the asserts
+        // above keep every read of `a` and `b` inside the panels and every
+        // access to `c` (rows below `rows`, lanes limited by `masks` to
+        // columns below `cols`, stride `ldc`) inside the slice; masked-off
+        // lanes are neither read nor written.
+        unsafe {
+            kernel(
+                kc,
+                a.as_ptr(),
+                b.as_ptr(),
+                c.as_mut_ptr(),
+                ldc,
+                rows,
+                masks,
+                accumulate,
+            )
+        };
     }
 }
 
-/// The 8x24 register tile.
+/// The 8x24 register tile, written to the first `rows` rows of `c` through
+/// the lane masks `masks` (one per vector of a row).
 ///
 /// # Safety
-/// AVX-512F must be available; `a` must hold `kc * MR` values, `b`
-/// `kc * NR` values and `c` `MR` rows of `NR` values with row stride `ldc`.
+/// AVX-512F must be available; `a` must hold `kc * MR` values and `b`
+/// `kc * NR` values; `c` must be valid for the masked lanes of `rows` rows
+/// of row stride `ldc`.
 #[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn kernel(
     kc: usize,
     a: *const f64,
     b: *const f64,
     c: *mut f64,
     ldc: usize,
+    rows: usize,
+    masks: [u8; 3],
     accumulate: bool,
 ) {
     let mut acc: [[__m512d; 3]; MR] = [[_mm512_setzero_pd(); 3]; MR];
@@ -96,17 +117,34 @@ unsafe fn kernel(
             row[2] = _mm512_fmadd_pd(av, b2, row[2]);
         }
     }
-    for (r, row) in acc.iter().enumerate() {
-        for (v, &sum) in row.iter().enumerate() {
-            // SAFETY: r < MR and 8 * v + 8 <= NR: inside the C tile.
-            unsafe {
-                let ptr = c.add(r * ldc + 8 * v);
-                let out = if accumulate {
-                    _mm512_add_pd(_mm512_loadu_pd(ptr), sum)
-                } else {
-                    sum
-                };
-                _mm512_storeu_pd(ptr, out);
+    if rows == MR && masks == [u8::MAX; 3] {
+        for (r, row) in acc.iter().enumerate() {
+            for (v, &sum) in row.iter().enumerate() {
+                // SAFETY: r < MR and 8 * v + 8 <= NR: inside the full tile.
+                unsafe {
+                    let ptr = c.add(r * ldc + 8 * v);
+                    let out = if accumulate {
+                        _mm512_add_pd(_mm512_loadu_pd(ptr), sum)
+                    } else {
+                        sum
+                    };
+                    _mm512_storeu_pd(ptr, out);
+                }
+            }
+        }
+    } else {
+        for (r, row) in acc.iter().enumerate().take(rows) {
+            for ((v, &sum), &mask) in row.iter().enumerate().zip(&masks) {
+                // SAFETY: r < rows and `mask` keeps the lanes inside the tile.
+                unsafe {
+                    let ptr = c.add(r * ldc + 8 * v);
+                    let out = if accumulate {
+                        _mm512_add_pd(_mm512_maskz_loadu_pd(mask, ptr), sum)
+                    } else {
+                        sum
+                    };
+                    _mm512_mask_storeu_pd(ptr, mask, out);
+                }
             }
         }
     }
