@@ -45,8 +45,11 @@ const RATE_WINDOW_MS = 10000;
 const LOG_LIMIT = 200;
 /** Upper bound of the slot count input. */
 const MAX_SLOTS = 32;
-/** How often the coordinator's record of this worker (`GET stats`) is read while running. */
-const STATS_EVERY_MS = 5000;
+/**
+ * How often the coordinator's record of this worker (`GET stats`, which lists every
+ * worker) is read while running; it is also read after each rejected result.
+ */
+const STATS_EVERY_MS = 30000;
 
 const ID_KEY = 'xdana.workerId';
 const SLOTS_KEY = 'xdana.slots';
