@@ -6,7 +6,9 @@
 // JSON-array form, rows swapped, all zeros. Main-app submissions (Dana text,
 // `{"A":"..","B":".."}`, some large enough to be split into parts, with awkward
 // shapes) must all come back equal to the native kernel's product, and `/stats` must
-// name the dishonest worker with its rejected results.
+// name the dishonest worker with its rejected results. Then, on coordinators of their
+// own: repeated rejections bench a worker (and its page says so), and a false error
+// report for a part is rejected instead of failing the task.
 //
 // The coordinator runs with a low split threshold (products of a few hundred rows
 // are split) and a reject limit of REJECT_LIMIT, so the dishonest client gets to try
@@ -297,13 +299,10 @@ test('a worker with repeated rejected results is benched, and its page says so',
 
 test(
   "a dishonest worker's false error report does not fail a task",
-  {
-    timeout: 60000,
-    // Known gap: the coordinator takes `{"error":"..."}` from the worker holding a
-    // task as final, even for a task whose matrices it has read and checked; one
-    // false report on one part fails the whole split task.
-    todo: 'the coordinator accepts an {"error"} answer for a checked task without question',
-  },
+  // A checked product whose matrices multiply without overflow cannot fail: an
+  // `{"error":"..."}` for one of its parts is rejected like a wrong result, and
+  // the split task still completes.
+  { timeout: 60000 },
   async () => {
     const solo = await startCoordinator('adversarial-error', ['--split-min-flops', String(SPLIT_MIN_FLOPS)]);
     try {
@@ -314,7 +313,11 @@ test(
       const liar = 'e2e-false-reporter';
       const part = await claimAs(solo.url, liar);
       assert.ok(part, 'the liar got a part');
-      await postAs(solo.url, liar, part.taskId, { error: 'Matrix A is ragged' });
+      const lie = await postAs(solo.url, liar, part.taskId, { error: 'Matrix A is ragged' });
+      assert.equal(lie.status, 422, 'the false error report is rejected');
+      const line = (await getStats(solo.url)).workers.find((w) => w.workerId === liar);
+      assert.equal(line.resultsRejected, 1);
+      assert.equal(line.tasksFailed, 0);
       await finishAll(solo.url, 'e2e-native-worker');
       const r = await getResult(solo.url, id);
       assert.equal(r.status, 'completed', `the task ended ${r.status}: ${r.error ?? ''}`);
