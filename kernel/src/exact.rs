@@ -49,10 +49,15 @@ impl IntPath {
         }
     }
 
-    /// The fastest exact path for `a * b`.
+    /// The fastest exact path for `a * b`, from an upper bound of each
+    /// operand's largest magnitude (see [`magnitude_bound`]).
     #[must_use]
     pub fn for_operands(a: &Matrix<i64>, b: &Matrix<i64>) -> IntPath {
-        IntPath::for_bound(max_abs(a.data()), max_abs(b.data()), a.cols())
+        IntPath::for_bound(
+            magnitude_bound(a.data()),
+            magnitude_bound(b.data()),
+            a.cols(),
+        )
     }
 }
 
@@ -121,9 +126,14 @@ pub fn multiply_exact_on(
     Matrix::new(m, n, data)
 }
 
-/// The largest magnitude in `values` (0 when empty).
-fn max_abs(values: &[i64]) -> u64 {
-    values.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0)
+/// An upper bound of the largest magnitude in `values`: the bitwise OR of
+/// all magnitudes, which has the same highest bit as the largest one, so it
+/// is less than twice it (0 when empty). Unlike a maximum, an OR of 64-bit
+/// values vectorises on every target, which matters because this scan runs
+/// before every integer product.
+#[must_use]
+pub fn magnitude_bound(values: &[i64]) -> u64 {
+    values.iter().fold(0, |bound, v| bound | v.unsigned_abs())
 }
 
 /// The `f64` path; exact only under the [`IntPath::F64`] bound.
