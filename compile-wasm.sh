@@ -50,9 +50,10 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128,+relax
     cargo build -p kernel --lib --release --target "$WASM_TARGET" --target-dir "$RELAXED_DIR"
 rm -rf "$RELAXED_DIR/pkg" "$PKG_DIR/kernel_relaxed_bg.wasm"
 cargo run --quiet -p kernel-bindgen -- "$RELAXED_DIR/$WASM_TARGET/release/kernel.wasm" "$RELAXED_DIR/pkg"
+# kernel_best.js always ships: without kernel_relaxed_bg.wasm it loads kernel_bg.wasm.
+cp "$ROOT/kernel/js/kernel_best.js" "$PKG_DIR/kernel_best.js"
 if cmp -s "$RELAXED_DIR/pkg/kernel.js" "$PKG_DIR/kernel.js"; then
     cp "$RELAXED_DIR/pkg/kernel_bg.wasm" "$PKG_DIR/kernel_relaxed_bg.wasm"
-    cp "$ROOT/kernel/js/kernel_best.js" "$PKG_DIR/kernel_best.js"
 else
     echo "compile-wasm: warning: the relaxed-simd glue differs from kernel.js; not shipping it" >&2
 fi

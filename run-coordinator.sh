@@ -13,7 +13,7 @@ if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
     shift
 fi
 
-if [ ! -f "$ROOT/webserver/pkg/kernel.js" ] && [ -f "$ROOT/compile-wasm.sh" ]; then
+if [ ! -f "$ROOT/webserver/pkg/kernel_best.js" ] && [ -f "$ROOT/compile-wasm.sh" ]; then
     echo "building the browser kernel (webserver/pkg/) ..." >&2
     if ! bash "$ROOT/compile-wasm.sh"; then
         echo "warning: compile-wasm.sh failed; the browser pages will lack the kernel" >&2

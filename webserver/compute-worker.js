@@ -12,15 +12,13 @@
 //
 // Claiming tasks and talking to the coordinator is left to the page (worker-client.js).
 
-import init, { multiplyText, kernelInfo } from './pkg/kernel.js';
+import initBest, { multiplyText, kernelInfo } from './pkg/kernel_best.js';
 import { shapeOf } from './matrix-text.js';
 import { rawFields, taskOperands } from './task-json.js';
 
-// The wasm file's URL is given explicitly, relative to this script, so loading does
-// not depend on the glue's default path.
-const WASM_URL = new URL('./pkg/kernel_bg.wasm', import.meta.url);
-
-const ready = init({ module_or_path: WASM_URL }).then(
+// kernel_best.js loads the relaxed-SIMD build (fused multiply-adds) where the engine
+// accepts it and the plain simd128 build otherwise, each by its URL next to the glue.
+const ready = initBest().then(
   () => {
     let info = '';
     try {

@@ -22,5 +22,5 @@ export default async function initBest() {
   } catch {
     // No relaxed build here, or the engine refused it: use the plain one.
   }
-  return init();
+  return init({ module_or_path: new URL("kernel_bg.wasm", import.meta.url) });
 }
