@@ -45,6 +45,14 @@ pub const WORKER_SEEN_WINDOW: Duration = Duration::from_secs(60);
 /// seen within [`WORKER_SEEN_WINDOW`] are forgotten on [`TaskQueue::tick`].
 pub const MAX_TRACKED_WORKERS: usize = 1024;
 
+/// After a worker gives a task back ([`TaskQueue::release`]) it is given no
+/// task for this long. A worker that releases is going away (its tab is
+/// closing, or it was stopped), and a long poll it opened before may still
+/// be waiting here after the page abandoned it: without the pause, the task
+/// it just gave back would go straight to that dead poll and sit there for a
+/// whole lease.
+pub const RELEASE_PAUSE: Duration = Duration::from_secs(2);
+
 /// Worker ids longer than this many bytes are cut to it.
 pub const MAX_WORKER_ID_BYTES: usize = 128;
 
@@ -352,6 +360,8 @@ struct WorkerRecord {
     /// Rejections since its last accepted result.
     rejections_in_a_row: u32,
     benched_until: Option<Instant>,
+    /// When it last gave a task back ([`RELEASE_PAUSE`]).
+    released_at: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -490,7 +500,7 @@ impl TaskQueue {
     /// expired leases are handed out again at once.
     pub fn lease_next(&mut self, worker: &WorkerId, now: Instant) -> Option<Lease> {
         self.touch_worker(worker, now);
-        if self.is_benched(worker, now) {
+        if self.is_benched(worker, now) || self.release_pause_left(worker, now).is_some() {
             return None;
         }
         while let Some(id) = self.pending.pop_front() {
@@ -631,7 +641,8 @@ impl TaskQueue {
     }
 
     /// Gives task `id` back from `worker` (a closing browser tab): it goes to
-    /// the front of the queue at once and the attempt is not counted.
+    /// the front of the queue at once and the attempt is not counted. The
+    /// worker then gets no task for [`RELEASE_PAUSE`].
     ///
     /// # Errors
     ///
@@ -657,7 +668,18 @@ impl TaskQueue {
         self.counters.processing -= 1;
         self.counters.pending += 1;
         self.touch_worker(worker, now);
+        if let Some(record) = self.workers.get_mut(worker) {
+            record.released_at = Some(now);
+        }
         Ok(())
+    }
+
+    /// How much longer `worker` gets no task because it gave one back
+    /// ([`RELEASE_PAUSE`]); `None` when it is not paused.
+    pub fn release_pause_left(&self, worker: &WorkerId, now: Instant) -> Option<Duration> {
+        let released_at = self.workers.get(worker)?.released_at?;
+        let left = (released_at + RELEASE_PAUSE).saturating_duration_since(now);
+        (!left.is_zero()).then_some(left)
     }
 
     /// Puts every task whose lease expired by `now` back at the front of the
@@ -843,6 +865,7 @@ impl TaskQueue {
                     results_rejected: 0,
                     rejections_in_a_row: 0,
                     benched_until: None,
+                    released_at: None,
                 },
             );
         }
@@ -1140,6 +1163,27 @@ mod tests {
         // The released lease's deadline does not requeue the new lease.
         assert!(queue.requeue_expired(now + LEASE / 2).requeued.is_empty());
         assert_eq!(status(&queue, a), TaskStatus::Processing);
+    }
+
+    #[test]
+    fn a_worker_that_released_a_task_gets_none_for_the_release_pause() {
+        let mut queue = TaskQueue::new(limits());
+        let now = Instant::now();
+        let id = queue.submit(data("1"), now).unwrap();
+        queue.lease_next(&worker("tab"), now).unwrap();
+        queue.release(id, &worker("tab"), now).unwrap();
+        assert_eq!(
+            queue.release_pause_left(&worker("tab"), now),
+            Some(RELEASE_PAUSE)
+        );
+        // Its own (possibly abandoned) poll does not take the task back.
+        assert_eq!(queue.lease_next(&worker("tab"), now), None);
+        assert_eq!(status(&queue, id), TaskStatus::Pending);
+        assert_eq!(queue.release_pause_left(&worker("other"), now), None);
+        // After the pause it is served again.
+        let later = now + RELEASE_PAUSE;
+        assert_eq!(queue.release_pause_left(&worker("tab"), later), None);
+        assert_eq!(queue.lease_next(&worker("tab"), later).unwrap().id, id);
     }
 
     #[test]

@@ -569,3 +569,49 @@ async fn long_poll_gets_a_task_whose_lease_expired() {
         "waiting"
     );
 }
+
+/// Opens a long poll for `worker` in the background.
+fn spawn_long_poll(app: &TestApp, worker: &str) -> tokio::task::JoinHandle<common::Answer> {
+    let router = app.router.clone();
+    let uri = format!("/task/next?workerId={worker}&wait=20");
+    tokio::spawn(async move {
+        let response = tower::ServiceExt::oneshot(router, request("GET", &uri, Body::empty()))
+            .await
+            .unwrap();
+        common::Answer::read(response).await
+    })
+}
+
+#[tokio::test]
+async fn a_released_task_goes_to_another_worker_not_to_the_releasers_waiting_poll() {
+    let app = TestApp::new();
+    let id = app.submit("{}").await;
+    assert_eq!(
+        app.get("/task/next?workerId=tab").await.json()["taskId"],
+        id
+    );
+    // The closing tab's long poll waits first, then another worker's.
+    let tab_poll = spawn_long_poll(&app, "tab");
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    let other_poll = spawn_long_poll(&app, "other");
+    while app.get("/stats").await.json()["workersSeen"] != 2 {
+        tokio::task::yield_now().await;
+    }
+    let released = app
+        .post(&format!("/task/{id}/release?workerId=tab"), "")
+        .await;
+    assert_eq!(released.status, StatusCode::OK, "{}", released.text());
+    let answer = tokio::time::timeout(Duration::from_secs(5), other_poll)
+        .await
+        .expect("the other worker's poll gets the task")
+        .unwrap();
+    assert_eq!(answer.json()["taskId"], id);
+    assert!(!tab_poll.is_finished(), "the releaser's poll got nothing");
+    tab_poll.abort();
+    assert_eq!(
+        app.get(&format!("/result/{id}")).await.json()["workerId"],
+        "other"
+    );
+}

@@ -151,6 +151,8 @@ async fn plan_task(state: &AppState, data: Arc<str>) -> Result<Plan, ApiError> {
 
 /// `GET /task/next?workerId=W[&wait=S]`: leases the next pending task as
 /// `{"taskId":N,"data":DATA}`, or answers 204 when none arrives in time.
+/// A worker that released a task within [`crate::queue::RELEASE_PAUSE`]
+/// gets none until the pause is over.
 /// `HEAD` answers 204 and leases nothing (its body would be thrown away).
 pub async fn task_next(
     State(state): State<AppState>,
@@ -168,10 +170,27 @@ pub async fn task_next(
     if state.queue().is_benched(&worker, Instant::now()) {
         return Ok(benched_wait(&state, &worker, deadline).await);
     }
+    let mut woken = false;
     loop {
         let notified = state.task_available().notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
+        let pause = state.queue().release_pause_left(&worker, Instant::now());
+        if let Some(pause) = pause {
+            // The worker just gave a task back: this poll may be one its page
+            // abandoned. A wake-up it took goes to another worker, and it
+            // waits the pause out without taking more.
+            if woken {
+                state.wake_workers(1);
+            }
+            let until = (tokio::time::Instant::now() + pause).min(deadline);
+            tokio::time::sleep_until(until).await;
+            woken = false;
+            if until >= deadline || state.is_shutting_down() {
+                return Ok(StatusCode::NO_CONTENT.into_response());
+            }
+            continue;
+        }
         if let Some(lease) = state.lease_next(&worker, Instant::now()) {
             return Ok(lease_response(lease.id, &lease.data));
         }
@@ -179,7 +198,7 @@ pub async fn task_next(
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
         // A timeout ends the wait; the loop then tries once more and answers.
-        let _ = tokio::time::timeout_at(deadline, notified).await;
+        woken = tokio::time::timeout_at(deadline, notified).await.is_ok();
     }
 }
 
