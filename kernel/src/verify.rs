@@ -192,41 +192,26 @@ pub fn verify_product(
     ProductCheck::new(a, b, seed)?.check(c)
 }
 
-/// Whether some element of `a·b` can overflow its type: the bound
-/// `sum_p |a_ip| * max|b|` per row, in `i64` for integer pairs, in finite
-/// `f64` otherwise (mixed pairs multiply as floats).
+/// Whether some element of the `f64` product `a·b` can overflow: the bound
+/// `sum_p |a_ip| * max|b|` of some row `i` is not finite (integer operands
+/// of a mixed pair count as floats, as they are multiplied).
 #[allow(clippy::cast_precision_loss)]
-fn product_may_fail(a: &AnyMatrix, b: &AnyMatrix) -> bool {
-    match (a, b) {
-        (AnyMatrix::Int(a), AnyMatrix::Int(b)) => {
-            let b_max = u128::from(b.data().iter().map(|v| v.unsigned_abs()).max().unwrap_or(0));
-            (0..a.rows()).any(|i| {
-                let row_abs = a
-                    .row(i)
-                    .iter()
-                    .map(|v| u128::from(v.unsigned_abs()))
-                    .fold(0u128, u128::saturating_add);
-                row_abs.saturating_mul(b_max) > i64::MAX as u128
-            })
-        }
-        _ => {
-            let b_max = match b {
-                AnyMatrix::Int(b) => b
-                    .data()
-                    .iter()
-                    .map(|v| v.unsigned_abs() as f64)
-                    .fold(0.0, f64::max),
-                AnyMatrix::Float(b) => b.data().iter().map(|v| v.abs()).fold(0.0, f64::max),
-            };
-            (0..a.rows()).any(|i| {
-                let row_abs: f64 = match a {
-                    AnyMatrix::Int(a) => a.row(i).iter().map(|v| v.unsigned_abs() as f64).sum(),
-                    AnyMatrix::Float(a) => a.row(i).iter().map(|v| v.abs()).sum(),
-                };
-                !(row_abs * b_max).is_finite()
-            })
-        }
-    }
+fn float_product_may_overflow(a: &AnyMatrix, b: &AnyMatrix) -> bool {
+    let b_max = match b {
+        AnyMatrix::Int(b) => b
+            .data()
+            .iter()
+            .map(|v| v.unsigned_abs() as f64)
+            .fold(0.0, f64::max),
+        AnyMatrix::Float(b) => b.data().iter().map(|v| v.abs()).fold(0.0, f64::max),
+    };
+    (0..a.rows()).any(|i| {
+        let row_abs: f64 = match a {
+            AnyMatrix::Int(a) => a.row(i).iter().map(|v| v.unsigned_abs() as f64).sum(),
+            AnyMatrix::Float(a) => a.row(i).iter().map(|v| v.abs()).sum(),
+        };
+        !(row_abs * b_max).is_finite()
+    })
 }
 
 /// A prepared Freivalds check for products of one pair `(A, B)`: holds the
@@ -260,7 +245,6 @@ impl ProductCheck {
     pub fn new(a: &AnyMatrix, b: &AnyMatrix, seed: u64) -> Result<Self, VerifyError> {
         MatrixError::check_shapes(a.rows(), a.cols(), b.rows(), b.cols())?;
         let mut rng = SplitMix64::new(seed);
-        let may_fail = product_may_fail(a, b);
         let kind = match (a, b) {
             (AnyMatrix::Int(a), AnyMatrix::Int(b)) => CheckKind::Int(IntCheck::new(a, b, &mut rng)),
             (AnyMatrix::Float(a), AnyMatrix::Float(b)) => {
@@ -271,6 +255,10 @@ impl ProductCheck {
                 &b.clone().into_f64(),
                 &mut rng,
             )),
+        };
+        let may_fail = match &kind {
+            CheckKind::Int(check) => check.product_may_overflow(),
+            CheckKind::Float(_) => float_product_may_overflow(a, b),
         };
         Ok(Self {
             kind,
@@ -507,6 +495,15 @@ struct IntCheck {
 }
 
 impl IntCheck {
+    /// Whether some element of the product can leave `i64`: the bound
+    /// `sum_p |A_ip| * max|B|` of some row does not fit.
+    fn product_may_overflow(&self) -> bool {
+        let b_max = u128::from(self.b_max);
+        self.row_abs
+            .iter()
+            .any(|&row_abs| row_abs.saturating_mul(b_max) > i64::MAX as u128)
+    }
+
     fn new(a: &Matrix<i64>, b: &Matrix<i64>, rng: &mut SplitMix64) -> Self {
         let row_abs: Vec<u128> = (0..a.rows())
             .map(|i| {
