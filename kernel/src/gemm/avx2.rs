@@ -7,7 +7,7 @@ use core::arch::x86_64::{
     _mm256_storeu_pd,
 };
 
-use super::{MicroKernel, write_tile};
+use super::{MicroKernel, full_tile_or_scratch};
 
 const MR: usize = 6;
 const NR: usize = 8;
@@ -42,23 +42,22 @@ impl MicroKernel for Avx2Fma {
         cols: usize,
         accumulate: bool,
     ) {
-        assert!(
-            a.len() >= kc * MR && b.len() >= kc * NR,
-            "packed panels too short"
+        full_tile_or_scratch::<MR, NR>(
+            kc,
+            a,
+            b,
+            c,
+            ldc,
+            rows,
+            cols,
+            accumulate,
+            |dst, ldc, acc| {
+                // SAFETY: `self` exists only when AVX2 and FMA were detected;
+                // `full_tile_or_scratch` checked that `a` and `b` hold the
+                // panels and `dst` holds MR rows of NR values at stride `ldc`.
+                unsafe { kernel(kc, a.as_ptr(), b.as_ptr(), dst.as_mut_ptr(), ldc, acc) }
+            },
         );
-        assert!(rows <= MR && cols <= NR, "tile larger than the kernel");
-        if rows == MR && cols == NR {
-            assert!(c.len() >= (MR - 1) * ldc + NR, "C tile out of bounds");
-            // SAFETY: `self` exists only when AVX2 and FMA were detected; the
-            // asserts above keep every read of `a`, `b` and every access to
-            // `c` (MR rows of NR values, stride `ldc`) inside the slices.
-            unsafe { kernel(kc, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate) };
-        } else {
-            let mut tile = [0.0f64; MR * NR];
-            // SAFETY: as above; `tile` holds exactly MR rows of NR values.
-            unsafe { kernel(kc, a.as_ptr(), b.as_ptr(), tile.as_mut_ptr(), NR, false) };
-            write_tile(&tile, NR, c, ldc, rows, cols, accumulate);
-        }
     }
 }
 

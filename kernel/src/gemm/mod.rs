@@ -296,6 +296,50 @@ fn aligned(buffer: &mut Vec<f64>, len: usize) -> &mut [f64] {
     &mut buffer[offset..offset + len]
 }
 
+/// Largest `MR * NR` of a microkernel that uses [`full_tile_or_scratch`].
+const MAX_SCRATCH_TILE: usize = 64;
+
+/// The tile logic shared by the microkernels that can only write a whole
+/// `MR x NR` tile: checks the bounds `full` relies on, then calls
+/// `full(dst, ldc, accumulate)` on `c` itself when the tile is whole, or on a
+/// zeroed scratch tile (stride `NR`, not accumulating) whose top-left
+/// `rows x cols` part then goes into `c` through [`write_tile`].
+///
+/// `full` may rely on: `a.len() >= kc * MR`, `b.len() >= kc * NR`, and
+/// `dst` holding `MR` rows of `NR` values at row stride `ldc`.
+///
+/// # Panics
+/// When a panel is too short, the tile is larger than `MR x NR`, or a whole
+/// tile does not fit in `c`.
+#[allow(clippy::too_many_arguments, dead_code)]
+pub(crate) fn full_tile_or_scratch<const MR: usize, const NR: usize>(
+    kc: usize,
+    a: &[f64],
+    b: &[f64],
+    c: &mut [f64],
+    ldc: usize,
+    rows: usize,
+    cols: usize,
+    accumulate: bool,
+    full: impl FnOnce(&mut [f64], usize, bool),
+) {
+    const { assert!(MR * NR <= MAX_SCRATCH_TILE, "scratch tile too small") };
+    assert!(
+        a.len() >= kc * MR && b.len() >= kc * NR,
+        "packed panels too short"
+    );
+    assert!(rows <= MR && cols <= NR, "tile larger than the kernel");
+    if rows == MR && cols == NR {
+        assert!(c.len() >= (MR - 1) * ldc + NR, "C tile out of bounds");
+        full(c, ldc, accumulate);
+    } else {
+        let mut scratch = [0.0f64; MAX_SCRATCH_TILE];
+        let tile = &mut scratch[..MR * NR];
+        full(tile, NR, false);
+        write_tile(tile, NR, c, ldc, rows, cols, accumulate);
+    }
+}
+
 /// Writes the top-left `rows x cols` part of a full `MR x NR` tile (row
 /// stride `nr`) into `c` (row stride `ldc`); the partial-tile path shared by
 /// every microkernel.

@@ -12,7 +12,7 @@
 
 use core::arch::wasm32::{f64x2_add, f64x2_splat, v128, v128_load, v128_store};
 
-use super::{MicroKernel, write_tile};
+use super::{MicroKernel, full_tile_or_scratch};
 
 const MR: usize = 4;
 /// `f64x2` vectors per row of the tile.
@@ -42,23 +42,22 @@ impl MicroKernel for Simd128 {
         cols: usize,
         accumulate: bool,
     ) {
-        assert!(
-            a.len() >= kc * MR && b.len() >= kc * NR,
-            "packed panels too short"
+        full_tile_or_scratch::<MR, NR>(
+            kc,
+            a,
+            b,
+            c,
+            ldc,
+            rows,
+            cols,
+            accumulate,
+            |dst, ldc, acc| {
+                // SAFETY: `full_tile_or_scratch` checked that `a` and `b` hold
+                // the panels and `dst` holds MR rows of NR values at stride
+                // `ldc`; wasm loads and stores need no alignment.
+                unsafe { kernel(kc, a.as_ptr(), b.as_ptr(), dst.as_mut_ptr(), ldc, acc) }
+            },
         );
-        assert!(rows <= MR && cols <= NR, "tile larger than the kernel");
-        if rows == MR && cols == NR {
-            assert!(c.len() >= (MR - 1) * ldc + NR, "C tile out of bounds");
-            // SAFETY: the asserts above keep every read of `a`, `b` and every
-            // access to `c` (MR rows of NR values, stride `ldc`) inside the
-            // slices; wasm loads and stores need no alignment.
-            unsafe { kernel(kc, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate) };
-        } else {
-            let mut tile = [0.0f64; MR * NR];
-            // SAFETY: as above; `tile` holds exactly MR rows of NR values.
-            unsafe { kernel(kc, a.as_ptr(), b.as_ptr(), tile.as_mut_ptr(), NR, false) };
-            write_tile(&tile, NR, c, ldc, rows, cols, accumulate);
-        }
     }
 }
 
