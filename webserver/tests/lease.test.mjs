@@ -68,7 +68,13 @@ async function handOverTo(base, first, taskId) {
     { timeoutMs: 20000, intervalMs: 20, what: `task ${taskId} to be leased to ${first.id}` },
   );
   const computing = await first.page.$(`#slot-rows tr[data-task-id="${taskId}"]`);
-  return computing ? 'computing' : `delivering the result (${first.refusedResults} refused so far)`;
+  if (computing) return 'computing';
+  // Past computing: wait until the test's route has refused a result, so the tab is
+  // between retries when it goes away. (Closing while Playwright's route is still
+  // taking a multi-megabyte result body can drop the page's keepalive release in
+  // Chromium; that moment belongs to the test's interception, not to the page.)
+  await waitFor(() => first.refusedResults >= 1, { timeoutMs: 10000, intervalMs: 10, what: 'a refused result' });
+  return `delivering the result (${first.refusedResults} refused so far)`;
 }
 
 test('a worker tab closed mid-task gives the task back and another worker completes it', { timeout: 120000 }, async (t) => {
