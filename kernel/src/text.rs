@@ -41,10 +41,7 @@ pub fn parse_f64(text: &str) -> Result<Matrix<f64>, MatrixError> {
 pub fn parse_i64(text: &str) -> Result<Matrix<i64>, MatrixError> {
     match parse(text)? {
         AnyMatrix::Int(m) => Ok(m),
-        AnyMatrix::Float(_) => Err(MatrixError::NotANumber {
-            offset: 0,
-            found: "a float where integers were expected".to_owned(),
-        }),
+        AnyMatrix::Float(_) => Err(float_for_integers()),
     }
 }
 
@@ -297,46 +294,318 @@ fn eight_digits(chunk: &[u8]) -> (u64, usize) {
     (value, len)
 }
 
+/// Bytes the fast path classifies at once.
+const WINDOW: usize = 64;
+
+/// Bytes the fast path reads after a value's first digit: up to 15 digits
+/// and the byte after them.
+const VALUE_BYTES: usize = 16;
+
+/// Bit `i` set where `window[i]` is `,` or `]`: the ends of values.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[allow(unsafe_code)]
+fn value_ends(window: &[u8; WINDOW]) -> u64 {
+    // SAFETY: SSE2 is part of the x86-64 baseline: every x86-64 CPU has it.
+    unsafe { value_ends_sse2(window) }
+}
+
+/// [`value_ends`] with SSE2 compares.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn value_ends_sse2(window: &[u8; WINDOW]) -> u64 {
+    use core::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8,
+    };
+    let comma = _mm_set1_epi8(b',' as i8);
+    let close = _mm_set1_epi8(b']' as i8);
+    let mut ends = 0u64;
+    for (i, chunk) in window.chunks_exact(16).enumerate() {
+        #[allow(clippy::cast_possible_wrap)]
+        let bytes = _mm_set_epi64x(word(&chunk[8..]) as i64, word(chunk) as i64);
+        let hits = _mm_or_si128(_mm_cmpeq_epi8(bytes, comma), _mm_cmpeq_epi8(bytes, close));
+        #[allow(clippy::cast_sign_loss)]
+        let bits = _mm_movemask_epi8(hits) as u32;
+        ends |= u64::from(bits) << (16 * i);
+    }
+    ends
+}
+
+/// Bit `i` set where `window[i]` is `,` or `]`: the ends of values.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline]
+fn value_ends(window: &[u8; WINDOW]) -> u64 {
+    use core::arch::wasm32::{u8x16_bitmask, u8x16_eq, u8x16_splat, u64x2, v128_or};
+    let comma = u8x16_splat(b',');
+    let close = u8x16_splat(b']');
+    let mut ends = 0u64;
+    for (i, chunk) in window.chunks_exact(16).enumerate() {
+        let bytes = u64x2(word(chunk), word(&chunk[8..]));
+        let hits = v128_or(u8x16_eq(bytes, comma), u8x16_eq(bytes, close));
+        ends |= u64::from(u8x16_bitmask(hits)) << (16 * i);
+    }
+    ends
+}
+
+/// Bit `i` set where `window[i]` is `,` or `]`: the ends of values.
+#[cfg(not(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+)))]
+#[inline]
+fn value_ends(window: &[u8; WINDOW]) -> u64 {
+    value_ends_swar(window)
+}
+
+/// [`value_ends`] without vector instructions, eight bytes at a time with
+/// word operations (the fallback, and the reference the vector versions
+/// are tested against).
+#[cfg_attr(
+    any(
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    ),
+    allow(dead_code)
+)]
+#[inline]
+fn value_ends_swar(window: &[u8; WINDOW]) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // High bit of each byte that is zero (exactly: no carries between bytes).
+    let zero_bytes = |x: u64| !(((x & LOW7) + LOW7) | x) & HIGH;
+    let mut ends = 0u64;
+    for (i, chunk) in window.chunks_exact(8).enumerate() {
+        let w = word(chunk);
+        let hits = zero_bytes(w ^ 0x2C2C_2C2C_2C2C_2C2C) | zero_bytes(w ^ 0x5D5D_5D5D_5D5D_5D5D);
+        // Gathers the eight high bits into the top byte, byte 0 lowest.
+        let bits = hits.wrapping_mul(0x0002_0408_1020_4081) >> 56;
+        ends |= bits << (8 * i);
+    }
+    ends
+}
+
+/// The first eight bytes of `chunk` as a little-endian word.
+#[inline]
+fn word(chunk: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&chunk[..8]);
+    u64::from_le_bytes(bytes)
+}
+
+/// The value and count of the leading decimal digits (up to 16) of a
+/// 16-byte chunk.
+#[inline]
+fn sixteen_digits(chunk: &[u8]) -> (u64, usize) {
+    let (high, high_len) = eight_digits(&chunk[..8]);
+    if high_len < 8 {
+        return (high, high_len);
+    }
+    let (low, low_len) = eight_digits(&chunk[8..16]);
+    (high * POW10[low_len] + low, 8 + low_len)
+}
+
 /// The fast path for the common case, compact integers (`12,-7,3]`): reads
-/// values of up to 7 digits each directly followed by `,` or `]` into `ints`
+/// values of up to 15 digits each directly followed by `,` or `]` into `ints`
 /// and returns how many it read and whether it consumed the row's `]`. It
 /// stops, with `pos` at the start of a value, at anything else (spaces, a
-/// float, a long number, the last bytes of the text), which the general
+/// float, a longer number, the last bytes of the text), which the general
 /// reader then handles.
+///
+/// The ends of values are found for a window of [`WINDOW`] bytes at once,
+/// so finding where the next value starts never waits for the current one
+/// to be converted: the values of a window are read independently.
 #[inline]
 fn compact_integers(bytes: &[u8], pos: &mut usize, ints: &mut Vec<i64>) -> (usize, bool) {
     let mut count = 0;
+    let mut values = [0i64; WINDOW];
     loop {
         let start = *pos;
-        let negative = bytes.get(start) == Some(&b'-');
-        let digits = start + usize::from(negative);
-        let Some(chunk) = bytes.get(digits..digits + 8) else {
+        let Some(window) = bytes.get(start..start + WINDOW + VALUE_BYTES) else {
             return (count, false);
         };
-        let (magnitude, len) = eight_digits(chunk);
-        if len == 0 || len == 8 {
+        let Some(head) = window.first_chunk::<WINDOW>() else {
+            return (count, false);
+        };
+        let mut ends = value_ends(head);
+        if ends == 0 {
             return (count, false);
         }
-        // Fewer than 8 digits fit in i64 with either sign.
-        #[allow(clippy::cast_possible_wrap)]
-        let value = if negative {
-            -(magnitude as i64)
-        } else {
-            magnitude as i64
-        };
-        match chunk[len] {
-            b',' => {
-                ints.push(value);
-                count += 1;
-                *pos = digits + len + 1;
+        let mut read = 0;
+        let mut value_start = 0;
+        let mut row_done = false;
+        let mut stopped = false;
+        while ends != 0 {
+            let end = ends.trailing_zeros() as usize;
+            ends &= ends - 1;
+            let negative = window[value_start] == b'-';
+            let digits = value_start + usize::from(negative);
+            if end <= digits || end - digits >= VALUE_BYTES {
+                stopped = true;
+                break;
             }
-            b']' => {
-                ints.push(value);
-                *pos = digits + len + 1;
-                return (count + 1, true);
+            let (magnitude, len) = sixteen_digits(&window[digits..digits + VALUE_BYTES]);
+            if digits + len != end {
+                stopped = true;
+                break;
             }
-            _ => return (count, false),
+            // Fewer than 16 digits fit in i64 with either sign.
+            #[allow(clippy::cast_possible_wrap)]
+            let value = if negative {
+                -(magnitude as i64)
+            } else {
+                magnitude as i64
+            };
+            values[read] = value;
+            read += 1;
+            value_start = end + 1;
+            if window[end] == b']' {
+                row_done = true;
+                break;
+            }
         }
+        ints.extend_from_slice(&values[..read]);
+        count += read;
+        *pos = start + value_start;
+        if row_done || stopped {
+            return (count, row_done);
+        }
+    }
+}
+
+/// Walks the rows of a matrix text: the opening bracket, each row with the
+/// separators between rows, equal row lengths, and the closing bracket with
+/// nothing after it.
+struct RowCursor<'a> {
+    reader: Reader<'a>,
+    /// Rows read so far.
+    rows: usize,
+    /// Values in each row (that of the first row).
+    cols: usize,
+    /// Whether the closing bracket has been read.
+    finished: bool,
+}
+
+impl<'a> RowCursor<'a> {
+    /// Reads up to the first row.
+    fn new(mut reader: Reader<'a>) -> Result<Self, MatrixError> {
+        reader.skip_ws();
+        reader.expect(b'[', "'[' opening the matrix")?;
+        reader.skip_ws();
+        if reader.peek() == Some(b']') {
+            return Err(MatrixError::Empty);
+        }
+        Ok(Self {
+            reader,
+            rows: 0,
+            cols: 0,
+            finished: false,
+        })
+    }
+
+    /// Appends the next row's values to `values` and returns their count,
+    /// or `None` after the last row, once the rest of the text is checked.
+    fn next_row(&mut self, values: &mut Values) -> Result<Option<usize>, MatrixError> {
+        if self.finished {
+            return Ok(None);
+        }
+        let reader = &mut self.reader;
+        if self.rows > 0 {
+            reader.skip_ws();
+            match reader.next() {
+                Some(b',') => reader.skip_ws(),
+                Some(b']') => {
+                    self.finished = true;
+                    reader.skip_ws();
+                    if reader.pos != reader.bytes.len() {
+                        return Err(reader.syntax_error(reader.pos, "the end of the text"));
+                    }
+                    if self.cols == 0 {
+                        return Err(MatrixError::Empty);
+                    }
+                    return Ok(None);
+                }
+                _ => {
+                    return Err(
+                        reader.syntax_error(reader.pos.saturating_sub(1), "',' or ']' after a row")
+                    );
+                }
+            }
+        }
+        let count = reader.row(values)?;
+        if self.rows == 0 {
+            self.cols = count;
+        } else if count != self.cols {
+            return Err(MatrixError::RaggedRows {
+                row: self.rows,
+                expected: self.cols,
+                found: count,
+            });
+        }
+        self.rows += 1;
+        Ok(Some(count))
+    }
+}
+
+/// Reads an integer matrix text one row at a time into a reused buffer, so
+/// that a large matrix can be consumed (checked, summed, dotted) without
+/// being held. The text is validated by the same rules as [`parse_i64`] as
+/// the rows are taken; the error is that of the first problem met in reading
+/// order (so for a text with several problems it may differ from
+/// [`parse_i64`]'s, which reports a float only after reading everything).
+pub struct IntRows<'a> {
+    cursor: RowCursor<'a>,
+    row: Values,
+}
+
+impl<'a> IntRows<'a> {
+    /// Starts reading `text`, up to its first row.
+    ///
+    /// # Errors
+    /// As [`parse_i64`], for the text's opening.
+    pub fn new(text: &'a str) -> Result<Self, MatrixError> {
+        Ok(Self {
+            cursor: RowCursor::new(Reader::new(text.as_bytes()))?,
+            row: Values::Int(Vec::new()),
+        })
+    }
+
+    /// The next row, or `None` after the last one (the whole text then
+    /// having been read and checked).
+    ///
+    /// # Errors
+    /// As [`parse_i64`], for the text read so far.
+    pub fn next_row(&mut self) -> Result<Option<&[i64]>, MatrixError> {
+        match &mut self.row {
+            Values::Int(values) => values.clear(),
+            row @ Values::Float(_) => *row = Values::Int(Vec::new()),
+        }
+        if self.cursor.next_row(&mut self.row)?.is_none() {
+            return Ok(None);
+        }
+        match &self.row {
+            Values::Int(values) => Ok(Some(values)),
+            Values::Float(_) => Err(float_for_integers()),
+        }
+    }
+
+    /// Rows read so far.
+    #[must_use]
+    pub fn rows(&self) -> usize {
+        self.cursor.rows
+    }
+
+    /// Values in each row (0 before the first row is read).
+    #[must_use]
+    pub fn cols(&self) -> usize {
+        self.cursor.cols
+    }
+}
+
+/// The error for a float where only integers are accepted.
+fn float_for_integers() -> MatrixError {
+    MatrixError::NotANumber {
+        offset: 0,
+        found: "a float where integers were expected".to_owned(),
     }
 }
 
@@ -351,47 +620,12 @@ impl<'a> Reader<'a> {
         Self { bytes, pos: 0 }
     }
 
-    fn matrix(mut self) -> Result<AnyMatrix, MatrixError> {
+    fn matrix(self) -> Result<AnyMatrix, MatrixError> {
         // A rough guess of the element count avoids most regrowth.
         let mut values = Values::Int(Vec::with_capacity(self.bytes.len() / 4));
-        self.skip_ws();
-        self.expect(b'[', "'[' opening the matrix")?;
-        self.skip_ws();
-        if self.peek() == Some(b']') {
-            return Err(MatrixError::Empty);
-        }
-        let mut rows = 0usize;
-        let mut cols = 0usize;
-        loop {
-            let count = self.row(&mut values)?;
-            if rows == 0 {
-                cols = count;
-            } else if count != cols {
-                return Err(MatrixError::RaggedRows {
-                    row: rows,
-                    expected: cols,
-                    found: count,
-                });
-            }
-            rows += 1;
-            self.skip_ws();
-            match self.next() {
-                Some(b',') => self.skip_ws(),
-                Some(b']') => break,
-                _ => {
-                    return Err(
-                        self.syntax_error(self.pos.saturating_sub(1), "',' or ']' after a row")
-                    );
-                }
-            }
-        }
-        self.skip_ws();
-        if self.pos != self.bytes.len() {
-            return Err(self.syntax_error(self.pos, "the end of the text"));
-        }
-        if cols == 0 {
-            return Err(MatrixError::Empty);
-        }
+        let mut cursor = RowCursor::new(self)?;
+        while cursor.next_row(&mut values)?.is_some() {}
+        let (rows, cols) = (cursor.rows, cursor.cols);
         Ok(match values {
             Values::Int(data) => AnyMatrix::Int(Matrix::new(rows, cols, data)?),
             Values::Float(data) => AnyMatrix::Float(Matrix::new(rows, cols, data)?),
@@ -571,4 +805,28 @@ fn excerpt(bytes: &[u8], offset: usize) -> String {
     }
     let text = String::from_utf8_lossy(&rest[..rest.len().min(16)]);
     format!("{:?}", text.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_ends_mark_exactly_the_commas_and_closing_brackets() {
+        // Every byte value at every position, next to the bytes around it.
+        for byte in 0..=255u8 {
+            for at in 0..WINDOW {
+                let mut window = [b'7'; WINDOW];
+                window[at] = byte;
+                window[(at + 17) % WINDOW] = b',';
+                let expected = window
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &b)| b == b',' || b == b']')
+                    .fold(0u64, |bits, (i, _)| bits | 1 << i);
+                assert_eq!(value_ends(&window), expected, "byte {byte} at {at}");
+                assert_eq!(value_ends_swar(&window), expected, "byte {byte} at {at}");
+            }
+        }
+    }
 }

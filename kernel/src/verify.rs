@@ -85,7 +85,8 @@
 use std::hash::{BuildHasher, Hasher};
 use std::ops::Range;
 
-use crate::{AnyMatrix, Matrix, MatrixError, text};
+use crate::text::{self, IntRows};
+use crate::{AnyMatrix, Matrix, MatrixError};
 
 /// The primes `2^61 - c` the integer check works modulo, in the order they
 /// are used. Each is above `2^60`; four cover any `i64` product (see the
@@ -246,7 +247,9 @@ impl ProductCheck {
         MatrixError::check_shapes(a.rows(), a.cols(), b.rows(), b.cols())?;
         let mut rng = SplitMix64::new(seed);
         let kind = match (a, b) {
-            (AnyMatrix::Int(a), AnyMatrix::Int(b)) => CheckKind::Int(IntCheck::new(a, b, &mut rng)),
+            (AnyMatrix::Int(a), AnyMatrix::Int(b)) => {
+                return Ok(Self::integers(IntCheck::new(a, b, &mut rng)));
+            }
             (AnyMatrix::Float(a), AnyMatrix::Float(b)) => {
                 CheckKind::Float(FloatCheck::new(a, b, &mut rng))
             }
@@ -256,10 +259,7 @@ impl ProductCheck {
                 &mut rng,
             )),
         };
-        let may_fail = match &kind {
-            CheckKind::Int(check) => check.product_may_overflow(),
-            CheckKind::Float(_) => float_product_may_overflow(a, b),
-        };
+        let may_fail = float_product_may_overflow(a, b);
         Ok(Self {
             kind,
             rows: a.rows(),
@@ -286,9 +286,25 @@ impl ProductCheck {
     /// [`VerifyError::Operands`] when a text is not a matrix or the shapes
     /// do not multiply.
     pub fn from_text(a: &str, b: &str, seed: u64) -> Result<Self, VerifyError> {
+        // The common case, integers small enough for the wrapping round, is
+        // prepared row by row without holding either matrix; anything else
+        // is read whole. Both draw the same `r` from the seed.
+        if let Some(check) = IntCheck::wrapping_from_text(a, b, &mut SplitMix64::new(seed)) {
+            return Ok(Self::integers(check));
+        }
         let a = text::parse(a)?;
         let b = text::parse(b)?;
         Self::new(&a, &b, seed)
+    }
+
+    /// The check of an integer pair, prepared.
+    fn integers(check: IntCheck) -> Self {
+        Self {
+            rows: check.row_abs.len(),
+            cols: check.cols,
+            may_fail: check.product_may_overflow(),
+            kind: CheckKind::Int(check),
+        }
     }
 
     /// Rows of `A`.
@@ -336,6 +352,16 @@ impl ProductCheck {
     /// # Errors
     /// [`VerifyError::Unreadable`], and as [`ProductCheck::check_rows`].
     pub fn check_rows_text(&self, rows: Range<usize>, c: &str) -> Result<(), VerifyError> {
+        // An integer result is checked row by row as it is read, without
+        // holding it; only a result that fails that (wrong, or not an
+        // integer matrix of the right shape) is read whole, for the error.
+        if let CheckKind::Int(check) = &self.kind
+            && rows.start <= rows.end
+            && rows.end <= self.rows
+            && check.rows_text_pass(rows.clone(), c)
+        {
+            return Ok(());
+        }
         let c = text::parse(c).map_err(VerifyError::Unreadable)?;
         self.check_rows(rows, &c)
     }
@@ -489,6 +515,8 @@ enum IntRounds {
 struct IntCheck {
     /// `sum_p |A[i][p]|` for every row.
     row_abs: Vec<u128>,
+    /// Columns of `B` (and of the product).
+    cols: usize,
     /// `max |B|`.
     b_max: u64,
     rounds: IntRounds,
@@ -505,32 +533,25 @@ impl IntCheck {
     }
 
     fn new(a: &Matrix<i64>, b: &Matrix<i64>, rng: &mut SplitMix64) -> Self {
-        let row_abs: Vec<u128> = (0..a.rows())
-            .map(|i| {
-                a.row(i)
-                    .iter()
-                    .map(|v| u128::from(v.unsigned_abs()))
-                    .fold(0u128, u128::saturating_add)
-            })
-            .collect();
+        let row_abs: Vec<u128> = (0..a.rows()).map(|i| abs_sum(a.row(i))).collect();
         let b_max = b.data().iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
-        let a_max = row_abs.iter().copied().max().unwrap_or(0);
-        // 2 * a_max * b_max < 2^bits.
-        let bits = (128 - a_max.leading_zeros()) + (64 - b_max.leading_zeros()) + 1;
-        let rounds = if bits <= WRAPPING_MAX_BITS {
-            #[allow(clippy::cast_possible_wrap)]
-            let r: Vec<i64> = (0..b.cols()).map(|_| rng.next_u64() as i64).collect();
+        let cols = b.cols();
+        let rounds = if wrapping_suffices(&row_abs, b_max) {
+            let r = wrapping_vector(cols, rng);
             let br: Vec<i64> = (0..b.rows()).map(|p| dot_wrapping(b.row(p), &r)).collect();
             let abr = (0..a.rows()).map(|i| dot_wrapping(a.row(i), &br)).collect();
             IntRounds::Wrapping { r, abr }
         } else {
-            let primes = bits.div_ceil(60).clamp(1, PRIMES.len() as u32) as usize;
+            let a_max = row_abs.iter().copied().max().unwrap_or(0);
+            let primes = check_bits(a_max, b_max)
+                .div_ceil(60)
+                .clamp(1, PRIMES.len() as u32) as usize;
             IntRounds::Primes(
                 PRIMES[..primes]
                     .iter()
                     .map(|&q| {
                         let modulus = Modulus::new(q);
-                        let r: Vec<u64> = (0..b.cols()).map(|_| rng.below(q)).collect();
+                        let r: Vec<u64> = (0..cols).map(|_| rng.below(q)).collect();
                         let br: Vec<u64> = (0..b.rows())
                             .map(|p| modulus.dot_i64(b.row(p), &r))
                             .collect();
@@ -544,9 +565,43 @@ impl IntCheck {
         };
         Self {
             row_abs,
+            cols,
             b_max,
             rounds,
         }
+    }
+
+    /// The check [`IntCheck::new`] prepares, read from the matrix texts row
+    /// by row without holding either matrix, when they are integer matrices
+    /// that multiply and small enough for the wrapping round; `None`
+    /// otherwise (the caller then reads them whole).
+    fn wrapping_from_text(a: &str, b: &str, rng: &mut SplitMix64) -> Option<Self> {
+        let mut b_rows = IntRows::new(b).ok()?;
+        let first = b_rows.next_row().ok()??;
+        let cols = first.len();
+        let r = wrapping_vector(cols, rng);
+        let mut b_max = max_magnitude(first);
+        let mut br = vec![dot_wrapping(first, &r)];
+        while let Some(row) = b_rows.next_row().ok()? {
+            b_max = b_max.max(max_magnitude(row));
+            br.push(dot_wrapping(row, &r));
+        }
+        let mut a_rows = IntRows::new(a).ok()?;
+        let (mut row_abs, mut abr) = (Vec::new(), Vec::new());
+        while let Some(row) = a_rows.next_row().ok()? {
+            if row.len() != br.len() {
+                return None;
+            }
+            row_abs.push(abs_sum(row));
+            abr.push(dot_wrapping(row, &br));
+        }
+        let suffices = wrapping_suffices(&row_abs, b_max);
+        suffices.then_some(Self {
+            row_abs,
+            cols,
+            b_max,
+            rounds: IntRounds::Wrapping { r, abr },
+        })
     }
 
     fn round_count(&self) -> usize {
@@ -558,28 +613,84 @@ impl IntCheck {
 
     fn check_rows(&self, rows: Range<usize>, c: &Matrix<i64>) -> Result<(), VerifyError> {
         for (row, i) in rows.enumerate() {
-            let c_row = c.row(row);
-            let limit = self.row_abs[i].saturating_mul(u128::from(self.b_max));
-            let c_max = c_row.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
-            if u128::from(c_max) > limit {
-                let col = c_row
-                    .iter()
-                    .position(|v| u128::from(v.unsigned_abs()) > limit)
-                    .unwrap_or(0);
-                return Err(VerifyError::OutOfBound { row, col });
-            }
-            let agrees = match &self.rounds {
-                IntRounds::Wrapping { r, abr } => abr[i] == dot_wrapping(c_row, r),
-                IntRounds::Primes(rounds) => rounds
-                    .iter()
-                    .all(|round| round.abr[i] == round.modulus.dot_i64(c_row, &round.r)),
-            };
-            if !agrees {
-                return Err(VerifyError::Mismatch { row });
-            }
+            self.check_row(row, i, c.row(row))?;
         }
         Ok(())
     }
+
+    /// Whether `c` is the text of an integer matrix of the shape of
+    /// `A[rows]·B` whose every row passes, read row by row (`rows` inside
+    /// `A`).
+    fn rows_text_pass(&self, rows: Range<usize>, c: &str) -> bool {
+        let Ok(mut c_rows) = IntRows::new(c) else {
+            return false;
+        };
+        let mut expected = rows.clone();
+        loop {
+            match (c_rows.next_row(), expected.next()) {
+                (Ok(None), None) => return true,
+                (Ok(Some(c_row)), Some(i)) => {
+                    if c_row.len() != self.cols || self.check_row(i - rows.start, i, c_row).is_err()
+                    {
+                        return false;
+                    }
+                }
+                _ => return false,
+            }
+        }
+    }
+
+    /// Checks row `i` of the product, given as row `row` of the claim.
+    fn check_row(&self, row: usize, i: usize, c_row: &[i64]) -> Result<(), VerifyError> {
+        let limit = self.row_abs[i].saturating_mul(u128::from(self.b_max));
+        if u128::from(max_magnitude(c_row)) > limit {
+            let col = c_row
+                .iter()
+                .position(|v| u128::from(v.unsigned_abs()) > limit)
+                .unwrap_or(0);
+            return Err(VerifyError::OutOfBound { row, col });
+        }
+        let agrees = match &self.rounds {
+            IntRounds::Wrapping { r, abr } => abr[i] == dot_wrapping(c_row, r),
+            IntRounds::Primes(rounds) => rounds
+                .iter()
+                .all(|round| round.abr[i] == round.modulus.dot_i64(c_row, &round.r)),
+        };
+        if agrees {
+            Ok(())
+        } else {
+            Err(VerifyError::Mismatch { row })
+        }
+    }
+}
+
+/// `sum |row[p]|`, saturating.
+fn abs_sum(row: &[i64]) -> u128 {
+    row.iter()
+        .map(|v| u128::from(v.unsigned_abs()))
+        .fold(0u128, u128::saturating_add)
+}
+
+/// `max |row[p]|` (0 when empty).
+fn max_magnitude(row: &[i64]) -> u64 {
+    row.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0)
+}
+
+/// `bits` with `2 a_max b_max < 2^bits` (see the module docs).
+fn check_bits(a_max: u128, b_max: u64) -> u32 {
+    (128 - a_max.leading_zeros()) + (64 - b_max.leading_zeros()) + 1
+}
+
+/// Whether one round modulo `2^64` is enough for these bounds.
+fn wrapping_suffices(row_abs: &[u128], b_max: u64) -> bool {
+    let a_max = row_abs.iter().copied().max().unwrap_or(0);
+    check_bits(a_max, b_max) <= WRAPPING_MAX_BITS
+}
+
+/// The random vector of the wrapping round.
+#[allow(clippy::cast_possible_wrap)]
+fn wrapping_vector(len: usize, rng: &mut SplitMix64) -> Vec<i64> {
+    (0..len).map(|_| rng.next_u64() as i64).collect()
 }
 
 /// `sum xs[j] * ys[j]` modulo `2^64`.

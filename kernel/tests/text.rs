@@ -1,7 +1,7 @@
 //! Reading and writing Dana matrix text: round trips, the JSON array form,
 //! whitespace, and every error kind.
 
-use kernel::text::{parse, parse_f64, parse_i64, write_f64, write_i64};
+use kernel::text::{IntRows, parse, parse_f64, parse_i64, write_f64, write_i64};
 use kernel::{AnyMatrix, Matrix, MatrixError, multiply_text};
 use proptest::prelude::*;
 
@@ -10,6 +10,30 @@ fn ints() -> impl Strategy<Value = Matrix<i64>> {
         proptest::collection::vec(any::<i64>(), r * c)
             .prop_map(move |d| Matrix::new(r, c, d).expect("shape"))
     })
+}
+
+/// Integers of every length from 1 to 19 digits, so each value length of
+/// the reader's fast paths (one or two 8-byte chunks) and its fallback is met.
+fn ints_of_every_length() -> impl Strategy<Value = Matrix<i64>> {
+    let value = (0u32..19, any::<i64>(), any::<bool>()).prop_map(|(digits, raw, negative)| {
+        let magnitude = raw.unsigned_abs() % 10u64.pow(digits + 1);
+        let value = i64::try_from(magnitude).expect("below 10^19");
+        if negative { -value } else { value }
+    });
+    (1usize..6, 1usize..40).prop_flat_map(move |(r, c)| {
+        proptest::collection::vec(value.clone(), r * c)
+            .prop_map(move |d| Matrix::new(r, c, d).expect("shape"))
+    })
+}
+
+/// Every row `IntRows` yields for `text`, or its error.
+fn rows_of(text: &str) -> Result<Vec<Vec<i64>>, MatrixError> {
+    let mut reader = IntRows::new(text)?;
+    let mut rows = Vec::new();
+    while let Some(row) = reader.next_row()? {
+        rows.push(row.to_vec());
+    }
+    Ok(rows)
 }
 
 fn floats() -> impl Strategy<Value = Matrix<f64>> {
@@ -29,6 +53,58 @@ proptest! {
     fn integers_round_trip_exactly(m in ints()) {
         let text = write_i64(&m);
         prop_assert_eq!(parse(&text), Ok(AnyMatrix::Int(m)));
+    }
+
+    #[test]
+    fn integers_of_every_length_round_trip_exactly(m in ints_of_every_length()) {
+        let text = write_i64(&m);
+        prop_assert_eq!(parse(&text), Ok(AnyMatrix::Int(m)));
+    }
+
+    #[test]
+    fn integer_rows_read_one_at_a_time_are_the_parsed_rows(m in ints_of_every_length()) {
+        let text = write_i64(&m);
+        let rows = rows_of(&text).expect("reads");
+        let expected: Vec<Vec<i64>> = (0..m.rows()).map(|i| m.row(i).to_vec()).collect();
+        prop_assert_eq!(rows, expected);
+    }
+
+    /// Valid texts with a few bytes replaced by digits, signs, commas,
+    /// brackets, spaces or dots: whatever JSON reads as a rectangular
+    /// integer matrix reads the same here, and what JSON rejects is rejected
+    /// here too (leading zeros and loose floats aside, which this reader
+    /// accepts).
+    #[test]
+    fn corrupted_texts_read_as_json_reads_them(
+        m in ints_of_every_length(),
+        edits in proptest::collection::vec((any::<usize>(), 0usize..16), 0..4),
+    ) {
+        let mut bytes = write_i64(&m).into_bytes();
+        for (at, pick) in edits {
+            let len = bytes.len();
+            bytes[at % len] = b"0123456789-,[] ."[pick];
+        }
+        let text = String::from_utf8(bytes).expect("ascii");
+        let ours = parse(&text);
+        // Leading zeros, `-0` (a float to serde_json) and floats JSON does
+        // not allow (`.5`, `5.`) are read here, as JavaScript's `Number`
+        // reads them.
+        let lenient = text.contains('.') || text.contains("-0") || text.as_bytes().windows(3).any(|w| {
+            !w[0].is_ascii_digit() && w[1] == b'0' && w[2].is_ascii_digit()
+        });
+        match serde_json::from_str::<Vec<Vec<i64>>>(&text) {
+            Ok(rows) if !rows.is_empty() && !rows[0].is_empty()
+                && rows.iter().all(|r| r.len() == rows[0].len()) => {
+                let data = rows.concat();
+                let expected = Matrix::new(rows.len(), rows[0].len(), data).expect("shape");
+                prop_assert_eq!(ours, Ok(AnyMatrix::Int(expected)));
+            }
+            Ok(_) => prop_assert!(ours.is_err(), "{} read as {:?}", text, ours),
+            Err(_) if !lenient => {
+                prop_assert!(ours.is_err(), "{} read as {:?}", text, ours);
+            }
+            Err(_) => {}
+        }
     }
 
     #[test]
@@ -147,6 +223,35 @@ fn float_product_is_written_with_shortest_text() {
     assert_eq!(
         multiply_text("[[0.1]]", "[[3]]").as_deref(),
         Ok("[[0.30000000000000004]]")
+    );
+}
+
+#[test]
+fn integer_rows_reader_rejects_what_parse_rejects() {
+    assert_eq!(
+        rows_of(" [ [1, 2] ,[3,4] ] "),
+        Ok(vec![vec![1, 2], vec![3, 4]])
+    );
+    for bad in [
+        "",
+        "[]",
+        "[[]]",
+        "[[1,2],[3]]",
+        "[[1,2],[3,4]] x",
+        "[[1,2],[3,4]",
+        "[[1,2];[3,4]]",
+        "[[1,x]]",
+        "[[99999999999999999999]]",
+    ] {
+        let expected = parse_i64(bad).expect_err(bad);
+        assert_eq!(rows_of(bad), Err(expected), "{bad:?}");
+    }
+    assert!(
+        matches!(
+            rows_of("[[1,2],[3.5,4]]"),
+            Err(MatrixError::NotANumber { .. })
+        ),
+        "a float is not an integer"
     );
 }
 

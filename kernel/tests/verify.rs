@@ -369,6 +369,49 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Small integers are prepared and checked row by row from text, large
+    /// ones from whole matrices: both give the same answer, error included.
+    #[test]
+    fn checks_read_row_by_row_answer_as_checks_on_whole_matrices(
+        (a, b) in prop_oneof![operands(1000), operands(1 << 28)],
+        seed in any::<u64>(),
+        at in any::<usize>(),
+        split in any::<usize>(),
+    ) {
+        let c = multiply_exact(&a, &b).expect("fits");
+        let from_text = ProductCheck::from_text(&text::write_i64(&a), &text::write_i64(&b), seed)
+            .expect("operands");
+        let whole = ProductCheck::new(&int(&a), &int(&b), seed).expect("operands");
+        prop_assert_eq!(from_text.product_may_fail(), whole.product_may_fail());
+        prop_assert_eq!(from_text.rounds(), whole.rounds());
+        let mut wrong = c.clone().into_data();
+        let index = at % wrong.len();
+        wrong[index] += 1;
+        let wrong = Matrix::new(c.rows(), c.cols(), wrong).expect("shape");
+        let top_rows = split % c.rows() + 1;
+        let top = |m: &Matrix<i64>| {
+            Matrix::new(top_rows, m.cols(), m.data()[..top_rows * m.cols()].to_vec()).expect("shape")
+        };
+        let claims = [
+            (0..c.rows(), text::write_i64(&c), int(&c)),
+            (0..c.rows(), text::write_i64(&wrong), int(&wrong)),
+            (0..top_rows, text::write_i64(&top(&c)), int(&top(&c))),
+            (0..top_rows, text::write_i64(&top(&wrong)), int(&top(&wrong))),
+            (0..c.rows(), text::write_i64(&top(&c)), int(&top(&c))),
+        ];
+        for (rows, claim_text, claim) in claims {
+            let expected = whole.check_rows(rows.clone(), &claim);
+            prop_assert_eq!(from_text.check_rows_text(rows.clone(), &claim_text), expected.clone());
+            prop_assert_eq!(whole.check_rows_text(rows, &claim_text), expected);
+        }
+        prop_assert_eq!(from_text.check_text(&text::write_i64(&c)), Ok(()));
+        prop_assert!(from_text.check_text(&text::write_i64(&wrong)).is_err());
+    }
+}
+
 #[test]
 fn checks_from_text_agree_with_checks_on_matrices() {
     let mut data = Data(8);

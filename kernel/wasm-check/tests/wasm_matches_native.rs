@@ -215,6 +215,35 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// Compact texts with long rows, so the reader's windowed fast path
+    /// (vector compares in the wasm build) reads most values.
+    #[test]
+    fn long_compact_text_products_are_identical(
+        (m, k, n) in (1usize..8, 20usize..90, 1usize..8),
+        seed in any::<u64>(),
+    ) {
+        let mut state = seed | 1;
+        let mut matrix = |rows: usize, cols: usize| {
+            let data = (0..rows * cols)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let digits = 1 + (state % 7) as u32;
+                    (state >> 8) as i64 % 10i64.pow(digits) * if state & 1 == 0 { 1 } else { -1 }
+                })
+                .collect();
+            kernel::text::write_i64(&Matrix::new(rows, cols, data).expect("shape"))
+        };
+        let (a, b) = (matrix(m, k), matrix(k, n));
+        let got = wasm().multiply_text(&a, &b).expect("wasm call");
+        prop_assert_eq!(got, Ok(multiply_text(&a, &b).expect("native product")));
+    }
+}
+
 #[test]
 fn text_errors_are_reported_like_native() {
     let mut kernel = wasm();
