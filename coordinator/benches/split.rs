@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use coordinator::Config;
 use coordinator::plan::{self, Plan};
 use coordinator::split;
+use coordinator::task_data::TaskData;
 use kernel::{Matrix, multiply_exact, text};
 
 /// Runs per figure.
@@ -80,8 +81,9 @@ fn main() {
         let (a, b) = (ints(n, 1), ints(n, 2));
         let product = median(|| timed(|| drop(black_box(multiply_exact(&a, &b).unwrap()))));
         let c = multiply_exact(&a, &b).unwrap();
-        let data =
-            serde_json::json!({ "A": text::write_i64(&a), "B": text::write_i64(&b) }).to_string();
+        let data = TaskData::from(
+            serde_json::json!({ "A": text::write_i64(&a), "B": text::write_i64(&b) }).to_string(),
+        );
         for parts in PARTS {
             let Plan::Split(specs) = plan::plan(&config, parts, &data) else {
                 panic!("not split");

@@ -38,6 +38,7 @@ pub mod server;
 pub mod split;
 pub mod state;
 pub mod static_files;
+pub mod task_data;
 
 use std::future::Future;
 use std::path::Path;

@@ -19,6 +19,7 @@ use kernel::verify::{ProductCheck, VerifyError, fresh_seed};
 use crate::config::Config;
 use crate::queue::{PartSpec, TaskCheck};
 use crate::split::MatrixPair;
+use crate::task_data::TaskData;
 
 /// A split task has at least this many parts.
 pub const MIN_PARTS: usize = 2;
@@ -36,8 +37,12 @@ pub enum Plan {
 
 /// Decides how to queue task `data` (JSON text) given `config` and the
 /// number of workers seen recently.
-pub fn plan(config: &Config, workers_seen: usize, data: &str) -> Plan {
-    let Some(pair) = MatrixPair::parse(data) else {
+pub fn plan(config: &Config, workers_seen: usize, data: &TaskData) -> Plan {
+    // Submitted data is one piece: the request body.
+    let [source] = data.pieces() else {
+        return Plan::Plain;
+    };
+    let Some(pair) = std::str::from_utf8(source).ok().and_then(MatrixPair::parse) else {
         return Plan::Plain;
     };
     let check = if config.verify {
@@ -52,10 +57,10 @@ pub fn plan(config: &Config, workers_seen: usize, data: &str) -> Plan {
     let parts = part_count(config, workers_seen, &pair);
     if parts >= MIN_PARTS {
         let specs = pair
-            .split(parts)
+            .split(source, parts)
             .into_iter()
             .map(|part| PartSpec {
-                data: Arc::from(part.data),
+                data: part.data,
                 check: check.as_ref().map(|check| TaskCheck {
                     check: Arc::clone(check),
                     rows: part.rows,
@@ -118,7 +123,7 @@ mod tests {
             r#"{"A":"[[1]]","B":"[[1,2],[3,4]]"}"#,
         ] {
             assert!(
-                matches!(plan(&config(Some(0)), 4, data), Plan::Plain),
+                matches!(plan(&config(Some(0)), 4, &data.into()), Plan::Plain),
                 "{data}"
             );
         }
@@ -126,7 +131,7 @@ mod tests {
 
     #[test]
     fn small_products_are_checked_whole() {
-        let Plan::Checked(check) = plan(&config(Some(1_000)), 4, PAIR) else {
+        let Plan::Checked(check) = plan(&config(Some(1_000)), 4, &PAIR.into()) else {
             panic!("not checked whole");
         };
         assert_eq!(check.rows, 0..3);
@@ -136,14 +141,14 @@ mod tests {
 
     #[test]
     fn large_products_are_split_by_workers_seen_within_bounds() {
-        let count = |workers| match plan(&config(Some(1)), workers, PAIR) {
+        let count = |workers| match plan(&config(Some(1)), workers, &PAIR.into()) {
             Plan::Split(parts) => parts.len(),
             other => panic!("not split: {other:?}"),
         };
         assert_eq!(count(0), 2, "at least two parts");
         assert_eq!(count(2), 2);
         assert_eq!(count(9), 3, "no more parts than rows");
-        let Plan::Split(parts) = plan(&config(Some(1)), 3, PAIR) else {
+        let Plan::Split(parts) = plan(&config(Some(1)), 3, &PAIR.into()) else {
             panic!("not split");
         };
         let check = parts[2]
@@ -151,24 +156,30 @@ mod tests {
             .as_ref()
             .unwrap_or_else(|| panic!("unchecked"));
         assert_eq!(check.rows, 2..3);
-        assert_eq!(&*parts[2].data, r#"{"A":"[[5,6]]","B":"[[1,0],[0,1]]"}"#);
+        assert_eq!(
+            parts[2].data.to_text(),
+            r#"{"A":"[[5,6]]","B":"[[1,0],[0,1]]"}"#
+        );
         assert_eq!(verify(check, "[[5,6]]"), Ok(()));
         assert!(verify(check, "[[1,2]]").is_err());
     }
 
     #[test]
     fn switches_turn_splitting_and_checking_off() {
-        assert!(matches!(plan(&config(None), 4, PAIR), Plan::Checked(_)));
+        assert!(matches!(
+            plan(&config(None), 4, &PAIR.into()),
+            Plan::Checked(_)
+        ));
         let unchecked = Config {
             verify: false,
             ..config(None)
         };
-        assert!(matches!(plan(&unchecked, 4, PAIR), Plan::Plain));
+        assert!(matches!(plan(&unchecked, 4, &PAIR.into()), Plan::Plain));
         let split_unchecked = Config {
             verify: false,
             ..config(Some(1))
         };
-        let Plan::Split(parts) = plan(&split_unchecked, 4, PAIR) else {
+        let Plan::Split(parts) = plan(&split_unchecked, 4, &PAIR.into()) else {
             panic!("not split");
         };
         assert!(parts.iter().all(|p| p.check.is_none()));

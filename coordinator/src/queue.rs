@@ -38,6 +38,8 @@ pub use parts::{
 };
 use parts::{PartOf, SplitState};
 
+use crate::task_data::TaskData;
+
 /// How long a worker counts as "seen recently" in [`Stats`].
 pub const WORKER_SEEN_WINDOW: Duration = Duration::from_secs(60);
 
@@ -186,7 +188,7 @@ pub struct Lease {
     /// The task's id.
     pub id: TaskId,
     /// The task data as JSON text, ready to be written into an answer.
-    pub data: Arc<str>,
+    pub data: TaskData,
     /// How many times the task has been handed out, this time included.
     pub attempts: u32,
 }
@@ -287,7 +289,7 @@ pub struct Stats {
 
 #[derive(Debug)]
 struct Task {
-    data: Arc<str>,
+    data: TaskData,
     status: TaskStatus,
     attempts: u32,
     /// Bumped on every lease so stale lease-deque entries are recognised.
@@ -307,7 +309,7 @@ struct Task {
 
 impl Task {
     /// A task that is pending and has never been handed out.
-    fn new(data: Arc<str>, check: Option<TaskCheck>) -> Self {
+    fn new(data: TaskData, check: Option<TaskCheck>) -> Self {
         Self {
             data,
             status: TaskStatus::Pending,
@@ -424,7 +426,11 @@ impl TaskQueue {
     ///
     /// [`QueueError::Full`] or [`QueueError::FullBytes`] when holding the task
     /// would pass a limit (after evicting what is due at `now`).
-    pub fn submit(&mut self, data: Arc<str>, now: Instant) -> Result<TaskId, QueueError> {
+    pub fn submit(
+        &mut self,
+        data: impl Into<TaskData>,
+        now: Instant,
+    ) -> Result<TaskId, QueueError> {
         self.submit_checked(data, None, now)
     }
 
@@ -436,10 +442,11 @@ impl TaskQueue {
     /// As [`TaskQueue::submit`].
     pub fn submit_checked(
         &mut self,
-        data: Arc<str>,
+        data: impl Into<TaskData>,
         check: Option<TaskCheck>,
         now: Instant,
     ) -> Result<TaskId, QueueError> {
+        let data = data.into();
         self.make_room(1, data.len(), now)?;
         let id = self.insert(Task::new(data, check));
         self.pending.push_back(id);
@@ -525,7 +532,7 @@ impl TaskQueue {
             self.counters.processing += 1;
             return Some(Lease {
                 id,
-                data: Arc::clone(&task.data),
+                data: task.data.clone(),
                 attempts: task.attempts,
             });
         }
@@ -942,8 +949,8 @@ mod tests {
         let b = queue.submit(data("\"b\""), now).unwrap();
         let first = queue.lease_next(&worker("w"), now).unwrap();
         let second = queue.lease_next(&worker("w"), now).unwrap();
-        assert_eq!((first.id, &*first.data), (a, "\"a\""));
-        assert_eq!((second.id, &*second.data), (b, "\"b\""));
+        assert_eq!((first.id, first.data.to_text()), (a, "\"a\"".into()));
+        assert_eq!((second.id, second.data.to_text()), (b, "\"b\"".into()));
         assert_eq!(queue.lease_next(&worker("w"), now), None);
     }
 

@@ -19,8 +19,11 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use axum::body::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+
+use crate::task_data::TaskData;
 
 /// A task's data recognised as a matrix pair `{"A":..,"B":..}`.
 #[derive(Debug, Clone)]
@@ -55,7 +58,7 @@ pub struct Part {
     /// The rows of `A` (and of the product) this part covers.
     pub rows: Range<usize>,
     /// The part's task data, `{"A":..,"B":..}` in the client's form.
-    pub data: String,
+    pub data: TaskData,
 }
 
 /// Why part results could not be assembled.
@@ -136,12 +139,15 @@ impl<'a> MatrixPair<'a> {
         balanced_ranges(self.rows(), parts)
     }
 
-    /// The task data of the part covering `rows` of `A`.
+    /// The task data of the part covering `rows` of `A`, made of slices of
+    /// `source` (the bytes the pair was read from) for `A`'s rows and for
+    /// `B`, so no operand is copied (pieces not inside `source`, and rows
+    /// of an `A` that had escapes, are copied).
     ///
     /// # Panics
     ///
     /// When `rows` is empty or not inside `0..self.rows()`.
-    pub fn part_data(&self, rows: Range<usize>) -> String {
+    pub fn part_data(&self, source: &Bytes, rows: Range<usize>) -> TaskData {
         assert!(
             !rows.is_empty() && rows.end <= self.rows(),
             "part rows {rows:?} out of 0..{}",
@@ -149,38 +155,53 @@ impl<'a> MatrixPair<'a> {
         );
         let span = self.a_rows[rows.start].start..self.a_rows[rows.end - 1].end;
         let a_rows = &self.a_text[span];
-        let mut data = String::with_capacity(a_rows.len() + self.b_json.len() + 16);
-        data.push_str("{\"A\":");
+        let literal = Bytes::from_static;
+        let mut pieces = Vec::with_capacity(5);
         if self.a_is_string {
             if self.a_needs_escaping {
                 let quoted = serde_json::to_string(&format!("[{a_rows}]"))
                     .unwrap_or_else(|_| unreachable!("a string always serialises"));
-                data.push_str(&quoted);
+                pieces.extend([literal(b"{\"A\":"), Bytes::from(quoted)]);
             } else {
-                data.push_str("\"[");
-                data.push_str(a_rows);
-                data.push_str("]\"");
+                pieces.extend([
+                    literal(b"{\"A\":\"["),
+                    shared(source, a_rows),
+                    literal(b"]\""),
+                ]);
             }
         } else {
-            data.push('[');
-            data.push_str(a_rows);
-            data.push(']');
+            pieces.extend([literal(b"{\"A\":["), shared(source, a_rows), literal(b"]")]);
         }
-        data.push_str(",\"B\":");
-        data.push_str(self.b_json);
-        data.push('}');
-        data
+        pieces.extend([
+            literal(b",\"B\":"),
+            shared(source, self.b_json),
+            literal(b"}"),
+        ]);
+        TaskData::from_pieces(pieces)
     }
 
-    /// Splits into `parts` row blocks (fewer when `A` has fewer rows).
-    pub fn split(&self, parts: usize) -> Vec<Part> {
+    /// Splits into `parts` row blocks (fewer when `A` has fewer rows), each
+    /// sharing the bytes of `source` as [`MatrixPair::part_data`] does.
+    pub fn split(&self, source: &Bytes, parts: usize) -> Vec<Part> {
         self.part_rows(parts)
             .into_iter()
             .map(|rows| Part {
-                data: self.part_data(rows.clone()),
+                data: self.part_data(source, rows.clone()),
                 rows,
             })
             .collect()
+    }
+}
+
+/// `piece` as a slice of `source`, sharing its bytes, when it lies inside
+/// `source`; else a copy.
+fn shared(source: &Bytes, piece: &str) -> Bytes {
+    let outer = source.as_ptr() as usize..source.as_ptr() as usize + source.len();
+    let start = piece.as_ptr() as usize;
+    if outer.start <= start && start + piece.len() <= outer.end {
+        source.slice_ref(piece.as_bytes())
+    } else {
+        Bytes::copy_from_slice(piece.as_bytes())
     }
 }
 
@@ -364,12 +385,17 @@ mod tests {
         format!("[ {} ]", rows.join(", "))
     }
 
+    /// `data`'s parts, sharing its bytes.
+    fn split(data: &str, parts: usize) -> Vec<Part> {
+        let source = Bytes::copy_from_slice(data.as_bytes());
+        let text = std::str::from_utf8(&source).unwrap();
+        MatrixPair::parse(text).unwrap().split(&source, parts)
+    }
+
     fn split_and_assemble(data: &str, parts: usize) -> String {
-        let pair = MatrixPair::parse(data).unwrap();
-        let results: Vec<String> = pair
-            .split(parts)
+        let results: Vec<String> = split(data, parts)
             .iter()
-            .map(|p| compute_part(&p.data))
+            .map(|p| compute_part(&p.data.to_text()))
             .collect();
         assemble(&results).unwrap()
     }
@@ -413,19 +439,38 @@ mod tests {
     #[test]
     fn parts_keep_the_client_form_of_each_operand() {
         let data = r#"{"A":"[[1, 2],[3,4] ,[5,6]]","B":[[1,0],[0, 1]]}"#;
-        let pair = MatrixPair::parse(data).unwrap();
-        let parts = pair.split(2);
+        let parts = split(data, 2);
         assert_eq!(parts[0].rows, 0..2);
         assert_eq!(
-            parts[0].data,
+            parts[0].data.to_text(),
             r#"{"A":"[[1, 2],[3,4]]","B":[[1,0],[0, 1]]}"#
         );
         assert_eq!(parts[1].rows, 2..3);
-        assert_eq!(parts[1].data, r#"{"A":"[[5,6]]","B":[[1,0],[0, 1]]}"#);
+        assert_eq!(
+            parts[1].data.to_text(),
+            r#"{"A":"[[5,6]]","B":[[1,0],[0, 1]]}"#
+        );
         let arrays = r#"{"B":"[[1]]", "A":[ [1], [2] ]}"#;
-        let parts = MatrixPair::parse(arrays).unwrap().split(2);
-        assert_eq!(parts[0].data, r#"{"A":[[1]],"B":"[[1]]"}"#);
-        assert_eq!(parts[1].data, r#"{"A":[[2]],"B":"[[1]]"}"#);
+        let parts = split(arrays, 2);
+        assert_eq!(parts[0].data.to_text(), r#"{"A":[[1]],"B":"[[1]]"}"#);
+        assert_eq!(parts[1].data.to_text(), r#"{"A":[[2]],"B":"[[1]]"}"#);
+    }
+
+    #[test]
+    fn parts_share_the_operands_bytes_instead_of_copying_them() {
+        let data = r#"{"A":"[[1,2],[3,4],[5,6]]","B":"[[1,0],[0,1]]"}"#;
+        let source = Bytes::copy_from_slice(data.as_bytes());
+        let text = std::str::from_utf8(&source).unwrap();
+        let inside = |piece: &Bytes| {
+            let (start, base) = (piece.as_ptr() as usize, source.as_ptr() as usize);
+            base <= start && start + piece.len() <= base + source.len()
+        };
+        for part in MatrixPair::parse(text).unwrap().split(&source, 2) {
+            let pieces = part.data.pieces();
+            let shared: usize = pieces.iter().filter(|p| inside(p)).map(Bytes::len).sum();
+            // Only the literals `{"A":"[`, `]"`, `,"B":` and `}` are new.
+            assert_eq!(part.data.len() - shared, 15, "copied: {part:?}");
+        }
     }
 
     #[test]
@@ -433,8 +478,11 @@ mod tests {
         let data = r#"{"A":"[[1,2],\n[3,4]]","B":"[[1],[1]]"}"#;
         let pair = MatrixPair::parse(data).unwrap();
         assert_eq!(pair.a_text(), "[[1,2],\n[3,4]]");
-        let parts = pair.split(2);
-        assert_eq!(parts[1].data, r#"{"A":"[[3,4]]","B":"[[1],[1]]"}"#);
+        let parts = split(data, 2);
+        assert_eq!(
+            parts[1].data.to_text(),
+            r#"{"A":"[[3,4]]","B":"[[1],[1]]"}"#
+        );
         assert_eq!(split_and_assemble(data, 2), "[[3],[7]]");
     }
 

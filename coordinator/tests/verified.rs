@@ -444,6 +444,12 @@ fn run_worker(server: &Server, name: &str, tasks: usize) {
         if answer.response_code == "204" {
             continue;
         }
+        // A part's data is sent as pieces of the submitted body, still with
+        // a content-length, which Dana's reader needs.
+        assert!(
+            answer.header("content-length").is_some(),
+            "a lease without content-length"
+        );
         let json: serde_json::Value = serde_json::from_str(&answer.text()).expect("lease JSON");
         let id = json["taskId"].as_u64().expect("id");
         let body = serde_json::json!({ "result": honest(&json["data"]) }).to_string();

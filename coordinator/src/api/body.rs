@@ -5,13 +5,14 @@
 //! a JSON string (Dana workers) or any other JSON value such as an array
 //! (JavaScript workers); the latter is stored as its compact text.
 
-use std::sync::Arc;
-
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use axum::body::Bytes;
+
 use super::error::ApiError;
 use crate::queue::TaskId;
+use crate::task_data::TaskData;
 
 /// Parses a task id from a path segment: only ASCII digits, at most
 /// `u64::MAX`, never 0.
@@ -35,19 +36,20 @@ pub fn parse_task_id(segment: &str) -> Result<TaskId, ApiError> {
 /// # Errors
 ///
 /// [`ApiError::BadRequest`] for an empty (or all-whitespace) body.
-pub fn task_data(body: &[u8]) -> Result<Arc<str>, ApiError> {
+pub fn task_data(body: &Bytes) -> Result<TaskData, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("Task body is empty".to_owned()));
     }
     if let Ok(text) = std::str::from_utf8(body)
         && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
     {
-        return Ok(Arc::from(text));
+        // The body itself, not a copy.
+        return Ok(TaskData::from_pieces(vec![body.clone()]));
     }
     let text = String::from_utf8_lossy(body);
     let quoted = serde_json::to_string(&*text)
         .map_err(|e| ApiError::Internal(format!("could not quote task data: {e}")))?;
-    Ok(Arc::from(quoted))
+    Ok(TaskData::from(quoted))
 }
 
 /// What a worker posted to `POST /task/N/result`.
@@ -167,26 +169,33 @@ mod tests {
         }
     }
 
+    /// `task_data` of a body given as bytes, as text.
+    fn data_text(body: &[u8]) -> String {
+        task_data(&Bytes::copy_from_slice(body))
+            .unwrap()
+            .to_text()
+            .into_owned()
+    }
+
     #[test]
     fn json_task_data_is_kept_verbatim() {
-        let body = br#"{"A": "[[1,2]]",  "B":[[3]]}"#;
-        assert_eq!(
-            &*task_data(body).unwrap(),
-            r#"{"A": "[[1,2]]",  "B":[[3]]}"#
-        );
+        let body = Bytes::from_static(br#"{"A": "[[1,2]]",  "B":[[3]]}"#);
+        let data = task_data(&body).unwrap();
+        assert_eq!(data.to_text(), r#"{"A": "[[1,2]]",  "B":[[3]]}"#);
+        assert_eq!(data.pieces(), [body], "the body itself");
     }
 
     #[test]
     fn non_json_task_data_becomes_a_string() {
-        assert_eq!(&*task_data(b"hello \"x\"").unwrap(), r#""hello \"x\"""#);
-        assert_eq!(&*task_data(b"{broken").unwrap(), r#""{broken""#);
-        assert_eq!(&*task_data(b"\xff").unwrap(), "\"\u{fffd}\"");
+        assert_eq!(data_text(b"hello \"x\""), r#""hello \"x\"""#);
+        assert_eq!(data_text(b"{broken"), r#""{broken""#);
+        assert_eq!(data_text(b"\xff"), "\"\u{fffd}\"");
     }
 
     #[test]
     fn empty_task_data_is_rejected() {
-        assert!(task_data(b"").is_err());
-        assert!(task_data(b" \n").is_err());
+        assert!(task_data(&Bytes::new()).is_err());
+        assert!(task_data(&Bytes::from_static(b" \n")).is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -28,6 +28,7 @@ use crate::queue::{
 };
 use crate::split;
 use crate::state::AppState;
+use crate::task_data::{PiecesBody, TaskData};
 
 /// Bodies and results up to this many bytes are planned, checked and
 /// assembled on the async runtime; larger ones on the blocking pool.
@@ -117,7 +118,7 @@ pub async fn task_create(
     let body = read_body(&state, body)?;
     let data = task_data(&body)?;
     let bytes = data.len();
-    let plan = plan_task(&state, Arc::clone(&data)).await?;
+    let plan = plan_task(&state, data.clone()).await?;
     let now = Instant::now();
     let (submitted, parts) = match plan {
         Plan::Plain => (state.queue().submit(data, now), 0),
@@ -138,7 +139,7 @@ pub async fn task_create(
 }
 
 /// Runs [`plan::plan`] for task `data`, off the runtime when it is large.
-async fn plan_task(state: &AppState, data: Arc<str>) -> Result<Plan, ApiError> {
+async fn plan_task(state: &AppState, data: TaskData) -> Result<Plan, ApiError> {
     let workers = state.queue().workers_seen();
     if data.len() <= INLINE_WORK_BYTES {
         return Ok(plan::plan(state.config(), workers, &data));
@@ -236,20 +237,19 @@ fn parse_wait(wait: Option<&str>, max_wait: Duration) -> Result<Duration, ApiErr
     }
 }
 
-/// Writes `{"taskId":N,"data":DATA}` with the stored data text as is.
-fn lease_response(id: TaskId, data: &str) -> Response {
-    let mut body = String::with_capacity(data.len() + 32);
-    body.push_str("{\"taskId\":");
-    body.push_str(&id.0.to_string());
-    body.push_str(",\"data\":");
-    body.push_str(data);
-    body.push('}');
+/// Writes `{"taskId":N,"data":DATA}` with the stored data's pieces as they
+/// are, one after another: the operands are never copied into the answer.
+fn lease_response(id: TaskId, data: &TaskData) -> Response {
+    let mut chunks = Vec::with_capacity(data.pieces().len() + 2);
+    chunks.push(Bytes::from(format!("{{\"taskId\":{},\"data\":", id.0)));
+    chunks.extend(data.pieces().iter().cloned());
+    chunks.push(Bytes::from_static(b"}"));
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        body,
+        Body::new(PiecesBody::new(chunks)),
     )
         .into_response()
 }

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use kernel::verify::ProductCheck;
 
 use super::{QueueError, Task, TaskId, TaskQueue, TaskStatus, TaskView, WorkerId};
+use crate::task_data::TaskData;
 
 /// Default number of rejected results in a row after which a worker is
 /// benched.
@@ -47,7 +48,7 @@ pub struct TaskCheck {
 #[derive(Debug, Clone)]
 pub struct PartSpec {
     /// The part's task data, handed to workers as is.
-    pub data: Arc<str>,
+    pub data: TaskData,
     /// The check of the part's results.
     pub check: Option<TaskCheck>,
 }
@@ -152,10 +153,11 @@ impl TaskQueue {
     /// task and its parts would pass a limit.
     pub fn submit_split(
         &mut self,
-        data: Arc<str>,
+        data: impl Into<TaskData>,
         parts: Vec<PartSpec>,
         now: Instant,
     ) -> Result<TaskId, QueueError> {
+        let data = data.into();
         let bytes = data.len() + parts.iter().map(|p| p.data.len()).sum::<usize>();
         if !self.has_part_ids_for(parts.len()) {
             return Err(QueueError::PartIdsExhausted);
@@ -383,7 +385,7 @@ mod tests {
         texts
             .iter()
             .map(|t| PartSpec {
-                data: Arc::from(*t),
+                data: TaskData::from(*t),
                 check: None,
             })
             .collect()
@@ -402,7 +404,7 @@ mod tests {
         assert_eq!(view.parts, Some(PartsProgress { done: 0, total: 3 }));
         let lease = q.lease_next(&worker("w"), t0).unwrap();
         let first_part = TaskId(super::super::FIRST_PART_ID);
-        assert_eq!((lease.id, &*lease.data), (first_part, "p1"));
+        assert_eq!((lease.id, lease.data.to_text()), (first_part, "p1".into()));
         assert_eq!(q.get(first_part).unwrap().part_of, Some(id));
         let stats = q.stats(t0);
         assert_eq!(
