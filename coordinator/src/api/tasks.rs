@@ -118,7 +118,9 @@ pub async fn task_create(
     let body = read_body(&state, body)?;
     let data = task_data(&body)?;
     let bytes = data.len();
+    let planning = Instant::now();
     let plan = plan_task(&state, data.clone()).await?;
+    let plan_ms = millis(planning.elapsed());
     let now = Instant::now();
     let (submitted, parts) = match plan {
         Plan::Plain => (state.queue().submit(data, now), 0),
@@ -130,12 +132,17 @@ pub async fn task_create(
     };
     let id = submitted.inspect_err(|e| tracing::warn!(error = %e, "task refused"))?;
     if parts > 0 {
-        tracing::info!(task = %id, bytes, parts, "task submitted, split into parts");
+        tracing::info!(task = %id, bytes, parts, plan_ms, "task submitted, split into parts");
     } else {
-        tracing::info!(task = %id, bytes, "task submitted");
+        tracing::info!(task = %id, bytes, plan_ms, "task submitted");
     }
     state.wake_workers(parts.max(1));
     Ok(Json(TaskCreated { task_id: id.0 }))
+}
+
+/// `duration` in milliseconds, to a microsecond, for the log.
+fn millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1e6).round() / 1e3
 }
 
 /// Runs [`plan::plan`] for task `data`, off the runtime when it is large.
@@ -274,6 +281,7 @@ pub async fn task_result_submit(
         .map(|w| WorkerId::from_param(Some(w)));
     let body = read_body(&state, body)?;
     let answer = worker_answer(&body)?;
+    let mut verify_ms = None;
     let outcome = match answer {
         WorkerAnswer::Result(text) => {
             let text: Arc<str> = text.into();
@@ -282,10 +290,13 @@ pub async fn task_result_submit(
             } else {
                 None
             };
-            if let Some(check) = check
-                && let Err(reason) = verify_result(check, Arc::clone(&text)).await?
-            {
-                return Err(reject(&state, id, worker.as_ref(), &reason));
+            if let Some(check) = check {
+                let verifying = Instant::now();
+                let verdict = verify_result(check, Arc::clone(&text)).await?;
+                verify_ms = Some(millis(verifying.elapsed()));
+                if let Err(reason) = verdict {
+                    return Err(reject(&state, id, worker.as_ref(), &reason));
+                }
             }
             let outcome = state
                 .queue()
@@ -318,7 +329,7 @@ pub async fn task_result_submit(
         .map_or(WorkerId::UNKNOWN, WorkerId::as_str);
     match &outcome {
         Outcome::Applied(v) if v.status == TaskStatus::Completed => {
-            tracing::info!(task = %id, worker = by, "task completed");
+            tracing::info!(task = %id, worker = by, verify_ms, "task completed");
         }
         Outcome::Applied(v) => {
             let error = v.last_error.as_deref().unwrap_or("");
@@ -382,6 +393,7 @@ async fn assemble_ready(state: AppState, ready: Vec<ReadyParent>) {
     for parent in ready {
         let bytes: usize = parent.results.iter().map(|r| r.len()).sum();
         let results = parent.results;
+        let assembling = Instant::now();
         let run = move || {
             split::assemble(&results)
                 .map(Arc::from)
@@ -395,12 +407,13 @@ async fn assemble_ready(state: AppState, ready: Vec<ReadyParent>) {
                 Err(e) => Err(Arc::from(format!("assembling failed: {e}"))),
             }
         };
+        let assemble_ms = millis(assembling.elapsed());
         match state
             .queue()
             .finish_split(parent.id, assembled, Instant::now())
         {
             Ok(view) if view.status == TaskStatus::Completed => {
-                tracing::info!(task = %parent.id, bytes, "split task completed");
+                tracing::info!(task = %parent.id, bytes, assemble_ms, "split task completed");
             }
             Ok(view) => {
                 let error = view.last_error.as_deref().unwrap_or("");
