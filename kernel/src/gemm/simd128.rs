@@ -1,13 +1,27 @@
 //! The wasm32 `simd128` microkernel: a 4x4 tile of `C` held in 8 `f64x2`
-//! vectors, small enough that engines keep it in the 16 xmm registers of an
+//! vectors, small enough that engines keep it in the xmm registers of an
 //! x86-64 host.
 //!
 //! Plain `simd128` has no fused multiply-add, so each step is a multiply and
 //! an add. A build with the `relaxed-simd` target feature uses
 //! `f64x2.relaxed_madd` instead, which engines turn into one FMA instruction
-//! where the CPU has it: nearly twice the throughput, and results that may
-//! differ in the last bit between engines (integer products on the exact
-//! `f64` path are unaffected: every partial sum is exact either way).
+//! where the CPU has it: more throughput (about 1.2x measured on an x86-64
+//! Xeon, whose separate add ports already serve the plain build well), and
+//! results that may differ in the last bit between engines (integer products
+//! on the exact `f64` path are unaffected: every partial sum is exact either
+//! way).
+//!
+//! # Why 4x4
+//! V8 gives wasm SIMD values 15 xmm registers on x86-64 and, in the code
+//! node 20 generates, issues the loads of a `k` step before its
+//! multiply-adds, so a step holds its accumulators and every value it loaded
+//! at once: here 8 + 2 (`B`) + 4 (splats of `A`) = 14. A 5x4 tile needs 17,
+//! spills an accumulator every step and runs at about 60% of this one (in
+//! node 20 and Chromium 156 alike); 3x6 (15) and 2x8 (14) measure the same
+//! as 4x4; unrolling `k` by 2 or 4 loads more per step and is slower. The
+//! loop runs at close to 90% of what native 128-bit FMAs reach on the same
+//! core; most of the rest of a `multiplyF64` call is copying the operands in
+//! and the product out, then packing.
 #![allow(unsafe_code)]
 
 use core::arch::wasm32::{f64x2_add, f64x2_splat, v128, v128_load, v128_store};
