@@ -182,6 +182,10 @@ pub enum QueueError {
     PartIdsExhausted,
 }
 
+/// A result text: shared, and made from the `String` a worker's answer was
+/// read into without copying it (results are the largest texts held).
+pub type ResultText = Arc<String>;
+
 /// A task handed to a worker by [`TaskQueue::lease_next`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
@@ -201,7 +205,7 @@ pub struct TaskView {
     /// Its state.
     pub status: TaskStatus,
     /// Its result text once completed.
-    pub result: Option<Arc<str>>,
+    pub result: Option<ResultText>,
     /// The reason it failed.
     pub last_error: Option<Arc<str>>,
     /// The worker that holds it, or that finished it.
@@ -296,7 +300,7 @@ struct Task {
     lease_generation: u64,
     leased_by: Option<WorkerId>,
     lease_expires_at: Option<Instant>,
-    result: Option<Arc<str>>,
+    result: Option<ResultText>,
     last_error: Option<Arc<str>>,
     evict_at: Option<Instant>,
     /// What every result for this task is checked against.
@@ -557,7 +561,7 @@ impl TaskQueue {
     pub fn complete(
         &mut self,
         id: TaskId,
-        result: Arc<str>,
+        result: ResultText,
         worker: Option<&WorkerId>,
         now: Instant,
     ) -> Result<Outcome, QueueError> {
@@ -581,7 +585,7 @@ impl TaskQueue {
     fn complete_task(
         &mut self,
         id: TaskId,
-        result: Arc<str>,
+        result: ResultText,
         worker: Option<&WorkerId>,
         now: Instant,
     ) -> Result<Outcome, QueueError> {
@@ -914,6 +918,11 @@ mod tests {
         Arc::from(text)
     }
 
+    /// A result text.
+    fn text(text: &str) -> ResultText {
+        Arc::new(text.to_owned())
+    }
+
     fn worker(name: &str) -> WorkerId {
         WorkerId::from_param(Some(name))
     }
@@ -974,11 +983,11 @@ mod tests {
         let now = Instant::now();
         let id = queue.submit(data("1"), now).unwrap();
         queue.lease_next(&worker("w"), now).unwrap();
-        let outcome = queue.complete(id, data("[[1]]"), None, now).unwrap();
+        let outcome = queue.complete(id, text("[[1]]"), None, now).unwrap();
         assert!(matches!(outcome, Outcome::Applied(_)));
         let view = queue.get(id).unwrap();
         assert_eq!(view.status, TaskStatus::Completed);
-        assert_eq!(view.result.as_deref(), Some("[[1]]"));
+        assert_eq!(view.result.as_ref().map(|r| r.as_str()), Some("[[1]]"));
         assert_eq!(view.leased_by, Some(worker("w")));
         let stats = queue.stats(now);
         assert_eq!((stats.completed_tasks, stats.active_tasks), (1, 0));
@@ -991,11 +1000,17 @@ mod tests {
         let now = Instant::now();
         let id = queue.submit(data("1"), now).unwrap();
         queue.lease_next(&worker("w"), now).unwrap();
-        queue.complete(id, data("first"), None, now).unwrap();
-        let outcome = queue.complete(id, data("second"), None, now).unwrap();
+        queue.complete(id, text("first"), None, now).unwrap();
+        let outcome = queue.complete(id, text("second"), None, now).unwrap();
         assert!(matches!(outcome, Outcome::AlreadyCompleted(_)));
-        assert_eq!(outcome.view().result.as_deref(), Some("first"));
-        assert_eq!(queue.get(id).unwrap().result.as_deref(), Some("first"));
+        assert_eq!(
+            outcome.view().result.as_ref().map(|r| r.as_str()),
+            Some("first")
+        );
+        assert_eq!(
+            queue.get(id).unwrap().result.as_ref().map(|r| r.as_str()),
+            Some("first")
+        );
         assert_eq!(queue.stats(now).completed_tasks, 1);
     }
 
@@ -1055,7 +1070,7 @@ mod tests {
         queue.requeue_expired(t0 + LEASE);
         assert_eq!(status(&queue, id), TaskStatus::Pending);
         let outcome = queue
-            .complete(id, data("late"), Some(&worker("slow")), t0 + LEASE)
+            .complete(id, text("late"), Some(&worker("slow")), t0 + LEASE)
             .unwrap();
         assert!(matches!(outcome, Outcome::Applied(_)));
         assert_eq!(status(&queue, id), TaskStatus::Completed);
@@ -1076,7 +1091,7 @@ mod tests {
         queue.lease_next(&worker("slow"), t0).unwrap();
         queue.requeue_expired(t0 + LEASE);
         queue.lease_next(&worker("fast"), t0 + LEASE).unwrap();
-        queue.complete(id, data("late"), None, t0 + LEASE).unwrap();
+        queue.complete(id, text("late"), None, t0 + LEASE).unwrap();
         assert_eq!(status(&queue, id), TaskStatus::Completed);
         // The second worker's lease entry is stale and does nothing.
         let report = queue.requeue_expired(t0 + LEASE * 3);
@@ -1095,7 +1110,7 @@ mod tests {
         queue.lease_next(&worker("w"), t0).unwrap();
         queue.requeue_expired(t0 + LEASE);
         assert_eq!(status(&queue, id), TaskStatus::Failed);
-        queue.complete(id, data("ok"), None, t0 + LEASE).unwrap();
+        queue.complete(id, text("ok"), None, t0 + LEASE).unwrap();
         let view = queue.get(id).unwrap();
         assert_eq!(view.status, TaskStatus::Completed);
         assert_eq!(view.last_error, None);
@@ -1126,7 +1141,7 @@ mod tests {
         let mut queue = TaskQueue::new(limits());
         let now = Instant::now();
         let id = queue.submit(data("1"), now).unwrap();
-        queue.complete(id, data("ok"), None, now).unwrap();
+        queue.complete(id, text("ok"), None, now).unwrap();
         let outcome = queue.fail(id, data("boom"), None, now).unwrap();
         assert!(matches!(outcome, Outcome::AlreadyCompleted(_)));
         assert_eq!(status(&queue, id), TaskStatus::Completed);
@@ -1149,7 +1164,7 @@ mod tests {
         let mut queue = TaskQueue::new(limits());
         let now = Instant::now();
         let id = queue.submit(data("1"), now).unwrap();
-        queue.complete(id, data("r"), None, now).unwrap();
+        queue.complete(id, text("r"), None, now).unwrap();
         assert_eq!(status(&queue, id), TaskStatus::Completed);
         assert_eq!(queue.lease_next(&worker("w"), now), None);
         assert_eq!(queue.stats(now).queue_size, 0);
@@ -1222,7 +1237,7 @@ mod tests {
         assert_eq!(queue.get(TaskId(0)), Err(QueueError::NotFound));
         assert_eq!(queue.get(TaskId(2)), Err(QueueError::NotFound));
         assert_eq!(
-            queue.complete(TaskId(7), data("r"), None, now),
+            queue.complete(TaskId(7), text("r"), None, now),
             Err(QueueError::NotFound)
         );
         assert_eq!(
@@ -1238,7 +1253,7 @@ mod tests {
         let id = queue.submit(data("1"), t0).unwrap();
         let failed = queue.submit(data("2"), t0).unwrap();
         let open = queue.submit(data("3"), t0).unwrap();
-        queue.complete(id, data("r"), None, t0).unwrap();
+        queue.complete(id, text("r"), None, t0).unwrap();
         queue.fail(failed, data("e"), None, t0).unwrap();
         assert_eq!(queue.tick(t0 + KEEP - Duration::from_millis(1)).evicted, 0);
         assert_eq!(queue.tick(t0 + KEEP).evicted, 2);
@@ -1256,7 +1271,7 @@ mod tests {
         let t0 = Instant::now();
         let id = queue.submit(data("1"), t0).unwrap();
         queue.fail(id, data("e"), None, t0).unwrap();
-        queue.complete(id, data("r"), None, t0 + KEEP / 2).unwrap();
+        queue.complete(id, text("r"), None, t0 + KEEP / 2).unwrap();
         assert_eq!(queue.tick(t0 + KEEP).evicted, 0);
         assert_eq!(status(&queue, id), TaskStatus::Completed);
         assert_eq!(queue.tick(t0 + KEEP + KEEP / 2).evicted, 1);
@@ -1272,7 +1287,7 @@ mod tests {
         queue.submit(data("1"), now).unwrap();
         let done = queue.submit(data("2"), now).unwrap();
         assert_eq!(queue.submit(data("3"), now), Err(QueueError::Full(2)));
-        queue.complete(done, data("r"), None, now).unwrap();
+        queue.complete(done, text("r"), None, now).unwrap();
         assert_eq!(queue.submit(data("3"), now), Err(QueueError::Full(2)));
         // Once the finished task is due for eviction there is room again.
         assert_eq!(queue.submit(data("3"), now + KEEP).unwrap(), TaskId(3));
@@ -1303,7 +1318,7 @@ mod tests {
         let a = queue.lease_next(&worker("w"), now).unwrap().id;
         let b = queue.lease_next(&worker("w"), now).unwrap().id;
         queue.lease_next(&worker("w"), now).unwrap();
-        queue.complete(a, data("r"), None, now).unwrap();
+        queue.complete(a, text("r"), None, now).unwrap();
         queue.fail(b, data("e"), None, now).unwrap();
         let stats = queue.stats(now);
         assert_eq!(stats.total_tasks, 5);

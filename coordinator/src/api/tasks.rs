@@ -24,7 +24,7 @@ use super::body::{WorkerAnswer, parse_task_id, task_data, worker_answer};
 use super::error::ApiError;
 use crate::plan::{self, Plan};
 use crate::queue::{
-    Outcome, ReadyParent, Rejection, TaskCheck, TaskId, TaskStatus, TaskView, WorkerId,
+    Outcome, ReadyParent, Rejection, ResultText, TaskCheck, TaskId, TaskStatus, TaskView, WorkerId,
 };
 use crate::split;
 use crate::state::AppState;
@@ -78,7 +78,7 @@ impl<'a> TaskReport<'a> {
         Self {
             task_id: view.id.0,
             status: view.status.as_str(),
-            result: view.result.as_deref().unwrap_or(""),
+            result: view.result.as_ref().map_or("", |r| r.as_str()),
             error: view.last_error.as_deref(),
             worker_id,
             attempts: view.attempts,
@@ -284,7 +284,7 @@ pub async fn task_result_submit(
     let mut verify_ms = None;
     let outcome = match answer {
         WorkerAnswer::Result(text) => {
-            let text: Arc<str> = text.into();
+            let text: ResultText = Arc::new(text);
             let check = if state.config().verify {
                 state.queue().check_for(id)
             } else {
@@ -347,7 +347,7 @@ pub async fn task_result_submit(
 
 /// Checks a result against `check`, off the runtime when it is large;
 /// the inner error is why it was rejected.
-async fn verify_result(check: TaskCheck, text: Arc<str>) -> Result<Result<(), String>, ApiError> {
+async fn verify_result(check: TaskCheck, text: ResultText) -> Result<Result<(), String>, ApiError> {
     let small = text.len() <= INLINE_WORK_BYTES;
     let run = move || plan::verify(&check, &text).map_err(|e| e.to_string());
     if small {
@@ -395,8 +395,9 @@ async fn assemble_ready(state: AppState, ready: Vec<ReadyParent>) {
         let results = parent.results;
         let assembling = Instant::now();
         let run = move || {
-            split::assemble(&results)
-                .map(Arc::from)
+            let texts: Vec<&str> = results.iter().map(|r| r.as_str()).collect();
+            split::assemble(&texts)
+                .map(Arc::new)
                 .map_err(|e| Arc::from(e.to_string()))
         };
         let assembled = if bytes <= INLINE_WORK_BYTES {

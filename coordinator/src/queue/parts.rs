@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use kernel::verify::ProductCheck;
 
-use super::{QueueError, Task, TaskId, TaskQueue, TaskStatus, TaskView, WorkerId};
+use super::{QueueError, ResultText, Task, TaskId, TaskQueue, TaskStatus, TaskView, WorkerId};
 use crate::task_data::TaskData;
 
 /// Default number of rejected results in a row after which a worker is
@@ -69,7 +69,7 @@ pub struct ReadyParent {
     /// The split task.
     pub id: TaskId,
     /// The parts' results, in row order.
-    pub results: Vec<Arc<str>>,
+    pub results: Vec<ResultText>,
 }
 
 /// When a worker is benched for posting wrong results.
@@ -115,7 +115,7 @@ pub(super) struct PartOf {
 pub(super) struct SplitState {
     /// The parts' ids, in row order.
     parts: Vec<TaskId>,
-    results: Vec<Option<Arc<str>>>,
+    results: Vec<Option<ResultText>>,
     done: usize,
     /// The results were handed out to be assembled.
     handed_out: bool,
@@ -280,7 +280,7 @@ impl TaskQueue {
     pub fn finish_split(
         &mut self,
         id: TaskId,
-        assembled: Result<Arc<str>, Arc<str>>,
+        assembled: Result<ResultText, Arc<str>>,
         now: Instant,
     ) -> Result<TaskView, QueueError> {
         match assembled {
@@ -319,7 +319,7 @@ impl TaskQueue {
 
     /// Keeps a part's result for its split task; queues the split task for
     /// assembling when it was the last one.
-    pub(super) fn record_part(&mut self, part_of: PartOf, result: Arc<str>) {
+    pub(super) fn record_part(&mut self, part_of: PartOf, result: ResultText) {
         let Some(parent) = self.tasks.get_mut(&part_of.parent) else {
             return; // the split task was evicted
         };
@@ -363,6 +363,11 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    /// A result text.
+    fn text(text: &str) -> ResultText {
+        Arc::new(text.to_owned())
+    }
     use crate::queue::{Outcome, QueueLimits};
 
     const LEASE: Duration = Duration::from_secs(60);
@@ -424,31 +429,26 @@ mod tests {
         let second = q.lease_next(&w, t0).unwrap();
         let third = q.lease_next(&w, t0).unwrap();
         // Out of order: the second part first.
-        q.complete(third.id, Arc::from("[[3]]"), Some(&w), t0)
-            .unwrap();
+        q.complete(third.id, text("[[3]]"), Some(&w), t0).unwrap();
         assert!(q.take_ready().is_empty());
         assert_eq!(q.get(id).unwrap().parts.unwrap().done, 1);
-        q.complete(second.id, Arc::from("[[1]]"), Some(&w), t0)
-            .unwrap();
+        q.complete(second.id, text("[[1]]"), Some(&w), t0).unwrap();
         let ready = q.take_ready();
         assert_eq!(ready.len(), 1);
         assert_eq!(ready[0].id, id);
-        assert_eq!(
-            ready[0].results,
-            vec![Arc::from("[[1]]"), Arc::from("[[3]]")]
-        );
+        assert_eq!(ready[0].results, vec![text("[[1]]"), text("[[3]]")]);
         assert!(q.take_ready().is_empty(), "handed out once");
         assert_eq!(q.get(id).unwrap().status, TaskStatus::Processing);
-        let view = q.finish_split(id, Ok(Arc::from("[[1],[3]]")), t0).unwrap();
+        let view = q.finish_split(id, Ok(text("[[1],[3]]")), t0).unwrap();
         assert_eq!(view.status, TaskStatus::Completed);
-        assert_eq!(view.result.as_deref(), Some("[[1],[3]]"));
+        assert_eq!(view.result.as_ref().map(|r| r.as_str()), Some("[[1],[3]]"));
         let stats = q.stats(t0);
         assert_eq!((stats.completed_tasks, stats.active_tasks), (3, 0));
         // The parts are dropped; the split task holds the result.
         assert_eq!(stats.held_tasks, 1);
         assert_eq!(stats.held_bytes, ("all".len() + "[[1],[3]]".len()) as u64);
         assert_eq!(q.get(second.id), Err(QueueError::Expired));
-        let late = q.complete(second.id, Arc::from("[[1]]"), Some(&w), t0);
+        let late = q.complete(second.id, text("[[1]]"), Some(&w), t0);
         assert_eq!(late, Err(QueueError::Expired));
     }
 
@@ -465,19 +465,15 @@ mod tests {
         q.requeue_expired(later);
         assert_eq!(q.lease_next(&fast, later).unwrap().id, part);
         // The slow worker's honest result arrives late: accepted.
-        let first = q
-            .complete(part, Arc::from("[[7]]"), Some(&slow), later)
-            .unwrap();
+        let first = q.complete(part, text("[[7]]"), Some(&slow), later).unwrap();
         assert!(matches!(first, Outcome::Applied(_)));
         // The fast worker's result for the same part changes nothing.
-        let second = q
-            .complete(part, Arc::from("[[7]]"), Some(&fast), later)
-            .unwrap();
+        let second = q.complete(part, text("[[7]]"), Some(&fast), later).unwrap();
         assert!(matches!(second, Outcome::AlreadyCompleted(_)));
         let ready = q.take_ready();
         assert_eq!(ready.len(), 1);
         assert_eq!(ready[0].results.len(), 1);
-        q.finish_split(id, Ok(Arc::from("[[7]]")), later).unwrap();
+        q.finish_split(id, Ok(text("[[7]]")), later).unwrap();
         assert_eq!(
             q.stats(later).completed_tasks,
             2,
@@ -532,7 +528,7 @@ mod tests {
             .submit_split(Arc::from("all"), parts(&["p1"]), t0)
             .unwrap();
         assert_eq!(
-            q.complete(id, Arc::from("[[1]]"), None, t0),
+            q.complete(id, text("[[1]]"), None, t0),
             Err(QueueError::SplitTask(id))
         );
     }
@@ -660,7 +656,7 @@ mod tests {
         let a = q.lease_next(&w, t0).unwrap().id;
         q.reject(a, Some(&w), "wrong", t0).unwrap();
         let b = q.lease_next(&w, t0).unwrap().id;
-        q.complete(b, Arc::from("ok"), Some(&w), t0).unwrap();
+        q.complete(b, text("ok"), Some(&w), t0).unwrap();
         let c = q.lease_next(&w, t0).unwrap().id;
         q.reject(c, Some(&w), "wrong", t0).unwrap();
         assert!(!q.is_benched(&w, t0));
