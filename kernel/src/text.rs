@@ -16,6 +16,10 @@ use std::fmt::Write as _;
 use crate::value::AnyMatrix;
 use crate::{Matrix, MatrixError};
 
+mod compact;
+
+use compact::compact_integers;
+
 /// Reads a matrix of integers or, if any value is a float, of floats.
 ///
 /// # Errors
@@ -287,189 +291,17 @@ fn eight_digits(chunk: &[u8]) -> (u64, usize) {
     }
     // Keep the `len` digits (the first is the lowest byte) as the high bytes;
     // the zero bytes shifted in read as leading zeros.
-    let digits = word << (8 * (8 - len));
+    (convert_eight(word << (8 * (8 - len))), len)
+}
+
+/// The value of eight ASCII digits (or zero bytes, read as leading zeros)
+/// in a little-endian word, the first digit lowest: pairs, then quads, then
+/// the whole, each step one multiply.
+#[inline]
+fn convert_eight(digits: u64) -> u64 {
     let pairs = ((digits & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561)) >> 8;
     let quads = ((pairs & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601)) >> 16;
-    let value = ((quads & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001)) >> 32;
-    (value, len)
-}
-
-/// Bytes the fast path classifies at once.
-const WINDOW: usize = 64;
-
-/// Bytes the fast path reads after a value's first digit: up to 15 digits
-/// and the byte after them.
-const VALUE_BYTES: usize = 16;
-
-/// Bit `i` set where `window[i]` is `,` or `]`: the ends of values.
-#[cfg(target_arch = "x86_64")]
-#[inline]
-#[allow(unsafe_code)]
-fn value_ends(window: &[u8; WINDOW]) -> u64 {
-    // SAFETY: SSE2 is part of the x86-64 baseline: every x86-64 CPU has it.
-    unsafe { value_ends_sse2(window) }
-}
-
-/// [`value_ends`] with SSE2 compares.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "sse2")]
-fn value_ends_sse2(window: &[u8; WINDOW]) -> u64 {
-    use core::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8,
-    };
-    let comma = _mm_set1_epi8(b',' as i8);
-    let close = _mm_set1_epi8(b']' as i8);
-    let mut ends = 0u64;
-    for (i, chunk) in window.chunks_exact(16).enumerate() {
-        #[allow(clippy::cast_possible_wrap)]
-        let bytes = _mm_set_epi64x(word(&chunk[8..]) as i64, word(chunk) as i64);
-        let hits = _mm_or_si128(_mm_cmpeq_epi8(bytes, comma), _mm_cmpeq_epi8(bytes, close));
-        #[allow(clippy::cast_sign_loss)]
-        let bits = _mm_movemask_epi8(hits) as u32;
-        ends |= u64::from(bits) << (16 * i);
-    }
-    ends
-}
-
-/// Bit `i` set where `window[i]` is `,` or `]`: the ends of values.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-#[inline]
-fn value_ends(window: &[u8; WINDOW]) -> u64 {
-    use core::arch::wasm32::{u8x16_bitmask, u8x16_eq, u8x16_splat, u64x2, v128_or};
-    let comma = u8x16_splat(b',');
-    let close = u8x16_splat(b']');
-    let mut ends = 0u64;
-    for (i, chunk) in window.chunks_exact(16).enumerate() {
-        let bytes = u64x2(word(chunk), word(&chunk[8..]));
-        let hits = v128_or(u8x16_eq(bytes, comma), u8x16_eq(bytes, close));
-        ends |= u64::from(u8x16_bitmask(hits)) << (16 * i);
-    }
-    ends
-}
-
-/// Bit `i` set where `window[i]` is `,` or `]`: the ends of values.
-#[cfg(not(any(
-    target_arch = "x86_64",
-    all(target_arch = "wasm32", target_feature = "simd128")
-)))]
-#[inline]
-fn value_ends(window: &[u8; WINDOW]) -> u64 {
-    value_ends_swar(window)
-}
-
-/// [`value_ends`] without vector instructions, eight bytes at a time with
-/// word operations (the fallback, and the reference the vector versions
-/// are tested against).
-#[cfg_attr(
-    any(
-        target_arch = "x86_64",
-        all(target_arch = "wasm32", target_feature = "simd128")
-    ),
-    allow(dead_code)
-)]
-#[inline]
-fn value_ends_swar(window: &[u8; WINDOW]) -> u64 {
-    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // High bit of each byte that is zero (exactly: no carries between bytes).
-    let zero_bytes = |x: u64| !(((x & LOW7) + LOW7) | x) & HIGH;
-    let mut ends = 0u64;
-    for (i, chunk) in window.chunks_exact(8).enumerate() {
-        let w = word(chunk);
-        let hits = zero_bytes(w ^ 0x2C2C_2C2C_2C2C_2C2C) | zero_bytes(w ^ 0x5D5D_5D5D_5D5D_5D5D);
-        // Gathers the eight high bits into the top byte, byte 0 lowest.
-        let bits = hits.wrapping_mul(0x0002_0408_1020_4081) >> 56;
-        ends |= bits << (8 * i);
-    }
-    ends
-}
-
-/// The first eight bytes of `chunk` as a little-endian word.
-#[inline]
-fn word(chunk: &[u8]) -> u64 {
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&chunk[..8]);
-    u64::from_le_bytes(bytes)
-}
-
-/// The value and count of the leading decimal digits (up to 16) of a
-/// 16-byte chunk.
-#[inline]
-fn sixteen_digits(chunk: &[u8]) -> (u64, usize) {
-    let (high, high_len) = eight_digits(&chunk[..8]);
-    if high_len < 8 {
-        return (high, high_len);
-    }
-    let (low, low_len) = eight_digits(&chunk[8..16]);
-    (high * POW10[low_len] + low, 8 + low_len)
-}
-
-/// The fast path for the common case, compact integers (`12,-7,3]`): reads
-/// values of up to 15 digits each directly followed by `,` or `]` into `ints`
-/// and returns how many it read and whether it consumed the row's `]`. It
-/// stops, with `pos` at the start of a value, at anything else (spaces, a
-/// float, a longer number, the last bytes of the text), which the general
-/// reader then handles.
-///
-/// The ends of values are found for a window of [`WINDOW`] bytes at once,
-/// so finding where the next value starts never waits for the current one
-/// to be converted: the values of a window are read independently.
-#[inline]
-fn compact_integers(bytes: &[u8], pos: &mut usize, ints: &mut Vec<i64>) -> (usize, bool) {
-    let mut count = 0;
-    let mut values = [0i64; WINDOW];
-    loop {
-        let start = *pos;
-        let Some(window) = bytes.get(start..start + WINDOW + VALUE_BYTES) else {
-            return (count, false);
-        };
-        let Some(head) = window.first_chunk::<WINDOW>() else {
-            return (count, false);
-        };
-        let mut ends = value_ends(head);
-        if ends == 0 {
-            return (count, false);
-        }
-        let mut read = 0;
-        let mut value_start = 0;
-        let mut row_done = false;
-        let mut stopped = false;
-        while ends != 0 {
-            let end = ends.trailing_zeros() as usize;
-            ends &= ends - 1;
-            let negative = window[value_start] == b'-';
-            let digits = value_start + usize::from(negative);
-            if end <= digits || end - digits >= VALUE_BYTES {
-                stopped = true;
-                break;
-            }
-            let (magnitude, len) = sixteen_digits(&window[digits..digits + VALUE_BYTES]);
-            if digits + len != end {
-                stopped = true;
-                break;
-            }
-            // Fewer than 16 digits fit in i64 with either sign.
-            #[allow(clippy::cast_possible_wrap)]
-            let value = if negative {
-                -(magnitude as i64)
-            } else {
-                magnitude as i64
-            };
-            values[read] = value;
-            read += 1;
-            value_start = end + 1;
-            if window[end] == b']' {
-                row_done = true;
-                break;
-            }
-        }
-        ints.extend_from_slice(&values[..read]);
-        count += read;
-        *pos = start + value_start;
-        if row_done || stopped {
-            return (count, row_done);
-        }
-    }
+    ((quads & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001)) >> 32
 }
 
 /// Walks the rows of a matrix text: the opening bracket, each row with the
@@ -805,28 +637,4 @@ fn excerpt(bytes: &[u8], offset: usize) -> String {
     }
     let text = String::from_utf8_lossy(&rest[..rest.len().min(16)]);
     format!("{:?}", text.as_ref())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn value_ends_mark_exactly_the_commas_and_closing_brackets() {
-        // Every byte value at every position, next to the bytes around it.
-        for byte in 0..=255u8 {
-            for at in 0..WINDOW {
-                let mut window = [b'7'; WINDOW];
-                window[at] = byte;
-                window[(at + 17) % WINDOW] = b',';
-                let expected = window
-                    .iter()
-                    .enumerate()
-                    .filter(|&(_, &b)| b == b',' || b == b']')
-                    .fold(0u64, |bits, (i, _)| bits | 1 << i);
-                assert_eq!(value_ends(&window), expected, "byte {byte} at {at}");
-                assert_eq!(value_ends_swar(&window), expected, "byte {byte} at {at}");
-            }
-        }
-    }
 }
