@@ -18,6 +18,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use cpu_time::ThreadTime;
 use serde::{Deserialize, Serialize};
 
 use super::body::{WorkerAnswer, parse_task_id, task_data, worker_answer};
@@ -119,8 +120,8 @@ pub async fn task_create(
     let data = task_data(&body)?;
     let bytes = data.len();
     let planning = Instant::now();
-    let plan = plan_task(&state, data.clone()).await?;
-    let plan_ms = millis(planning.elapsed());
+    let (plan, plan_cpu) = plan_task(&state, data.clone()).await?;
+    let (plan_ms, plan_cpu_ms) = (millis(planning.elapsed()), millis(plan_cpu));
     let now = Instant::now();
     let (submitted, parts) = match plan {
         Plan::Plain => (state.queue().submit(data, now), 0),
@@ -132,9 +133,16 @@ pub async fn task_create(
     };
     let id = submitted.inspect_err(|e| tracing::warn!(error = %e, "task refused"))?;
     if parts > 0 {
-        tracing::info!(task = %id, bytes, parts, plan_ms, "task submitted, split into parts");
+        tracing::info!(
+            task = %id,
+            bytes,
+            parts,
+            plan_ms,
+            plan_cpu_ms,
+            "task submitted, split into parts"
+        );
     } else {
-        tracing::info!(task = %id, bytes, plan_ms, "task submitted");
+        tracing::info!(task = %id, bytes, plan_ms, plan_cpu_ms, "task submitted");
     }
     state.wake_workers(parts.max(1));
     Ok(Json(TaskCreated { task_id: id.0 }))
@@ -145,14 +153,23 @@ fn millis(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1e6).round() / 1e3
 }
 
-/// Runs [`plan::plan`] for task `data`, off the runtime when it is large.
-async fn plan_task(state: &AppState, data: TaskData) -> Result<Plan, ApiError> {
+/// Runs `work` and measures the CPU time this thread spent on it (zero
+/// where the platform cannot tell).
+fn on_cpu<T>(work: impl FnOnce() -> T) -> (T, Duration) {
+    let started = ThreadTime::try_now().ok();
+    let out = work();
+    (out, started.map_or(Duration::ZERO, |t| t.elapsed()))
+}
+
+/// Runs [`plan::plan`] for task `data`, off the runtime when it is large;
+/// with the CPU time it took.
+async fn plan_task(state: &AppState, data: TaskData) -> Result<(Plan, Duration), ApiError> {
     let workers = state.queue().workers_seen();
     if data.len() <= INLINE_WORK_BYTES {
-        return Ok(plan::plan(state.config(), workers, &data));
+        return Ok(on_cpu(|| plan::plan(state.config(), workers, &data)));
     }
     let state = state.clone();
-    tokio::task::spawn_blocking(move || plan::plan(state.config(), workers, &data))
+    tokio::task::spawn_blocking(move || on_cpu(|| plan::plan(state.config(), workers, &data)))
         .await
         .map_err(|e| ApiError::Internal(format!("planning a task failed: {e}")))
 }
@@ -281,7 +298,7 @@ pub async fn task_result_submit(
         .map(|w| WorkerId::from_param(Some(w)));
     let body = read_body(&state, body)?;
     let answer = worker_answer(&body)?;
-    let mut verify_ms = None;
+    let (mut verify_ms, mut verify_cpu_ms) = (None, None);
     let outcome = match answer {
         WorkerAnswer::Result(text) => {
             let text: ResultText = Arc::new(text);
@@ -292,8 +309,9 @@ pub async fn task_result_submit(
             };
             if let Some(check) = check {
                 let verifying = Instant::now();
-                let verdict = verify_result(check, Arc::clone(&text)).await?;
+                let (verdict, cpu) = verify_result(check, Arc::clone(&text)).await?;
                 verify_ms = Some(millis(verifying.elapsed()));
+                verify_cpu_ms = Some(millis(cpu));
                 if let Err(reason) = verdict {
                     return Err(reject(&state, id, worker.as_ref(), &reason));
                 }
@@ -329,7 +347,7 @@ pub async fn task_result_submit(
         .map_or(WorkerId::UNKNOWN, WorkerId::as_str);
     match &outcome {
         Outcome::Applied(v) if v.status == TaskStatus::Completed => {
-            tracing::info!(task = %id, worker = by, verify_ms, "task completed");
+            tracing::info!(task = %id, worker = by, verify_ms, verify_cpu_ms, "task completed");
         }
         Outcome::Applied(v) => {
             let error = v.last_error.as_deref().unwrap_or("");
@@ -346,10 +364,13 @@ pub async fn task_result_submit(
 }
 
 /// Checks a result against `check`, off the runtime when it is large;
-/// the inner error is why it was rejected.
-async fn verify_result(check: TaskCheck, text: ResultText) -> Result<Result<(), String>, ApiError> {
+/// the inner error is why it was rejected. With the CPU time it took.
+async fn verify_result(
+    check: TaskCheck,
+    text: ResultText,
+) -> Result<(Result<(), String>, Duration), ApiError> {
     let small = text.len() <= INLINE_WORK_BYTES;
-    let run = move || plan::verify(&check, &text).map_err(|e| e.to_string());
+    let run = move || on_cpu(|| plan::verify(&check, &text).map_err(|e| e.to_string()));
     if small {
         return Ok(run());
     }
@@ -395,26 +416,37 @@ async fn assemble_ready(state: AppState, ready: Vec<ReadyParent>) {
         let results = parent.results;
         let assembling = Instant::now();
         let run = move || {
-            let texts: Vec<&str> = results.iter().map(|r| r.as_str()).collect();
-            split::assemble(&texts)
-                .map(Arc::new)
-                .map_err(|e| Arc::from(e.to_string()))
+            on_cpu(|| {
+                let texts: Vec<&str> = results.iter().map(|r| r.as_str()).collect();
+                split::assemble(&texts)
+                    .map(Arc::new)
+                    .map_err(|e| Arc::from(e.to_string()))
+            })
         };
-        let assembled = if bytes <= INLINE_WORK_BYTES {
+        let (assembled, cpu) = if bytes <= INLINE_WORK_BYTES {
             run()
         } else {
             match tokio::task::spawn_blocking(run).await {
-                Ok(assembled) => assembled,
-                Err(e) => Err(Arc::from(format!("assembling failed: {e}"))),
+                Ok(done) => done,
+                Err(e) => (
+                    Err(Arc::from(format!("assembling failed: {e}"))),
+                    Duration::ZERO,
+                ),
             }
         };
-        let assemble_ms = millis(assembling.elapsed());
+        let (assemble_ms, assemble_cpu_ms) = (millis(assembling.elapsed()), millis(cpu));
         match state
             .queue()
             .finish_split(parent.id, assembled, Instant::now())
         {
             Ok(view) if view.status == TaskStatus::Completed => {
-                tracing::info!(task = %parent.id, bytes, assemble_ms, "split task completed");
+                tracing::info!(
+                    task = %parent.id,
+                    bytes,
+                    assemble_ms,
+                    assemble_cpu_ms,
+                    "split task completed"
+                );
             }
             Ok(view) => {
                 let error = view.last_error.as_deref().unwrap_or("");
