@@ -12,7 +12,7 @@
 //
 // Claiming tasks and talking to the coordinator is left to the page (worker-client.js).
 
-import initBest, { multiplyText, kernelInfo } from './pkg/kernel_best.js';
+import initBest, { multiplyTextBytes, kernelInfo } from './pkg/kernel_best.js';
 import { shapeOf } from './matrix-text.js';
 import { rawFields, taskOperands } from './task-json.js';
 
@@ -35,6 +35,8 @@ const ready = initBest().then(
   },
 );
 
+const encoder = new TextEncoder();
+
 self.onmessage = async (event) => {
   const msg = event.data;
   if (msg?.type !== 'compute') return;
@@ -52,7 +54,9 @@ self.onmessage = async (event) => {
   }
   const start = performance.now();
   try {
-    const result = multiplyText(ops.a, ops.b);
+    // UTF-8 bytes go into wasm memory in one copy; strings would be copied a
+    // character at a time by the generated glue.
+    const result = multiplyTextBytes(encoder.encode(ops.a), encoder.encode(ops.b));
     const ms = performance.now() - start;
     const aShape = shapeOf(ops.a);
     const bShape = shapeOf(ops.b);

@@ -138,6 +138,20 @@ fn push_i64_and(out: &mut Vec<u8>, value: i64, then: u8) {
     buf[20] = then;
     let mut pos = 20;
     let mut n = value.unsigned_abs();
+    // Most values fit in 32 bits, whose divisions by constants are cheap
+    // multiplies on every target; wasm32 has no 64-bit multiply-high, so a
+    // 64-bit division by a constant there is a real, slow division.
+    if let Ok(mut small) = u32::try_from(n) {
+        while small >= 10_000 {
+            let rest = (small % 10_000) as usize;
+            small /= 10_000;
+            let (high, low) = (rest / 100 * 2, rest % 100 * 2);
+            pos -= 4;
+            buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[high..high + 2]);
+            buf[pos + 2..pos + 4].copy_from_slice(&DIGIT_PAIRS[low..low + 2]);
+        }
+        n = u64::from(small);
+    }
     while n >= 10_000 {
         let rest = (n % 10_000) as usize;
         n /= 10_000;

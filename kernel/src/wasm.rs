@@ -17,6 +17,22 @@ pub fn multiply_text(a: &str, b: &str) -> Result<String, JsError> {
     crate::multiply_text(a, b).map_err(to_js)
 }
 
+/// [`multiply_text`] for texts already encoded as UTF-8 bytes
+/// (`TextEncoder.encode`): handing bytes to wasm is one copy, while handing
+/// a JavaScript string goes through a character-by-character loop in the
+/// generated glue, slower than reading the matrix.
+///
+/// # Errors
+/// As [`multiply_text`], and a JavaScript `Error` for bytes that are not
+/// UTF-8.
+#[wasm_bindgen(js_name = multiplyTextBytes)]
+pub fn multiply_text_bytes(a: &[u8], b: &[u8]) -> Result<String, JsError> {
+    let text = |bytes| {
+        std::str::from_utf8(bytes).map_err(|e| JsError::new(&format!("not UTF-8 text: {e}")))
+    };
+    multiply_text(text(a)?, text(b)?)
+}
+
 /// Multiplies a row-major `a_rows x a_cols` matrix by a `b_rows x b_cols`
 /// one, both as `Float64Array`s, and returns the row-major product.
 ///

@@ -102,7 +102,8 @@ test('a task whose computation traps is given back, not failed', { timeout: 6000
       contentType: 'text/javascript',
       body: `export default async function init() {}
              export function kernelInfo() { return 'trapping test kernel'; }
-             export function multiplyText() { throw new WebAssembly.RuntimeError('unreachable'); }`,
+             export function multiplyText() { throw new WebAssembly.RuntimeError('unreachable'); }
+             export function multiplyTextBytes() { throw new WebAssembly.RuntimeError('unreachable'); }`,
     }),
   );
   const page = await context.newPage();
