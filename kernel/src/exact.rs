@@ -39,25 +39,24 @@ impl IntPath {
     /// magnitudes `a_max`, `b_max` of the two operands.
     #[must_use]
     pub fn for_bound(a_max: u64, b_max: u64, k: usize) -> IntPath {
-        let bound = u128::from(a_max)
-            .checked_mul(u128::from(b_max))
-            .and_then(|ab| ab.checked_mul(k as u128));
-        match bound {
-            Some(bound) if bound < F64_EXACT_LIMIT => IntPath::F64,
-            Some(bound) if bound <= i64::MAX as u128 => IntPath::I64,
-            _ => IntPath::Wide,
-        }
+        IntPath::for_bound_value(partial_sum_bound(a_max, b_max, k))
     }
 
     /// The fastest exact path for `a * b`, from an upper bound of each
     /// operand's largest magnitude (see [`magnitude_bound`]).
     #[must_use]
     pub fn for_operands(a: &Matrix<i64>, b: &Matrix<i64>) -> IntPath {
-        IntPath::for_bound(
-            magnitude_bound(a.data()),
-            magnitude_bound(b.data()),
-            a.cols(),
-        )
+        IntPath::for_bound_value(product_bound(a, b))
+    }
+
+    /// The fastest exact path under a bound on every partial sum (`None`
+    /// when the bound itself overflows).
+    fn for_bound_value(bound: Option<u128>) -> IntPath {
+        match bound {
+            Some(bound) if bound < F64_EXACT_LIMIT => IntPath::F64,
+            Some(bound) if bound <= i64::MAX as u128 => IntPath::I64,
+            _ => IntPath::Wide,
+        }
     }
 }
 
@@ -118,8 +117,9 @@ pub fn multiply_exact_on(
     if m == 0 || n == 0 || k == 0 {
         return Matrix::new(m, n, vec![0; m * n]);
     }
-    let data = match path.max(IntPath::for_operands(a, b)) {
-        IntPath::F64 => via_f64(m, k, n, a.data(), b.data()),
+    let bound = product_bound(a, b);
+    let data = match path.max(IntPath::for_bound_value(bound)) {
+        IntPath::F64 => via_f64(m, k, n, a.data(), b.data(), bound),
         IntPath::I64 => via_i64(m, k, n, a.data(), b.data()),
         IntPath::Wide => via_wide(m, k, n, a.data(), b.data())?,
     };
@@ -136,12 +136,52 @@ pub fn magnitude_bound(values: &[i64]) -> u64 {
     values.iter().fold(0, |bound, v| bound | v.unsigned_abs())
 }
 
-/// The `f64` path; exact only under the [`IntPath::F64`] bound.
+/// `max|a| * max|b| * k` from upper bounds of the magnitudes: every
+/// partial sum of the product is at most this (`None` if it overflows).
+fn partial_sum_bound(a_max: u64, b_max: u64, k: usize) -> Option<u128> {
+    u128::from(a_max)
+        .checked_mul(u128::from(b_max))
+        .and_then(|ab| ab.checked_mul(k as u128))
+}
+
+/// [`partial_sum_bound`] of `a * b`, from [`magnitude_bound`]s.
+fn product_bound(a: &Matrix<i64>, b: &Matrix<i64>) -> Option<u128> {
+    partial_sum_bound(
+        magnitude_bound(a.data()),
+        magnitude_bound(b.data()),
+        a.cols(),
+    )
+}
+
+/// 2^51: integral `f64`s of smaller magnitude convert to `i64` with one
+/// float add and one integer subtract ([`small_integral_to_i64`]).
+const SMALL_INTEGRAL_LIMIT: u128 = 1 << 51;
+
+/// `1.5 * 2^52`: adding it to an integral `v` with `|v| < 2^51` gives a
+/// float in `[2^52, 2^53)`, whose low mantissa bits are `v` in two's
+/// complement.
+const SHIFTER: f64 = 6_755_399_441_055_744.0;
+
+/// `v as i64` for an integral `v` with `|v| < 2^51`, in operations that
+/// vectorise on every target (a plain `as` cast saturates and checks for
+/// NaN, one value at a time).
+#[inline]
+#[allow(clippy::cast_possible_wrap)]
+fn small_integral_to_i64(v: f64) -> i64 {
+    ((v + SHIFTER).to_bits() as i64).wrapping_sub(SHIFTER.to_bits() as i64)
+}
+
+/// The `f64` path; exact only under the [`IntPath::F64`] bound, which
+/// `bound` (the partial-sum bound) is below.
 #[allow(clippy::cast_possible_truncation)]
-fn via_f64(m: usize, k: usize, n: usize, a: &[i64], b: &[i64]) -> Vec<i64> {
+fn via_f64(m: usize, k: usize, n: usize, a: &[i64], b: &[i64], bound: Option<u128>) -> Vec<i64> {
     let mut c = vec![0.0; m * n];
     gemm::gemm_i64_as_f64(m, k, n, a, b, &mut c);
-    c.into_iter().map(|v| v as i64).collect()
+    if bound.is_some_and(|bound| bound < SMALL_INTEGRAL_LIMIT) {
+        c.into_iter().map(small_integral_to_i64).collect()
+    } else {
+        c.into_iter().map(|v| v as i64).collect()
+    }
 }
 
 /// The `i64` path; exact only under the [`IntPath::I64`] bound (no partial
@@ -183,4 +223,19 @@ fn via_wide(m: usize, k: usize, n: usize, a: &[i64], b: &[i64]) -> Result<Vec<i6
         }
     }
     Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::cast_precision_loss)]
+    fn small_integral_floats_convert_exactly() {
+        let limit = (1i64 << 51) - 1;
+        for v in [0, 1, -1, 2, -2, 12_345, -987_654_321, limit, -limit] {
+            assert_eq!(small_integral_to_i64(v as f64), v, "{v}");
+        }
+        assert_eq!(small_integral_to_i64(-0.0), 0);
+    }
 }
