@@ -129,6 +129,15 @@ fn push_i64(out: &mut Vec<u8>, value: i64) {
     out.pop();
 }
 
+/// Writes the four digits of `rest` (below 10,000) just before `pos`.
+#[inline]
+fn put_four_digits(buf: &mut [u8; 21], pos: &mut usize, rest: usize) {
+    let (high, low) = (rest / 100 * 2, rest % 100 * 2);
+    *pos -= 4;
+    buf[*pos..*pos + 2].copy_from_slice(&DIGIT_PAIRS[high..high + 2]);
+    buf[*pos + 2..*pos + 4].copy_from_slice(&DIGIT_PAIRS[low..low + 2]);
+}
+
 /// Appends the decimal form of `value` followed by the byte `then` (four
 /// digits per division step, as the `itoa` crate does, and one copy).
 #[inline]
@@ -138,27 +147,17 @@ fn push_i64_and(out: &mut Vec<u8>, value: i64, then: u8) {
     buf[20] = then;
     let mut pos = 20;
     let mut n = value.unsigned_abs();
-    // Most values fit in 32 bits, whose divisions by constants are cheap
-    // multiplies on every target; wasm32 has no 64-bit multiply-high, so a
-    // 64-bit division by a constant there is a real, slow division.
-    if let Ok(mut small) = u32::try_from(n) {
-        while small >= 10_000 {
-            let rest = (small % 10_000) as usize;
-            small /= 10_000;
-            let (high, low) = (rest / 100 * 2, rest % 100 * 2);
-            pos -= 4;
-            buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[high..high + 2]);
-            buf[pos + 2..pos + 4].copy_from_slice(&DIGIT_PAIRS[low..low + 2]);
-        }
-        n = u64::from(small);
-    }
-    while n >= 10_000 {
-        let rest = (n % 10_000) as usize;
+    // 64-bit steps only while the value does not fit in 32 bits: 32-bit
+    // divisions by constants are cheap multiplies on every target, while
+    // wasm32 has no 64-bit multiply-high, so a 64-bit one is a real division.
+    while n > u64::from(u32::MAX) {
+        put_four_digits(&mut buf, &mut pos, (n % 10_000) as usize);
         n /= 10_000;
-        let (high, low) = (rest / 100 * 2, rest % 100 * 2);
-        pos -= 4;
-        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[high..high + 2]);
-        buf[pos + 2..pos + 4].copy_from_slice(&DIGIT_PAIRS[low..low + 2]);
+    }
+    let mut n = n as u32;
+    while n >= 10_000 {
+        put_four_digits(&mut buf, &mut pos, (n % 10_000) as usize);
+        n /= 10_000;
     }
     let mut n = n as usize;
     if n >= 100 {
