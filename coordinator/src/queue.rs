@@ -331,7 +331,7 @@ impl Task {
     }
 
     fn held_bytes(&self) -> usize {
-        self.data.len()
+        self.data.own_len()
             + self.result.as_ref().map_or(0, |r| r.len())
             + self.last_error.as_ref().map_or(0, |e| e.len())
     }

@@ -156,6 +156,12 @@ impl<'a> MatrixPair<'a> {
         let span = self.a_rows[rows.start].start..self.a_rows[rows.end - 1].end;
         let a_rows = &self.a_text[span];
         let literal = Bytes::from_static;
+        let mut borrowed = 0;
+        let mut shared = |piece: &str| {
+            let (bytes, is_slice) = share(source, piece);
+            borrowed += if is_slice { bytes.len() } else { 0 };
+            bytes
+        };
         let mut pieces = Vec::with_capacity(5);
         if self.a_is_string {
             if self.a_needs_escaping {
@@ -163,21 +169,13 @@ impl<'a> MatrixPair<'a> {
                     .unwrap_or_else(|_| unreachable!("a string always serialises"));
                 pieces.extend([literal(b"{\"A\":"), Bytes::from(quoted)]);
             } else {
-                pieces.extend([
-                    literal(b"{\"A\":\"["),
-                    shared(source, a_rows),
-                    literal(b"]\""),
-                ]);
+                pieces.extend([literal(b"{\"A\":\"["), shared(a_rows), literal(b"]\"")]);
             }
         } else {
-            pieces.extend([literal(b"{\"A\":["), shared(source, a_rows), literal(b"]")]);
+            pieces.extend([literal(b"{\"A\":["), shared(a_rows), literal(b"]")]);
         }
-        pieces.extend([
-            literal(b",\"B\":"),
-            shared(source, self.b_json),
-            literal(b"}"),
-        ]);
-        TaskData::from_pieces(pieces)
+        pieces.extend([literal(b",\"B\":"), shared(self.b_json), literal(b"}")]);
+        TaskData::from_pieces(pieces).borrowing(borrowed)
     }
 
     /// Splits into `parts` row blocks (fewer when `A` has fewer rows), each
@@ -194,14 +192,14 @@ impl<'a> MatrixPair<'a> {
 }
 
 /// `piece` as a slice of `source`, sharing its bytes, when it lies inside
-/// `source`; else a copy.
-fn shared(source: &Bytes, piece: &str) -> Bytes {
+/// `source` (then `true`); else a copy.
+fn share(source: &Bytes, piece: &str) -> (Bytes, bool) {
     let outer = source.as_ptr() as usize..source.as_ptr() as usize + source.len();
     let start = piece.as_ptr() as usize;
     if outer.start <= start && start + piece.len() <= outer.end {
-        source.slice_ref(piece.as_bytes())
+        (source.slice_ref(piece.as_bytes()), true)
     } else {
-        Bytes::copy_from_slice(piece.as_bytes())
+        (Bytes::copy_from_slice(piece.as_bytes()), false)
     }
 }
 
@@ -470,6 +468,7 @@ mod tests {
             let shared: usize = pieces.iter().filter(|p| inside(p)).map(Bytes::len).sum();
             // Only the literals `{"A":"[`, `]"`, `,"B":` and `}` are new.
             assert_eq!(part.data.len() - shared, 15, "copied: {part:?}");
+            assert_eq!(part.data.own_len(), 15, "counted as held: {part:?}");
         }
     }
 

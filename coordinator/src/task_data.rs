@@ -20,6 +20,9 @@ use http_body::{Body, Frame, SizeHint};
 #[derive(Debug, Clone, Default)]
 pub struct TaskData {
     pieces: Vec<Bytes>,
+    /// Bytes of the pieces that are slices of another task's data, which
+    /// that task holds (and counts).
+    borrowed: usize,
 }
 
 impl TaskData {
@@ -27,7 +30,24 @@ impl TaskData {
     /// cut at character boundaries).
     #[must_use]
     pub fn from_pieces(pieces: Vec<Bytes>) -> Self {
-        Self { pieces }
+        Self {
+            pieces,
+            borrowed: 0,
+        }
+    }
+
+    /// The same data, with `bytes` of it marked as slices of another task's
+    /// data (held, and counted, by that task).
+    #[must_use]
+    pub fn borrowing(mut self, bytes: usize) -> Self {
+        self.borrowed = bytes.min(self.len());
+        self
+    }
+
+    /// Bytes this data holds on its own: its length less what it borrows.
+    #[must_use]
+    pub fn own_len(&self) -> usize {
+        self.len() - self.borrowed
     }
 
     /// Bytes of text.
@@ -164,6 +184,7 @@ mod tests {
         assert_eq!(data, TaskData::from("{\"A\":[[1]]}"));
         assert_ne!(data, TaskData::from("{\"A\":[[2]]}"));
         assert_eq!(TaskData::from("x").as_str(), Some("x"));
+        assert_eq!((data.own_len(), data.borrowing(5).own_len()), (11, 6));
     }
 
     #[test]

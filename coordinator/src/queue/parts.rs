@@ -158,7 +158,7 @@ impl TaskQueue {
         now: Instant,
     ) -> Result<TaskId, QueueError> {
         let data = data.into();
-        let bytes = data.len() + parts.iter().map(|p| p.data.len()).sum::<usize>();
+        let bytes = data.own_len() + parts.iter().map(|p| p.data.own_len()).sum::<usize>();
         if !self.has_part_ids_for(parts.len()) {
             return Err(QueueError::PartIdsExhausted);
         }
@@ -394,6 +394,28 @@ mod tests {
                 check: None,
             })
             .collect()
+    }
+
+    #[test]
+    fn parts_that_share_the_task_body_are_not_counted_again() {
+        let body = r#"{"A":"[[1,2],[3,4],[5,6]]","B":"[[1,0],[0,1]]"}"#;
+        let source = axum::body::Bytes::from_static(body.as_bytes());
+        let pair = crate::split::MatrixPair::parse(body).unwrap();
+        let specs = pair
+            .split(&source, 3)
+            .into_iter()
+            .map(|part| PartSpec {
+                data: part.data,
+                check: None,
+            })
+            .collect();
+        let mut q = queue();
+        let t0 = Instant::now();
+        q.submit_split(TaskData::from_pieces(vec![source.clone()]), specs, t0)
+            .unwrap();
+        // The body once, and each part's 15 literal bytes (`{"A":"[`, `]"`,
+        // `,"B":`, `}`).
+        assert_eq!(q.stats(t0).held_bytes, (body.len() + 3 * 15) as u64);
     }
 
     #[test]
