@@ -284,8 +284,9 @@ struct RowScan {
 /// Finds the span of each row of `[[..],[..]]` in one pass, with the
 /// whitespace the Dana reader accepts. Checks structure only: at least one
 /// row, no empty or nested rows, equal value counts. Row ends are found with
-/// the standard library's byte search and commas counted in a loop the
-/// compiler vectorises, so the scan costs little next to reading numbers.
+/// the standard library's byte search and commas counted with `bytecount`
+/// (vector instructions chosen at run time), so the scan costs little next
+/// to reading numbers.
 fn scan_rows(text: &str) -> Option<RowScan> {
     let bytes = text.as_bytes();
     let mut pos = skip_ws(bytes, 0);
@@ -305,7 +306,7 @@ fn scan_rows(text: &str) -> Option<RowScan> {
         if inner.contains(&b'[') || inner.iter().all(|b| is_ws(*b)) {
             return None;
         }
-        let values = 1 + inner.iter().filter(|&&b| b == b',').count();
+        let values = 1 + bytecount::count(inner, b',');
         if *cols.get_or_insert(values) != values {
             return None;
         }
