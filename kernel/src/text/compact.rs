@@ -137,7 +137,6 @@ pub(super) fn compact_integers(
     ints: &mut Vec<i64>,
 ) -> (usize, bool) {
     let mut count = 0;
-    let mut values = [0i64; WINDOW];
     loop {
         let start = *pos;
         let Some(window) = bytes.get(start..start + WINDOW + VALUE_BYTES) else {
@@ -150,6 +149,8 @@ pub(super) fn compact_integers(
         if ends == 0 {
             return (count, false);
         }
+        // At most one value ends at each byte of the window.
+        ints.reserve(WINDOW);
         let mut read = 0;
         let mut value_start = 0;
         let mut row_done = false;
@@ -175,7 +176,7 @@ pub(super) fn compact_integers(
             } else {
                 magnitude as i64
             };
-            values[read] = value;
+            ints.push(value);
             read += 1;
             value_start = end + 1;
             if window[end] == b']' {
@@ -183,7 +184,6 @@ pub(super) fn compact_integers(
                 break;
             }
         }
-        ints.extend_from_slice(&values[..read]);
         count += read;
         *pos = start + value_start;
         if row_done || stopped {
