@@ -319,7 +319,9 @@ test(
       assert.equal(line.resultsRejected, 1);
       assert.equal(line.tasksFailed, 0);
       await finishAll(solo.url, 'e2e-native-worker');
-      const r = await getResult(solo.url, id);
+      // The split task completes once its parts are assembled, just after the
+      // last part's result was taken: wait for it rather than read it at once.
+      const r = await waitForFinished(solo.url, id, 30000);
       assert.equal(r.status, 'completed', `the task ended ${r.status}: ${r.error ?? ''}`);
       assert.equal(r.result, expected);
     } finally {
