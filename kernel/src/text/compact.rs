@@ -9,7 +9,7 @@
 //! arithmetic. Anything else (spaces, floats, longer numbers, the last bytes
 //! of a text) is left to the general reader.
 
-use super::{POW10, eight_digits};
+use super::{POW10, convert_eight};
 
 /// Bytes classified at once.
 const WINDOW: usize = 64;
@@ -108,16 +108,29 @@ fn word(chunk: &[u8]) -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-/// The value and count of the leading decimal digits (up to 16) of a
-/// 16-byte chunk.
+/// The value of the `len` (1..=8) bytes at the start of `word` (first byte
+/// lowest), or `None` unless they are all decimal digits.
 #[inline]
-fn sixteen_digits(chunk: &[u8]) -> (u64, usize) {
-    let (high, high_len) = eight_digits(&chunk[..8]);
-    if high_len < 8 {
-        return (high, high_len);
-    }
-    let (low, low_len) = eight_digits(&chunk[8..16]);
-    (high * POW10[low_len] + low, 8 + low_len)
+fn short_digits(word: u64, len: usize) -> Option<u64> {
+    // The digits become the high bytes; the bytes below them are filled
+    // with b'0', read as leading zeros.
+    let digits = word << (8 * (8 - len));
+    let fill = 0x3030_3030_3030_3030u64 & ((u64::MAX >> 1) >> (8 * len - 1));
+    let digits = digits | fill;
+    // A byte's high bit is set in `below` if it is under b'0' (or not ASCII),
+    // in `above` if it is over b'9'; the first such byte is always caught.
+    let below = digits.wrapping_sub(0x3030_3030_3030_3030);
+    let above = digits.wrapping_add(0x4646_4646_4646_4646);
+    ((below | above) & 0x8080_8080_8080_8080 == 0).then(|| convert_eight(digits))
+}
+
+/// The value of the `len` (9..=15) bytes at the start of `chunk`, or `None`
+/// unless they are all decimal digits.
+#[inline]
+fn long_digits(chunk: &[u8], len: usize) -> Option<u64> {
+    let high = short_digits(word(chunk), 8)?;
+    let low = short_digits(word(&chunk[8..]), len - 8)?;
+    Some(high * POW10[len - 8] + low)
 }
 
 /// The fast path for the common case, compact integers (`12,-7,3]`): reads
@@ -149,8 +162,12 @@ pub(super) fn compact_integers(
         if ends == 0 {
             return (count, false);
         }
-        // At most one value ends at each byte of the window.
-        ints.reserve(WINDOW);
+        // At most one value ends at each byte of the window: room for them
+        // is made first and written by index (no length update per value),
+        // then cut to what was read.
+        let base = ints.len();
+        ints.resize(base + WINDOW, 0);
+        let out = &mut ints[base..];
         let mut read = 0;
         let mut value_start = 0;
         let mut row_done = false;
@@ -158,25 +175,26 @@ pub(super) fn compact_integers(
         while ends != 0 {
             let end = ends.trailing_zeros() as usize;
             ends &= ends - 1;
+            // The mask gives each value's length: no digit search.
             let negative = window[value_start] == b'-';
             let digits = value_start + usize::from(negative);
-            if end <= digits || end - digits >= VALUE_BYTES {
-                stopped = true;
-                break;
-            }
-            let (magnitude, len) = sixteen_digits(&window[digits..digits + VALUE_BYTES]);
-            if digits + len != end {
-                stopped = true;
-                break;
-            }
-            // Fewer than 16 digits fit in i64 with either sign.
-            #[allow(clippy::cast_possible_wrap)]
-            let value = if negative {
-                -(magnitude as i64)
-            } else {
-                magnitude as i64
+            let len = end.wrapping_sub(digits);
+            let magnitude = match len {
+                1..=8 => short_digits(word(&window[digits..]), len),
+                9..VALUE_BYTES => long_digits(&window[digits..], len),
+                _ => None,
             };
-            ints.push(value);
+            let Some(magnitude) = magnitude else {
+                stopped = true;
+                break;
+            };
+            // Fewer than 16 digits fit in i64 with either sign; negated
+            // without a branch, as signs follow no pattern.
+            #[allow(clippy::cast_possible_wrap)]
+            let sign = -i64::from(negative);
+            #[allow(clippy::cast_possible_wrap)]
+            let value = ((magnitude as i64) ^ sign) - sign;
+            out[read] = value;
             read += 1;
             value_start = end + 1;
             if window[end] == b']' {
@@ -184,6 +202,7 @@ pub(super) fn compact_integers(
                 break;
             }
         }
+        ints.truncate(base + read);
         count += read;
         *pos = start + value_start;
         if row_done || stopped {
@@ -211,6 +230,29 @@ mod tests {
                     .fold(0u64, |bits, (i, _)| bits | 1 << i);
                 assert_eq!(value_ends(&window), expected, "byte {byte} at {at}");
                 assert_eq!(value_ends_swar(&window), expected, "byte {byte} at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn digits_of_every_length_convert_and_any_other_byte_is_refused() {
+        let digits = *b"9081726354453627";
+        for len in 1..VALUE_BYTES {
+            let expected: u64 = std::str::from_utf8(&digits[..len])
+                .unwrap()
+                .parse()
+                .unwrap();
+            let read = |chunk: &[u8]| match len {
+                1..=8 => short_digits(word(chunk), len),
+                _ => long_digits(chunk, len),
+            };
+            assert_eq!(read(&digits), Some(expected), "{len} digits");
+            for at in 0..len {
+                for byte in (0..=255u8).filter(|b| !b.is_ascii_digit()) {
+                    let mut chunk = digits;
+                    chunk[at] = byte;
+                    assert_eq!(read(&chunk), None, "byte {byte} at {at} of {len}");
+                }
             }
         }
     }
