@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use coordinator::Config;
 use coordinator::plan::{self, Plan};
+use coordinator::result_text::ResultText;
 use coordinator::split;
 use coordinator::task_data::TaskData;
 use kernel::{Matrix, multiply_exact, text};
@@ -90,12 +91,12 @@ fn main() {
             };
             let checks: Vec<_> = specs.iter().map(|s| s.check.clone().unwrap()).collect();
             // What honest workers send back for each part.
-            let results: Vec<String> = checks
+            let results: Vec<ResultText> = checks
                 .iter()
                 .map(|check| {
                     let rows = check.rows.clone();
                     let block = c.data()[rows.start * n..rows.end * n].to_vec();
-                    text::write_i64(&Matrix::new(rows.len(), n, block).unwrap())
+                    ResultText::from(text::write_i64(&Matrix::new(rows.len(), n, block).unwrap()))
                 })
                 .collect();
             let split_time =
@@ -103,13 +104,16 @@ fn main() {
             let verify_time = median(|| {
                 timed(|| {
                     for (check, result) in checks.iter().zip(&results) {
-                        plan::verify(check, result).unwrap();
+                        plan::verify(check, &result.to_text()).unwrap();
                     }
                 })
             });
             let assemble_time =
                 median(|| timed(|| drop(black_box(split::assemble(&results).unwrap()))));
-            assert_eq!(split::assemble(&results).unwrap(), text::write_i64(&c));
+            assert_eq!(
+                split::assemble(&results).unwrap().to_string(),
+                text::write_i64(&c)
+            );
             let overhead = split_time + verify_time + assemble_time;
             println!(
                 "{n:>5} {parts:>5} {:>11.1} {:>10.1} {:>10.1} {:>11.1} {:>8.1}%",

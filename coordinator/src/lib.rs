@@ -19,6 +19,8 @@
 //! - [`plan`]: how a submitted task is queued: as it is, checked, or split.
 //! - [`split`]: splitting a multiplication into row-block parts and
 //!   assembling their products, on text.
+//! - [`task_data`], [`result_text`]: task data and result texts held as
+//!   shared pieces, so splitting and assembling copy no matrix.
 //! - [`body_budget`]: bounds the bytes of request bodies read at once.
 //! - [`headers`]: CORS and cross-origin isolation headers, `OPTIONS`.
 //! - [`static_files`]: the `webserver/` folder, without path traversal.
@@ -34,6 +36,7 @@ pub mod config;
 pub mod headers;
 pub mod plan;
 pub mod queue;
+pub mod result_text;
 pub mod server;
 pub mod split;
 pub mod state;

@@ -182,9 +182,7 @@ pub enum QueueError {
     PartIdsExhausted,
 }
 
-/// A result text: shared, and made from the `String` a worker's answer was
-/// read into without copying it (results are the largest texts held).
-pub type ResultText = Arc<String>;
+pub use crate::result_text::ResultText;
 
 /// A task handed to a worker by [`TaskQueue::lease_next`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -576,7 +574,7 @@ impl TaskQueue {
             && let Some(part_of) = self.tasks.get(&id).and_then(|task| task.part_of)
             && let Some(result) = &view.result
         {
-            self.record_part(part_of, Arc::clone(result));
+            self.record_part(part_of, result.clone());
         }
         Ok(outcome)
     }
@@ -920,7 +918,7 @@ mod tests {
 
     /// A result text.
     fn text(text: &str) -> ResultText {
-        Arc::new(text.to_owned())
+        text.into()
     }
 
     fn worker(name: &str) -> WorkerId {
@@ -987,7 +985,10 @@ mod tests {
         assert!(matches!(outcome, Outcome::Applied(_)));
         let view = queue.get(id).unwrap();
         assert_eq!(view.status, TaskStatus::Completed);
-        assert_eq!(view.result.as_ref().map(|r| r.as_str()), Some("[[1]]"));
+        assert_eq!(
+            view.result.as_ref().map(|r| r.to_string()).as_deref(),
+            Some("[[1]]")
+        );
         assert_eq!(view.leased_by, Some(worker("w")));
         let stats = queue.stats(now);
         assert_eq!((stats.completed_tasks, stats.active_tasks), (1, 0));
@@ -1004,11 +1005,22 @@ mod tests {
         let outcome = queue.complete(id, text("second"), None, now).unwrap();
         assert!(matches!(outcome, Outcome::AlreadyCompleted(_)));
         assert_eq!(
-            outcome.view().result.as_ref().map(|r| r.as_str()),
+            outcome
+                .view()
+                .result
+                .as_ref()
+                .map(|r| r.to_string())
+                .as_deref(),
             Some("first")
         );
         assert_eq!(
-            queue.get(id).unwrap().result.as_ref().map(|r| r.as_str()),
+            queue
+                .get(id)
+                .unwrap()
+                .result
+                .as_ref()
+                .map(|r| r.to_string())
+                .as_deref(),
             Some("first")
         );
         assert_eq!(queue.stats(now).completed_tasks, 1);

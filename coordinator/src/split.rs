@@ -23,6 +23,7 @@ use axum::body::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::result_text::ResultText;
 use crate::task_data::TaskData;
 
 /// A task's data recognised as a matrix pair `{"A":..,"B":..}`.
@@ -224,34 +225,29 @@ pub fn balanced_ranges(len: usize, parts: usize) -> Vec<Range<usize>> {
 
 /// Joins the product texts of consecutive row blocks, in order, into the
 /// full product text: `["[[1,2]]", "[[3,4],[5,6]]"]` gives
-/// `"[[1,2],[3,4],[5,6]]"`. Rows are copied as the parts wrote them.
+/// `"[[1,2],[3,4],[5,6]]"`. Rows are kept as the parts wrote them, and
+/// shared, not copied.
 ///
 /// # Errors
 ///
 /// [`AssembleError::NoParts`]; [`AssembleError::NotAMatrix`] when a part is
 /// not `[` rows `]` with at least one row.
-pub fn assemble<S: AsRef<str>>(parts: &[S]) -> Result<String, AssembleError> {
+pub fn assemble(parts: &[ResultText]) -> Result<ResultText, AssembleError> {
     if parts.is_empty() {
         return Err(AssembleError::NoParts);
     }
-    let mut out = String::with_capacity(parts.iter().map(|p| p.as_ref().len()).sum::<usize>() + 2);
-    out.push('[');
-    for (part, text) in parts.iter().enumerate() {
-        let inner = text
-            .as_ref()
-            .trim()
-            .strip_prefix('[')
-            .and_then(|t| t.strip_suffix(']'))
-            .map(str::trim)
-            .filter(|t| t.starts_with('[') && t.ends_with(']'))
-            .ok_or(AssembleError::NotAMatrix { part })?;
-        if part > 0 {
-            out.push(',');
-        }
-        out.push_str(inner);
-    }
-    out.push(']');
-    Ok(out)
+    let rows = parts
+        .iter()
+        .enumerate()
+        .map(|(part, text)| {
+            text.slice(|text| {
+                let rows = text.trim().strip_prefix('[')?.strip_suffix(']')?.trim();
+                (rows.starts_with('[') && rows.ends_with(']')).then_some(rows)
+            })
+            .ok_or(AssembleError::NotAMatrix { part })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ResultText::join(&rows, "[", ",", "]"))
 }
 
 /// A matrix's text from its JSON value: the content of a JSON string
@@ -392,11 +388,11 @@ mod tests {
     }
 
     fn split_and_assemble(data: &str, parts: usize) -> String {
-        let results: Vec<String> = split(data, parts)
+        let results: Vec<ResultText> = split(data, parts)
             .iter()
-            .map(|p| compute_part(&p.data.to_text()))
+            .map(|p| compute_part(&p.data.to_text()).into())
             .collect();
-        assemble(&results).unwrap()
+        assemble(&results).unwrap().to_string()
     }
 
     #[test]
@@ -535,18 +531,25 @@ mod tests {
 
     #[test]
     fn assembling_rejects_what_is_not_a_matrix() {
-        assert_eq!(assemble::<&str>(&[]), Err(AssembleError::NoParts));
+        let assemble = |parts: &[&str]| {
+            let parts: Vec<ResultText> = parts.iter().map(|&p| p.into()).collect();
+            assemble(&parts).map(|text| text.to_string())
+        };
+        assert_eq!(assemble(&[]), Err(AssembleError::NoParts));
         assert_eq!(
             assemble(&["[[1]]", "7"]),
             Err(AssembleError::NotAMatrix { part: 1 })
         );
+        for not_rows in ["[]", "[1,2]", "[[1]", ""] {
+            assert_eq!(
+                assemble(&[not_rows]),
+                Err(AssembleError::NotAMatrix { part: 0 }),
+                "{not_rows:?}"
+            );
+        }
         assert_eq!(
-            assemble(&["[]"]),
-            Err(AssembleError::NotAMatrix { part: 0 })
-        );
-        assert_eq!(
-            assemble(&[" [[1, 2]] ", "[[3,4]]"]).unwrap(),
-            "[[1, 2],[3,4]]"
+            assemble(&[" [[1, 2]] ", "[ [3,4],\n[5,6] ]"]),
+            Ok("[[1, 2],[3,4],\n[5,6]]".to_owned())
         );
     }
 }

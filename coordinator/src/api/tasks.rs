@@ -58,7 +58,8 @@ struct TaskCreated {
 struct TaskReport<'a> {
     task_id: u64,
     status: &'static str,
-    result: &'a str,
+    #[serde(serialize_with = "result_or_empty")]
+    result: Option<&'a ResultText>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -79,13 +80,24 @@ impl<'a> TaskReport<'a> {
         Self {
             task_id: view.id.0,
             status: view.status.as_str(),
-            result: view.result.as_ref().map_or("", |r| r.as_str()),
+            result: view.result.as_ref(),
             error: view.last_error.as_deref(),
             worker_id,
             attempts: view.attempts,
             parts_done: view.parts.map(|p| p.done),
             parts_total: view.parts.map(|p| p.total),
         }
+    }
+}
+
+/// A result, or `""` before there is one.
+fn result_or_empty<S: serde::Serializer>(
+    result: &Option<&ResultText>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match result {
+        Some(text) => text.serialize(serializer),
+        None => serializer.serialize_str(""),
     }
 }
 
@@ -301,7 +313,7 @@ pub async fn task_result_submit(
     let (mut verify_ms, mut verify_cpu_ms) = (None, None);
     let outcome = match answer {
         WorkerAnswer::Result(text) => {
-            let text: ResultText = Arc::new(text);
+            let text = ResultText::from(text);
             let check = if state.config().verify {
                 state.queue().check_for(id)
             } else {
@@ -309,7 +321,7 @@ pub async fn task_result_submit(
             };
             if let Some(check) = check {
                 let verifying = Instant::now();
-                let (verdict, cpu) = verify_result(check, Arc::clone(&text)).await?;
+                let (verdict, cpu) = verify_result(check, text.clone()).await?;
                 verify_ms = Some(millis(verifying.elapsed()));
                 verify_cpu_ms = Some(millis(cpu));
                 if let Err(reason) = verdict {
@@ -321,7 +333,7 @@ pub async fn task_result_submit(
                 .complete(id, text, worker.as_ref(), Instant::now());
             let ready = state.queue().take_ready();
             if !ready.is_empty() {
-                tokio::spawn(assemble_ready(state.clone(), ready));
+                assemble_ready(&state, ready);
             }
             outcome
         }
@@ -370,7 +382,7 @@ async fn verify_result(
     text: ResultText,
 ) -> Result<(Result<(), String>, Duration), ApiError> {
     let small = text.len() <= INLINE_WORK_BYTES;
-    let run = move || on_cpu(|| plan::verify(&check, &text).map_err(|e| e.to_string()));
+    let run = move || on_cpu(|| plan::verify(&check, &text.to_text()).map_err(|e| e.to_string()));
     if small {
         return Ok(run());
     }
@@ -410,30 +422,13 @@ fn reject(state: &AppState, id: TaskId, worker: Option<&WorkerId>, reason: &str)
 
 /// Assembles the results of split tasks whose parts are all done and
 /// completes them.
-async fn assemble_ready(state: AppState, ready: Vec<ReadyParent>) {
+fn assemble_ready(state: &AppState, ready: Vec<ReadyParent>) {
     for parent in ready {
         let bytes: usize = parent.results.iter().map(|r| r.len()).sum();
-        let results = parent.results;
         let assembling = Instant::now();
-        let run = move || {
-            on_cpu(|| {
-                let texts: Vec<&str> = results.iter().map(|r| r.as_str()).collect();
-                split::assemble(&texts)
-                    .map(Arc::new)
-                    .map_err(|e| Arc::from(e.to_string()))
-            })
-        };
-        let (assembled, cpu) = if bytes <= INLINE_WORK_BYTES {
-            run()
-        } else {
-            match tokio::task::spawn_blocking(run).await {
-                Ok(done) => done,
-                Err(e) => (
-                    Err(Arc::from(format!("assembling failed: {e}"))),
-                    Duration::ZERO,
-                ),
-            }
-        };
+        // Joining shares the parts' texts: no copy, so it runs here.
+        let (assembled, cpu) =
+            on_cpu(|| split::assemble(&parent.results).map_err(|e| Arc::from(e.to_string())));
         let (assemble_ms, assemble_cpu_ms) = (millis(assembling.elapsed()), millis(cpu));
         match state
             .queue()

@@ -366,7 +366,7 @@ mod tests {
 
     /// A result text.
     fn text(text: &str) -> ResultText {
-        Arc::new(text.to_owned())
+        text.into()
     }
     use crate::queue::{Outcome, QueueLimits};
 
@@ -463,7 +463,10 @@ mod tests {
         assert_eq!(q.get(id).unwrap().status, TaskStatus::Processing);
         let view = q.finish_split(id, Ok(text("[[1],[3]]")), t0).unwrap();
         assert_eq!(view.status, TaskStatus::Completed);
-        assert_eq!(view.result.as_ref().map(|r| r.as_str()), Some("[[1],[3]]"));
+        assert_eq!(
+            view.result.as_ref().map(|r| r.to_string()).as_deref(),
+            Some("[[1],[3]]")
+        );
         let stats = q.stats(t0);
         assert_eq!((stats.completed_tasks, stats.active_tasks), (3, 0));
         // The parts are dropped; the split task holds the result.
