@@ -360,7 +360,8 @@ async function deliver(ticket, body) {
     for (let attempt = 1; ; attempt += 1) {
       try {
         const posted = performance.now();
-        const res = await fetch(`task/${taskId}/result?workerId=${encodeURIComponent(ticket.workerId)}`, {
+        // `return=minimal`: the coordinator need not echo the (large) result back.
+        const res = await fetch(`task/${taskId}/result?workerId=${encodeURIComponent(ticket.workerId)}&return=minimal`, {
           method: 'POST',
           headers: { 'Content-Type': 'application/json' },
           body: JSON.stringify(body),

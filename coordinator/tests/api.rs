@@ -116,6 +116,40 @@ async fn result_lifecycle_pending_processing_completed() {
 }
 
 #[tokio::test]
+async fn result_posted_with_return_minimal_is_not_echoed_back() {
+    let app = TestApp::new();
+    let data = r#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#;
+    let (first, second) = (app.submit(data).await, app.submit(data).await);
+    app.get("/task/next?workerId=w1").await;
+    app.get("/task/next?workerId=w1").await;
+    let minimal = app
+        .post(
+            &format!("/task/{first}/result?workerId=w1&return=minimal"),
+            r#"{"result":"[[19,22],[43,50]]"}"#,
+        )
+        .await;
+    assert_eq!(minimal.status, StatusCode::OK);
+    minimal.assert_contract_headers();
+    assert!(minimal.text().starts_with(&format!(
+        r#"{{"taskId":{first},"status":"completed","workerId":"w1""#
+    )));
+    assert!(minimal.json().get("result").is_none());
+    // Stored all the same; any other value of `return` echoes as the
+    // contract says.
+    assert_eq!(
+        app.get(&format!("/result/{first}")).await.json()["result"],
+        "[[19,22],[43,50]]"
+    );
+    let echoed = app
+        .post(
+            &format!("/task/{second}/result?return=representation"),
+            r#"{"result":"[[19,22],[43,50]]"}"#,
+        )
+        .await;
+    assert_eq!(echoed.json()["result"], "[[19,22],[43,50]]");
+}
+
+#[tokio::test]
 async fn array_result_is_answered_as_compact_matrix_text() {
     let app = TestApp::new();
     let id = app.submit("{}").await;

@@ -43,6 +43,11 @@ pub struct WorkerQuery {
     pub worker_id: Option<String>,
     /// Long poll: seconds to wait for a task (capped by the server).
     pub wait: Option<String>,
+    /// `minimal` on `POST /task/N/result`: answer without echoing the
+    /// result text back (as HTTP's `Prefer: return=minimal`, which would
+    /// need a header the contract's CORS answers do not allow).
+    #[serde(rename = "return")]
+    pub return_pref: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -58,8 +63,9 @@ struct TaskCreated {
 struct TaskReport<'a> {
     task_id: u64,
     status: &'static str,
-    #[serde(serialize_with = "result_or_empty")]
-    result: Option<&'a ResultText>,
+    /// `None` when the caller asked not to have it echoed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<ReportResult<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -80,7 +86,7 @@ impl<'a> TaskReport<'a> {
         Self {
             task_id: view.id.0,
             status: view.status.as_str(),
-            result: view.result.as_ref(),
+            result: Some(ReportResult(view.result.as_ref())),
             error: view.last_error.as_deref(),
             worker_id,
             attempts: view.attempts,
@@ -90,14 +96,15 @@ impl<'a> TaskReport<'a> {
     }
 }
 
-/// A result, or `""` before there is one.
-fn result_or_empty<S: serde::Serializer>(
-    result: &Option<&ResultText>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match result {
-        Some(text) => text.serialize(serializer),
-        None => serializer.serialize_str(""),
+/// A report's `result`: the text, or `""` before there is one.
+struct ReportResult<'a>(Option<&'a ResultText>);
+
+impl Serialize for ReportResult<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(text) => text.serialize(serializer),
+            None => serializer.serialize_str(""),
+        }
     }
 }
 
@@ -372,7 +379,11 @@ pub async fn task_result_submit(
             tracing::warn!(task = %id, "error for a failed task ignored");
         }
     }
-    Ok(Json(TaskReport::from_view(view)).into_response())
+    let mut report = TaskReport::from_view(view);
+    if query.return_pref.as_deref() == Some("minimal") {
+        report.result = None;
+    }
+    Ok(Json(report).into_response())
 }
 
 /// Checks a result against `check`, off the runtime when it is large;
