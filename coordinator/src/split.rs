@@ -280,9 +280,8 @@ struct RowScan {
 /// Finds the span of each row of `[[..],[..]]` in one pass, with the
 /// whitespace the Dana reader accepts. Checks structure only: at least one
 /// row, no empty or nested rows, equal value counts. Row ends are found with
-/// the standard library's byte search and commas counted with `bytecount`
-/// (vector instructions chosen at run time), so the scan costs little next
-/// to reading numbers.
+/// `memchr` and commas counted with `bytecount` (vector instructions chosen
+/// at run time), so the scan costs little next to reading numbers.
 fn scan_rows(text: &str) -> Option<RowScan> {
     let bytes = text.as_bytes();
     let mut pos = skip_ws(bytes, 0);
@@ -297,9 +296,10 @@ fn scan_rows(text: &str) -> Option<RowScan> {
             return None;
         }
         let start = pos;
-        let end = pos + 1 + text.get(pos + 1..)?.find(']')?;
+        // The next bracket must close the row: no nested rows.
+        let end = pos + 1 + memchr::memchr2(b'[', b']', &bytes[pos + 1..])?;
         let inner = &bytes[pos + 1..end];
-        if inner.contains(&b'[') || inner.iter().all(|b| is_ws(*b)) {
+        if bytes[end] == b'[' || inner.iter().all(|b| is_ws(*b)) {
             return None;
         }
         let values = 1 + bytecount::count(inner, b',');

@@ -664,11 +664,9 @@ impl IntCheck {
     }
 }
 
-/// `sum |row[p]|`, saturating.
+/// `sum |row[p]|` (exact: fewer than 2^64 terms below 2^64 each).
 fn abs_sum(row: &[i64]) -> u128 {
-    row.iter()
-        .map(|v| u128::from(v.unsigned_abs()))
-        .fold(0u128, u128::saturating_add)
+    row.iter().map(|v| u128::from(v.unsigned_abs())).sum()
 }
 
 /// `max |row[p]|` (0 when empty).

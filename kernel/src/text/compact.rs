@@ -44,10 +44,11 @@ fn classify(window: &[u8; WINDOW]) -> Classes {
 /// [`classify`] with SSE2 compares.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse2")]
+#[inline]
 fn classify_sse2(window: &[u8; WINDOW]) -> Classes {
     use core::arch::x86_64::{
-        __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8,
-        _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8,
+        __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_movemask_epi8,
+        _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8,
     };
     #[allow(clippy::cast_possible_wrap)]
     let splat = |byte: u8| _mm_set1_epi8(byte as i8);
@@ -245,16 +246,14 @@ pub(super) fn compact_integers(
         let last_end = 63 - ends.leading_zeros();
         let region = u64::MAX >> (63 - last_end);
         let starts = (ends << 1) | 1;
-        let faults = classes.other
-            | (classes.minus & !starts)
-            | (ends & (starts | (classes.minus << 1)));
+        let faults =
+            classes.other | (classes.minus & !starts) | (ends & (starts | (classes.minus << 1)));
         let clean = faults & region == 0;
-        // At most one value ends at each byte of the window: room for them
-        // is made first and written by index (no length update per value),
-        // then cut to what was read.
+        // Values are written into spare room by index (no length update per
+        // value), and the length set once to what was read.
         let base = ints.len();
-        ints.resize(base + WINDOW, 0);
-        let out = &mut ints[base..];
+        ints.reserve(WINDOW);
+        let out = &mut ints.spare_capacity_mut()[..WINDOW];
         let mut read = 0;
         let mut value_start = 0;
         let mut stopped = false;
@@ -282,11 +281,15 @@ pub(super) fn compact_integers(
             let sign = -(negative as i64);
             #[allow(clippy::cast_possible_wrap)]
             let value = ((magnitude as i64) ^ sign) - sign;
-            out[read] = value;
+            out[read].write(value);
             read += 1;
             value_start = end + 1;
         }
-        ints.truncate(base + read);
+        #[allow(unsafe_code)]
+        // SAFETY: the `read` slots after the length were written above.
+        unsafe {
+            ints.set_len(base + read);
+        }
         count += read;
         *pos = start + value_start;
         let row_done = first_close != 0 && !stopped;
@@ -337,10 +340,9 @@ mod tests {
     fn digits_of_every_length_convert_and_any_other_byte_is_refused() {
         let digits = *b"9081726354453627";
         for len in 1..VALUE_BYTES {
-            let expected: u64 = std::str::from_utf8(&digits[..len])
-                .unwrap()
-                .parse()
-                .unwrap();
+            let expected = digits[..len]
+                .iter()
+                .fold(0u64, |value, &d| value * 10 + u64::from(d - b'0'));
             let read = |chunk: &[u8]| match len {
                 1..=8 => short_digits(word(chunk), len),
                 _ => long_digits(chunk, len),
