@@ -23,6 +23,14 @@ const MAX_GENERATED = 512;
 const POLL_FAST_MS = 100;
 const POLL_SLOW_MS = 1000;
 const POLL_FAST_FOR_MS = 3000;
+/**
+ * Seconds the coordinator may hold a result request until the task is no longer as
+ * this page last showed it (long poll, `GET result/N?wait=S&status=T&partsDone=D`). An answer that took longer than RESULT_HELD_MS was
+ * held, and the next request goes out at once; a coordinator that answers at once
+ * is polled on the schedule above.
+ */
+const RESULT_WAIT_SECS = 20;
+const RESULT_HELD_MS = 50;
 /** Pause after typing before the shape hint is recomputed (large matrices take a while). */
 const SHAPE_HINT_DELAY_MS = 150;
 /** Coordinator statistics refresh. */
@@ -320,13 +328,21 @@ function failBeforeSubmit(j, message) {
 async function poll(j) {
   let misses = 0;
   let offline = false;
+  let held = false;
+  let seen = false;
   while (job === j) {
     const waited = performance.now() - j.startedAt;
-    await new Promise((resolve) => setTimeout(resolve, waited < POLL_FAST_FOR_MS ? POLL_FAST_MS : POLL_SLOW_MS));
+    if (!held) await new Promise((resolve) => setTimeout(resolve, waited < POLL_FAST_FOR_MS ? POLL_FAST_MS : POLL_SLOW_MS));
+    held = false;
     if (job !== j) return;
     let response;
+    const asked = performance.now();
     try {
-      response = await fetch(`result/${j.taskId}`, { cache: 'no-store' });
+      // The first answer shows the task as it is; later ones wait for a change
+      // from what this page last showed.
+      const parts = j.parts ? `&partsDone=${j.parts.done}` : '';
+      const wait = seen ? `?wait=${RESULT_WAIT_SECS}&status=${j.status}${parts}` : '';
+      response = await fetch(`result/${j.taskId}${wait}`, { cache: 'no-store' });
     } catch {
       if (!offline) $('task-warning').textContent = 'The coordinator is unreachable; still trying…';
       offline = true;
@@ -348,8 +364,10 @@ async function poll(j) {
       $('task-warning').textContent = `Checking the task failed (HTTP ${response.status}); retrying…`;
       continue;
     }
+    held = performance.now() - asked >= RESULT_HELD_MS;
     const body = await response.json().catch(() => null);
     if (!body || job !== j) continue;
+    seen = true;
     misses = 0;
     if (body.workerId) j.workerId = body.workerId;
     if (Number.isInteger(body.attempts)) j.attempts = body.attempts;

@@ -135,7 +135,20 @@ impl TaskStatus {
         }
     }
 
-    fn is_finished(self) -> bool {
+    /// The status named by its wire string.
+    pub fn from_wire(text: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::Processing,
+            Self::Completed,
+            Self::Failed,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+    }
+
+    /// Completed or failed: it changes no more.
+    pub fn is_finished(self) -> bool {
         matches!(self, Self::Completed | Self::Failed)
     }
 }
@@ -245,6 +258,14 @@ pub struct TickReport {
     pub failed: Vec<TaskId>,
     /// Finished tasks evicted.
     pub evicted: usize,
+}
+
+impl TickReport {
+    /// Whether some task changed state (requeued or failed).
+    #[must_use]
+    pub fn changed_any(&self) -> bool {
+        !self.requeued.is_empty() || !self.failed.is_empty()
+    }
 }
 
 /// One worker's line in [`Stats::workers`].

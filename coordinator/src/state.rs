@@ -3,7 +3,9 @@
 //!
 //! The queue sits in a std `Mutex` that is only ever held for one
 //! synchronous queue call, never across an `.await`. Long polls wait on a
-//! `tokio::sync::Notify` that submissions and requeues signal.
+//! `tokio::sync::Notify` that submissions and requeues signal; clients
+//! waiting on a result wait on another that every change of a task's state
+//! signals.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,6 +27,7 @@ struct Inner {
     config: Config,
     queue: Mutex<TaskQueue>,
     task_available: Notify,
+    task_changed: Notify,
     shutting_down: AtomicBool,
     started_at: Instant,
 }
@@ -41,6 +44,7 @@ impl AppState {
                     queue
                 }),
                 task_available: Notify::new(),
+                task_changed: Notify::new(),
                 shutting_down: AtomicBool::new(false),
                 started_at: Instant::now(),
             }),
@@ -74,6 +78,17 @@ impl AppState {
         }
     }
 
+    /// The notifier clients waiting on a task's result wait on.
+    pub fn task_changed(&self) -> &Notify {
+        &self.inner.task_changed
+    }
+
+    /// Wakes every client waiting on a result, to look at its task again
+    /// (some task was leased, completed, failed or progressed).
+    pub fn announce_change(&self) {
+        self.inner.task_changed.notify_waiters();
+    }
+
     /// When the server started.
     pub fn started_at(&self) -> Instant {
         self.inner.started_at
@@ -83,6 +98,7 @@ impl AppState {
     pub fn begin_shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
         self.inner.task_available.notify_waiters();
+        self.announce_change();
     }
 
     /// Whether [`AppState::begin_shutdown`] was called.
@@ -106,6 +122,9 @@ impl AppState {
         if let Some(lease) = &lease {
             tracing::info!(task = %lease.id, worker = %worker, attempt = lease.attempts, "task assigned");
         }
+        if lease.is_some() || report.changed_any() {
+            self.announce_change();
+        }
         lease
     }
 
@@ -117,6 +136,9 @@ impl AppState {
         let report = self.queue().tick(now);
         log_tick(&report);
         self.wake_workers(report.requeued.len());
+        if report.changed_any() {
+            self.announce_change();
+        }
         report
     }
 }

@@ -554,6 +554,117 @@ async fn invalid_wait_is_400() {
         .assert_error(StatusCode::BAD_REQUEST);
 }
 
+/// Starts `GET uri` on its own task and lets it run until it waits.
+async fn start_waiting(app: &TestApp, uri: &str) -> tokio::task::JoinHandle<common::Answer> {
+    let router = app.router.clone();
+    let request = request("GET", uri, Body::empty());
+    let poll = tokio::spawn(async move {
+        let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
+        common::Answer::read(response).await
+    });
+    // One thread: the poll runs only when this task yields.
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    poll
+}
+
+#[tokio::test]
+async fn result_long_poll_answers_when_the_task_completes() {
+    let app = TestApp::new();
+    let id = app
+        .submit(r#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#)
+        .await;
+    app.get("/task/next?workerId=w1").await;
+    let poll = start_waiting(&app, &format!("/result/{id}?wait=30")).await;
+    assert!(!poll.is_finished(), "a processing task is waited on");
+    app.post(
+        &format!("/task/{id}/result"),
+        r#"{"result":"[[19,22],[43,50]]"}"#,
+    )
+    .await;
+    let answer = tokio::time::timeout(Duration::from_secs(5), poll)
+        .await
+        .expect("answered when the result came, not after 30 s")
+        .unwrap();
+    assert_eq!(answer.status, StatusCode::OK);
+    answer.assert_contract_headers();
+    let answer = answer.json();
+    assert_eq!(answer["status"], "completed");
+    assert_eq!(answer["result"], "[[19,22],[43,50]]");
+}
+
+#[tokio::test]
+async fn result_long_poll_answers_any_change_and_finished_tasks_at_once() {
+    let app = TestApp::new();
+    let id = app.submit(r#"{"k":1}"#).await;
+    // Pending -> processing.
+    let poll = start_waiting(&app, &format!("/result/{id}?wait=30")).await;
+    assert!(!poll.is_finished());
+    app.get("/task/next?workerId=w1").await;
+    let answer = tokio::time::timeout(Duration::from_secs(5), poll).await;
+    assert_eq!(answer.unwrap().unwrap().json()["status"], "processing");
+    // Processing -> pending, when the worker gives it back.
+    let poll = start_waiting(&app, &format!("/result/{id}?wait=30")).await;
+    assert!(!poll.is_finished());
+    app.post(&format!("/task/{id}/release?workerId=w1"), "")
+        .await;
+    let answer = tokio::time::timeout(Duration::from_secs(5), poll).await;
+    assert_eq!(answer.unwrap().unwrap().json()["status"], "pending");
+    // A change the caller has not seen yet is answered at once, however
+    // late the request comes.
+    app.get("/task/next?workerId=w2").await;
+    let answer = tokio::time::timeout(
+        Duration::from_secs(5),
+        app.get(&format!("/result/{id}?wait=30&status=pending")),
+    )
+    .await
+    .expect("the caller knew it as pending");
+    assert_eq!(answer.json()["status"], "processing");
+    let poll = start_waiting(&app, &format!("/result/{id}?wait=30&status=processing")).await;
+    assert!(!poll.is_finished(), "the caller knows it as processing");
+    app.post(&format!("/task/{id}/release?workerId=w2"), "")
+        .await;
+    tokio::time::timeout(Duration::from_secs(5), poll)
+        .await
+        .unwrap()
+        .unwrap();
+    // A failed task is answered at once.
+    app.get("/task/next?workerId=w3").await;
+    app.post(&format!("/task/{id}/result"), r#"{"error":"no"}"#)
+        .await;
+    let answer = tokio::time::timeout(
+        Duration::from_secs(5),
+        app.get(&format!("/result/{id}?wait=30")),
+    )
+    .await
+    .expect("a finished task is not waited on");
+    assert_eq!(answer.json()["status"], "failed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn result_long_poll_times_out_with_the_unchanged_status() {
+    let app = TestApp::new();
+    let id = app.submit(r#"{"k":1}"#).await;
+    let answer = app.get(&format!("/result/{id}?wait=2")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.json()["status"], "pending");
+    for query in [
+        "wait=soon",
+        "wait=-1",
+        "wait=NaN",
+        "wait=1&status=done",
+        "wait=1&status=pending&partsDone=-1",
+    ] {
+        app.get(&format!("/result/{id}?{query}"))
+            .await
+            .assert_error(StatusCode::BAD_REQUEST);
+    }
+    app.get("/result/999?wait=2")
+        .await
+        .assert_error(StatusCode::NOT_FOUND);
+}
+
 #[tokio::test]
 async fn head_on_next_leases_nothing() {
     let app = TestApp::new();

@@ -139,10 +139,10 @@ async function runOnce(browser, n, workers, data, expected) {
     let r;
     const deadline = started + CAP_SECS * 1000;
     for (;;) {
-      r = await getResult(coordinator.url, taskId);
+      // Long poll: the coordinator answers as soon as the task changes.
+      r = await getResult(coordinator.url, taskId, { waitSecs: 10 });
       if (r.status === 'completed' || r.status === 'failed') break;
       if (performance.now() > deadline) return { timedOut: true, workers };
-      await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const totalMs = performance.now() - started;
     if (r.status !== 'completed') throw new Error(`task failed: ${r.error}`);

@@ -177,9 +177,10 @@ export async function submitTask(base, data) {
   return body.taskId;
 }
 
-/** `GET result/N` as parsed JSON (status 200 expected). */
-export async function getResult(base, taskId) {
-  const res = await fetch(new URL(`result/${taskId}`, base), { signal: AbortSignal.timeout(10000) });
+/** `GET result/N` as parsed JSON (status 200 expected); `waitSecs` > 0 long-polls for a change. */
+export async function getResult(base, taskId, { waitSecs = 0 } = {}) {
+  const query = waitSecs > 0 ? `?wait=${waitSecs}` : '';
+  const res = await fetch(new URL(`result/${taskId}${query}`, base), { signal: AbortSignal.timeout(10000 + waitSecs * 1000) });
   if (res.status !== 200) throw new Error(`GET result/${taskId} answered ${res.status}`);
   return res.json();
 }

@@ -359,6 +359,7 @@ pub async fn task_result_submit(
         }
     }
     .inspect_err(|e| tracing::warn!(task = %id, error = %e, "answer for an unknown task"))?;
+    state.announce_change();
     let view = outcome.view();
     let by = view
         .leased_by
@@ -406,6 +407,7 @@ async fn verify_result(
 fn reject(state: &AppState, id: TaskId, worker: Option<&WorkerId>, reason: &str) -> ApiError {
     let now = Instant::now();
     let rejected = state.queue().reject(id, worker, reason, now);
+    state.announce_change();
     let by = worker.map_or(WorkerId::UNKNOWN, WorkerId::as_str);
     match rejected {
         Ok(Rejection::Requeued) => {
@@ -476,18 +478,74 @@ pub async fn task_release(
     state.queue().release(id, &worker, Instant::now())?;
     tracing::info!(task = %id, worker = %worker, "task released");
     state.wake_workers(1);
+    state.announce_change();
     Ok(Json(Released {
         task_id: id.0,
         status: TaskStatus::Pending.as_str(),
     }))
 }
 
-/// `GET /result/N`: the task's status and result (`""` until completed).
+/// Query of `GET /result/N`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ResultQuery {
+    /// Long poll: seconds to wait for the task to change (capped by the
+    /// server).
+    pub wait: Option<String>,
+    /// The status the caller knows (default: the task's status when the
+    /// request arrives).
+    pub status: Option<String>,
+    /// The parts done the caller knows, for a split task.
+    #[serde(rename = "partsDone")]
+    pub parts_done: Option<String>,
+}
+
+/// `GET /result/N[?wait=S[&status=T&partsDone=D]]`: the task's status and
+/// result (`""` until completed). With `wait`, a task that is not finished
+/// is answered once it is no longer in status `T` with `D` parts done (as
+/// it was when the request came, when not given), or after `S` seconds.
+/// Any change counts: leased, given back, a part done, completed, failed.
 pub async fn result_get(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
+    query: Result<Query<ResultQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let id = task_id_param(id)?;
-    let view = state.queue().get(id)?;
-    Ok(Json(TaskReport::from_view(&view)).into_response())
+    let Query(query) = query?;
+    let wait = parse_wait(query.wait.as_deref(), state.config().max_wait)?;
+    let mut known_status = match query.status.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(TaskStatus::from_wire(text).ok_or_else(|| {
+            ApiError::BadRequest(format!("Invalid status: {text:?} is not a task status"))
+        })?),
+    };
+    let mut known_parts = match query.parts_done.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(text.parse::<usize>().map_err(|_| {
+            ApiError::BadRequest(format!("Invalid partsDone: {text:?} is not a count"))
+        })?),
+    };
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let changed = state.task_changed().notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let view = state.queue().get(id)?;
+        let parts_done = view.parts.map(|p| p.done);
+        if known_status.is_none() {
+            // Nothing said: the task as it is now is what the caller knows.
+            known_status = Some(view.status);
+            known_parts = parts_done;
+        }
+        let unchanged = known_status == Some(view.status)
+            && known_parts.is_none_or(|done| parts_done == Some(done));
+        if view.status.is_finished()
+            || !unchanged
+            || tokio::time::Instant::now() >= deadline
+            || state.is_shutting_down()
+        {
+            return Ok(Json(TaskReport::from_view(&view)).into_response());
+        }
+        // A timeout ends the wait; the loop then answers what there is.
+        let _ = tokio::time::timeout_at(deadline, changed).await;
+    }
 }
