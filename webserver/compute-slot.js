@@ -72,7 +72,8 @@ export class ComputeSlot {
   /**
    * Computes one task.
    *
-   * @param {{taskId: number, answer: string}} ticket the task as claimed
+   * @param {{taskId: number, answer: Uint8Array | string}} ticket the task as claimed;
+   *   bytes are transferred to the compute worker (unusable here afterwards)
    * @returns {Promise<object>} the compute worker's `done` message
    * @throws {Cancelled} when {@link cancel} is called meanwhile
    */
@@ -80,7 +81,9 @@ export class ComputeSlot {
     this.task = ticket;
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject };
-      this.worker.postMessage({ type: 'compute', taskId: ticket.taskId, answer: ticket.answer });
+      const { answer } = ticket;
+      const transfer = answer instanceof Uint8Array ? [answer.buffer] : [];
+      this.worker.postMessage({ type: 'compute', taskId: ticket.taskId, answer }, transfer);
     });
   }
 

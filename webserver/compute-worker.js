@@ -1,7 +1,8 @@
 // Dedicated module Web Worker that owns one instance of the wasm kernel and computes
 // one task at a time, so the page thread never blocks.
 //
-// Messages in:  {type: 'compute', taskId, answer}  answer = the `GET task/next` body as text,
+// Messages in:  {type: 'compute', taskId, answer}  answer = the `GET task/next` body as UTF-8
+//                                                  bytes (Uint8Array) or as text,
 //                                                  {"taskId":N,"data":{"A":..,"B":..}}, A and B
 //                                                  each Dana text or a JSON array
 // Messages out: {type: 'ready', info}             kernel loaded (info: kernelInfo() text)
@@ -13,10 +14,39 @@
 // Claiming tasks and talking to the coordinator is left to the page (worker-client.js).
 
 import initBest, { multiplyTextBytes, kernelInfo } from './pkg/kernel_best.js';
-import { shapeOf } from './matrix-text.js';
-import { rawFields, taskOperands } from './task-json.js';
+import { operandBytes, rawFields, taskOperands } from './task-json.js';
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * The operands of a task answer as UTF-8 bytes for the kernel. Bytes in the usual form
+ * are passed on as views, without decoding megabytes of text and encoding them again;
+ * anything else is decoded and read by {@link taskOperands}.
+ *
+ * @param {Uint8Array | string} answer the `GET task/next` body
+ * @returns {{a: Uint8Array, b: Uint8Array}}
+ */
+function operandsOf(answer) {
+  const views = answer instanceof Uint8Array ? operandBytes(answer) : null;
+  if (views) return views;
+  const text = typeof answer === 'string' ? answer : decoder.decode(answer);
+  const ops = taskOperands(rawFields(text).get('data') ?? 'null');
+  return { a: encoder.encode(ops.a), b: encoder.encode(ops.b) };
+}
+
+/**
+ * Rows and columns of a matrix text given as UTF-8 bytes, read from its brackets and
+ * first row only (the kernel has checked the text by the time this is asked).
+ */
+function shapeOfBytes(bytes) {
+  let rows = 0;
+  for (let i = bytes.indexOf(0x5d); i >= 0; i = bytes.indexOf(0x5d, i + 1)) rows += 1;
+  const firstRow = bytes.subarray(bytes.indexOf(0x5b, bytes.indexOf(0x5b) + 1), bytes.indexOf(0x5d));
+  let cols = 1;
+  for (let i = firstRow.indexOf(0x2c); i >= 0; i = firstRow.indexOf(0x2c, i + 1)) cols += 1;
+  return { rows: rows - 1, cols };
+}
 
 /**
  * Runs small products before the first task. Engines first run wasm from a quick
@@ -70,7 +100,7 @@ self.onmessage = async (event) => {
   }
   let ops;
   try {
-    ops = taskOperands(rawFields(answer).get('data') ?? 'null');
+    ops = operandsOf(answer);
   } catch (err) {
     self.postMessage({ type: 'done', taskId, error: `unreadable task data: ${err.message}`, ms: 0 });
     return;
@@ -79,10 +109,10 @@ self.onmessage = async (event) => {
   try {
     // UTF-8 bytes go into wasm memory in one copy; strings would be copied a
     // character at a time by the generated glue.
-    const result = multiplyTextBytes(encoder.encode(ops.a), encoder.encode(ops.b));
+    const result = multiplyTextBytes(ops.a, ops.b);
     const ms = performance.now() - start;
-    const aShape = shapeOf(ops.a);
-    const bShape = shapeOf(ops.b);
+    const aShape = shapeOfBytes(ops.a);
+    const bShape = shapeOfBytes(ops.b);
     const flops = 2 * aShape.rows * aShape.cols * bShape.cols;
     self.postMessage({
       type: 'done',

@@ -23,7 +23,7 @@
 // URL parameters (optional): workerId=ID, slots=N, start=1 (start at once).
 
 import { Cancelled, ComputeSlot } from './compute-slot.js';
-import { taskIdOf } from './task-json.js';
+import { taskIdOfBytes } from './task-json.js';
 
 /** Seconds a long poll may wait on the coordinator (it caps the value itself). */
 const LONG_POLL_SECS = 25;
@@ -311,26 +311,27 @@ async function claimTask() {
     return null;
   }
   if (response.status === 200) {
-    // Kept as text: JSON.parse would round 64-bit integers in JSON-array matrices,
-    // and reading a large answer is left to the compute worker (task-json.js).
-    let text;
+    // Kept as bytes: JSON.parse would round 64-bit integers in JSON-array matrices,
+    // and reading a large answer is left to the compute worker (task-json.js), which
+    // gets the bytes themselves (transferred, not copied).
+    let bytes;
     const headersAt = performance.now();
     try {
-      text = await response.text();
+      bytes = new Uint8Array(await response.arrayBuffer());
     } catch (err) {
       await backOff(err?.message || 'network error');
       return null;
     }
     markOnline();
     state.shortPollMs = SHORT_POLL_MIN_MS;
-    const taskId = taskIdOf(text);
+    const taskId = taskIdOfBytes(bytes);
     if (!Number.isSafeInteger(taskId) || taskId <= 0) {
       log('task/next answered without a valid taskId', 'error');
       await backOff('bad answer');
       return null;
     }
     const startedAt = performance.now();
-    return { taskId, answer: text, workerId, startedAt, receiveMs: startedAt - headersAt };
+    return { taskId, answer: bytes, workerId, startedAt, receiveMs: startedAt - headersAt };
   }
   await backOff(`HTTP ${response.status}`);
   return null;

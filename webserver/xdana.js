@@ -277,7 +277,8 @@ async function submit(event) {
     response = await fetch('task', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: input.body,
+      // A Blob uploads faster than a string in Chromium (about 20% for 20 MB).
+      body: new Blob([input.body]),
     });
   } catch (err) {
     failBeforeSubmit(mine, `Could not reach the coordinator (${err.message}). Nothing was submitted.`);

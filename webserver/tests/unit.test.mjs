@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MatrixTextError, formatMatrix, randomMatrixText, readMatrix, shapeOf } from '../matrix-text.js';
-import { TaskJsonError, rawFields, taskIdOf, taskOperands } from '../task-json.js';
+import { TaskJsonError, operandBytes, rawFields, taskIdOf, taskIdOfBytes, taskOperands } from '../task-json.js';
 
 test('readMatrix reads shape and cells, spaces allowed', () => {
   const m = readMatrix(' [[1, 2 ,3],\n [ -4,5.5,6e3 ]] ', 'A');
@@ -86,4 +86,49 @@ test('task data without matrices is an error, not a guess', () => {
   for (const data of ['null', '5', '"text"', '[[1]]', '{"A":"[[1]]"}', '{"A":5,"B":"[[1]]"}']) {
     assert.throws(() => taskOperands(data), TaskJsonError, data);
   }
+});
+
+const utf8 = (text) => new TextEncoder().encode(text);
+const textOf = (bytes) => new TextDecoder().decode(bytes);
+
+test('operandBytes finds plain operands as views into the answer bytes', () => {
+  const answers = [
+    ['{"taskId":3,"data":{"A":"[[1,2],[3,4]]","B":"[[5],[6]]"}}', '[[1,2],[3,4]]', '[[5],[6]]'],
+    [' { "taskId" : 3 ,\n "data" : { "B" : [[5], [6]], "A" : "[[1, 2]]", "x": null } } ', '[[1, 2]]', '[[5], [6]]'],
+    ['{"data":{"a":"[[7]]","b":"[[8]]","n":-1.5e3},"taskId":4,"note":"é"}', '[[7]]', '[[8]]'],
+  ];
+  for (const [answer, a, b] of answers) {
+    const bytes = utf8(answer);
+    const ops = operandBytes(bytes);
+    assert.ok(ops, answer);
+    assert.equal(textOf(ops.a), a);
+    assert.equal(textOf(ops.b), b);
+    assert.equal(ops.a.buffer, bytes.buffer, 'a view, not a copy');
+    // The same operands as the text path reads.
+    const fromText = taskOperands(rawFields(answer).get('data'));
+    assert.deepEqual({ a: textOf(ops.a), b: textOf(ops.b) }, fromText);
+  }
+});
+
+test('operandBytes leaves every other form to the text path', () => {
+  for (const answer of [
+    '{"taskId":3,"data":{"A":"[[1,\\u0032]]","B":"[[5]]"}}',
+    '{"taskId":3,"data":"{\\"A\\":\\"[[1]]\\",\\"B\\":\\"[[2]]\\"}"}',
+    '{"taskId":3,"data":{"A":"[[1]]"}}',
+    '{"taskId":3,"data":{"A":5,"B":"[[1]]"}}',
+    '{"taskId":3,"data":{"A":["1"],"B":"[[1]]"}}',
+    '{"taskId":3,"data":{"A":"[[1]]","B":"[[2]]"}',
+    '{"taskId":3,"data":{"A":"[[1]]","B":"[[2]]}}',
+    '[1]',
+    '',
+  ]) {
+    assert.equal(operandBytes(utf8(answer)), null, answer);
+  }
+});
+
+test('taskIdOfBytes reads the id from the start or, failing that, anywhere', () => {
+  assert.equal(taskIdOfBytes(utf8('{"taskId":42,"data":{}}')), 42);
+  const late = `{"data":{"A":"${'1'.repeat(100)}"},"taskId":7}`;
+  assert.equal(taskIdOfBytes(utf8(late)), 7);
+  assert.ok(Number.isNaN(taskIdOfBytes(utf8('{"data":1}'))));
 });
