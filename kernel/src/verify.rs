@@ -86,6 +86,9 @@ use std::hash::{BuildHasher, Hasher};
 use std::ops::Range;
 
 use crate::text::{self, IntRows};
+use row_ops::{abs_sum, dot_wrapping, max_magnitude};
+
+mod row_ops;
 use crate::{AnyMatrix, Matrix, MatrixError};
 
 /// The primes `2^61 - c` the integer check works modulo, in the order they
@@ -664,16 +667,6 @@ impl IntCheck {
     }
 }
 
-/// `sum |row[p]|` (exact: fewer than 2^64 terms below 2^64 each).
-fn abs_sum(row: &[i64]) -> u128 {
-    row.iter().map(|v| u128::from(v.unsigned_abs())).sum()
-}
-
-/// `max |row[p]|` (0 when empty).
-fn max_magnitude(row: &[i64]) -> u64 {
-    row.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0)
-}
-
 /// `bits` with `2 a_max b_max < 2^bits` (see the module docs).
 fn check_bits(a_max: u128, b_max: u64) -> u32 {
     (128 - a_max.leading_zeros()) + (64 - b_max.leading_zeros()) + 1
@@ -689,13 +682,6 @@ fn wrapping_suffices(row_abs: &[u128], b_max: u64) -> bool {
 #[allow(clippy::cast_possible_wrap)]
 fn wrapping_vector(len: usize, rng: &mut SplitMix64) -> Vec<i64> {
     (0..len).map(|_| rng.next_u64() as i64).collect()
-}
-
-/// `sum xs[j] * ys[j]` modulo `2^64`.
-fn dot_wrapping(xs: &[i64], ys: &[i64]) -> i64 {
-    xs.iter()
-        .zip(ys)
-        .fold(0i64, |acc, (&x, &y)| acc.wrapping_add(x.wrapping_mul(y)))
 }
 
 /// One float round: `r` in `[1, 2)` and, for every row `i` of `A`,
