@@ -7,7 +7,8 @@
 //! For a Dana-style task (`{"A":"..","B":".."}`, integers in -1000..=1000)
 //! split into `P` parts it times, as the handlers run them:
 //! - split: reading `A` and `B`, preparing the check and writing the parts'
-//!   data ([`coordinator::plan::plan`]);
+//!   data ([`coordinator::plan::plan_found`], after the body was checked as
+//!   JSON, which finds the operands);
 //! - verify: checking every part's result text;
 //! - assemble: joining the parts' results into the product text;
 //!
@@ -22,6 +23,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use coordinator::Config;
+use coordinator::operands;
 use coordinator::plan::{self, Plan};
 use coordinator::result_text::ResultText;
 use coordinator::split;
@@ -85,6 +87,8 @@ fn main() {
         let data = TaskData::from(
             serde_json::json!({ "A": text::write_i64(&a), "B": text::write_i64(&b) }).to_string(),
         );
+        // Found when the body is checked as JSON, before planning.
+        let found = operands::find(data.as_str().unwrap()).unwrap();
         for parts in PARTS {
             let Plan::Split(specs) = plan::plan(&config, parts, &data) else {
                 panic!("not split");
@@ -99,8 +103,16 @@ fn main() {
                     ResultText::from(text::write_i64(&Matrix::new(rows.len(), n, block).unwrap()))
                 })
                 .collect();
-            let split_time =
-                median(|| timed(|| drop(black_box(plan::plan(&config, parts, &data)))));
+            let split_time = median(|| {
+                timed(|| {
+                    drop(black_box(plan::plan_found(
+                        &config,
+                        parts,
+                        &data,
+                        found.as_ref(),
+                    )));
+                })
+            });
             let verify_time = median(|| {
                 timed(|| {
                     for (check, result) in checks.iter().zip(&results) {

@@ -16,7 +16,8 @@
 //! - [`state`]: [`AppState`], the queue behind a lock plus the long-poll signal.
 //! - [`api`]: routes and handlers that translate HTTP to queue calls, and the
 //!   JSON [`api::ApiError`].
-//! - [`plan`]: how a submitted task is queued: as it is, checked, or split.
+//! - [`plan`]: how a submitted task is queued: as it is, checked, or split;
+//!   [`operands`] finds a body's matrices while checking it as JSON.
 //! - [`split`]: splitting a multiplication into row-block parts and
 //!   assembling their products, on text.
 //! - [`task_data`], [`result_text`]: task data and result texts held as
@@ -34,6 +35,7 @@ pub mod api;
 pub mod body_budget;
 pub mod config;
 pub mod headers;
+pub mod operands;
 pub mod plan;
 pub mod queue;
 pub mod result_text;

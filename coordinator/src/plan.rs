@@ -17,6 +17,7 @@ use std::sync::Arc;
 use kernel::verify::{ProductCheck, VerifyError, fresh_seed};
 
 use crate::config::Config;
+use crate::operands::{self, OperandSpans};
 use crate::queue::{PartSpec, TaskCheck};
 use crate::split::MatrixPair;
 use crate::task_data::TaskData;
@@ -38,11 +39,28 @@ pub enum Plan {
 /// Decides how to queue task `data` (JSON text) given `config` and the
 /// number of workers seen recently.
 pub fn plan(config: &Config, workers_seen: usize, data: &TaskData) -> Plan {
+    let found = data
+        .as_str()
+        .and_then(|text| operands::find(text).ok().flatten());
+    plan_found(config, workers_seen, data, found.as_ref())
+}
+
+/// As [`plan`], with the spans of the operands in `data` already found
+/// (by [`operands::find`], when the body was checked as JSON).
+pub fn plan_found(
+    config: &Config,
+    workers_seen: usize,
+    data: &TaskData,
+    found: Option<&OperandSpans>,
+) -> Plan {
     // Submitted data is one piece: the request body.
-    let [source] = data.pieces() else {
+    let ([source], Some(found)) = (data.pieces(), found) else {
         return Plan::Plain;
     };
-    let Some(pair) = std::str::from_utf8(source).ok().and_then(MatrixPair::parse) else {
+    let Some(pair) = std::str::from_utf8(source)
+        .ok()
+        .and_then(|text| MatrixPair::from_operands(text, found))
+    else {
         return Plan::Plain;
     };
     let check = if config.verify {

@@ -20,9 +20,8 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use axum::body::Bytes;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
+use crate::operands::{self, OperandSpans};
 use crate::result_text::ResultText;
 use crate::task_data::TaskData;
 
@@ -43,14 +42,6 @@ pub struct MatrixPair<'a> {
     /// `B`'s matrix text (decoded when it was a JSON string).
     b_text: Cow<'a, str>,
     b_cols: usize,
-}
-
-#[derive(Deserialize)]
-struct PairFields<'a> {
-    #[serde(borrow, rename = "A")]
-    a: &'a RawValue,
-    #[serde(borrow, rename = "B")]
-    b: &'a RawValue,
 }
 
 /// One row block of a split multiplication.
@@ -83,9 +74,15 @@ impl<'a> MatrixPair<'a> {
     /// columns equal `B`'s rows. `None` for anything else, including ragged
     /// or empty matrices.
     pub fn parse(data: &'a str) -> Option<Self> {
-        let fields: PairFields<'a> = serde_json::from_str(data).ok()?;
-        let (a_text, a_is_string) = matrix_text(fields.a.get())?;
-        let (b_text, _) = matrix_text(fields.b.get())?;
+        Self::from_operands(data, &operands::find(data).ok()??)
+    }
+
+    /// As [`MatrixPair::parse`], with the spans of `A` and `B` in `data`
+    /// already found ([`operands::find`]).
+    pub fn from_operands(data: &'a str, spans: &OperandSpans) -> Option<Self> {
+        let (a_json, b_json) = (spans.a_json(data)?, spans.b_json(data)?);
+        let (a_text, a_is_string) = matrix_text(a_json)?;
+        let (b_text, _) = matrix_text(b_json)?;
         let a_shape = scan_rows(&a_text)?;
         let b_shape = scan_rows(&b_text)?;
         if a_shape.cols != b_shape.rows.len() {
@@ -98,7 +95,7 @@ impl<'a> MatrixPair<'a> {
             a_needs_escaping,
             a_rows: a_shape.rows,
             a_cols: a_shape.cols,
-            b_json: fields.b.get(),
+            b_json,
             b_text,
             b_cols: b_shape.cols,
         })

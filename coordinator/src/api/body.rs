@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use axum::body::Bytes;
 
 use super::error::ApiError;
+use crate::operands::{self, OperandSpans};
 use crate::queue::TaskId;
 use crate::task_data::TaskData;
 
@@ -30,26 +31,42 @@ pub fn parse_task_id(segment: &str) -> Result<TaskId, ApiError> {
     }
 }
 
-/// Turns a `POST /task` body into the JSON text handed to workers: the body
-/// itself when it is JSON, the body as a JSON string otherwise.
+/// A `POST /task` body as the JSON text handed to workers: the body itself
+/// when it is JSON, the body as a JSON string otherwise.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The task data.
+    pub data: TaskData,
+    /// Where the matrices `A` and `B` are in it, when it is an object with
+    /// both (found while the body was checked as JSON).
+    pub operands: Option<OperandSpans>,
+}
+
+/// Turns a `POST /task` body into a [`Submission`], reading it as JSON once.
 ///
 /// # Errors
 ///
 /// [`ApiError::BadRequest`] for an empty (or all-whitespace) body.
-pub fn task_data(body: &Bytes) -> Result<TaskData, ApiError> {
+pub fn task_data(body: &Bytes) -> Result<Submission, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("Task body is empty".to_owned()));
     }
     if let Ok(text) = std::str::from_utf8(body)
-        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+        && let Ok(operands) = operands::find(text)
     {
         // The body itself, not a copy.
-        return Ok(TaskData::from_pieces(vec![body.clone()]));
+        return Ok(Submission {
+            data: TaskData::from_pieces(vec![body.clone()]),
+            operands,
+        });
     }
     let text = String::from_utf8_lossy(body);
     let quoted = serde_json::to_string(&*text)
         .map_err(|e| ApiError::Internal(format!("could not quote task data: {e}")))?;
-    Ok(TaskData::from(quoted))
+    Ok(Submission {
+        data: TaskData::from(quoted),
+        operands: None,
+    })
 }
 
 /// What a worker posted to `POST /task/N/result`.
@@ -173,6 +190,7 @@ mod tests {
     fn data_text(body: &[u8]) -> String {
         task_data(&Bytes::copy_from_slice(body))
             .unwrap()
+            .data
             .to_text()
             .into_owned()
     }
@@ -180,9 +198,18 @@ mod tests {
     #[test]
     fn json_task_data_is_kept_verbatim() {
         let body = Bytes::from_static(br#"{"A": "[[1,2]]",  "B":[[3]]}"#);
-        let data = task_data(&body).unwrap();
+        let submission = task_data(&body).unwrap();
+        let data = &submission.data;
         assert_eq!(data.to_text(), r#"{"A": "[[1,2]]",  "B":[[3]]}"#);
-        assert_eq!(data.pieces(), [body], "the body itself");
+        assert_eq!(
+            data.pieces(),
+            std::slice::from_ref(&body),
+            "the body itself"
+        );
+        let operands = submission.operands.unwrap();
+        let text = data.as_str().unwrap();
+        assert_eq!(operands.a_json(text), Some(r#""[[1,2]]""#));
+        assert_eq!(operands.b_json(text), Some("[[3]]"));
     }
 
     #[test]

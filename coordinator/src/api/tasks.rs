@@ -21,8 +21,9 @@ use axum::response::{IntoResponse, Response};
 use cpu_time::ThreadTime;
 use serde::{Deserialize, Serialize};
 
-use super::body::{WorkerAnswer, parse_task_id, task_data, worker_answer};
+use super::body::{Submission, WorkerAnswer, parse_task_id, task_data, worker_answer};
 use super::error::ApiError;
+use crate::operands::OperandSpans;
 use crate::plan::{self, Plan};
 use crate::queue::{
     Outcome, ReadyParent, Rejection, ResultText, TaskCheck, TaskId, TaskStatus, TaskView, WorkerId,
@@ -136,10 +137,10 @@ pub async fn task_create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<impl Serialize>, ApiError> {
     let body = read_body(&state, body)?;
-    let data = task_data(&body)?;
+    let Submission { data, operands } = task_data(&body)?;
     let bytes = data.len();
     let planning = Instant::now();
-    let (plan, plan_cpu) = plan_task(&state, data.clone()).await?;
+    let (plan, plan_cpu) = plan_task(&state, data.clone(), operands).await?;
     let (plan_ms, plan_cpu_ms) = (millis(planning.elapsed()), millis(plan_cpu));
     let now = Instant::now();
     let (submitted, parts) = match plan {
@@ -180,15 +181,22 @@ fn on_cpu<T>(work: impl FnOnce() -> T) -> (T, Duration) {
     (out, started.map_or(Duration::ZERO, |t| t.elapsed()))
 }
 
-/// Runs [`plan::plan`] for task `data`, off the runtime when it is large;
-/// with the CPU time it took.
-async fn plan_task(state: &AppState, data: TaskData) -> Result<(Plan, Duration), ApiError> {
+/// Runs [`plan::plan_found`] for task `data`, off the runtime when it is
+/// large; with the CPU time it took.
+async fn plan_task(
+    state: &AppState,
+    data: TaskData,
+    operands: Option<OperandSpans>,
+) -> Result<(Plan, Duration), ApiError> {
     let workers = state.queue().workers_seen();
-    if data.len() <= INLINE_WORK_BYTES {
-        return Ok(on_cpu(|| plan::plan(state.config(), workers, &data)));
-    }
+    let inline = data.len() <= INLINE_WORK_BYTES;
     let state = state.clone();
-    tokio::task::spawn_blocking(move || on_cpu(|| plan::plan(state.config(), workers, &data)))
+    let run =
+        move || on_cpu(|| plan::plan_found(state.config(), workers, &data, operands.as_ref()));
+    if inline {
+        return Ok(run());
+    }
+    tokio::task::spawn_blocking(run)
         .await
         .map_err(|e| ApiError::Internal(format!("planning a task failed: {e}")))
 }
