@@ -354,7 +354,27 @@ impl TaskQueue {
             .and_then(|task| task.last_error.clone())
             .unwrap_or_else(|| Arc::from("failed"));
         let message = format!("Part {} (task {part}) failed: {error}", part_of.index + 1);
-        self.mark_failed(part_of.parent, Arc::from(message), None, now);
+        let parent = part_of.parent;
+        let was_open = self
+            .tasks
+            .get(&parent)
+            .is_some_and(|task| !task.status.is_finished());
+        self.mark_failed(parent, Arc::from(message), None, now);
+        if !was_open {
+            return;
+        }
+        // The product can no longer be assembled: its other parts are not
+        // handed out any more, and they end (and are evicted) with it.
+        let siblings = self
+            .tasks
+            .get(&parent)
+            .and_then(|task| task.split.as_ref())
+            .map(|split| split.parts.clone())
+            .unwrap_or_default();
+        let reason: Arc<str> = Arc::from(format!("Split task {parent} failed"));
+        for sibling in siblings.into_iter().filter(|&s| s != part) {
+            self.mark_failed(sibling, Arc::clone(&reason), None, now);
+        }
     }
 }
 
@@ -573,6 +593,15 @@ mod tests {
             view.last_error.as_deref(),
             Some("Part 1 (task 2147483647) failed: ragged rows")
         );
+        // The other part ends with it: nobody computes it for nothing, and
+        // everything is evicted (no bytes left held) after the keep time.
+        let sibling = q.get(TaskId(2_147_483_646)).unwrap();
+        assert_eq!(sibling.status, TaskStatus::Failed);
+        assert_eq!(sibling.last_error.as_deref(), Some("Split task 1 failed"));
+        assert!(q.lease_next(&worker("w2"), t0).is_none());
+        q.tick(t0 + Duration::from_secs(3601));
+        let stats = q.stats(t0 + Duration::from_secs(3601));
+        assert_eq!((stats.held_tasks, stats.held_bytes), (0, 0));
     }
 
     #[test]
