@@ -12,6 +12,7 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use serde::{Serialize, Serializer};
 
 /// One piece: a slice of a shared text, or a literal.
@@ -79,6 +80,36 @@ impl ResultText {
         }
     }
 
+    /// The pieces as shared bytes, in order (literals are static, slices
+    /// share the text they were cut from).
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<Bytes> {
+        self.pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Slice(text, range) => {
+                    Bytes::from_owner(SharedText(Arc::clone(text))).slice(range.clone())
+                }
+                Piece::Literal(text) => Bytes::from_static(text.as_bytes()),
+            })
+            .collect()
+    }
+
+    /// Whether the text can stand between quotes in JSON as it is: no
+    /// control characters, quotes or backslashes (true of every matrix text
+    /// without line breaks or tabs).
+    #[must_use]
+    pub fn is_plain_json_string(&self) -> bool {
+        self.pieces.iter().all(|piece| {
+            // Blocks of bytes folded without early exit, so it vectorises.
+            piece.as_str().as_bytes().chunks(256).all(|block| {
+                block.iter().fold(true, |plain, &b| {
+                    plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+                })
+            })
+        })
+    }
+
     /// The slice `cut(text)` of this text, sharing its bytes; `None` when
     /// `cut` gives `None` or the text is held in several pieces.
     #[must_use]
@@ -113,6 +144,15 @@ impl ResultText {
         }
         pieces.push(Piece::Literal(close));
         Self::from_pieces(pieces)
+    }
+}
+
+/// A shared text as the owner of [`Bytes`].
+struct SharedText(Arc<String>);
+
+impl AsRef<[u8]> for SharedText {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 }
 
@@ -165,6 +205,25 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn bytes_and_plainness_follow_the_pieces() {
+        let joined = ResultText::join(
+            &[ResultText::from("[[1,2]]"), ResultText::from("[[3]]")],
+            "[",
+            ",",
+            "]",
+        );
+        assert_eq!(joined.to_bytes().concat(), b"[[[1,2]],[[3]]]");
+        assert!(joined.is_plain_json_string());
+        let long = "7,".repeat(1000);
+        assert!(ResultText::from(long.clone()).is_plain_json_string());
+        for odd in ["\n", "\t", "\"", "\\", "\u{1f}"] {
+            let text = ResultText::from(format!("{long}{odd}{long}"));
+            assert!(!text.is_plain_json_string(), "{odd:?}");
+        }
+        assert!(ResultText::from("é ✓ \u{7f}").is_plain_json_string());
+    }
 
     #[test]
     fn slices_share_the_text_of_one_piece() {

@@ -150,6 +150,38 @@ async fn result_posted_with_return_minimal_is_not_echoed_back() {
 }
 
 #[tokio::test]
+async fn large_results_are_answered_exactly_with_their_length() {
+    let app = TestApp::new();
+    // Written from the stored pieces (plain text) and through the JSON
+    // writer (text that needs escaping): the same bytes either way.
+    let row = format!("[{}]", vec!["-12345"; 1000].join(","));
+    let plain = format!("[{}]", vec![row.as_str(); 20].join(","));
+    let escaped = format!("[{}]", vec![row.as_str(); 20].join(",\n"));
+    for text in [plain, escaped] {
+        let id = app.submit(r#"{"k":1}"#).await;
+        app.get("/task/next?workerId=w1").await;
+        let body = json!({ "result": text }).to_string();
+        let posted = app.post(&format!("/task/{id}/result"), body).await;
+        let quoted = serde_json::to_string(&text).unwrap();
+        let expected = format!(
+            r#"{{"taskId":{id},"status":"completed","result":{quoted},"workerId":"w1","attempts":1}}"#
+        );
+        let done = app.get(&format!("/result/{id}")).await;
+        for answer in [posted, done] {
+            assert_eq!(answer.status, StatusCode::OK);
+            answer.assert_contract_headers();
+            assert!(
+                answer.text() == expected,
+                "answer differs from {expected:.80}"
+            );
+            assert_eq!(answer.header("content-type"), Some("application/json"));
+            let length = answer.body.len().to_string();
+            assert_eq!(answer.header("content-length"), Some(length.as_str()));
+        }
+    }
+}
+
+#[tokio::test]
 async fn array_result_is_answered_as_compact_matrix_text() {
     let app = TestApp::new();
     let id = app.submit("{}").await;

@@ -97,6 +97,49 @@ impl<'a> TaskReport<'a> {
     }
 }
 
+/// Answers with `report` as JSON. A large result that needs no escaping is
+/// written as its shared pieces between the report's other fields, not
+/// copied into the answer (the answer still has a `Content-Length`).
+fn report_response(report: TaskReport<'_>) -> Response {
+    let plain = match &report.result {
+        Some(ReportResult(Some(text)))
+            if text.len() > INLINE_WORK_BYTES && text.is_plain_json_string() =>
+        {
+            Some(*text)
+        }
+        _ => None,
+    };
+    let Some(text) = plain else {
+        return Json(report).into_response();
+    };
+    // The report with `"result":""`, cut between the quotes.
+    let around = TaskReport {
+        result: Some(ReportResult(None)),
+        ..report
+    };
+    let json = match serde_json::to_vec(&around) {
+        Ok(json) => Bytes::from(json),
+        Err(e) => {
+            return ApiError::Internal(format!("could not write a report: {e}")).into_response();
+        }
+    };
+    const FIELD: &[u8] = b"\"result\":\"";
+    let Some(at) = memchr::memmem::find(&json, FIELD).map(|at| at + FIELD.len()) else {
+        return Json(report).into_response();
+    };
+    let mut chunks = vec![json.slice(..at)];
+    chunks.extend(text.to_bytes());
+    chunks.push(json.slice(at..));
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        Body::new(PiecesBody::new(chunks)),
+    )
+        .into_response()
+}
+
 /// A report's `result`: the text, or `""` before there is one.
 struct ReportResult<'a>(Option<&'a ResultText>);
 
@@ -392,7 +435,7 @@ pub async fn task_result_submit(
     if query.return_pref.as_deref() == Some("minimal") {
         report.result = None;
     }
-    Ok(Json(report).into_response())
+    Ok(report_response(report))
 }
 
 /// Checks a result against `check`, off the runtime when it is large;
@@ -551,7 +594,7 @@ pub async fn result_get(
             || tokio::time::Instant::now() >= deadline
             || state.is_shutting_down()
         {
-            return Ok(Json(TaskReport::from_view(&view)).into_response());
+            return Ok(report_response(TaskReport::from_view(&view)));
         }
         // A timeout ends the wait; the loop then answers what there is.
         let _ = tokio::time::timeout_at(deadline, changed).await;
