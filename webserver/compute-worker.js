@@ -7,13 +7,14 @@
 //                                                  each Dana text or a JSON array
 // Messages out: {type: 'ready', info}             kernel loaded (info: kernelInfo() text)
 //               {type: 'fatal', error}            kernel could not be loaded
-//               {type: 'done', taskId, result, ms, flops}
+//               {type: 'done', taskId, result, ms, flops}  result = the product text as UTF-8
+//                                                 bytes (Uint8Array, transferred)
 //               {type: 'done', taskId, error, ms} data the kernel refuses (ragged, mismatch...)
 //               {type: 'done', taskId, error, crashed: true}  the kernel trapped
 //
 // Claiming tasks and talking to the coordinator is left to the page (worker-client.js).
 
-import initBest, { multiplyTextBytes, kernelInfo } from './pkg/kernel_best.js';
+import initBest, { multiplyTextToBytes, kernelInfo } from './pkg/kernel_best.js';
 import { operandBytes, rawFields, taskOperands } from './task-json.js';
 
 const encoder = new TextEncoder();
@@ -61,8 +62,8 @@ async function warmUp() {
   const ints = encoder.encode(square(128, (i, j) => ((i * 31 + j * 17) % 199) - 99));
   const floats = encoder.encode(square(64, (i, j) => ((i * 7 + j) % 50) / 8 - 3));
   try {
-    for (let i = 0; i < 30; i += 1) multiplyTextBytes(ints, ints);
-    for (let i = 0; i < 10; i += 1) multiplyTextBytes(floats, floats);
+    for (let i = 0; i < 30; i += 1) multiplyTextToBytes(ints, ints);
+    for (let i = 0; i < 10; i += 1) multiplyTextToBytes(floats, floats);
   } catch {
     // A kernel that cannot multiply says so on its first task.
   }
@@ -107,21 +108,25 @@ self.onmessage = async (event) => {
   }
   const start = performance.now();
   try {
-    // UTF-8 bytes go into wasm memory in one copy; strings would be copied a
-    // character at a time by the generated glue.
-    const result = multiplyTextBytes(ops.a, ops.b);
+    // UTF-8 bytes go into wasm memory in one copy (strings would be copied a
+    // character at a time by the generated glue), and the product comes back
+    // as bytes, sent on to the coordinator without becoming a string.
+    const result = multiplyTextToBytes(ops.a, ops.b);
     const ms = performance.now() - start;
     const aShape = shapeOfBytes(ops.a);
     const bShape = shapeOfBytes(ops.b);
     const flops = 2 * aShape.rows * aShape.cols * bShape.cols;
-    self.postMessage({
-      type: 'done',
-      taskId,
-      result,
-      ms,
-      flops,
-      shape: `${aShape.rows}x${aShape.cols} * ${bShape.rows}x${bShape.cols}`,
-    });
+    self.postMessage(
+      {
+        type: 'done',
+        taskId,
+        result,
+        ms,
+        flops,
+        shape: `${aShape.rows}x${aShape.cols} * ${bShape.rows}x${bShape.cols}`,
+      },
+      [result.buffer],
+    );
   } catch (err) {
     const ms = performance.now() - start;
     // A trap (out of memory, a bug) says nothing about the data: the page gives the

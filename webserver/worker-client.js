@@ -347,6 +347,28 @@ function releaseTask(ticket) {
 }
 
 /**
+ * The JSON body of a delivery as a Blob, which Chromium uploads about 20% faster
+ * than the same text as a string (20 MB: ~360 ms against ~450 ms). A product given
+ * as UTF-8 bytes goes in as it is, between `{"result":"` and `"}`, when it holds no
+ * quote or backslash (the kernel writes only digits, signs, dots, exponents, commas
+ * and brackets), so it never becomes a string.
+ *
+ * @param {{result: Uint8Array | string} | {error: string}} body
+ * @returns {Blob}
+ */
+function resultBlob(body) {
+  const bytes = body.result;
+  if (bytes instanceof Uint8Array) {
+    // Native searches: a quote or a backslash would need escaping (the kernel
+    // writes no control characters).
+    const plain = bytes.indexOf(0x22) < 0 && bytes.indexOf(0x5c) < 0;
+    if (plain) return new Blob(['{"result":"', bytes, '"}']);
+    return new Blob([JSON.stringify({ result: new TextDecoder().decode(bytes) })]);
+  }
+  return new Blob([JSON.stringify(body)]);
+}
+
+/**
  * Delivers a result or an error body, retrying network errors and 5xx answers
  * (RESULT_POST_TRIES times, with back-off). While a delivery is retried the tab
  * claims no new task. A delivery that is given up, or abandoned by Stop, gives the
@@ -365,9 +387,7 @@ async function deliver(ticket, body) {
         const res = await fetch(`task/${taskId}/result?workerId=${encodeURIComponent(ticket.workerId)}&return=minimal`, {
           method: 'POST',
           headers: { 'Content-Type': 'application/json' },
-          // A Blob uploads about 20% faster than the same text as a string in
-          // Chromium (20 MB: ~360 ms against ~450 ms).
-          body: new Blob([JSON.stringify(body)]),
+          body: resultBlob(body),
         });
         if (res.ok) {
           markOnline();

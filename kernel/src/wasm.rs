@@ -33,6 +33,17 @@ pub fn multiply_text_bytes(a: &[u8], b: &[u8]) -> Result<String, JsError> {
     multiply_text(text(a)?, text(b)?)
 }
 
+/// [`multiply_text_bytes`] with the product as UTF-8 bytes (a
+/// `Uint8Array`), for a caller that sends it on as bytes: no JavaScript
+/// string of the product is made.
+///
+/// # Errors
+/// As [`multiply_text_bytes`].
+#[wasm_bindgen(js_name = multiplyTextToBytes)]
+pub fn multiply_text_to_bytes(a: &[u8], b: &[u8]) -> Result<Vec<u8>, JsError> {
+    multiply_text_bytes(a, b).map(String::into_bytes)
+}
+
 /// Multiplies a row-major `a_rows x a_cols` matrix by a `b_rows x b_cols`
 /// one, both as `Float64Array`s, and returns the row-major product.
 ///

@@ -20,7 +20,7 @@
 //   submit    POST task round trip: upload, reading A and B, preparing the check,
 //             splitting (the coordinator's whole "split" step, plus a localhost upload)
 //   receive   worker pages: downloading each part's task body (page-side timing)
-//   compute   worker pages: time inside the wasm kernel (multiplyTextBytes: read the
+//   compute   worker pages: time inside the wasm kernel (multiplyTextToBytes: read the
 //             text, multiply, write the text) -- "kernel" in the page's log
 //   slot      worker pages: handing the part to the compute worker and back
 //             (structured clone + task JSON reading + kernel)
