@@ -23,7 +23,7 @@
 //   compute   worker pages: time inside the wasm kernel (multiplyTextToBytes: read the
 //             text, multiply, write the text) -- "kernel" in the page's log
 //   slot      worker pages: handing the part to the compute worker and back
-//             (structured clone + task JSON reading + kernel)
+//             (bytes transferred both ways + task JSON reading + kernel)
 //   deliver   worker pages: result POST round trip = upload + the coordinator's
 //             verification + recording
 //   split     coordinator log, `plan_cpu_ms` of "task submitted": the CPU time
