@@ -13,7 +13,8 @@
 //!
 //! - [`config`]: [`Config`] and the named defaults.
 //! - [`queue`]: the task state machine, synchronous, with time passed in.
-//! - [`state`]: [`AppState`], the queue behind a lock plus the long-poll signal.
+//! - [`state`]: [`AppState`], the queue behind a lock plus the long-poll
+//!   signals ([`result_waiters`] for clients waiting on results).
 //! - [`api`]: routes and handlers that translate HTTP to queue calls, and the
 //!   JSON [`api::ApiError`].
 //! - [`plan`]: how a submitted task is queued: as it is, checked, or split;
@@ -39,6 +40,7 @@ pub mod operands;
 pub mod plan;
 pub mod queue;
 pub mod result_text;
+pub mod result_waiters;
 pub mod server;
 pub mod split;
 pub mod state;

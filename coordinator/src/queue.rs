@@ -260,14 +260,6 @@ pub struct TickReport {
     pub evicted: usize,
 }
 
-impl TickReport {
-    /// Whether some task changed state (requeued or failed).
-    #[must_use]
-    pub fn changed_any(&self) -> bool {
-        !self.requeued.is_empty() || !self.failed.is_empty()
-    }
-}
-
 /// One worker's line in [`Stats::workers`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerStats {
@@ -801,6 +793,14 @@ impl TaskQueue {
             .get(&id)
             .map(|task| task.view(id))
             .ok_or_else(|| self.missing(id))
+    }
+
+    /// The split task that task `id` is a part of, if it is one.
+    pub fn parent_of(&self, id: TaskId) -> Option<TaskId> {
+        self.tasks
+            .get(&id)
+            .and_then(|task| task.part_of)
+            .map(|part| part.parent)
     }
 
     /// The counters and the recently seen workers.

@@ -4,8 +4,8 @@
 //! The queue sits in a std `Mutex` that is only ever held for one
 //! synchronous queue call, never across an `.await`. Long polls wait on a
 //! `tokio::sync::Notify` that submissions and requeues signal; clients
-//! waiting on a result wait on another that every change of a task's state
-//! signals.
+//! waiting on a result wait on their task's own signal
+//! ([`ResultWaiters`]), which every change of that task's state gives.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,7 +14,8 @@ use std::time::Instant;
 use tokio::sync::Notify;
 
 use crate::config::Config;
-use crate::queue::{Lease, TaskQueue, TickReport, WorkerId};
+use crate::queue::{Lease, TaskId, TaskQueue, TickReport, WorkerId};
+use crate::result_waiters::ResultWaiters;
 
 /// Cheap to clone handle on the shared state.
 #[derive(Debug, Clone)]
@@ -27,7 +28,7 @@ struct Inner {
     config: Config,
     queue: Mutex<TaskQueue>,
     task_available: Notify,
-    task_changed: Notify,
+    result_waiters: ResultWaiters,
     shutting_down: AtomicBool,
     started_at: Instant,
 }
@@ -44,7 +45,7 @@ impl AppState {
                     queue
                 }),
                 task_available: Notify::new(),
-                task_changed: Notify::new(),
+                result_waiters: ResultWaiters::default(),
                 shutting_down: AtomicBool::new(false),
                 started_at: Instant::now(),
             }),
@@ -78,15 +79,36 @@ impl AppState {
         }
     }
 
-    /// The notifier clients waiting on a task's result wait on.
-    pub fn task_changed(&self) -> &Notify {
-        &self.inner.task_changed
+    /// The clients waiting on tasks' results.
+    pub fn result_waiters(&self) -> &ResultWaiters {
+        &self.inner.result_waiters
     }
 
-    /// Wakes every client waiting on a result, to look at its task again
-    /// (some task was leased, completed, failed or progressed).
-    pub fn announce_change(&self) {
-        self.inner.task_changed.notify_waiters();
+    /// Wakes the clients waiting on task `id`, or on the split task it is a
+    /// part of (it was leased, completed, failed, progressed, given back).
+    pub fn announce_change(&self, id: TaskId) {
+        if self.inner.result_waiters.is_empty() {
+            return;
+        }
+        let parent = self.queue().parent_of(id);
+        self.announce_task(id, parent);
+    }
+
+    /// [`AppState::announce_change`] for a task whose split task, if any, is
+    /// known (a completed part may be gone from the queue already).
+    pub fn announce_task(&self, id: TaskId, part_of: Option<TaskId>) {
+        let waiters = &self.inner.result_waiters;
+        waiters.announce(id);
+        if let Some(parent) = part_of {
+            waiters.announce(parent);
+        }
+    }
+
+    /// [`AppState::announce_change`] for the tasks a tick changed.
+    fn announce_tick(&self, report: &TickReport) {
+        for &id in report.requeued.iter().chain(&report.failed) {
+            self.announce_change(id);
+        }
     }
 
     /// When the server started.
@@ -98,7 +120,7 @@ impl AppState {
     pub fn begin_shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
         self.inner.task_available.notify_waiters();
-        self.announce_change();
+        self.inner.result_waiters.announce_all();
     }
 
     /// Whether [`AppState::begin_shutdown`] was called.
@@ -122,8 +144,9 @@ impl AppState {
         if let Some(lease) = &lease {
             tracing::info!(task = %lease.id, worker = %worker, attempt = lease.attempts, "task assigned");
         }
-        if lease.is_some() || report.changed_any() {
-            self.announce_change();
+        self.announce_tick(&report);
+        if let Some(lease) = &lease {
+            self.announce_change(lease.id);
         }
         lease
     }
@@ -136,9 +159,7 @@ impl AppState {
         let report = self.queue().tick(now);
         log_tick(&report);
         self.wake_workers(report.requeued.len());
-        if report.changed_any() {
-            self.announce_change();
-        }
+        self.announce_tick(&report);
         report
     }
 }

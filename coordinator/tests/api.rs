@@ -674,6 +674,59 @@ async fn result_long_poll_answers_any_change_and_finished_tasks_at_once() {
     assert_eq!(answer.json()["status"], "failed");
 }
 
+#[tokio::test]
+async fn result_long_poll_follows_a_split_task_part_by_part() {
+    let app = TestApp::with_config(Config {
+        split_min_flops: Some(1),
+        ..config(static_dir())
+    });
+    let id = app
+        .submit(r#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#)
+        .await;
+    assert_eq!(
+        app.get(&format!("/result/{id}")).await.json()["partsTotal"],
+        2
+    );
+    for done in 0..2 {
+        let poll = start_waiting(
+            &app,
+            &format!("/result/{id}?wait=30&status=processing&partsDone={done}"),
+        )
+        .await;
+        let part = app.get("/task/next?workerId=w1").await.json();
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!poll.is_finished(), "leasing a part changes nothing shown");
+        let product = match part["data"]["A"].as_str() {
+            Some("[[1,2]]") => "[[19,22]]",
+            _ => "[[43,50]]",
+        };
+        let part_id = part["taskId"].as_u64().unwrap();
+        app.post(
+            &format!("/task/{part_id}/result"),
+            json!({ "result": product }).to_string(),
+        )
+        .await;
+        let answer = tokio::time::timeout(Duration::from_secs(5), poll)
+            .await
+            .expect("woken by the part's result")
+            .unwrap()
+            .json();
+        assert_eq!(answer["partsDone"], done + 1);
+        if done == 1 {
+            // The last part completes the split task (and its parts are
+            // dropped): its clients are woken all the same.
+            assert_eq!(answer["status"], "completed");
+            assert_eq!(answer["result"], "[[19,22],[43,50]]");
+        }
+    }
+    assert!(
+        app.state.result_waiters().is_empty(),
+        "no waiter left behind"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn result_long_poll_times_out_with_the_unchanged_status() {
     let app = TestApp::new();

@@ -410,8 +410,8 @@ pub async fn task_result_submit(
         }
     }
     .inspect_err(|e| tracing::warn!(task = %id, error = %e, "answer for an unknown task"))?;
-    state.announce_change();
     let view = outcome.view();
+    state.announce_task(id, view.part_of);
     let by = view
         .leased_by
         .as_ref()
@@ -458,7 +458,7 @@ async fn verify_result(
 fn reject(state: &AppState, id: TaskId, worker: Option<&WorkerId>, reason: &str) -> ApiError {
     let now = Instant::now();
     let rejected = state.queue().reject(id, worker, reason, now);
-    state.announce_change();
+    state.announce_change(id);
     let by = worker.map_or(WorkerId::UNKNOWN, WorkerId::as_str);
     match rejected {
         Ok(Rejection::Requeued) => {
@@ -529,7 +529,7 @@ pub async fn task_release(
     state.queue().release(id, &worker, Instant::now())?;
     tracing::info!(task = %id, worker = %worker, "task released");
     state.wake_workers(1);
-    state.announce_change();
+    state.announce_change(id);
     Ok(Json(Released {
         task_id: id.0,
         status: TaskStatus::Pending.as_str(),
@@ -576,8 +576,9 @@ pub async fn result_get(
         })?),
     };
     let deadline = tokio::time::Instant::now() + wait;
+    let waiting = state.result_waiters().wait_on(id);
     loop {
-        let changed = state.task_changed().notified();
+        let changed = waiting.signal().notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
         let view = state.queue().get(id)?;
