@@ -5,6 +5,7 @@
 
 mod body;
 mod error;
+mod report;
 mod status;
 mod tasks;
 

@@ -6,8 +6,8 @@
 //! `n x n` product: planning a submitted task ([`crate::plan`]: reading its
 //! matrices, preparing the check, splitting) and checking a result. Both
 //! run off the async runtime for large bodies. Assembling a split task's
-//! result runs in a task of its own, so that a client hanging up cannot
-//! leave it half done.
+//! result joins its parts' texts without copying them, so it runs in line.
+//! Reports of a task go out through [`super::report`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,10 +23,11 @@ use serde::{Deserialize, Serialize};
 
 use super::body::{Submission, WorkerAnswer, parse_task_id, task_data, worker_answer};
 use super::error::ApiError;
+use super::report::TaskReport;
 use crate::operands::OperandSpans;
 use crate::plan::{self, Plan};
 use crate::queue::{
-    Outcome, ReadyParent, Rejection, ResultText, TaskCheck, TaskId, TaskStatus, TaskView, WorkerId,
+    Outcome, ReadyParent, Rejection, ResultText, TaskCheck, TaskId, TaskStatus, WorkerId,
 };
 use crate::split;
 use crate::state::AppState;
@@ -55,101 +56,6 @@ pub struct WorkerQuery {
 #[serde(rename_all = "camelCase")]
 struct TaskCreated {
     task_id: u64,
-}
-
-/// `GET /result/N` and `POST /task/N/result` answer: the contract's fields
-/// first, then the extensions.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TaskReport<'a> {
-    task_id: u64,
-    status: &'static str,
-    /// `None` when the caller asked not to have it echoed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    result: Option<ReportResult<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    worker_id: Option<&'a str>,
-    attempts: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parts_done: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parts_total: Option<usize>,
-}
-
-impl<'a> TaskReport<'a> {
-    fn from_view(view: &'a TaskView) -> Self {
-        let worker_id = match view.status {
-            TaskStatus::Pending => None,
-            _ => view.leased_by.as_ref().map(WorkerId::as_str),
-        };
-        Self {
-            task_id: view.id.0,
-            status: view.status.as_str(),
-            result: Some(ReportResult(view.result.as_ref())),
-            error: view.last_error.as_deref(),
-            worker_id,
-            attempts: view.attempts,
-            parts_done: view.parts.map(|p| p.done),
-            parts_total: view.parts.map(|p| p.total),
-        }
-    }
-}
-
-/// Answers with `report` as JSON. A large result that needs no escaping is
-/// written as its shared pieces between the report's other fields, not
-/// copied into the answer (the answer still has a `Content-Length`).
-fn report_response(report: TaskReport<'_>) -> Response {
-    let plain = match &report.result {
-        Some(ReportResult(Some(text)))
-            if text.len() > INLINE_WORK_BYTES && text.is_plain_json_string() =>
-        {
-            Some(*text)
-        }
-        _ => None,
-    };
-    let Some(text) = plain else {
-        return Json(report).into_response();
-    };
-    // The report with `"result":""`, cut between the quotes.
-    let around = TaskReport {
-        result: Some(ReportResult(None)),
-        ..report
-    };
-    let json = match serde_json::to_vec(&around) {
-        Ok(json) => Bytes::from(json),
-        Err(e) => {
-            return ApiError::Internal(format!("could not write a report: {e}")).into_response();
-        }
-    };
-    const FIELD: &[u8] = b"\"result\":\"";
-    let Some(at) = memchr::memmem::find(&json, FIELD).map(|at| at + FIELD.len()) else {
-        return Json(report).into_response();
-    };
-    let mut chunks = vec![json.slice(..at)];
-    chunks.extend(text.to_bytes());
-    chunks.push(json.slice(at..));
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        Body::new(PiecesBody::new(chunks)),
-    )
-        .into_response()
-}
-
-/// A report's `result`: the text, or `""` before there is one.
-struct ReportResult<'a>(Option<&'a ResultText>);
-
-impl Serialize for ReportResult<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Some(text) => text.serialize(serializer),
-            None => serializer.serialize_str(""),
-        }
-    }
 }
 
 #[derive(Serialize)]
@@ -431,11 +337,11 @@ pub async fn task_result_submit(
             tracing::warn!(task = %id, "error for a failed task ignored");
         }
     }
-    let mut report = TaskReport::from_view(view);
+    let report = TaskReport::from_view(view);
     if query.return_pref.as_deref() == Some("minimal") {
-        report.result = None;
+        return Ok(report.without_result().into_response());
     }
-    Ok(report_response(report))
+    Ok(report.into_response())
 }
 
 /// Checks a result against `check`, off the runtime when it is large;
@@ -595,7 +501,7 @@ pub async fn result_get(
             || tokio::time::Instant::now() >= deadline
             || state.is_shutting_down()
         {
-            return Ok(report_response(TaskReport::from_view(&view)));
+            return Ok(TaskReport::from_view(&view).into_response());
         }
         // A timeout ends the wait; the loop then answers what there is.
         let _ = tokio::time::timeout_at(deadline, changed).await;

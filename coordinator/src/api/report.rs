@@ -1,0 +1,131 @@
+//! The report of one task that `GET /result/N` and `POST /task/N/result`
+//! answer: the contract's fields first (`taskId`, `status`, `result`), then
+//! the extensions. A large result that needs no JSON escaping is written as
+//! the stored text's shared pieces, not copied into the answer.
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::error::ApiError;
+use crate::queue::{ResultText, TaskStatus, TaskView, WorkerId};
+use crate::task_data::PiecesBody;
+
+/// Results longer than this that need no escaping are written as pieces.
+const PIECES_FROM_BYTES: usize = 64 * 1024;
+
+/// `GET /result/N` and `POST /task/N/result` answer: the contract's fields
+/// first, then the extensions.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct TaskReport<'a> {
+    task_id: u64,
+    status: &'static str,
+    /// `None` when the caller asked not to have it echoed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<ReportResult<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    worker_id: Option<&'a str>,
+    attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parts_done: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parts_total: Option<usize>,
+}
+
+impl<'a> TaskReport<'a> {
+    /// The report of the task `view` shows.
+    pub(super) fn from_view(view: &'a TaskView) -> Self {
+        let worker_id = match view.status {
+            TaskStatus::Pending => None,
+            _ => view.leased_by.as_ref().map(WorkerId::as_str),
+        };
+        Self {
+            task_id: view.id.0,
+            status: view.status.as_str(),
+            result: Some(ReportResult(view.result.as_ref())),
+            error: view.last_error.as_deref(),
+            worker_id,
+            attempts: view.attempts,
+            parts_done: view.parts.map(|p| p.done),
+            parts_total: view.parts.map(|p| p.total),
+        }
+    }
+}
+
+impl TaskReport<'_> {
+    /// The report without `result` (for a caller that asked not to have its
+    /// result echoed back).
+    #[must_use]
+    pub(super) fn without_result(self) -> Self {
+        Self {
+            result: None,
+            ..self
+        }
+    }
+}
+
+impl IntoResponse for TaskReport<'_> {
+    /// The report as JSON. A large result that needs no escaping is written
+    /// as its shared pieces between the report's other fields, not copied
+    /// into the answer (which still has a `Content-Length`).
+    fn into_response(self) -> Response {
+        pieces_response(self)
+    }
+}
+
+fn pieces_response(report: TaskReport<'_>) -> Response {
+    let plain = match &report.result {
+        Some(ReportResult(Some(text)))
+            if text.len() > PIECES_FROM_BYTES && text.is_plain_json_string() =>
+        {
+            Some(*text)
+        }
+        _ => None,
+    };
+    let Some(text) = plain else {
+        return Json(report).into_response();
+    };
+    // The report with `"result":""`, cut between the quotes.
+    let around = TaskReport {
+        result: Some(ReportResult(None)),
+        ..report
+    };
+    let json = match serde_json::to_vec(&around) {
+        Ok(json) => Bytes::from(json),
+        Err(e) => {
+            return ApiError::Internal(format!("could not write a report: {e}")).into_response();
+        }
+    };
+    const FIELD: &[u8] = b"\"result\":\"";
+    let Some(at) = memchr::memmem::find(&json, FIELD).map(|at| at + FIELD.len()) else {
+        return Json(report).into_response();
+    };
+    let mut chunks = vec![json.slice(..at)];
+    chunks.extend(text.to_bytes());
+    chunks.push(json.slice(at..));
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        Body::new(PiecesBody::new(chunks)),
+    )
+        .into_response()
+}
+
+/// A report's `result`: the text, or `""` before there is one.
+struct ReportResult<'a>(Option<&'a ResultText>);
+
+impl Serialize for ReportResult<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(text) => text.serialize(serializer),
+            None => serializer.serialize_str(""),
+        }
+    }
+}
