@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Bytes;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use http_body::{Body, Frame, SizeHint};
 
 /// JSON text in one or more pieces; their concatenation is valid UTF-8.
@@ -140,6 +142,21 @@ impl PiecesBody {
             chunks: chunks.into_iter().filter(|c| !c.is_empty()).collect(),
             remaining,
         }
+    }
+}
+
+impl PiecesBody {
+    /// A `200` answer of JSON text given as `chunks`.
+    #[must_use]
+    pub fn json_response(chunks: Vec<Bytes>) -> Response {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            axum::body::Body::new(Self::new(chunks)),
+        )
+            .into_response()
     }
 }
 

@@ -4,8 +4,7 @@
 //! the stored text's shared pieces, not copied into the answer.
 
 use axum::Json;
-use axum::body::{Body, Bytes};
-use axum::http::{HeaderValue, header};
+use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -108,14 +107,7 @@ fn pieces_response(report: TaskReport<'_>) -> Response {
     let mut chunks = vec![json.slice(..at)];
     chunks.extend(text.to_bytes());
     chunks.push(json.slice(at..));
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        Body::new(PiecesBody::new(chunks)),
-    )
-        .into_response()
+    PiecesBody::json_response(chunks)
 }
 
 /// A report's `result`: the text, or `""` before there is one.

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cpu_time::ThreadTime;
 use serde::{Deserialize, Serialize};
@@ -244,14 +244,7 @@ fn lease_response(id: TaskId, data: &TaskData) -> Response {
     chunks.push(Bytes::from(format!("{{\"taskId\":{},\"data\":", id.0)));
     chunks.extend(data.pieces().iter().cloned());
     chunks.push(Bytes::from_static(b"}"));
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        Body::new(PiecesBody::new(chunks)),
-    )
-        .into_response()
+    PiecesBody::json_response(chunks)
 }
 
 /// `POST /task/N/result`: a worker's `{"result":...}` completes task N (a
