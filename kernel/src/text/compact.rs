@@ -32,6 +32,26 @@ struct Classes {
     other: u64,
 }
 
+impl Classes {
+    /// No bytes classified yet.
+    const NONE: Self = Self {
+        ends: 0,
+        closes: 0,
+        minus: 0,
+        other: 0,
+    };
+
+    /// Adds the masks of the `width` bytes from byte `at`: where values
+    /// end, where the row ends, signs, and the bytes of any known class.
+    fn add(&mut self, at: usize, width: usize, [ends, closes, minus, known]: [u64; 4]) {
+        let all = u64::MAX >> (64 - width);
+        self.ends |= ends << at;
+        self.closes |= closes << at;
+        self.minus |= minus << at;
+        self.other |= (!known & all) << at;
+    }
+}
+
 /// Classifies the bytes of `window`.
 #[cfg(target_arch = "x86_64")]
 #[inline]
@@ -54,19 +74,12 @@ fn classify_sse2(window: &[u8; WINDOW]) -> Classes {
     let splat = |byte: u8| _mm_set1_epi8(byte as i8);
     #[allow(clippy::cast_sign_loss)]
     let bits = |hits: __m128i| u64::from(_mm_movemask_epi8(hits) as u16);
-    let mut classes = Classes {
-        ends: 0,
-        closes: 0,
-        minus: 0,
-        other: 0,
-    };
+    let mut classes = Classes::NONE;
     for (i, chunk) in window.chunks_exact(16).enumerate() {
         #[allow(clippy::cast_possible_wrap)]
         let bytes = _mm_set_epi64x(word(&chunk[8..]) as i64, word(chunk) as i64);
-        let ends = _mm_or_si128(
-            _mm_cmpeq_epi8(bytes, splat(b',')),
-            _mm_cmpeq_epi8(bytes, splat(b']')),
-        );
+        let closes = _mm_cmpeq_epi8(bytes, splat(b']'));
+        let ends = _mm_or_si128(_mm_cmpeq_epi8(bytes, splat(b',')), closes);
         let minus = _mm_cmpeq_epi8(bytes, splat(b'-'));
         // Signed compares: bytes from 0x80 up are negative, never digits.
         let digits = _mm_and_si128(
@@ -74,11 +87,7 @@ fn classify_sse2(window: &[u8; WINDOW]) -> Classes {
             _mm_cmplt_epi8(bytes, splat(b'9' + 1)),
         );
         let known = _mm_or_si128(_mm_or_si128(ends, minus), digits);
-        let shift = 16 * i;
-        classes.ends |= bits(ends) << shift;
-        classes.closes |= bits(_mm_cmpeq_epi8(bytes, splat(b']'))) << shift;
-        classes.minus |= bits(minus) << shift;
-        classes.other |= (!bits(known) & 0xFFFF) << shift;
+        classes.add(16 * i, 16, [ends, closes, minus, known].map(bits));
     }
     classes
 }
@@ -92,12 +101,7 @@ fn classify(window: &[u8; WINDOW]) -> Classes {
         v128_and, v128_or,
     };
     let bits = |hits: v128| u64::from(u8x16_bitmask(hits));
-    let mut classes = Classes {
-        ends: 0,
-        closes: 0,
-        minus: 0,
-        other: 0,
-    };
+    let mut classes = Classes::NONE;
     for (i, chunk) in window.chunks_exact(16).enumerate() {
         let bytes = u64x2(word(chunk), word(&chunk[8..]));
         let closes = u8x16_eq(bytes, u8x16_splat(b']'));
@@ -110,11 +114,7 @@ fn classify(window: &[u8; WINDOW]) -> Classes {
             i8x16_lt(bytes, i8x16_splat((b'9' + 1) as i8)),
         );
         let known = v128_or(v128_or(ends, minus), digits);
-        let shift = 16 * i;
-        classes.ends |= bits(ends) << shift;
-        classes.closes |= bits(closes) << shift;
-        classes.minus |= bits(minus) << shift;
-        classes.other |= (!bits(known) & 0xFFFF) << shift;
+        classes.add(16 * i, 16, [ends, closes, minus, known].map(bits));
     }
     classes
 }
@@ -149,12 +149,7 @@ fn classify_swar(window: &[u8; WINDOW]) -> Classes {
     let equal = |w: u64, byte: u8| zero_bytes(w ^ (ONES * u64::from(byte)));
     // Gathers the eight high bits into the low byte, byte 0 lowest.
     let gather = |hits: u64| hits.wrapping_mul(0x0002_0408_1020_4081) >> 56;
-    let mut classes = Classes {
-        ends: 0,
-        closes: 0,
-        minus: 0,
-        other: 0,
-    };
+    let mut classes = Classes::NONE;
     for (i, chunk) in window.chunks_exact(8).enumerate() {
         let w = word(chunk);
         let closes = equal(w, b']');
@@ -166,11 +161,11 @@ fn classify_swar(window: &[u8; WINDOW]) -> Classes {
         let from_zero = low + ONES * u64::from(0x80 - b'0');
         let past_nine = low + ONES * u64::from(0x80 - b'9' - 1);
         let digits = from_zero & !past_nine & !w & HIGH;
-        let shift = 8 * i;
-        classes.ends |= gather(ends) << shift;
-        classes.closes |= gather(closes) << shift;
-        classes.minus |= gather(minus) << shift;
-        classes.other |= gather(!(ends | minus | digits) & HIGH) << shift;
+        classes.add(
+            8 * i,
+            8,
+            [ends, closes, minus, ends | minus | digits].map(gather),
+        );
     }
     classes
 }
