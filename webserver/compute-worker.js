@@ -15,6 +15,7 @@
 // Claiming tasks and talking to the coordinator is left to the page (worker-client.js).
 
 import initBest, { multiplyTextToBytes, kernelInfo } from './pkg/kernel_best.js';
+import { shapeOf } from './matrix-text.js';
 import { operandBytes, rawFields, taskOperands } from './task-json.js';
 
 const encoder = new TextEncoder();
@@ -34,19 +35,6 @@ function operandsOf(answer) {
   const text = typeof answer === 'string' ? answer : decoder.decode(answer);
   const ops = taskOperands(rawFields(text).get('data') ?? 'null');
   return { a: encoder.encode(ops.a), b: encoder.encode(ops.b) };
-}
-
-/**
- * Rows and columns of a matrix text given as UTF-8 bytes, read from its brackets and
- * first row only (the kernel has checked the text by the time this is asked).
- */
-function shapeOfBytes(bytes) {
-  let rows = 0;
-  for (let i = bytes.indexOf(0x5d); i >= 0; i = bytes.indexOf(0x5d, i + 1)) rows += 1;
-  const firstRow = bytes.subarray(bytes.indexOf(0x5b, bytes.indexOf(0x5b) + 1), bytes.indexOf(0x5d));
-  let cols = 1;
-  for (let i = firstRow.indexOf(0x2c); i >= 0; i = firstRow.indexOf(0x2c, i + 1)) cols += 1;
-  return { rows: rows - 1, cols };
 }
 
 /**
@@ -113,8 +101,8 @@ self.onmessage = async (event) => {
     // as bytes, sent on to the coordinator without becoming a string.
     const result = multiplyTextToBytes(ops.a, ops.b);
     const ms = performance.now() - start;
-    const aShape = shapeOfBytes(ops.a);
-    const bShape = shapeOfBytes(ops.b);
+    const aShape = shapeOf(ops.a);
+    const bShape = shapeOf(ops.b);
     const flops = 2 * aShape.rows * aShape.cols * bShape.cols;
     self.postMessage(
       {

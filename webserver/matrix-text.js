@@ -78,20 +78,24 @@ export function readMatrix(text, name = 'The matrix') {
  * Shape of a matrix the kernel has already accepted, found by counting brackets and
  * commas (cheap: used for FLOP counts, not for checking).
  *
- * @param {string|number[][]} matrix matrix text or a JSON array of rows
+ * @param {string|Uint8Array|number[][]} matrix matrix text (or its UTF-8 bytes) or a
+ *   JSON array of rows
  * @returns {{rows: number, cols: number}}
  */
 export function shapeOf(matrix) {
   if (Array.isArray(matrix)) {
     return { rows: matrix.length, cols: Array.isArray(matrix[0]) ? matrix[0].length : 0 };
   }
-  const text = String(matrix);
+  // Bytes and strings alike: codes at indices, native searches for one code.
+  const codes = matrix instanceof Uint8Array ? matrix : String(matrix);
+  const at = (i) => (typeof codes === 'string' ? codes.charCodeAt(i) : codes[i]);
+  const find = (code, from) => codes.indexOf(typeof codes === 'string' ? String.fromCharCode(code) : code, from);
   let open = 0;
-  for (let i = 0; i < text.length; i += 1) if (text.charCodeAt(i) === 91) open += 1; // '['
-  const first = text.indexOf('[', text.indexOf('[') + 1);
-  const end = text.indexOf(']', first);
+  for (let i = find(91, 0); i >= 0; i = find(91, i + 1)) open += 1; // '['
+  const first = find(91, find(91, 0) + 1);
+  const end = find(93, first); // ']'
   let commas = 0;
-  for (let i = first + 1; i < end; i += 1) if (text.charCodeAt(i) === 44) commas += 1; // ','
+  for (let i = first + 1; i < end; i += 1) if (at(i) === 44) commas += 1; // ','
   return { rows: Math.max(open - 1, 0), cols: first < 0 ? 0 : commas + 1 };
 }
 

@@ -35,6 +35,9 @@ test('shapeOf counts rows and columns of accepted text and arrays', () => {
   assert.deepEqual(shapeOf('[[1,2,3],[4,5,6]]'), { rows: 2, cols: 3 });
   assert.deepEqual(shapeOf('[[7]]'), { rows: 1, cols: 1 });
   assert.deepEqual(shapeOf([[1, 2], [3, 4], [5, 6]]), { rows: 3, cols: 2 });
+  const bytes = new TextEncoder().encode(' [ [1, 2, 3] , [4,5,6] ] ');
+  assert.deepEqual(shapeOf(bytes), { rows: 2, cols: 3 });
+  assert.deepEqual(shapeOf(new TextEncoder().encode('[[7]]')), { rows: 1, cols: 1 });
 });
 
 test('randomMatrixText has the asked shape and range', () => {
