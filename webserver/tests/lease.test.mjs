@@ -150,6 +150,11 @@ test('pressing Stop gives a held task back at once', { timeout: 120000 }, async 
     timeoutMs: 10000,
     what: 'the stopped worker to give the task back',
   });
+  // The page gives the task back at once and redraws on its next frame.
+  await waitFor(async () => /stopped/.test(await first.page.textContent('#status')), {
+    timeoutMs: 5000,
+    what: 'the stopped page to show it',
+  });
   assert.match(await first.page.textContent('#status'), /stopped/);
   await second.page.getByRole('button', { name: 'Start' }).click();
   const r = await waitForFinished(coordinator.url, taskId, 30000);
