@@ -30,8 +30,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::routing::get;
-use coordinator::{AppState, Config};
+use coordinator::{AppState, Config, WorkerId};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -351,16 +352,10 @@ async fn coordinator_holding(
         ..Config::default()
     };
     let state = AppState::new(&config);
-    {
-        let mut queue = state.queue();
-        let now = Instant::now();
-        let worker = coordinator::queue::WorkerId::from_param(Some("prefill"));
-        for _ in 0..held {
-            queue
-                .submit(Arc::from(std::str::from_utf8(TASK).unwrap()), now)
-                .unwrap();
-            queue.lease_next(&worker, now).unwrap();
-        }
+    let worker = WorkerId::from_param(Some("prefill"));
+    for _ in 0..held {
+        state.submit(Bytes::from_static(TASK)).await.unwrap();
+        state.lease(&worker, Duration::ZERO).await.unwrap();
     }
     let ticker_state = state.clone();
     tokio::spawn(async move {
@@ -395,7 +390,7 @@ impl Phase {
         self.window_rates.push(window.rate());
         self.total.add(window);
         if let Some(state) = &self.state {
-            let held = state.queue().stats(Instant::now()).held_tasks;
+            let held = state.stats().stats.held_tasks;
             self.held = (self.held.0.min(held), self.held.1.max(held));
         }
     }

@@ -116,7 +116,7 @@ impl Default for Config {
 
 impl Config {
     /// The part of the settings the task queue enforces.
-    pub fn queue_limits(&self) -> QueueLimits {
+    pub(crate) fn queue_limits(&self) -> QueueLimits {
         QueueLimits {
             lease: self.lease,
             max_attempts: self.max_attempts.max(1),
@@ -127,7 +127,7 @@ impl Config {
     }
 
     /// When the queue benches workers for wrong results.
-    pub fn reject_policy(&self) -> RejectPolicy {
+    pub(crate) fn reject_policy(&self) -> RejectPolicy {
         RejectPolicy {
             limit: self.reject_limit.max(1),
             bench_time: self.bench_time,

@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// The headers of the contract, in its order.
-pub const CONTRACT_HEADERS: [(HeaderName, &str); 5] = [
+pub(crate) const CONTRACT_HEADERS: [(HeaderName, &str); 5] = [
     (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
     (
         header::ACCESS_CONTROL_ALLOW_METHODS,
@@ -30,7 +30,7 @@ pub const CONTRACT_HEADERS: [(HeaderName, &str); 5] = [
 
 /// Middleware: answers `OPTIONS` on any path with an empty 200, and adds
 /// [`CONTRACT_HEADERS`] to every answer.
-pub async fn contract_headers(request: Request, next: Next) -> Response {
+pub(crate) async fn contract_headers(request: Request, next: Next) -> Response {
     let mut response = if request.method() == Method::OPTIONS {
         (
             StatusCode::OK,

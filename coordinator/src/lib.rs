@@ -11,41 +11,43 @@
 //!
 //! # Layout
 //!
+//! The request path runs top to bottom; each layer only calls the one
+//! below it.
+//!
+//! - HTTP edge: [`server`] (the accept loop: HTTP/1.1, header-read
+//!   timeout, connection cap, graceful shutdown), `headers` (CORS and
+//!   cross-origin isolation on every answer, `OPTIONS`), [`body_budget`]
+//!   (bytes of request bodies read at once), `static_files` (the
+//!   `webserver/` folder, without path traversal), and `api` (routes and
+//!   handlers that parse a request, call one use case, and write the
+//!   answer, errors as `{"error":"..."}`).
+//! - Use cases: [`state`], where [`AppState`] is the only door to the task
+//!   state: submit, lease, answer, release, view, stats, tick. It passes
+//!   each change record on to the log and the waiting clients.
+//! - Rules: `queue`, the task state machine, synchronous, with time passed
+//!   in; every operation returns the [`Changes`] it made.
+//! - What the rules work on: `plan` (a submitted body read as JSON once and
+//!   turned into a task, checked, or split into parts), `check` (how a
+//!   result is checked, opaque to the queue), `shared_text` (task data and
+//!   results as shared pieces of bytes) and `worker_answer` (a worker's
+//!   answer body).
 //! - [`config`]: [`Config`] and the named defaults.
-//! - [`queue`]: the task state machine, synchronous, with time passed in.
-//! - [`state`]: [`AppState`], the queue behind a lock plus the long-poll
-//!   signals ([`result_waiters`] for clients waiting on results).
-//! - [`api`]: routes and handlers that translate HTTP to queue calls, and the
-//!   JSON [`api::ApiError`].
-//! - [`plan`]: how a submitted task is queued: as it is, checked, or split;
-//!   [`operands`] finds a body's matrices while checking it as JSON.
-//! - [`split`]: splitting a multiplication into row-block parts and
-//!   assembling their products, on text.
-//! - [`task_data`], [`result_text`]: task data and result texts held as
-//!   shared pieces, so splitting and assembling copy no matrix.
-//! - [`body_budget`]: bounds the bytes of request bodies read at once.
-//! - [`headers`]: CORS and cross-origin isolation headers, `OPTIONS`.
-//! - [`static_files`]: the `webserver/` folder, without path traversal.
-//! - [`server`]: the accept loop: HTTP/1.1, header-read timeout, connection
-//!   cap, graceful shutdown.
 //!
 //! [`app`] builds the router (used by the binary and the tests); [`serve`]
 //! runs it on a listener with the background tick and graceful shutdown.
 
-pub mod api;
+mod api;
 pub mod body_budget;
+mod check;
 pub mod config;
-pub mod headers;
-pub mod operands;
-pub mod plan;
-pub mod queue;
-pub mod result_text;
-pub mod result_waiters;
+mod headers;
+mod plan;
+mod queue;
 pub mod server;
-pub mod split;
+mod shared_text;
 pub mod state;
-pub mod static_files;
-pub mod task_data;
+mod static_files;
+mod worker_answer;
 
 use std::future::Future;
 use std::path::Path;
@@ -57,8 +59,14 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use tokio::net::TcpListener;
 
+pub use api::ApiError;
 pub use config::Config;
-pub use state::AppState;
+pub use queue::{
+    Change, Changes, Lease, PartsProgress, QueueError, RELEASE_PAUSE, RequeueReason, Stats, TaskId,
+    TaskStatus, TaskView, WORKER_SEEN_WINDOW, WorkerId, WorkerStats,
+};
+pub use shared_text::SharedText;
+pub use state::{AppState, KnownState, StatsReport, UseCaseError};
 
 use body_budget::BodyBudget;
 use static_files::StaticFiles;

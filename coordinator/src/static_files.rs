@@ -23,30 +23,25 @@ use tower_http::services::ServeFile;
 use crate::api::ApiError;
 
 /// The page served for `/`.
-pub const ROOT_PAGE: &str = "xdana.html";
+pub(crate) const ROOT_PAGE: &str = "xdana.html";
 /// The page served for a folder.
-pub const INDEX_PAGE: &str = "index.html";
+pub(crate) const INDEX_PAGE: &str = "index.html";
 
 /// The folder static files come from.
 #[derive(Debug, Clone)]
-pub struct StaticFiles {
+pub(crate) struct StaticFiles {
     root: PathBuf,
 }
 
 impl StaticFiles {
     /// Serves files from `root`.
-    pub fn new(root: PathBuf) -> Self {
+    pub(crate) fn new(root: PathBuf) -> Self {
         Self { root }
-    }
-
-    /// The folder served.
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 }
 
 /// The contract's MIME type for a file name's extension, when it fixes one.
-pub fn contract_mime(path: &Path) -> Option<&'static str> {
+pub(crate) fn contract_mime(path: &Path) -> Option<&'static str> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
     Some(match ext.as_str() {
         "html" | "htm" => "text/html",
@@ -60,7 +55,7 @@ pub fn contract_mime(path: &Path) -> Option<&'static str> {
 }
 
 /// Decodes `%XX` escapes once. `None` when the result is not UTF-8.
-pub fn percent_decode(path: &str) -> Option<String> {
+pub(crate) fn percent_decode(path: &str) -> Option<String> {
     let bytes = path.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -83,7 +78,7 @@ pub fn percent_decode(path: &str) -> Option<String> {
 /// The path under `root` that a request path names, or `None` when it tries
 /// to leave `root` (`..`, absolute, backslash, NUL) or is not valid UTF-8
 /// once decoded. Does not touch the file system.
-pub fn resolve(root: &Path, request_path: &str) -> Option<PathBuf> {
+pub(crate) fn resolve(root: &Path, request_path: &str) -> Option<PathBuf> {
     let decoded = percent_decode(request_path)?;
     let mut path = root.to_path_buf();
     for segment in decoded.split('/') {
@@ -99,7 +94,7 @@ pub fn resolve(root: &Path, request_path: &str) -> Option<PathBuf> {
 
 /// Serves a `GET` or `HEAD` for a static file; every other method, and every
 /// refused or missing file, answers 404.
-pub async fn serve(files: Arc<StaticFiles>, request: Request) -> Response {
+pub(crate) async fn serve(files: Arc<StaticFiles>, request: Request) -> Response {
     match serve_checked(&files, request).await {
         Ok(response) => response,
         Err(error) => error.into_response(),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::StatusCode;
 use common::{TestApp, config, request, static_dir};
-use coordinator::Config;
+use coordinator::{Change, Config};
 use serde_json::json;
 
 #[tokio::test]
@@ -428,10 +428,14 @@ async fn expired_lease_is_requeued_and_late_result_accepted() {
     });
     let id = app.submit("{}").await;
     app.get("/task/next?workerId=slow").await;
-    let report = app
+    let changes = app
         .state
         .tick(Instant::now() + lease + Duration::from_secs(1));
-    assert_eq!(report.requeued.len(), 1);
+    let requeued = changes
+        .iter()
+        .filter(|change| matches!(change, Change::Requeued { .. }))
+        .count();
+    assert_eq!(requeued, 1);
     let stats = app.get("/stats").await.json();
     assert_eq!(
         (stats["queueSize"].as_u64(), stats["requeuedTasks"].as_u64()),
@@ -721,10 +725,7 @@ async fn result_long_poll_follows_a_split_task_part_by_part() {
             assert_eq!(answer["result"], "[[19,22],[43,50]]");
         }
     }
-    assert!(
-        app.state.result_waiters().is_empty(),
-        "no waiter left behind"
-    );
+    assert!(app.state.tasks_waited_on() == 0, "no waiter left behind");
 }
 
 #[tokio::test(start_paused = true)]

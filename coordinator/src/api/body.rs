@@ -1,19 +1,15 @@
-//! Parsing what clients send: task ids in paths, task data, result bodies.
-//!
-//! Task data is kept as the submitted bytes when they are JSON (checked
-//! once, never re-serialised) and as a JSON string otherwise. A result may be
-//! a JSON string (Dana workers) or any other JSON value such as an array
-//! (JavaScript workers); the latter is stored as its compact text.
+//! Reading what clients put in paths and queries: task ids, worker ids,
+//! long-poll waits, and the status a waiting client knows.
 
+use std::time::Duration;
+
+use axum::extract::Path;
+use axum::extract::rejection::PathRejection;
 use serde::Deserialize;
-use serde_json::value::RawValue;
-
-use axum::body::Bytes;
 
 use super::error::ApiError;
-use crate::operands::{self, OperandSpans};
-use crate::queue::TaskId;
-use crate::task_data::TaskData;
+use crate::queue::{TaskId, TaskStatus, WorkerId};
+use crate::state::KnownState;
 
 /// Parses a task id from a path segment: only ASCII digits, at most
 /// `u64::MAX`, never 0.
@@ -21,7 +17,7 @@ use crate::task_data::TaskData;
 /// # Errors
 ///
 /// [`ApiError::InvalidTaskId`] otherwise.
-pub fn parse_task_id(segment: &str) -> Result<TaskId, ApiError> {
+pub(super) fn parse_task_id(segment: &str) -> Result<TaskId, ApiError> {
     if segment.is_empty() || !segment.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::InvalidTaskId);
     }
@@ -31,131 +27,90 @@ pub fn parse_task_id(segment: &str) -> Result<TaskId, ApiError> {
     }
 }
 
-/// A `POST /task` body as the JSON text handed to workers: the body itself
-/// when it is JSON, the body as a JSON string otherwise.
-#[derive(Debug, Clone)]
-pub struct Submission {
-    /// The task data.
-    pub data: TaskData,
-    /// Where the matrices `A` and `B` are in it, when it is an object with
-    /// both (found while the body was checked as JSON).
-    pub operands: Option<OperandSpans>,
+/// The `{id}` path segment as a task id; a segment that is not even valid
+/// UTF-8 once decoded is just as invalid.
+pub(super) fn task_id_param(id: Result<Path<String>, PathRejection>) -> Result<TaskId, ApiError> {
+    let Path(id) = id.map_err(|_| ApiError::InvalidTaskId)?;
+    parse_task_id(&id)
 }
 
-/// Turns a `POST /task` body into a [`Submission`], reading it as JSON once.
-///
-/// # Errors
-///
-/// [`ApiError::BadRequest`] for an empty (or all-whitespace) body.
-pub fn task_data(body: &Bytes) -> Result<Submission, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::BadRequest("Task body is empty".to_owned()));
-    }
-    if let Ok(text) = std::str::from_utf8(body)
-        && let Ok(operands) = operands::find(text)
-    {
-        // The body itself, not a copy.
-        return Ok(Submission {
-            data: TaskData::from_pieces(vec![body.clone()]),
-            operands,
-        });
-    }
-    let text = String::from_utf8_lossy(body);
-    let quoted = serde_json::to_string(&*text)
-        .map_err(|e| ApiError::Internal(format!("could not quote task data: {e}")))?;
-    Ok(Submission {
-        data: TaskData::from(quoted),
-        operands: None,
-    })
+/// Query of `GET /task/next`, `POST /task/N/result` and `POST /task/N/release`.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct WorkerQuery {
+    /// The asking worker; missing or empty means `"unknown"`.
+    #[serde(rename = "workerId")]
+    pub(super) worker_id: Option<String>,
+    /// Long poll: seconds to wait for a task (capped by the server).
+    pub(super) wait: Option<String>,
+    /// `minimal` on `POST /task/N/result`: answer without echoing the
+    /// result text back (as HTTP's `Prefer: return=minimal`, which would
+    /// need a header the contract's CORS answers do not allow).
+    #[serde(rename = "return")]
+    pub(super) return_pref: Option<String>,
 }
 
-/// What a worker posted to `POST /task/N/result`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WorkerAnswer {
-    /// A result: the matrix text.
-    Result(String),
-    /// An error report that marks the task failed.
-    Error(String),
-}
-
-#[derive(Deserialize)]
-struct AnswerFields<'a> {
-    #[serde(borrow, default)]
-    result: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    error: Option<&'a RawValue>,
-}
-
-/// Parses a result body: `{"result":"TEXT"}`, `{"result":[[...]]}` or
-/// `{"error":"..."}`. `result` wins when both are present.
-///
-/// # Errors
-///
-/// [`ApiError::BadRequest`] for an empty body, a body that is not a JSON
-/// object, or an object with neither a non-null `result` nor `error`.
-pub fn worker_answer(body: &[u8]) -> Result<WorkerAnswer, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::BadRequest("Result body is empty".to_owned()));
+impl WorkerQuery {
+    /// The worker, `"unknown"` when it said nothing.
+    pub(super) fn worker(&self) -> WorkerId {
+        WorkerId::from_param(self.worker_id.as_deref())
     }
-    let raw: &RawValue = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("Result body is not valid JSON: {e}")))?;
-    if !raw.get().starts_with('{') {
-        return Err(ApiError::BadRequest(
-            "Result body must be a JSON object with a \"result\" field".to_owned(),
-        ));
-    }
-    let fields: AnswerFields<'_> = serde_json::from_str(raw.get())
-        .map_err(|e| ApiError::BadRequest(format!("Invalid result body: {e}")))?;
-    if let Some(result) = present(fields.result) {
-        return Ok(WorkerAnswer::Result(value_text(result)?));
-    }
-    if let Some(error) = present(fields.error) {
-        return Ok(WorkerAnswer::Error(value_text(error)?));
-    }
-    Err(ApiError::BadRequest(
-        "Result body must have a \"result\" field (or an \"error\" field)".to_owned(),
-    ))
-}
 
-/// The raw text of a field that is present and not `null`.
-fn present(value: Option<&RawValue>) -> Option<&str> {
-    value.map(RawValue::get).filter(|text| *text != "null")
-}
-
-/// A JSON string's content, or any other JSON value's compact text.
-fn value_text(raw: &str) -> Result<String, ApiError> {
-    if raw.starts_with('"') {
-        serde_json::from_str::<String>(raw)
-            .map_err(|e| ApiError::BadRequest(format!("Invalid string in result body: {e}")))
-    } else {
-        Ok(compact_json(raw))
+    /// The worker, when it said who it is.
+    pub(super) fn named_worker(&self) -> Option<WorkerId> {
+        self.worker_id
+            .as_deref()
+            .filter(|w| !w.is_empty())
+            .map(|w| WorkerId::from_param(Some(w)))
     }
 }
 
-/// Removes the whitespace outside strings from valid JSON text, keeping
-/// numbers exactly as written.
-pub fn compact_json(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in json.chars() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if c == '"' {
-            in_string = true;
-            out.push(c);
-        } else if !c.is_ascii_whitespace() {
-            out.push(c);
+/// Query of `GET /result/N`.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ResultQuery {
+    /// Long poll: seconds to wait for the task to change (capped by the
+    /// server).
+    pub(super) wait: Option<String>,
+    /// The status the caller knows (default: the task's status when the
+    /// request arrives).
+    pub(super) status: Option<String>,
+    /// The parts done the caller knows, for a split task.
+    #[serde(rename = "partsDone")]
+    pub(super) parts_done: Option<String>,
+}
+
+impl ResultQuery {
+    /// What the caller says it knows of the task.
+    pub(super) fn known(&self) -> Result<KnownState, ApiError> {
+        let status = match self.status.as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(TaskStatus::from_wire(text).ok_or_else(|| {
+                ApiError::BadRequest(format!("Invalid status: {text:?} is not a task status"))
+            })?),
+        };
+        let parts_done = match self.parts_done.as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(text.parse::<usize>().map_err(|_| {
+                ApiError::BadRequest(format!("Invalid partsDone: {text:?} is not a count"))
+            })?),
+        };
+        Ok(KnownState { status, parts_done })
+    }
+}
+
+/// A long poll's `wait` parameter: seconds, capped at `max_wait`; none or
+/// empty is no wait.
+pub(super) fn parse_wait(wait: Option<&str>, max_wait: Duration) -> Result<Duration, ApiError> {
+    let Some(text) = wait.filter(|w| !w.is_empty()) else {
+        return Ok(Duration::ZERO);
+    };
+    match text.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => {
+            Ok(Duration::from_secs_f64(secs.min(max_wait.as_secs_f64())))
         }
+        _ => Err(ApiError::BadRequest(format!(
+            "Invalid wait: {text:?} is not a number of seconds"
+        ))),
     }
-    out
 }
 
 #[cfg(test)]
@@ -186,88 +141,18 @@ mod tests {
         }
     }
 
-    /// `task_data` of a body given as bytes, as text.
-    fn data_text(body: &[u8]) -> String {
-        task_data(&Bytes::copy_from_slice(body))
-            .unwrap()
-            .data
-            .to_text()
-            .into_owned()
-    }
-
     #[test]
-    fn json_task_data_is_kept_verbatim() {
-        let body = Bytes::from_static(br#"{"A": "[[1,2]]",  "B":[[3]]}"#);
-        let submission = task_data(&body).unwrap();
-        let data = &submission.data;
-        assert_eq!(data.to_text(), r#"{"A": "[[1,2]]",  "B":[[3]]}"#);
+    fn waits_are_capped_seconds() {
+        let max = Duration::from_secs(30);
+        assert_eq!(parse_wait(None, max).unwrap(), Duration::ZERO);
+        assert_eq!(parse_wait(Some(""), max).unwrap(), Duration::ZERO);
         assert_eq!(
-            data.pieces(),
-            std::slice::from_ref(&body),
-            "the body itself"
+            parse_wait(Some("1.5"), max).unwrap(),
+            Duration::from_millis(1500)
         );
-        let operands = submission.operands.unwrap();
-        let text = data.as_str().unwrap();
-        assert_eq!(operands.a_json(text), Some(r#""[[1,2]]""#));
-        assert_eq!(operands.b_json(text), Some("[[3]]"));
-    }
-
-    #[test]
-    fn non_json_task_data_becomes_a_string() {
-        assert_eq!(data_text(b"hello \"x\""), r#""hello \"x\"""#);
-        assert_eq!(data_text(b"{broken"), r#""{broken""#);
-        assert_eq!(data_text(b"\xff"), "\"\u{fffd}\"");
-    }
-
-    #[test]
-    fn empty_task_data_is_rejected() {
-        assert!(task_data(&Bytes::new()).is_err());
-        assert!(task_data(&Bytes::from_static(b" \n")).is_err());
-    }
-
-    #[test]
-    fn string_result_is_taken_as_is() {
-        let answer = worker_answer(br#"{"result":"[[19,22],[43,50]]"}"#).unwrap();
-        assert_eq!(answer, WorkerAnswer::Result("[[19,22],[43,50]]".to_owned()));
-    }
-
-    #[test]
-    fn array_result_is_stored_as_compact_text() {
-        let answer = worker_answer(b"{\"result\": [[19, 22],\n [43, 1e400]]}").unwrap();
-        assert_eq!(
-            answer,
-            WorkerAnswer::Result("[[19,22],[43,1e400]]".to_owned())
-        );
-    }
-
-    #[test]
-    fn error_answer_is_recognised() {
-        let answer = worker_answer(br#"{"error":"ragged rows"}"#).unwrap();
-        assert_eq!(answer, WorkerAnswer::Error("ragged rows".to_owned()));
-    }
-
-    #[test]
-    fn malformed_result_bodies_are_rejected() {
-        for bad in [
-            &b""[..],
-            b"[[1]]",
-            b"\"text\"",
-            b"not json",
-            b"{}",
-            b"{\"result\":null}",
-            b"{\"other\":1}",
-            b"{\"result\":\"x\"",
-        ] {
-            assert!(
-                worker_answer(bad).is_err(),
-                "{:?} was accepted",
-                String::from_utf8_lossy(bad)
-            );
+        assert_eq!(parse_wait(Some("900"), max).unwrap(), max);
+        for bad in ["-1", "NaN", "inf", "x"] {
+            assert!(parse_wait(Some(bad), max).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn compacting_keeps_whitespace_inside_strings() {
-        assert_eq!(compact_json(r#"[ "a b\" c" , 1 ]"#), r#"["a b\" c",1]"#);
     }
 }

@@ -9,9 +9,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::queue::QueueError;
+use crate::state::UseCaseError;
 
 /// Seconds a client is told to wait before retrying a full queue.
-pub const RETRY_AFTER_SECS: u64 = 5;
+pub(super) const RETRY_AFTER_SECS: u64 = 5;
 
 /// An error answer from the API.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +73,18 @@ impl ApiError {
                 "Could not read the request body: {}",
                 rejection.body_text()
             ))
+        }
+    }
+}
+
+impl From<UseCaseError> for ApiError {
+    fn from(error: UseCaseError) -> Self {
+        match error {
+            UseCaseError::Queue(e) => Self::Queue(e),
+            UseCaseError::EmptyTask(e) => Self::BadRequest(e.to_string()),
+            UseCaseError::BadAnswer(text) => Self::BadRequest(text),
+            UseCaseError::Rejected(reason) => Self::Rejected(reason),
+            UseCaseError::Internal(detail) => Self::Internal(detail),
         }
     }
 }

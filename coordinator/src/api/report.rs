@@ -9,8 +9,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::error::ApiError;
-use crate::queue::{ResultText, TaskStatus, TaskView, WorkerId};
-use crate::task_data::PiecesBody;
+use super::pieces_body::PiecesBody;
+use crate::queue::{TaskStatus, TaskView, WorkerId};
+use crate::shared_text::SharedText;
 
 /// Results longer than this that need no escaping are written as pieces.
 const PIECES_FROM_BYTES: usize = 64 * 1024;
@@ -105,13 +106,13 @@ fn pieces_response(report: TaskReport<'_>) -> Response {
         return Json(report).into_response();
     };
     let mut chunks = vec![json.slice(..at)];
-    chunks.extend(text.to_bytes());
+    chunks.extend(text.pieces().iter().cloned());
     chunks.push(json.slice(at..));
     PiecesBody::json_response(chunks)
 }
 
 /// A report's `result`: the text, or `""` before there is one.
-struct ReportResult<'a>(Option<&'a ResultText>);
+struct ReportResult<'a>(Option<&'a SharedText>);
 
 impl Serialize for ReportResult<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

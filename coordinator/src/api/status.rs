@@ -1,12 +1,10 @@
 //! `GET /health` and `GET /stats`.
 
-use std::time::Instant;
-
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 
-use crate::state::AppState;
+use crate::state::{AppState, StatsReport};
 
 #[derive(Serialize)]
 struct Health {
@@ -15,7 +13,7 @@ struct Health {
 }
 
 /// `GET /health`: `{"status":"ok","service":"coordinator"}`.
-pub async fn health() -> Json<impl Serialize> {
+pub(super) async fn health() -> Json<impl Serialize> {
     Json(Health {
         status: "ok",
         service: "coordinator",
@@ -54,9 +52,8 @@ struct WorkerLine {
 /// `GET /stats`: the contract's four counters, then the extensions (failed,
 /// requeued, rejected results, held tasks and bytes, workers seen in the
 /// last minute with their rejected results and bench time, uptime).
-pub async fn stats_get(State(state): State<AppState>) -> Json<impl Serialize> {
-    let now = Instant::now();
-    let stats = state.queue().stats(now);
+pub(super) async fn stats_get(State(state): State<AppState>) -> Json<impl Serialize> {
+    let StatsReport { stats, uptime } = state.stats();
     let workers: Vec<WorkerLine> = stats
         .workers
         .into_iter()
@@ -80,7 +77,7 @@ pub async fn stats_get(State(state): State<AppState>) -> Json<impl Serialize> {
         held_tasks: stats.held_tasks,
         held_bytes: stats.held_bytes,
         workers_seen: workers.len(),
-        uptime_secs: now.saturating_duration_since(state.started_at()).as_secs(),
+        uptime_secs: uptime.as_secs(),
         workers,
     })
 }

@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 /// Byte spans of the values of the top-level fields `A` and `B` in task
 /// data (each value as written: a JSON string or array, or anything else).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OperandSpans {
+pub(super) struct OperandSpans {
     /// The value of `A`.
     pub a: Range<usize>,
     /// The value of `B`.
@@ -26,13 +26,13 @@ pub struct OperandSpans {
 impl OperandSpans {
     /// The text of `A`'s value in `data` (the text the spans were found in).
     #[must_use]
-    pub fn a_json<'a>(&self, data: &'a str) -> Option<&'a str> {
+    pub(super) fn a_json<'a>(&self, data: &'a str) -> Option<&'a str> {
         data.get(self.a.clone())
     }
 
     /// The text of `B`'s value in `data`.
     #[must_use]
-    pub fn b_json<'a>(&self, data: &'a str) -> Option<&'a str> {
+    pub(super) fn b_json<'a>(&self, data: &'a str) -> Option<&'a str> {
         data.get(self.b.clone())
     }
 }
@@ -44,7 +44,7 @@ impl OperandSpans {
 /// # Errors
 ///
 /// When `data` is not JSON, as `serde_json` reports it.
-pub fn find(data: &str) -> Result<Option<OperandSpans>, serde_json::Error> {
+pub(super) fn find(data: &str) -> Result<Option<OperandSpans>, serde_json::Error> {
     let mut reader = serde_json::Deserializer::from_str(data);
     let Ok(found) = reader.deserialize_any(TopLevel).and_then(|found| {
         reader.end()?;

@@ -1,5 +1,5 @@
-//! Splitting a multiplication into row blocks and assembling the blocks'
-//! products, on text.
+//! A task's data read as a matrix pair, and the data of its row-block
+//! parts, on text.
 //!
 //! A task whose data is `{"A":..,"B":..}` (each a JSON string holding Dana
 //! matrix text, or a JSON array) is recognised by [`MatrixPair::parse`],
@@ -8,8 +8,8 @@
 //! `{"A":..,"B":..}` and in the form the client used for each operand: the
 //! rows are copied as they were written (spaces included) and `B`'s JSON is
 //! copied verbatim, never re-serialised. Any worker computes a part as an
-//! ordinary task. [`assemble`] joins the parts' product texts, in row
-//! order, into the text of the full product.
+//! ordinary task; the queue joins the parts' product texts back in row
+//! order.
 //!
 //! The scan checks structure only (brackets, commas, equal row lengths, the
 //! inner dimensions); numbers are left to whoever parses the matrices.
@@ -19,15 +19,16 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use axum::body::Bytes;
+use bytes::Bytes;
 
-use crate::operands::{self, OperandSpans};
-use crate::result_text::ResultText;
-use crate::task_data::TaskData;
+#[cfg(test)]
+use super::operands;
+use super::operands::OperandSpans;
+use crate::shared_text::SharedText;
 
 /// A task's data recognised as a matrix pair `{"A":..,"B":..}`.
 #[derive(Debug, Clone)]
-pub struct MatrixPair<'a> {
+pub(crate) struct MatrixPair<'a> {
     /// `A`'s matrix text (decoded when it was a JSON string with escapes).
     a_text: Cow<'a, str>,
     /// Whether `A` was sent as a JSON string (else a JSON array).
@@ -44,42 +45,20 @@ pub struct MatrixPair<'a> {
     b_cols: usize,
 }
 
-/// One row block of a split multiplication.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Part {
-    /// The rows of `A` (and of the product) this part covers.
-    pub rows: Range<usize>,
-    /// The part's task data, `{"A":..,"B":..}` in the client's form.
-    pub data: TaskData,
-}
-
-/// Why part results could not be assembled.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AssembleError {
-    /// There were no parts.
-    #[error("no parts to assemble")]
-    NoParts,
-    /// A part's result is not a `[[..],..]` matrix text.
-    #[error("the result of part {part} is not a matrix text")]
-    NotAMatrix {
-        /// Index of the part.
-        part: usize,
-    },
-}
-
 impl<'a> MatrixPair<'a> {
     /// Recognises `data` (task data as JSON text) as a matrix pair: an
     /// object with fields `A` and `B` (other fields are ignored), each a
     /// JSON string holding a matrix text or a JSON array of rows, where `A`'s
     /// columns equal `B`'s rows. `None` for anything else, including ragged
     /// or empty matrices.
-    pub fn parse(data: &'a str) -> Option<Self> {
+    #[cfg(test)]
+    pub(crate) fn parse(data: &'a str) -> Option<Self> {
         Self::from_operands(data, &operands::find(data).ok()??)
     }
 
     /// As [`MatrixPair::parse`], with the spans of `A` and `B` in `data`
     /// already found ([`operands::find`]).
-    pub fn from_operands(data: &'a str, spans: &OperandSpans) -> Option<Self> {
+    pub(super) fn from_operands(data: &'a str, spans: &OperandSpans) -> Option<Self> {
         let (a_json, b_json) = (spans.a_json(data)?, spans.b_json(data)?);
         let (a_text, a_is_string) = matrix_text(a_json)?;
         let (b_text, _) = matrix_text(b_json)?;
@@ -102,38 +81,40 @@ impl<'a> MatrixPair<'a> {
     }
 
     /// Rows of `A` (and of the product).
-    pub fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         self.a_rows.len()
     }
 
     /// The inner dimension: columns of `A`, rows of `B`.
-    pub fn inner(&self) -> usize {
+    #[cfg(test)]
+    fn inner(&self) -> usize {
         self.a_cols
     }
 
     /// Columns of `B` (and of the product).
-    pub fn cols(&self) -> usize {
+    #[cfg(test)]
+    fn cols(&self) -> usize {
         self.b_cols
     }
 
     /// Floating point operations of the product: `2 m k n`.
-    pub fn flops(&self) -> u128 {
+    pub(crate) fn flops(&self) -> u128 {
         2 * self.rows() as u128 * self.a_cols as u128 * self.b_cols as u128
     }
 
     /// `A`'s matrix text.
-    pub fn a_text(&self) -> &str {
+    pub(crate) fn a_text(&self) -> &str {
         &self.a_text
     }
 
     /// `B`'s matrix text.
-    pub fn b_text(&self) -> &str {
+    pub(crate) fn b_text(&self) -> &str {
         &self.b_text
     }
 
     /// The rows of each of `parts` blocks (at most one per row, at least
     /// one): sizes differ by at most one, larger blocks first.
-    pub fn part_rows(&self, parts: usize) -> Vec<Range<usize>> {
+    pub(crate) fn part_rows(&self, parts: usize) -> Vec<Range<usize>> {
         balanced_ranges(self.rows(), parts)
     }
 
@@ -145,7 +126,7 @@ impl<'a> MatrixPair<'a> {
     /// # Panics
     ///
     /// When `rows` is empty or not inside `0..self.rows()`.
-    pub fn part_data(&self, source: &Bytes, rows: Range<usize>) -> TaskData {
+    pub(crate) fn part_data(&self, source: &Bytes, rows: Range<usize>) -> SharedText {
         assert!(
             !rows.is_empty() && rows.end <= self.rows(),
             "part rows {rows:?} out of 0..{}",
@@ -173,19 +154,7 @@ impl<'a> MatrixPair<'a> {
             pieces.extend([literal(b"{\"A\":["), shared(a_rows), literal(b"]")]);
         }
         pieces.extend([literal(b",\"B\":"), shared(self.b_json), literal(b"}")]);
-        TaskData::from_pieces(pieces).borrowing(borrowed)
-    }
-
-    /// Splits into `parts` row blocks (fewer when `A` has fewer rows), each
-    /// sharing the bytes of `source` as [`MatrixPair::part_data`] does.
-    pub fn split(&self, source: &Bytes, parts: usize) -> Vec<Part> {
-        self.part_rows(parts)
-            .into_iter()
-            .map(|rows| Part {
-                data: self.part_data(source, rows.clone()),
-                rows,
-            })
-            .collect()
+        SharedText::from_pieces(pieces).borrowing(borrowed)
     }
 }
 
@@ -203,7 +172,7 @@ fn share(source: &Bytes, piece: &str) -> (Bytes, bool) {
 
 /// Splits `0..len` into `parts` contiguous ranges (clamped to `1..=len`)
 /// whose lengths differ by at most one; empty when `len` is 0.
-pub fn balanced_ranges(len: usize, parts: usize) -> Vec<Range<usize>> {
+pub(super) fn balanced_ranges(len: usize, parts: usize) -> Vec<Range<usize>> {
     if len == 0 {
         return Vec::new();
     }
@@ -218,33 +187,6 @@ pub fn balanced_ranges(len: usize, parts: usize) -> Vec<Range<usize>> {
             range
         })
         .collect()
-}
-
-/// Joins the product texts of consecutive row blocks, in order, into the
-/// full product text: `["[[1,2]]", "[[3,4],[5,6]]"]` gives
-/// `"[[1,2],[3,4],[5,6]]"`. Rows are kept as the parts wrote them, and
-/// shared, not copied.
-///
-/// # Errors
-///
-/// [`AssembleError::NoParts`]; [`AssembleError::NotAMatrix`] when a part is
-/// not `[` rows `]` with at least one row.
-pub fn assemble(parts: &[ResultText]) -> Result<ResultText, AssembleError> {
-    if parts.is_empty() {
-        return Err(AssembleError::NoParts);
-    }
-    let rows = parts
-        .iter()
-        .enumerate()
-        .map(|(part, text)| {
-            text.slice(|text| {
-                let rows = text.trim().strip_prefix('[')?.strip_suffix(']')?.trim();
-                (rows.starts_with('[') && rows.ends_with(']')).then_some(rows)
-            })
-            .ok_or(AssembleError::NotAMatrix { part })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ResultText::join(&rows, "[", ",", "]"))
 }
 
 /// A matrix's text from its JSON value: the content of a JSON string
@@ -378,18 +320,35 @@ mod tests {
     }
 
     /// `data`'s parts, sharing its bytes.
+    /// One row block of a split multiplication.
+    #[derive(Debug)]
+    struct Part {
+        rows: Range<usize>,
+        data: SharedText,
+    }
+
+    fn split_source(source: &Bytes, parts: usize) -> Vec<Part> {
+        let text = std::str::from_utf8(source).unwrap();
+        let pair = MatrixPair::parse(text).unwrap();
+        pair.part_rows(parts)
+            .into_iter()
+            .map(|rows| Part {
+                data: pair.part_data(source, rows.clone()),
+                rows,
+            })
+            .collect()
+    }
+
     fn split(data: &str, parts: usize) -> Vec<Part> {
-        let source = Bytes::copy_from_slice(data.as_bytes());
-        let text = std::str::from_utf8(&source).unwrap();
-        MatrixPair::parse(text).unwrap().split(&source, parts)
+        split_source(&Bytes::copy_from_slice(data.as_bytes()), parts)
     }
 
     fn split_and_assemble(data: &str, parts: usize) -> String {
-        let results: Vec<ResultText> = split(data, parts)
+        let results: Vec<SharedText> = split(data, parts)
             .iter()
             .map(|p| compute_part(&p.data.to_text()).into())
             .collect();
-        assemble(&results).unwrap().to_string()
+        crate::queue::assemble(&results).unwrap().to_string()
     }
 
     #[test]
@@ -452,12 +411,11 @@ mod tests {
     fn parts_share_the_operands_bytes_instead_of_copying_them() {
         let data = r#"{"A":"[[1,2],[3,4],[5,6]]","B":"[[1,0],[0,1]]"}"#;
         let source = Bytes::copy_from_slice(data.as_bytes());
-        let text = std::str::from_utf8(&source).unwrap();
         let inside = |piece: &Bytes| {
             let (start, base) = (piece.as_ptr() as usize, source.as_ptr() as usize);
             base <= start && start + piece.len() <= base + source.len()
         };
-        for part in MatrixPair::parse(text).unwrap().split(&source, 2) {
+        for part in split_source(&source, 2) {
             let pieces = part.data.pieces();
             let shared: usize = pieces.iter().filter(|p| inside(p)).map(Bytes::len).sum();
             // Only the literals `{"A":"[`, `]"`, `,"B":` and `}` are new.
@@ -524,29 +482,5 @@ mod tests {
                 assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1);
             }
         }
-    }
-
-    #[test]
-    fn assembling_rejects_what_is_not_a_matrix() {
-        let assemble = |parts: &[&str]| {
-            let parts: Vec<ResultText> = parts.iter().map(|&p| p.into()).collect();
-            assemble(&parts).map(|text| text.to_string())
-        };
-        assert_eq!(assemble(&[]), Err(AssembleError::NoParts));
-        assert_eq!(
-            assemble(&["[[1]]", "7"]),
-            Err(AssembleError::NotAMatrix { part: 1 })
-        );
-        for not_rows in ["[]", "[1,2]", "[[1]", ""] {
-            assert_eq!(
-                assemble(&[not_rows]),
-                Err(AssembleError::NotAMatrix { part: 0 }),
-                "{not_rows:?}"
-            );
-        }
-        assert_eq!(
-            assemble(&[" [[1, 2]] ", "[ [3,4],\n[5,6] ]"]),
-            Ok("[[1, 2],[3,4],\n[5,6]]".to_owned())
-        );
     }
 }

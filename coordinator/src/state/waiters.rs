@@ -10,13 +10,13 @@ use crate::queue::TaskId;
 
 /// The signals of the tasks someone is waiting on.
 #[derive(Debug, Default)]
-pub struct ResultWaiters {
+pub(crate) struct ResultWaiters {
     signals: Mutex<HashMap<TaskId, Arc<Notify>>>,
 }
 
 /// A client's hold on task `id`'s signal; let go when dropped.
 #[derive(Debug)]
-pub struct Waiting<'a> {
+pub(crate) struct Waiting<'a> {
     waiters: &'a ResultWaiters,
     id: TaskId,
     signal: Option<Arc<Notify>>,
@@ -25,7 +25,7 @@ pub struct Waiting<'a> {
 impl Waiting<'_> {
     /// The signal to wait on (create the `notified()` future, enable it,
     /// then look at the task, so no change is missed).
-    pub fn signal(&self) -> &Notify {
+    pub(crate) fn signal(&self) -> &Notify {
         self.signal
             .as_deref()
             .unwrap_or_else(|| unreachable!("held until dropped"))
@@ -54,7 +54,7 @@ impl ResultWaiters {
     }
 
     /// Starts waiting on task `id`.
-    pub fn wait_on(&self, id: TaskId) -> Waiting<'_> {
+    pub(crate) fn wait_on(&self, id: TaskId) -> Waiting<'_> {
         let signal = Arc::clone(self.lock().entry(id).or_default());
         Waiting {
             waiters: self,
@@ -64,26 +64,26 @@ impl ResultWaiters {
     }
 
     /// Wakes the clients waiting on task `id`.
-    pub fn announce(&self, id: TaskId) {
+    pub(crate) fn announce(&self, id: TaskId) {
         if let Some(signal) = self.lock().get(&id) {
             signal.notify_waiters();
         }
     }
 
     /// Wakes every waiting client.
-    pub fn announce_all(&self) {
+    pub(crate) fn announce_all(&self) {
         for signal in self.lock().values() {
             signal.notify_waiters();
         }
     }
 
     /// Tasks someone is waiting on.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
 
     /// Whether nobody is waiting.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }

@@ -1,0 +1,277 @@
+//! How a submitted body becomes tasks.
+//!
+//! [`Submission::read`] checks the body as JSON once; that read also finds
+//! the top-level fields `A` and `B` ([`operands`]). [`plan`] then decides
+//! what to queue: a task whose data is a matrix pair `{"A":..,"B":..}`
+//! ([`MatrixPair`]) gets a Freivalds check prepared from its operands with a
+//! secret random seed (unless verification is off). If its product costs at
+//! least [`Config::split_min_flops`], it is split into as many parts as
+//! workers were seen recently, between [`MIN_PARTS`] and
+//! [`Config::max_parts`], each a slice of the body. Anything else (other
+//! task data, matrices that do not read or do not multiply) is queued
+//! untouched, for the worker to compute or report.
+//!
+//! Reading the operands costs `O(n^2)`; the submit use case runs [`plan`]
+//! outside the queue's lock (and off the async runtime for large bodies).
+
+mod matrix_pair;
+mod operands;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kernel::verify::{ProductCheck, fresh_seed};
+
+use crate::check::TaskCheck;
+use crate::config::Config;
+use crate::queue::{NewPart, NewTask};
+use crate::shared_text::SharedText;
+pub(crate) use matrix_pair::MatrixPair;
+use operands::OperandSpans;
+
+/// A split task has at least this many parts.
+pub(crate) const MIN_PARTS: usize = 2;
+
+/// A `POST /task` body as the JSON text handed to workers: the body itself
+/// when it is JSON, the body as a JSON string otherwise.
+#[derive(Debug, Clone)]
+pub(crate) struct Submission {
+    /// The task data.
+    data: SharedText,
+    /// Where the matrices `A` and `B` are in it, when it is an object with
+    /// both (found while the body was checked as JSON).
+    operands: Option<OperandSpans>,
+}
+
+/// A submission with nothing in it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Task body is empty")]
+pub struct EmptyTask;
+
+impl Submission {
+    /// Reads a `POST /task` body, checking it as JSON once.
+    ///
+    /// # Errors
+    ///
+    /// [`EmptyTask`] for an empty (or all-whitespace) body.
+    pub(crate) fn read(body: Bytes) -> Result<Self, EmptyTask> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(EmptyTask);
+        }
+        if let Ok(text) = std::str::from_utf8(&body)
+            && let Ok(operands) = operands::find(text)
+        {
+            // The body itself, not a copy.
+            return Ok(Self {
+                data: SharedText::from_utf8_bytes(body),
+                operands,
+            });
+        }
+        let text = String::from_utf8_lossy(&body);
+        // A string always serialises.
+        let quoted = serde_json::to_string(&*text).unwrap_or_default();
+        Ok(Self {
+            data: SharedText::from(quoted),
+            operands: None,
+        })
+    }
+}
+
+/// Decides how to queue `submission` given `config` and the number of
+/// workers seen recently.
+pub(crate) fn plan(config: &Config, workers_seen: usize, submission: Submission) -> NewTask {
+    let Submission { data, operands } = submission;
+    let unchecked = |data| NewTask::One { data, check: None };
+    // Submitted data is one piece: the request body.
+    let ([source], Some(found)) = (data.pieces(), operands.as_ref()) else {
+        return unchecked(data);
+    };
+    let Some(pair) = std::str::from_utf8(source)
+        .ok()
+        .and_then(|text| MatrixPair::from_operands(text, found))
+    else {
+        return unchecked(data);
+    };
+    let check = if config.verify {
+        match ProductCheck::from_text(pair.a_text(), pair.b_text(), fresh_seed()) {
+            Ok(check) => Some(Arc::new(check)),
+            // The worker will find the same problem and report it.
+            Err(_) => return unchecked(data),
+        }
+    } else {
+        None
+    };
+    let check_rows = |rows| {
+        check
+            .as_ref()
+            .map(|check| TaskCheck::product_rows(Arc::clone(check), rows))
+    };
+    let parts = part_count(config, workers_seen, &pair);
+    if parts >= MIN_PARTS {
+        let parts = pair
+            .part_rows(parts)
+            .into_iter()
+            .map(|rows| NewPart {
+                data: pair.part_data(source, rows.clone()),
+                check: check_rows(rows),
+            })
+            .collect();
+        return NewTask::Split { data, parts };
+    }
+    let check = check_rows(0..pair.rows());
+    NewTask::One { data, check }
+}
+
+/// How many parts to split `pair` into: 0 when it is not split.
+fn part_count(config: &Config, workers_seen: usize, pair: &MatrixPair<'_>) -> usize {
+    let Some(min_flops) = config.split_min_flops else {
+        return 0;
+    };
+    if pair.flops() < u128::from(min_flops) || config.max_parts < MIN_PARTS {
+        return 0;
+    }
+    let parts = workers_seen
+        .clamp(MIN_PARTS, config.max_parts)
+        .min(pair.rows());
+    if parts >= MIN_PARTS { parts } else { 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn config(split_min_flops: Option<u64>) -> Config {
+        Config {
+            split_min_flops,
+            ..Config::default()
+        }
+    }
+
+    const PAIR: &str = r#"{"A":"[[1,2],[3,4],[5,6]]","B":"[[1,0],[0,1]]"}"#;
+
+    fn planned(config: &Config, workers: usize, data: &str) -> NewTask {
+        let submission = Submission::read(Bytes::copy_from_slice(data.as_bytes())).unwrap();
+        plan(config, workers, submission)
+    }
+
+    /// `data` as submitted, as text.
+    fn data_text(body: &[u8]) -> String {
+        Submission::read(Bytes::copy_from_slice(body))
+            .unwrap()
+            .data
+            .to_text()
+            .into_owned()
+    }
+
+    #[test]
+    fn json_task_data_is_kept_verbatim() {
+        let body = Bytes::from_static(br#"{"A": "[[1,2]]",  "B":[[3]]}"#);
+        let submission = Submission::read(body.clone()).unwrap();
+        let data = &submission.data;
+        assert_eq!(data.to_text(), r#"{"A": "[[1,2]]",  "B":[[3]]}"#);
+        assert_eq!(
+            data.pieces(),
+            std::slice::from_ref(&body),
+            "the body itself"
+        );
+        let operands = submission.operands.unwrap();
+        let text = data.as_str().unwrap();
+        assert_eq!(operands.a_json(text), Some(r#""[[1,2]]""#));
+        assert_eq!(operands.b_json(text), Some("[[3]]"));
+    }
+
+    #[test]
+    fn non_json_task_data_becomes_a_string() {
+        assert_eq!(data_text(b"hello \"x\""), r#""hello \"x\"""#);
+        assert_eq!(data_text(b"{broken"), r#""{broken""#);
+        assert_eq!(data_text(b"\xff"), "\"\u{fffd}\"");
+    }
+
+    #[test]
+    fn empty_task_data_is_rejected() {
+        assert_eq!(Submission::read(Bytes::new()).unwrap_err(), EmptyTask);
+        assert!(Submission::read(Bytes::from_static(b" \n")).is_err());
+    }
+
+    #[test]
+    fn non_matrix_data_is_queued_untouched() {
+        for data in [
+            r#""text""#,
+            "{}",
+            r#"{"A":"[[1,x]]","B":"[[1]]"}"#,
+            r#"{"A":"[[1]]","B":"[[1,2],[3,4]]"}"#,
+        ] {
+            assert!(
+                matches!(
+                    planned(&config(Some(0)), 4, data),
+                    NewTask::One { check: None, .. }
+                ),
+                "{data}"
+            );
+        }
+    }
+
+    #[test]
+    fn small_products_are_checked_whole() {
+        let NewTask::One {
+            check: Some(check), ..
+        } = planned(&config(Some(1_000)), 4, PAIR)
+        else {
+            panic!("not checked whole");
+        };
+        assert_eq!(check.rows(), 0..3);
+        assert_eq!(check.verify(&"[[1,2],[3,4],[5,6]]".into()), Ok(()));
+        assert!(check.verify(&"[[1,2],[3,4],[5,7]]".into()).is_err());
+    }
+
+    #[test]
+    fn large_products_are_split_by_workers_seen_within_bounds() {
+        let count = |workers| match planned(&config(Some(1)), workers, PAIR) {
+            NewTask::Split { parts, .. } => parts.len(),
+            other => panic!("not split: {other:?}"),
+        };
+        assert_eq!(count(0), 2, "at least two parts");
+        assert_eq!(count(2), 2);
+        assert_eq!(count(9), 3, "no more parts than rows");
+        let NewTask::Split { parts, .. } = planned(&config(Some(1)), 3, PAIR) else {
+            panic!("not split");
+        };
+        let check = parts[2]
+            .check
+            .as_ref()
+            .unwrap_or_else(|| panic!("unchecked"));
+        assert_eq!(check.rows(), 2..3);
+        assert_eq!(
+            parts[2].data.to_text(),
+            r#"{"A":"[[5,6]]","B":"[[1,0],[0,1]]"}"#
+        );
+        assert_eq!(check.verify(&"[[5,6]]".into()), Ok(()));
+        assert!(check.verify(&"[[1,2]]".into()).is_err());
+    }
+
+    #[test]
+    fn switches_turn_splitting_and_checking_off() {
+        assert!(matches!(
+            planned(&config(None), 4, PAIR),
+            NewTask::One { check: Some(_), .. }
+        ));
+        let unchecked = Config {
+            verify: false,
+            ..config(None)
+        };
+        assert!(matches!(
+            planned(&unchecked, 4, PAIR),
+            NewTask::One { check: None, .. }
+        ));
+        let split_unchecked = Config {
+            verify: false,
+            ..config(Some(1))
+        };
+        let NewTask::Split { parts, .. } = planned(&split_unchecked, 4, PAIR) else {
+            panic!("not split");
+        };
+        assert!(parts.iter().all(|p| p.check.is_none()));
+    }
+}

@@ -1,0 +1,246 @@
+//! The change record: every state transition a queue operation made, as
+//! plain data.
+//!
+//! Each mutating operation of [`super::TaskQueue`] returns [`Changes`], the
+//! transitions it decided, in order. Whoever consumes a change (waking long
+//! polls and result waiters, the log, a durable store, metrics) reads it
+//! from this record; nobody asks the queue again afterwards. The record is
+//! complete: folding every change in order into a table of tasks gives the
+//! tasks the queue holds (the queue's tests check this after random runs),
+//! so a store that persists the changes can rebuild the queue.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::task::TaskId;
+use super::workers::WorkerId;
+use crate::check::TaskCheck;
+use crate::shared_text::SharedText;
+
+/// Why a task went back to the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequeueReason {
+    /// Its lease expired without an answer.
+    LeaseExpired,
+    /// Its worker gave it back.
+    Released,
+    /// Its worker's result was rejected.
+    Rejected,
+}
+
+impl RequeueReason {
+    /// A short name for logs and metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LeaseExpired => "lease_expired",
+            Self::Released => "released",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+/// One state transition of one task.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A task was accepted; it is pending at the back of the queue.
+    Submitted {
+        /// The new task.
+        id: TaskId,
+        /// Its data.
+        data: SharedText,
+        /// What its results are checked against.
+        check: Option<TaskCheck>,
+    },
+    /// A split task was accepted; it is processing until its parts (each
+    /// in a [`Change::PartSubmitted`] right after this one) are done.
+    SplitSubmitted {
+        /// The split task.
+        id: TaskId,
+        /// What the client sent.
+        data: SharedText,
+        /// How many parts it has.
+        parts: usize,
+    },
+    /// A part of a split task was accepted; it is pending at the back of
+    /// the queue.
+    PartSubmitted {
+        /// The part.
+        id: TaskId,
+        /// Its split task.
+        split: TaskId,
+        /// Its place among the parts, in row order.
+        index: usize,
+        /// Its data (slices of the split task's data).
+        data: SharedText,
+        /// What its results are checked against.
+        check: Option<TaskCheck>,
+    },
+    /// A task was leased to a worker.
+    Leased {
+        /// The task.
+        id: TaskId,
+        /// Its split task, for a part.
+        split: Option<TaskId>,
+        /// The worker that holds it.
+        worker: WorkerId,
+        /// Hand-outs so far, this one included.
+        attempts: u32,
+        /// When the lease ends.
+        expires_at: Instant,
+    },
+    /// A task went back to the front of the queue.
+    Requeued {
+        /// The task.
+        id: TaskId,
+        /// Its split task, for a part.
+        split: Option<TaskId>,
+        /// Hand-outs counted so far (a release does not count its own).
+        attempts: u32,
+        /// Why.
+        reason: RequeueReason,
+    },
+    /// A task completed with a result (for a part, its split task counts
+    /// one more part done).
+    Completed {
+        /// The task.
+        id: TaskId,
+        /// Its split task, for a part.
+        split: Option<TaskId>,
+        /// The result.
+        result: SharedText,
+        /// The worker credited with it.
+        worker: Option<WorkerId>,
+    },
+    /// A split task's parts were all done and their results joined into
+    /// its product; it is completed.
+    Assembled {
+        /// The split task.
+        id: TaskId,
+        /// The product (the parts' results, shared).
+        result: SharedText,
+    },
+    /// A task failed.
+    Failed {
+        /// The task.
+        id: TaskId,
+        /// Its split task, for a part.
+        split: Option<TaskId>,
+        /// Why.
+        error: Arc<str>,
+        /// The worker whose answer failed it, if one did.
+        worker: Option<WorkerId>,
+    },
+    /// A result for a task failed its check. The task itself changes only
+    /// by a [`Change::Requeued`] or [`Change::Failed`] that follows.
+    Rejected {
+        /// The task.
+        id: TaskId,
+        /// Its split task, for a part.
+        split: Option<TaskId>,
+        /// The poster, when known.
+        worker: Option<WorkerId>,
+        /// Why the result was refused.
+        reason: Arc<str>,
+        /// Whether this rejection benched the worker.
+        benched: bool,
+    },
+    /// A finished task was dropped: its keep time ran out, or it was a
+    /// part whose split task has been assembled.
+    Evicted {
+        /// The task.
+        id: TaskId,
+    },
+}
+
+impl Change {
+    /// The task that changed.
+    pub fn id(&self) -> TaskId {
+        match self {
+            Self::Submitted { id, .. }
+            | Self::SplitSubmitted { id, .. }
+            | Self::PartSubmitted { id, .. }
+            | Self::Leased { id, .. }
+            | Self::Requeued { id, .. }
+            | Self::Completed { id, .. }
+            | Self::Assembled { id, .. }
+            | Self::Failed { id, .. }
+            | Self::Rejected { id, .. }
+            | Self::Evicted { id } => *id,
+        }
+    }
+
+    /// The split task whose progress this change is part of.
+    pub fn split(&self) -> Option<TaskId> {
+        match self {
+            Self::PartSubmitted { split, .. } => Some(*split),
+            Self::Leased { split, .. }
+            | Self::Requeued { split, .. }
+            | Self::Completed { split, .. }
+            | Self::Failed { split, .. }
+            | Self::Rejected { split, .. } => *split,
+            Self::Submitted { .. }
+            | Self::SplitSubmitted { .. }
+            | Self::Assembled { .. }
+            | Self::Evicted { .. } => None,
+        }
+    }
+
+    /// Whether this change put a task in the queue for workers to take.
+    pub fn makes_pending(&self) -> bool {
+        matches!(
+            self,
+            Self::Submitted { .. } | Self::PartSubmitted { .. } | Self::Requeued { .. }
+        )
+    }
+}
+
+/// The transitions one queue operation made, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Changes(Vec<Change>);
+
+impl Changes {
+    /// No change.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    pub(super) fn push(&mut self, change: Change) {
+        self.0.push(change);
+    }
+
+    /// The changes, in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Change> {
+        self.0.iter()
+    }
+
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many changes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// How many more tasks are pending after these changes than before
+    /// (the long polls to wake): tasks made pending less tasks leased.
+    pub fn pending_added(&self) -> usize {
+        let added = self.0.iter().filter(|c| c.makes_pending()).count();
+        let leased = self
+            .0
+            .iter()
+            .filter(|c| matches!(c, Change::Leased { .. }))
+            .count();
+        added.saturating_sub(leased)
+    }
+}
+
+impl<'a> IntoIterator for &'a Changes {
+    type Item = &'a Change;
+    type IntoIter = std::slice::Iter<'a, Change>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}

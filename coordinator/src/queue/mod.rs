@@ -1,0 +1,360 @@
+//! The task state machine: every task's life from submission to eviction.
+//!
+//! A task is `Pending` (waiting in the queue), `Processing` (leased to one
+//! worker until a deadline), `Completed` (holds its result, never
+//! overwritten) or `Failed` (holds an error). This module is plain
+//! synchronous Rust: no HTTP, no async, no clock. Every operation that
+//! depends on time takes `now: Instant`, so tests drive leases and eviction
+//! without sleeping. Every operation that changes something returns the
+//! [`Changes`] it made, the one record that waking, logging and storing
+//! read. Locking is the caller's job ([`crate::state`]).
+//!
+//! # Layout
+//!
+//! - `task`: one task, its id, status and snapshot ([`TaskView`]).
+//! - `lifecycle`: submitting, leasing, completing, failing, rejecting,
+//!   giving back, requeueing expired leases and evicting.
+//! - `split_tasks`: split tasks and their parts: a split task completes
+//!   when its last part does, with the parts' results joined.
+//! - `workers`: workers seen, their rejections, bench and release pause.
+//! - `change`: the change record.
+//!
+//! # Complexity
+//!
+//! Tasks live in a `HashMap` keyed by id. The pending queue is a `VecDeque`
+//! of ids (requeued tasks go to the front). Lease deadlines and eviction
+//! deadlines go into FIFO deques: every lease has the same length and every
+//! finished task is kept for the same time, so both deques are sorted by
+//! deadline as they are pushed. Stale entries (a task completed while its id
+//! still sits in a deque) are skipped when popped (lazy deletion), so every
+//! operation is O(1) amortised, apart from submitting or finishing a split
+//! task (O(parts)). Statistics are counters, never scans.
+
+mod change;
+mod lifecycle;
+mod split_tasks;
+mod task;
+mod workers;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+pub use change::{Change, Changes, RequeueReason};
+#[cfg(test)]
+use lifecycle::Rejection;
+pub(crate) use lifecycle::{NoLease, Outcome};
+pub(crate) use split_tasks::NewPart;
+#[cfg(test)]
+pub(crate) use split_tasks::assemble;
+pub(crate) use task::FIRST_PART_ID;
+pub use task::{Lease, PartsProgress, TaskId, TaskStatus, TaskView};
+pub(crate) use workers::{DEFAULT_BENCH_TIME, DEFAULT_REJECT_LIMIT, RejectPolicy};
+pub use workers::{RELEASE_PAUSE, WORKER_SEEN_WINDOW, WorkerId, WorkerStats};
+
+use crate::check::TaskCheck;
+use crate::shared_text::SharedText;
+use task::Task;
+use workers::Workers;
+
+/// The limits the queue enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct QueueLimits {
+    /// How long a worker holds a task before it goes back to the queue.
+    pub lease: Duration,
+    /// How many times a task is handed out before it fails for good.
+    pub max_attempts: u32,
+    /// Most tasks held at once, in any state.
+    pub max_tasks: usize,
+    /// Most bytes of task data, results and errors held at once.
+    pub max_held_bytes: usize,
+    /// How long a finished task is kept before it is evicted.
+    pub keep_finished: Duration,
+}
+
+/// Why a queue operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueueError {
+    /// No task with this id was ever submitted.
+    #[error("Task not found")]
+    NotFound,
+    /// The task finished and was evicted after the keep time.
+    #[error("Task result expired")]
+    Expired,
+    /// The queue holds [`QueueLimits::max_tasks`] tasks.
+    #[error("Queue is full ({0} tasks held)")]
+    Full(usize),
+    /// Accepting the task would hold more than [`QueueLimits::max_held_bytes`].
+    #[error("Queue is full ({0} bytes held)")]
+    FullBytes(usize),
+    /// The task is not processing, or is leased to another worker.
+    #[error("Task {0} is not processing by this worker")]
+    NotLeasedBy(TaskId),
+    /// The task was split into parts: results are taken per part.
+    #[error("Task {0} is split into parts; post the results of its parts")]
+    SplitTask(TaskId),
+    /// Every id between the client ids and [`FIRST_PART_ID`] is taken, so no
+    /// more split tasks can be made (after about two billion tasks).
+    #[error("No task ids left for the parts of a split task")]
+    PartIdsExhausted,
+}
+
+/// A task to add, as [`TaskQueue::submit`] takes it.
+#[derive(Debug, Clone)]
+pub(crate) enum NewTask {
+    /// One task that workers compute as it is.
+    One {
+        /// The task data, handed back verbatim to the worker that leases it.
+        data: SharedText,
+        /// What every result is checked against.
+        check: Option<TaskCheck>,
+    },
+    /// A split task: the client's data, kept for reference, and its parts,
+    /// queued in order.
+    Split {
+        /// What the client sent.
+        data: SharedText,
+        /// The parts, in row order.
+        parts: Vec<NewPart>,
+    },
+}
+
+impl NewTask {
+    /// A task with no check.
+    #[cfg(test)]
+    pub(crate) fn unchecked(data: impl Into<SharedText>) -> Self {
+        Self::One {
+            data: data.into(),
+            check: None,
+        }
+    }
+}
+
+/// Counters for `GET /stats`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// Tasks ever submitted.
+    pub total_tasks: u64,
+    /// Tasks ever completed.
+    pub completed_tasks: u64,
+    /// Tasks ever failed (and not completed later by a late result).
+    pub failed_tasks: u64,
+    /// Tasks processing now.
+    pub active_tasks: u64,
+    /// Tasks pending now.
+    pub queue_size: u64,
+    /// Times a task went back to the queue after its lease expired.
+    pub requeued_tasks: u64,
+    /// Results that failed verification.
+    pub rejected_results: u64,
+    /// Tasks held now, in any state.
+    pub held_tasks: u64,
+    /// Bytes of data, results and errors held now.
+    pub held_bytes: u64,
+    /// Workers seen within [`WORKER_SEEN_WINDOW`], sorted by id.
+    pub workers: Vec<WorkerStats>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct LeaseEntry {
+    expires_at: Instant,
+    id: TaskId,
+    generation: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    completed: u64,
+    failed: u64,
+    requeued: u64,
+    pending: u64,
+    processing: u64,
+    rejected: u64,
+}
+
+impl Counters {
+    /// Moves one task's count from status `from` to status `to`.
+    fn moved(&mut self, from: TaskStatus, to: TaskStatus) {
+        *self.slot(from) -= 1;
+        *self.slot(to) += 1;
+    }
+
+    fn slot(&mut self, status: TaskStatus) -> &mut u64 {
+        match status {
+            TaskStatus::Pending => &mut self.pending,
+            TaskStatus::Processing => &mut self.processing,
+            TaskStatus::Completed => &mut self.completed,
+            TaskStatus::Failed => &mut self.failed,
+        }
+    }
+}
+
+/// All tasks and the queue of pending ones. See the module docs.
+#[derive(Debug)]
+pub(crate) struct TaskQueue {
+    limits: QueueLimits,
+    tasks: HashMap<TaskId, Task>,
+    pending: VecDeque<TaskId>,
+    leases: VecDeque<LeaseEntry>,
+    finished: VecDeque<(Instant, TaskId)>,
+    next_id: u64,
+    /// The id the next part of a split task gets (counts down).
+    next_part_id: u64,
+    held_bytes: usize,
+    counters: Counters,
+    workers: Workers,
+}
+
+impl TaskQueue {
+    /// An empty queue enforcing `limits`, benching workers by `policy`.
+    pub(crate) fn new(limits: QueueLimits, policy: RejectPolicy) -> Self {
+        Self {
+            limits,
+            tasks: HashMap::new(),
+            pending: VecDeque::new(),
+            leases: VecDeque::new(),
+            finished: VecDeque::new(),
+            next_id: 1,
+            next_part_id: FIRST_PART_ID,
+            held_bytes: 0,
+            counters: Counters::default(),
+            workers: Workers::new(policy),
+        }
+    }
+
+    /// A snapshot of task `id`.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::NotFound`] when it was never submitted,
+    /// [`QueueError::Expired`] when it was evicted.
+    pub(crate) fn get(&self, id: TaskId) -> Result<TaskView, QueueError> {
+        self.tasks
+            .get(&id)
+            .map(|task| task.view(id))
+            .ok_or_else(|| self.missing(id))
+    }
+
+    /// The check a result for task `id` must pass, if it has one and is not
+    /// completed yet (a result for a completed task changes nothing).
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::NotFound`] or [`QueueError::Expired`] for an unknown id.
+    pub(crate) fn check_for(&self, id: TaskId) -> Result<Option<TaskCheck>, QueueError> {
+        let task = self.tasks.get(&id).ok_or_else(|| self.missing(id))?;
+        Ok(task
+            .check
+            .clone()
+            .filter(|_| task.status != TaskStatus::Completed))
+    }
+
+    /// Workers seen within [`WORKER_SEEN_WINDOW`] (as of the last tick,
+    /// which forgets the others), plus benched ones.
+    pub(crate) fn workers_seen(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Whether `worker` is benched at `now`.
+    #[cfg(test)]
+    pub(crate) fn is_benched(&self, worker: &WorkerId, now: Instant) -> bool {
+        self.workers.is_benched(worker, now)
+    }
+
+    /// How much longer `worker` gets no task because it gave one back
+    /// ([`RELEASE_PAUSE`]); `None` when it is not paused.
+    #[cfg(test)]
+    pub(crate) fn release_pause_left(&self, worker: &WorkerId, now: Instant) -> Option<Duration> {
+        self.workers.release_pause_left(worker, now)
+    }
+
+    /// The counters and the recently seen workers.
+    pub(crate) fn stats(&self, now: Instant) -> Stats {
+        Stats {
+            total_tasks: (self.next_id - 1) + (FIRST_PART_ID - self.next_part_id),
+            completed_tasks: self.counters.completed,
+            failed_tasks: self.counters.failed,
+            active_tasks: self.counters.processing,
+            queue_size: self.counters.pending,
+            requeued_tasks: self.counters.requeued,
+            rejected_results: self.counters.rejected,
+            held_tasks: self.tasks.len() as u64,
+            held_bytes: self.held_bytes as u64,
+            workers: self.workers.stats(now),
+        }
+    }
+
+    /// The error for an id that is not held: expired if it was given out.
+    fn missing(&self, id: TaskId) -> QueueError {
+        let was_client_task = id.0 > 0 && id.0 < self.next_id;
+        let was_part = id.0 > self.next_part_id && id.0 <= FIRST_PART_ID;
+        if was_client_task || was_part {
+            QueueError::Expired
+        } else {
+            QueueError::NotFound
+        }
+    }
+
+    /// Evicts what is due if holding `tasks` more tasks of `bytes` more
+    /// bytes would pass a limit, then refuses if it still would.
+    fn make_room(
+        &mut self,
+        tasks: usize,
+        bytes: usize,
+        now: Instant,
+        changes: &mut Changes,
+    ) -> Result<(), QueueError> {
+        let fits = |queue: &Self| {
+            queue.tasks.len() + tasks <= queue.limits.max_tasks
+                && queue.held_bytes + bytes <= queue.limits.max_held_bytes
+        };
+        if !fits(self) {
+            self.evict_finished(now, changes);
+        }
+        if self.tasks.len() + tasks > self.limits.max_tasks {
+            return Err(QueueError::Full(self.tasks.len()));
+        }
+        if self.held_bytes + bytes > self.limits.max_held_bytes {
+            return Err(QueueError::FullBytes(self.held_bytes));
+        }
+        Ok(())
+    }
+
+    /// Stores a new task under the next client id (not queued) and counts
+    /// its bytes.
+    fn insert(&mut self, task: Task) -> TaskId {
+        let id = TaskId(self.next_id);
+        self.next_id += 1;
+        self.hold(id, task);
+        id
+    }
+
+    /// Stores a new part of a split task under the next part id (not
+    /// queued) and counts its bytes.
+    fn insert_part(&mut self, task: Task) -> TaskId {
+        let id = TaskId(self.next_part_id);
+        self.next_part_id -= 1;
+        self.hold(id, task);
+        id
+    }
+
+    /// Whether `parts` more part ids fit between the client ids and the part
+    /// ids given out so far (with room for the next client id).
+    fn has_part_ids_for(&self, parts: usize) -> bool {
+        self.next_part_id.saturating_sub(self.next_id) > parts as u64
+    }
+
+    fn hold(&mut self, id: TaskId, task: Task) {
+        self.held_bytes += task.held_bytes();
+        self.tasks.insert(id, task);
+    }
+
+    /// Removes task `id` and its bytes.
+    fn drop_task(&mut self, id: TaskId) -> Option<Task> {
+        let task = self.tasks.remove(&id)?;
+        self.held_bytes -= task.held_bytes();
+        Some(task)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,249 @@
+//! Split tasks and their parts.
+//!
+//! A *split task* keeps the id the client got. It is `Processing` from the
+//! start, never handed out itself, and holds the results of its *parts*
+//! (ordinary tasks that each compute a row block of the product). The
+//! result of its last part completes it in the same step: the parts'
+//! results are joined, in row order, into the product text, sharing their
+//! bytes ([`assemble`]), and the parts are dropped. A part that fails fails
+//! its split task, and the split task's other parts end with it.
+//!
+//! Every operation here is O(parts).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::change::{Change, Changes};
+use super::task::{PartsProgress, Task, TaskId, TaskStatus};
+use super::{QueueError, TaskQueue};
+use crate::check::TaskCheck;
+use crate::shared_text::SharedText;
+
+/// One part of a task to split, as [`super::NewTask::Split`] holds it.
+#[derive(Debug, Clone)]
+pub(crate) struct NewPart {
+    /// The part's task data, handed to workers as is.
+    pub data: SharedText,
+    /// The check of the part's results.
+    pub check: Option<TaskCheck>,
+}
+
+/// Where a part belongs.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PartOf {
+    pub(super) split: TaskId,
+    pub(super) index: usize,
+}
+
+/// A split task's parts and their results.
+#[derive(Debug)]
+pub(super) struct SplitState {
+    /// The parts' ids, in row order.
+    parts: Vec<TaskId>,
+    results: Vec<Option<SharedText>>,
+    done: usize,
+}
+
+impl SplitState {
+    pub(super) fn progress(&self) -> PartsProgress {
+        PartsProgress {
+            done: self.done,
+            total: self.results.len(),
+        }
+    }
+}
+
+/// Why part results could not be assembled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum AssembleError {
+    /// There were no parts.
+    #[error("no parts to assemble")]
+    NoParts,
+    /// A part's result is not a `[[..],..]` matrix text.
+    #[error("the result of part {part} is not a matrix text")]
+    NotAMatrix {
+        /// Index of the part.
+        part: usize,
+    },
+}
+
+impl TaskQueue {
+    /// Adds split task `data` and its `parts`, queued in order at the back.
+    pub(super) fn submit_split(
+        &mut self,
+        data: SharedText,
+        parts: Vec<NewPart>,
+        now: Instant,
+        changes: &mut Changes,
+    ) -> Result<TaskId, QueueError> {
+        let bytes = data.own_len() + parts.iter().map(|p| p.data.own_len()).sum::<usize>();
+        if !self.has_part_ids_for(parts.len()) {
+            return Err(QueueError::PartIdsExhausted);
+        }
+        self.make_room(1 + parts.len(), bytes, now, changes)?;
+        let mut split = Task::new(data.clone(), None);
+        split.status = TaskStatus::Processing;
+        let first_part = self.next_part_id;
+        split.split = Some(Box::new(SplitState {
+            parts: (0..parts.len() as u64)
+                .map(|k| TaskId(first_part - k))
+                .collect(),
+            results: vec![None; parts.len()],
+            done: 0,
+        }));
+        let split_id = self.insert(split);
+        self.counters.processing += 1;
+        changes.push(Change::SplitSubmitted {
+            id: split_id,
+            data,
+            parts: parts.len(),
+        });
+        for (index, spec) in parts.into_iter().enumerate() {
+            let mut part = Task::new(spec.data.clone(), spec.check.clone());
+            part.part_of = Some(PartOf {
+                split: split_id,
+                index,
+            });
+            let id = self.insert_part(part);
+            self.pending.push_back(id);
+            self.counters.pending += 1;
+            changes.push(Change::PartSubmitted {
+                id,
+                split: split_id,
+                index,
+                data: spec.data,
+                check: spec.check,
+            });
+        }
+        Ok(split_id)
+    }
+
+    /// Keeps a part's result for its split task; when it was the last part,
+    /// assembles and completes the split task.
+    pub(super) fn record_part(
+        &mut self,
+        part_of: PartOf,
+        result: SharedText,
+        now: Instant,
+        changes: &mut Changes,
+    ) {
+        let Some(split) = self.tasks.get_mut(&part_of.split) else {
+            return; // the split task was evicted
+        };
+        if split.status == TaskStatus::Completed {
+            return;
+        }
+        let Some(state) = split.split.as_mut() else {
+            return;
+        };
+        let Some(slot) = state.results.get_mut(part_of.index) else {
+            return;
+        };
+        if slot.is_some() {
+            return;
+        }
+        *slot = Some(result);
+        state.done += 1;
+        if state.done < state.results.len() {
+            return;
+        }
+        let results: Vec<SharedText> = state.results.iter().flatten().cloned().collect();
+        let parts = state.parts.clone();
+        match assemble(&results) {
+            Ok(product) => {
+                self.settle(
+                    part_of.split,
+                    TaskStatus::Completed,
+                    Some(product.clone()),
+                    None,
+                    None,
+                    now,
+                );
+                changes.push(Change::Assembled {
+                    id: part_of.split,
+                    result: product,
+                });
+                self.drop_completed_parts(&parts, changes);
+            }
+            Err(error) => {
+                let error = Arc::from(format!("Could not assemble the parts: {error}"));
+                self.mark_failed(part_of.split, error, None, now, changes);
+            }
+        }
+    }
+
+    /// Removes the completed `parts` of an assembled split task (their
+    /// results live on in its product; stale entries in the queues are
+    /// skipped when met, as for evicted tasks). A late answer for one of
+    /// them is then told the task expired.
+    fn drop_completed_parts(&mut self, parts: &[TaskId], changes: &mut Changes) {
+        for &part in parts {
+            let completed = self
+                .tasks
+                .get(&part)
+                .is_some_and(|task| task.status == TaskStatus::Completed);
+            if completed && self.drop_task(part).is_some() {
+                changes.push(Change::Evicted { id: part });
+            }
+        }
+    }
+
+    /// Fails the split task of a part that failed, and its other parts.
+    pub(super) fn fail_split(
+        &mut self,
+        part_of: PartOf,
+        part: TaskId,
+        now: Instant,
+        changes: &mut Changes,
+    ) {
+        let error = self
+            .tasks
+            .get(&part)
+            .and_then(|task| task.last_error.clone())
+            .unwrap_or_else(|| Arc::from("failed"));
+        let message = format!("Part {} (task {part}) failed: {error}", part_of.index + 1);
+        let split = part_of.split;
+        let was_open = self
+            .tasks
+            .get(&split)
+            .is_some_and(|task| !task.status.is_finished());
+        self.mark_failed(split, Arc::from(message), None, now, changes);
+        if !was_open {
+            return;
+        }
+        // The product can no longer be assembled: its other parts are not
+        // handed out any more, and they end (and are evicted) with it.
+        let others = self
+            .tasks
+            .get(&split)
+            .and_then(|task| task.split.as_ref())
+            .map(|state| state.parts.clone())
+            .unwrap_or_default();
+        let reason: Arc<str> = Arc::from(format!("Split task {split} failed"));
+        for other in others.into_iter().filter(|&p| p != part) {
+            self.mark_failed(other, Arc::clone(&reason), None, now, changes);
+        }
+    }
+}
+
+/// Joins the product texts of consecutive row blocks, in order, into the
+/// full product text: `["[[1,2]]", "[[3,4],[5,6]]"]` gives
+/// `"[[1,2],[3,4],[5,6]]"`. Rows are kept as the parts wrote them, and
+/// shared, not copied.
+pub(crate) fn assemble(parts: &[SharedText]) -> Result<SharedText, AssembleError> {
+    if parts.is_empty() {
+        return Err(AssembleError::NoParts);
+    }
+    let rows = parts
+        .iter()
+        .enumerate()
+        .map(|(part, text)| {
+            text.slice(|text| {
+                let rows = text.trim().strip_prefix('[')?.strip_suffix(']')?.trim();
+                (rows.starts_with('[') && rows.ends_with(']')).then_some(rows)
+            })
+            .ok_or(AssembleError::NotAMatrix { part })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(SharedText::join(&rows, "[", ",", "]"))
+}

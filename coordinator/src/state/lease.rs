@@ -1,0 +1,77 @@
+//! Leasing a task to a worker, waiting for one when asked to (long poll).
+
+use std::pin::pin;
+use std::time::{Duration, Instant};
+
+use super::AppState;
+use super::cost::Cost;
+use crate::queue::{Changes, Lease, NoLease, WorkerId};
+
+/// How often a benched worker's long poll looks for shutdown.
+const BENCHED_POLL_STEP: Duration = Duration::from_secs(1);
+
+impl AppState {
+    /// `GET /task/next`: leases the next pending task to `worker`, waiting
+    /// up to `wait` for one to arrive; `None` when none did. A worker that
+    /// released a task within [`crate::queue::RELEASE_PAUSE`] gets none
+    /// until the pause is over; a benched worker gets none and waits out
+    /// its `wait` without taking a wake-up meant for another worker.
+    pub async fn lease(&self, worker: &WorkerId, wait: Duration) -> Option<Lease> {
+        // tokio's clock, so paused-time tests can run the wait out.
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut woken = false;
+        loop {
+            let mut notified = pin!(self.inner.task_available.notified());
+            notified.as_mut().enable();
+            let paused = match self.lease_now(worker) {
+                Ok(lease) => return Some(lease),
+                Err(NoLease::Benched) => {
+                    self.wait_benched(deadline).await;
+                    return None;
+                }
+                Err(NoLease::Paused(left)) => Some(left),
+                Err(NoLease::NonePending) => None,
+            };
+            if let Some(left) = paused {
+                // The worker just gave a task back: this poll may be one its
+                // page abandoned. A wake-up it took goes to another worker,
+                // and it waits the pause out without taking more.
+                if woken {
+                    self.inner.task_available.notify_one();
+                }
+                let until = (tokio::time::Instant::now() + left).min(deadline);
+                tokio::time::sleep_until(until).await;
+                woken = false;
+                if until >= deadline || self.is_shutting_down() {
+                    return None;
+                }
+                continue;
+            }
+            if tokio::time::Instant::now() >= deadline || self.is_shutting_down() {
+                return None;
+            }
+            // A timeout ends the wait; the loop then tries once more.
+            woken = tokio::time::timeout_at(deadline, notified).await.is_ok();
+        }
+    }
+
+    /// One lease attempt under one lock.
+    fn lease_now(&self, worker: &WorkerId) -> Result<Lease, NoLease> {
+        let mut changes = Changes::none();
+        let lease = self
+            .queue()
+            .lease_next(worker, Instant::now(), &mut changes);
+        self.commit(&changes, &Cost::none());
+        lease
+    }
+
+    /// A benched worker's poll: it was seen (so it stays in `/stats`), gets
+    /// no task, and waits until `deadline` or shutdown without waiting on
+    /// the task signal.
+    async fn wait_benched(&self, deadline: tokio::time::Instant) {
+        while tokio::time::Instant::now() < deadline && !self.is_shutting_down() {
+            let step = tokio::time::Instant::now() + BENCHED_POLL_STEP;
+            tokio::time::sleep_until(step.min(deadline)).await;
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! One log line per change of a task, with what the use case that made it
+//! spent on the task's bytes.
+//!
+//! The lines are the per-task lifecycle at `info` (submitted, assigned,
+//! completed) and `warn` (requeued after an expired lease, rejected,
+//! failed); parts queued and tasks evicted are `debug`.
+
+use tracing::{debug, info, warn};
+
+use super::cost::{Cost, Spent};
+use crate::queue::{Change, RequeueReason, WorkerId};
+
+/// Logs `change`; `cost` is what the use case that made it measured.
+pub(super) fn change(change: &Change, cost: &Cost) {
+    let wall = |spent: Option<Spent>| spent.map(Spent::wall_ms);
+    let cpu = |spent: Option<Spent>| spent.map(Spent::cpu_ms);
+    match change {
+        Change::Submitted { id, data, .. } => info!(
+            task = %id,
+            bytes = data.len(),
+            read_ms = wall(cost.read),
+            read_cpu_ms = cpu(cost.read),
+            plan_ms = wall(cost.plan),
+            plan_cpu_ms = cpu(cost.plan),
+            "task submitted"
+        ),
+        Change::SplitSubmitted { id, data, parts } => info!(
+            task = %id,
+            bytes = data.len(),
+            parts,
+            read_ms = wall(cost.read),
+            read_cpu_ms = cpu(cost.read),
+            plan_ms = wall(cost.plan),
+            plan_cpu_ms = cpu(cost.plan),
+            "task submitted, split into parts"
+        ),
+        Change::PartSubmitted {
+            id, split, index, ..
+        } => debug!(task = %id, split = %split, part = index + 1, "part queued"),
+        Change::Leased {
+            id,
+            worker,
+            attempts,
+            ..
+        } => info!(task = %id, worker = %worker, attempt = attempts, "task assigned"),
+        Change::Requeued { id, reason, .. } => match reason {
+            RequeueReason::LeaseExpired => warn!(task = %id, "lease expired, task requeued"),
+            RequeueReason::Released => info!(task = %id, "task released"),
+            RequeueReason::Rejected => warn!(task = %id, "task requeued after a rejected result"),
+        },
+        Change::Completed { id, worker, .. } => info!(
+            task = %id,
+            worker = name(worker.as_ref()),
+            read_ms = wall(cost.read),
+            read_cpu_ms = cpu(cost.read),
+            verify_ms = wall(cost.verify),
+            verify_cpu_ms = cpu(cost.verify),
+            "task completed"
+        ),
+        Change::Assembled { id, result } => info!(
+            task = %id,
+            bytes = result.len(),
+            assemble_ms = wall(cost.decide),
+            assemble_cpu_ms = cpu(cost.decide),
+            "split task completed"
+        ),
+        Change::Failed {
+            id, error, worker, ..
+        } => warn!(
+            task = %id,
+            worker = name(worker.as_ref()),
+            error = &**error,
+            "task failed"
+        ),
+        Change::Rejected {
+            id,
+            worker,
+            reason,
+            benched,
+            ..
+        } => {
+            let by = name(worker.as_ref());
+            warn!(task = %id, worker = by, reason = &**reason, "result rejected");
+            if *benched {
+                warn!(
+                    worker = by,
+                    "worker benched after repeated rejected results"
+                );
+            }
+        }
+        Change::Evicted { id } => debug!(task = %id, "task evicted"),
+    }
+}
+
+fn name(worker: Option<&WorkerId>) -> &str {
+    worker.map_or(WorkerId::UNKNOWN, WorkerId::as_str)
+}

@@ -1,0 +1,165 @@
+//! The use cases, and the only door to the task state.
+//!
+//! [`AppState`] holds the queue behind a std `Mutex` that only the use
+//! cases here take, each for one synchronous stretch of queue calls, never
+//! across an `.await`. Each use case is one method in one file: parse what
+//! it needs, take the lock, let the queue decide, and then
+//! [`AppState::commit`] the change record the queue returned: the log, the
+//! long polls waiting for tasks and the clients waiting on a task's result
+//! all learn of the change from that record, never by asking the queue
+//! again. Work that costs `O(n^2)` (reading the operands of a submission,
+//! checking a result) runs outside the lock, off the async runtime when
+//! large.
+//!
+//! # Layout
+//!
+//! - `submit`: `POST /task`: read the body, plan, queue.
+//! - `lease`: `GET /task/next`: lease the next task, waiting for one.
+//! - `answer`: `POST /task/N/result`: read the worker's answer, check it,
+//!   complete or reject (a split task completes with its last part).
+//! - `release`: `POST /task/N/release`: a worker gives a task back.
+//! - `view`: `GET /result/N` (waiting for a change) and `GET /stats`.
+//! - `tick`: the periodic housekeeping.
+//! - `waiters`: the signals long polls wait on.
+//! - `log`: one log line per change.
+//! - `cost`: what a use case spent on a task's bytes, in CPU time.
+//! - `error`: [`UseCaseError`], what the use cases refuse.
+
+mod answer;
+mod cost;
+mod error;
+mod lease;
+mod log;
+mod release;
+mod submit;
+mod tick;
+mod view;
+mod waiters;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+pub use error::UseCaseError;
+pub use view::{KnownState, StatsReport};
+
+use crate::config::Config;
+use crate::queue::{Changes, TaskQueue};
+use cost::Cost;
+use waiters::ResultWaiters;
+
+/// Cheap to clone handle on the shared state.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    queue: Mutex<TaskQueue>,
+    /// Signalled once per task made pending; long polls for tasks wait on it.
+    task_available: Notify,
+    result_waiters: ResultWaiters,
+    shutting_down: AtomicBool,
+    started_at: Instant,
+}
+
+impl AppState {
+    /// Fresh state with an empty queue enforcing `config`'s limits.
+    pub fn new(config: &Config) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config: config.clone(),
+                queue: Mutex::new(TaskQueue::new(
+                    config.queue_limits(),
+                    config.reject_policy(),
+                )),
+                task_available: Notify::new(),
+                result_waiters: ResultWaiters::default(),
+                shutting_down: AtomicBool::new(false),
+                started_at: Instant::now(),
+            }),
+        }
+    }
+
+    /// The settings this state was built with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// When the server started.
+    pub fn started_at(&self) -> Instant {
+        self.inner.started_at
+    }
+
+    /// Ends every long poll now and makes new ones answer at once.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+        self.inner.task_available.notify_waiters();
+        self.inner.result_waiters.announce_all();
+    }
+
+    /// Whether [`AppState::begin_shutdown`] was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// How many tasks clients are waiting on (`GET /result/N?wait=S`).
+    pub fn tasks_waited_on(&self) -> usize {
+        self.inner.result_waiters.len()
+    }
+
+    /// Locks the queue for one synchronous stretch of queue calls. A
+    /// poisoned lock is taken over: every queue operation leaves the queue
+    /// consistent before it can panic.
+    fn queue(&self) -> MutexGuard<'_, TaskQueue> {
+        self.inner
+            .queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Passes a change record on to everyone who follows changes: logs each
+    /// change (the use case's `cost` with the change it concerns), wakes one
+    /// long poll per task made pending, and wakes the clients waiting on
+    /// each changed task and on its split task.
+    fn commit(&self, changes: &Changes, cost: &Cost) {
+        for change in changes {
+            log::change(change, cost);
+        }
+        for _ in 0..changes.pending_added() {
+            self.inner.task_available.notify_one();
+        }
+        let waiters = &self.inner.result_waiters;
+        if !waiters.is_empty() {
+            for change in changes {
+                waiters.announce(change.id());
+                if let Some(split) = change.split() {
+                    waiters.announce(split);
+                }
+            }
+        }
+    }
+}
+
+/// Bodies and results up to this many bytes are read, planned and checked
+/// on the async runtime; larger ones on the blocking pool.
+const INLINE_WORK_BYTES: usize = 64 * 1024;
+
+/// Runs `work` on a task's `bytes`: in line when they are few
+/// ([`INLINE_WORK_BYTES`]), else on the blocking pool so the runtime's
+/// threads keep answering others.
+async fn run_sized<T: Send + 'static>(
+    bytes: usize,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, UseCaseError> {
+    if bytes <= INLINE_WORK_BYTES {
+        return Ok(work());
+    }
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| UseCaseError::Internal(format!("work on a task's bytes failed: {e}")))
+}

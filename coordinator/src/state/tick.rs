@@ -1,0 +1,21 @@
+//! The periodic housekeeping.
+
+use std::time::Instant;
+
+use super::AppState;
+use super::cost::Cost;
+use crate::queue::Changes;
+
+impl AppState {
+    /// Requeues expired leases, evicts finished tasks and forgets workers
+    /// not seen recently, as of `now`, and passes on what changed. The
+    /// server calls it every [`crate::config::TICK_INTERVAL`]; tests call
+    /// it with a later `now` to expire leases without sleeping. Returns
+    /// the changes it made.
+    pub fn tick(&self, now: Instant) -> Changes {
+        let mut changes = Changes::none();
+        self.queue().tick(now, &mut changes);
+        self.commit(&changes, &Cost::none());
+        changes
+    }
+}

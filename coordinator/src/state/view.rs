@@ -1,0 +1,80 @@
+//! Reading a task (waiting for it to change when asked to) and the
+//! statistics.
+
+use std::pin::pin;
+use std::time::{Duration, Instant};
+
+use super::{AppState, UseCaseError};
+use crate::queue::{Stats, TaskId, TaskStatus, TaskView};
+
+/// What a client waiting on a task last saw of it; `None` fields mean "as
+/// the task is when the request arrives".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KnownState {
+    /// The status the client knows.
+    pub status: Option<TaskStatus>,
+    /// The parts done it knows, for a split task.
+    pub parts_done: Option<usize>,
+}
+
+/// `GET /stats`: the queue's counters and how long the server has run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsReport {
+    /// The queue's counters and recently seen workers.
+    pub stats: Stats,
+    /// Time since the server started.
+    pub uptime: Duration,
+}
+
+impl AppState {
+    /// `GET /result/N`: a snapshot of task `id`. With a `wait`, a task that
+    /// is not finished is answered once it is no longer as `known` says
+    /// (leased, given back, a part done, completed, failed), or after
+    /// `wait`.
+    ///
+    /// # Errors
+    ///
+    /// [`UseCaseError::Queue`] for a task never submitted or evicted.
+    pub async fn view(
+        &self,
+        id: TaskId,
+        wait: Duration,
+        mut known: KnownState,
+    ) -> Result<TaskView, UseCaseError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let waiting = self.inner.result_waiters.wait_on(id);
+        loop {
+            let mut changed = pin!(waiting.signal().notified());
+            changed.as_mut().enable();
+            let view = self.queue().get(id)?;
+            let parts_done = view.parts.map(|p| p.done);
+            if known.status.is_none() {
+                // Nothing said: the task as it is now is what the caller knows.
+                known = KnownState {
+                    status: Some(view.status),
+                    parts_done,
+                };
+            }
+            let unchanged = known.status == Some(view.status)
+                && known.parts_done.is_none_or(|done| parts_done == Some(done));
+            if view.status.is_finished()
+                || !unchanged
+                || tokio::time::Instant::now() >= deadline
+                || self.is_shutting_down()
+            {
+                return Ok(view);
+            }
+            // A timeout ends the wait; the loop then answers what there is.
+            let _ = tokio::time::timeout_at(deadline, changed).await;
+        }
+    }
+
+    /// `GET /stats`: the counters, the workers seen recently and the uptime.
+    pub fn stats(&self) -> StatsReport {
+        let now = Instant::now();
+        StatsReport {
+            stats: self.queue().stats(now),
+            uptime: now.saturating_duration_since(self.started_at()),
+        }
+    }
+}
