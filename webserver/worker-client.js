@@ -23,7 +23,7 @@
 // URL parameters (optional): workerId=ID, slots=N, start=1 (start at once).
 
 import { Cancelled, ComputeSlot } from './compute-slot.js';
-import { taskIdOfBytes } from './task-json.js';
+import { taskIdOf } from './task-reader.js';
 
 /** Seconds a long poll may wait on the coordinator (it caps the value itself). */
 const LONG_POLL_SECS = 25;
@@ -312,7 +312,7 @@ async function claimTask() {
   }
   if (response.status === 200) {
     // Kept as bytes: JSON.parse would round 64-bit integers in JSON-array matrices,
-    // and reading a large answer is left to the compute worker (task-json.js), which
+    // and reading a large answer is left to the compute worker (task-reader.js), which
     // gets the bytes themselves (transferred, not copied).
     let bytes;
     const headersAt = performance.now();
@@ -324,7 +324,7 @@ async function claimTask() {
     }
     markOnline();
     state.shortPollMs = SHORT_POLL_MIN_MS;
-    const taskId = taskIdOfBytes(bytes);
+    const taskId = taskIdOf(bytes);
     if (!Number.isSafeInteger(taskId) || taskId <= 0) {
       log('task/next answered without a valid taskId', 'error');
       await backOff('bad answer');
