@@ -12,7 +12,7 @@
 //               {type: 'done', taskId, error, ms} data the kernel refuses (ragged, mismatch...)
 //               {type: 'done', taskId, error, crashed: true}  the kernel trapped
 //
-// Claiming tasks and talking to the coordinator is left to the page (worker-client.js).
+// Claiming tasks and talking to the coordinator is left to the page (work-loop.js).
 
 import initBest, { multiplyTextToBytes, kernelInfo } from './pkg/kernel_best.js';
 import { shapeOf, taskOperands } from './task-reader.js';
