@@ -2,7 +2,7 @@
 // (compute-worker.js) with its own wasm kernel, computing one task at a time.
 //
 // The slot only runs computations and reports on its worker; which task it gets,
-// and what happens to the outcome, is decided by the page (worker-client.js).
+// and what happens to the outcome, is decided by the work loop (work-loop.js).
 
 /** Rejects a computation that was cancelled (Stop pressed, tab closed). */
 export class Cancelled extends Error {}

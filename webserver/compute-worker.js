@@ -12,30 +12,12 @@
 //               {type: 'done', taskId, error, ms} data the kernel refuses (ragged, mismatch...)
 //               {type: 'done', taskId, error, crashed: true}  the kernel trapped
 //
-// Claiming tasks and talking to the coordinator is left to the page (worker-client.js).
+// Claiming tasks and talking to the coordinator is left to the page (work-loop.js).
 
 import initBest, { multiplyTextToBytes, kernelInfo } from './pkg/kernel_best.js';
-import { shapeOf } from './matrix-text.js';
-import { operandBytes, rawFields, taskOperands } from './task-json.js';
+import { shapeOf, taskOperands } from './task-reader.js';
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/**
- * The operands of a task answer as UTF-8 bytes for the kernel. Bytes in the usual form
- * are passed on as views, without decoding megabytes of text and encoding them again;
- * anything else is decoded and read by {@link taskOperands}.
- *
- * @param {Uint8Array | string} answer the `GET task/next` body
- * @returns {{a: Uint8Array, b: Uint8Array}}
- */
-function operandsOf(answer) {
-  const views = answer instanceof Uint8Array ? operandBytes(answer) : null;
-  if (views) return views;
-  const text = typeof answer === 'string' ? answer : decoder.decode(answer);
-  const ops = taskOperands(rawFields(text).get('data') ?? 'null');
-  return { a: encoder.encode(ops.a), b: encoder.encode(ops.b) };
-}
 
 /**
  * Runs small products before the first task. Engines first run wasm from a quick
@@ -89,7 +71,7 @@ self.onmessage = async (event) => {
   }
   let ops;
   try {
-    ops = operandsOf(answer);
+    ops = taskOperands(answer);
   } catch (err) {
     self.postMessage({ type: 'done', taskId, error: `unreadable task data: ${err.message}`, ms: 0 });
     return;

@@ -1,0 +1,157 @@
+// Unit tests of the pages' coordinator client and result watch (no browser): a
+// small scripted HTTP server on 127.0.0.1 plays the coordinator, so every request
+// the pages send and every kind of answer they read is checked to the byte.
+
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import { after, before, test } from 'node:test';
+import { CoordinatorClient, CoordinatorError } from '../coordinator-client.js';
+import { watchResult } from '../result-watch.js';
+
+/** Requests the server got: {method, url, body}. */
+const requests = [];
+/** Answers the server gives, in order: {status, headers?, body?}. */
+let script = [];
+let server;
+let client;
+
+before(async () => {
+  server = createServer(async (req, res) => {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    requests.push({ method: req.method, url: req.url, body: Buffer.concat(chunks).toString() });
+    const answer = script.shift() ?? { status: 500, body: '{"error":"no answer scripted"}' };
+    res.writeHead(answer.status, { 'Content-Type': 'application/json', ...answer.headers });
+    res.end(answer.body ?? '');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  client = new CoordinatorClient(`http://127.0.0.1:${server.address().port}/`);
+});
+
+after(() => server.close());
+
+/** Scripts the next answers and forgets the requests so far. */
+function answers(...list) {
+  script = list;
+  requests.length = 0;
+}
+
+test('an error answer becomes a CoordinatorError with the coordinator\'s reason and Retry-After', async () => {
+  answers({ status: 503, headers: { 'Retry-After': '7' }, body: '{"error":"Queue full"}' });
+  const err = await client.submitTask('{"A":"[[1]]","B":"[[2]]"}').catch((e) => e);
+  assert.ok(err instanceof CoordinatorError);
+  assert.equal(err.status, 503);
+  assert.equal(err.reason, 'Queue full');
+  assert.equal(err.retryAfterSecs, 7);
+  assert.equal(err.message, 'HTTP 503: Queue full');
+  assert.equal(err.unreachable, false);
+
+  answers({ status: 404, body: 'not JSON at all' });
+  const plain = await client.stats().catch((e) => e);
+  assert.equal(plain.status, 404);
+  assert.equal(plain.reason, 'not JSON at all', 'the start of a body that is not JSON');
+  assert.equal(plain.retryAfterSecs, null);
+});
+
+test('submitTask posts the data as it is and reads the task id', async () => {
+  const data = '{"A":"[[1,2]]","B":"[[3],[4]]"}';
+  answers({ status: 200, body: '{"taskId":12}' });
+  assert.equal(await client.submitTask(data), 12);
+  assert.deepEqual(requests, [{ method: 'POST', url: '/task', body: data }]);
+
+  answers({ status: 200, body: '{"id":12}' });
+  const err = await client.submitTask(data).catch((e) => e);
+  assert.ok(err instanceof CoordinatorError && err.malformed, 'an answer without a task id');
+});
+
+test('nextTask long-polls, reads 204 as no task and keeps a task as bytes', async () => {
+  answers({ status: 204 }, { status: 200, body: '{"taskId":5,"data":{"A":[[9007199254740993]],"B":"[[1]]"}}' });
+  assert.equal(await client.nextTask('w 1', { waitSecs: 25 }), null);
+  const task = await client.nextTask('w 1', { waitSecs: 0 });
+  assert.equal(task.taskId, 5);
+  assert.ok(task.answer instanceof Uint8Array);
+  assert.equal(new TextDecoder().decode(task.answer), '{"taskId":5,"data":{"A":[[9007199254740993]],"B":"[[1]]"}}');
+  assert.ok(task.receiveMs >= 0);
+  assert.deepEqual(requests.map((r) => r.url), ['/task/next?workerId=w%201&wait=25', '/task/next?workerId=w%201&wait=0']);
+
+  answers({ status: 200, body: '{"data":{}}' });
+  const err = await client.nextTask('w', {}).catch((e) => e);
+  assert.ok(err.malformed, 'an answer without a valid taskId');
+});
+
+test('postResult uploads the product bytes between the JSON braces, with return=minimal', async () => {
+  answers({ status: 200, body: '{"taskId":5,"status":"completed"}' }, { status: 200 }, { status: 422, body: '{"error":"Result rejected: row 1 differs"}' });
+  await client.postResult(5, { result: new TextEncoder().encode('[[19,22],[43,50]]') }, 'w1');
+  await client.postResult(6, { error: 'Matrix A is ragged' }, 'w1');
+  const err = await client.postResult(7, { result: '[[1]]' }, 'w1').catch((e) => e);
+  assert.deepEqual(requests, [
+    { method: 'POST', url: '/task/5/result?workerId=w1&return=minimal', body: '{"result":"[[19,22],[43,50]]"}' },
+    { method: 'POST', url: '/task/6/result?workerId=w1&return=minimal', body: '{"error":"Matrix A is ragged"}' },
+    { method: 'POST', url: '/task/7/result?workerId=w1&return=minimal', body: '{"result":"[[1]]"}' },
+  ]);
+  assert.equal(err.status, 422);
+  assert.equal(err.reason, 'Result rejected: row 1 differs');
+});
+
+test('result asks at once, or long-polls for a change from what the caller saw', async () => {
+  answers({ status: 200, body: '{"taskId":3,"status":"pending","result":""}' }, { status: 204 });
+  assert.deepEqual(await client.result(3), { taskId: 3, status: 'pending', result: '' });
+  assert.equal(await client.result(3, { waitSecs: 20, status: 'processing', partsDone: 2 }), null);
+  assert.deepEqual(requests.map((r) => r.url), ['/result/3', '/result/3?wait=20&status=processing&partsDone=2']);
+});
+
+test('releaseTask says whether the task was taken back, and never throws', async () => {
+  answers({ status: 200, body: '{"taskId":4,"status":"pending"}' }, { status: 404, body: '{"error":"Task not found"}' });
+  assert.equal(await client.releaseTask(4, 'w1'), true);
+  assert.equal(await client.releaseTask(4, 'w1'), false);
+  assert.deepEqual(requests.map((r) => `${r.method} ${r.url}`), ['POST /task/4/release?workerId=w1', 'POST /task/4/release?workerId=w1']);
+  const nowhere = new CoordinatorClient('http://127.0.0.1:1/');
+  assert.equal(await nowhere.releaseTask(4, 'w1'), false);
+});
+
+test('an unreachable coordinator is a CoordinatorError with status 0', async () => {
+  const nowhere = new CoordinatorClient('http://127.0.0.1:1/');
+  const err = await nowhere.stats().catch((e) => e);
+  assert.ok(err instanceof CoordinatorError);
+  assert.equal(err.status, 0);
+  assert.ok(err.unreachable);
+});
+
+test('watchResult follows a task to the end, waiting for changes from what it saw', async () => {
+  answers(
+    { status: 404, body: '{"error":"Task not found"}' },
+    { status: 200, body: '{"taskId":9,"status":"processing","result":"","partsDone":0,"partsTotal":2}' },
+    { status: 500, body: '{"error":"busy"}' },
+    { status: 200, body: '{"taskId":9,"status":"processing","result":"","partsDone":1,"partsTotal":2}' },
+    { status: 200, body: '{"taskId":9,"status":"completed","result":"[[1]]","partsDone":2,"partsTotal":2}' },
+  );
+  const seen = [];
+  const troubles = [];
+  const final = await watchResult(client, 9, {
+    signal: new AbortController().signal,
+    startedAt: performance.now(),
+    onAnswer: (answer) => seen.push(`${answer.status} ${answer.partsDone}`),
+    onTrouble: (trouble) => troubles.push(trouble instanceof CoordinatorError ? trouble.status : trouble),
+  });
+  assert.equal(final.result, '[[1]]');
+  assert.deepEqual(seen, ['processing 0', 'processing 1', 'completed 2']);
+  assert.deepEqual(troubles, [500], 'a 404 is "not yet"; another error answer is told');
+  assert.deepEqual(requests.map((r) => r.url), [
+    '/result/9',
+    '/result/9',
+    '/result/9?wait=20&status=processing&partsDone=0',
+    '/result/9?wait=20&status=processing&partsDone=0',
+    '/result/9?wait=20&status=processing&partsDone=1',
+  ]);
+});
+
+test('watchResult ends when aborted', async () => {
+  answers();
+  const stop = new AbortController();
+  stop.abort();
+  const final = await watchResult(client, 9, { signal: stop.signal, startedAt: 0, onAnswer() {}, onTrouble() {} });
+  assert.equal(final, null);
+  assert.equal(requests.length, 0);
+});
