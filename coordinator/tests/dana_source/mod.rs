@@ -682,7 +682,7 @@ impl Catalog {
         }
     }
 
-    /// Names every interface extends, and that each of them is known.
+    /// Checks that every interface's `extends` names an interface the catalog holds.
     ///
     /// # Errors
     /// The interfaces that extend one the catalog does not hold.
