@@ -69,6 +69,7 @@ if command -v dnc >/dev/null 2>&1; then
         mkdir -p wasm_output/coordinator wasm_output/app
         dnc coordinator/Coordinator.dn -os ubc -chip 32 -o wasm_output/coordinator/Coordinator.o
         dnc app/mainWasm.dn -os ubc -chip 32 -o wasm_output/app/mainWasm.o
+        dnc app/MainAppLoop.dn -os ubc -chip 32 -o wasm_output/app/MainAppLoop.o
         dnc app/mainLoop.dn -os ubc -chip 32 -o wasm_output/app/mainLoop.o
     )
 else

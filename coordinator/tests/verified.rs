@@ -468,28 +468,27 @@ fn a_dana_style_main_app_gets_the_full_product_of_a_split_task() {
     });
     let (a, b) = (matrix_text(30, 20, 8), matrix_text(20, 10, 9));
     let expected = kernel::multiply_text(&a, &b).expect("product");
-    // submitTask: the body JSONEncoder writes, `"key": value` with spaces.
-    let body = dana_http::json_from_string_fields(&[("A", &a), ("B", &b)]);
-    let answer = server.exchange("POST", "/task", &body);
+    // The Dana component's submitTask: the body JSONEncoder writes, `"key": value` with
+    // spaces, sent as HTTPRequest sends it.
     let base = format!("http://localhost:{}", server.addr.port());
-    let id = dana_http::submit_task_outcome(&answer, &base).expect("task id");
+    let addr = server.addr;
+    let plan = dana_http::component::PollPlan {
+        first_ms: 1,
+        max_ms: 1,
+    };
+    let mut client = dana_http::component::DanaCoordinator::new(&base, plan, |request: &[u8]| {
+        dana_http::exchange(addr, request).ok()
+    });
+    let id = client.submit_task(&a, &b);
+    assert!(id > 0, "submitTask failed: {:?}", client.last_error());
     // Two workers share the parts (two, as none was seen before the task).
     std::thread::scope(|scope| {
         scope.spawn(|| run_worker(&server, "w1", 1));
         scope.spawn(|| run_worker(&server, "w2", 1));
     });
-    // waitForResult, as the component polls, without sleeping for real.
-    let plan = dana_http::PollPlan {
-        first_ms: 1,
-        max_ms: 1,
-    };
-    let result = dana_http::wait_for_result(
-        id,
-        10_000,
-        plan,
-        &base,
-        || Ok(server.exchange("GET", &format!("/result/{id}"), "")),
-        |_| std::thread::sleep(Duration::from_millis(1)),
-    );
-    assert_eq!(result, Ok(expected));
+    // waitForResult, as the component polls, sleeping 1 ms between polls.
+    let result = client.wait_for_result(id, 10_000, |ms| {
+        std::thread::sleep(Duration::from_millis(ms.unsigned_abs()));
+    });
+    assert_eq!(result, Some(expected), "{:?}", client.last_error());
 }

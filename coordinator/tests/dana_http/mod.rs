@@ -9,13 +9,17 @@
 //!   then reports whatever the server sent beyond what Dana reads ([`DanaAnswer::leftover`]);
 //! - [`json_from_string_fields`] writes a body the way `JSONEncoder.jsonFromData` does;
 //! - [`parse_document`] / [`JsonElement::get`] read a body the way `JSONParser` does;
-//! - [`submit_task_outcome`], [`fetch_result`], [`status`], [`try_result`] and
-//!   [`wait_for_result`] interpret answers exactly as `dana/coordinator/Coordinator.dn` does,
-//!   with the same exception texts (returned as `Err(String)`).
+//! - [`component::DanaCoordinator`] does what `dana/coordinator/Coordinator.dn` does with those
+//!   answers, call by call, returning the same values and recording the same `lastError()`
+//!   texts, and [`main_loop::MainAppLoop`] what `dana/app/MainAppLoop.dn` does, loop() call by
+//!   loop() call, with its requests on threads of their own;
 //! - [`WireBook`] reads the request blocks of `dana/wire/WIRE.md`, the one place that lists the
 //!   bytes the component sends.
 //!
 //! It leaves the server itself to the tests that use it.
+
+pub(crate) mod component;
+pub(crate) mod main_loop;
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -71,6 +75,14 @@ impl WireBook {
         self.requests
             .get(name)
             .unwrap_or_else(|| panic!("dana/wire/WIRE.md has no block `http {name}`"))
+    }
+
+    /// The name of the block whose bytes are `request`, if there is one.
+    pub(crate) fn name_of(&self, request: &[u8]) -> Option<&str> {
+        self.requests
+            .iter()
+            .find(|(_, bytes)| bytes.as_slice() == request)
+            .map(|(name, _)| name.as_str())
     }
 
     /// Names of all blocks, sorted.
@@ -352,9 +364,17 @@ impl JsonElement {
         self.children.iter().find(|child| child.name == name)
     }
 
-    /// The component's `field()`: the value of member `name`, `None` when absent or null.
+    /// The value of member `name`, `None` when absent or null.
     pub(crate) fn field(&self, name: &str) -> Option<&str> {
         self.get(name)?.value.as_deref()
+    }
+
+    /// The component's `fieldOfType`: the value of member `name` when it is of JSON kind
+    /// `kind`, else `None`.
+    pub(crate) fn field_of_kind(&self, name: &str, kind: JsonKind) -> Option<&str> {
+        self.get(name)
+            .filter(|e| e.kind == kind)
+            .and_then(|e| e.value.as_deref())
     }
 }
 
@@ -521,195 +541,4 @@ pub(crate) fn parse_document(document: &str) -> Result<JsonElement, String> {
         return Err("expected object or array as root element of document".to_owned());
     }
     parse_value(&tokens, &mut 0, String::new())
-}
-
-/// The component's `parseAnswer`: `None` for an empty body.
-fn parse_answer(answer: &DanaAnswer) -> Result<Option<JsonElement>, String> {
-    if answer.content.is_empty() {
-        return Ok(None);
-    }
-    parse_document(&answer.text()).map(Some)
-}
-
-/// The component's `errorText`: the `error` field, else the raw body.
-fn error_text(answer: &DanaAnswer) -> String {
-    if answer.content.is_empty() {
-        return "(empty answer)".to_owned();
-    }
-    match parse_answer(answer) {
-        Ok(Some(doc)) => doc
-            .field("error")
-            .map_or_else(|| answer.text(), str::to_owned),
-        _ => answer.text(),
-    }
-}
-
-/// What `submitTask` returns (the task id) or throws, given the answer to `POST /task`.
-///
-/// # Errors
-/// The exception text the component throws.
-pub(crate) fn submit_task_outcome(answer: &DanaAnswer, base_url: &str) -> Result<i64, String> {
-    if answer.response_code != "200" {
-        return Err(format!(
-            "coordinator at {base_url} refused the task: HTTP {} {}",
-            answer.response_code,
-            error_text(answer)
-        ));
-    }
-    let doc = parse_answer(answer)?;
-    let id = doc
-        .as_ref()
-        .and_then(|d| d.field("taskId"))
-        .ok_or_else(|| {
-            format!(
-                "coordinator at {base_url} answered without a taskId: {}",
-                answer.text()
-            )
-        })?;
-    match id.parse::<i64>() {
-        Ok(task_id) if task_id > 0 => Ok(task_id),
-        _ => Err(format!(
-            "coordinator at {base_url} answered an invalid taskId: {id}"
-        )),
-    }
-}
-
-/// The component's `ResultState`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ResultState {
-    /// `status` field (never absent: the component throws instead).
-    pub(crate) status: String,
-    /// `result` field.
-    pub(crate) result: Option<String>,
-    /// `error` field.
-    pub(crate) error: Option<String>,
-}
-
-/// The component's `fetchResult`, given the answer to `GET /result/N`.
-///
-/// # Errors
-/// The exception text the component throws (404, other error codes, no status).
-pub(crate) fn fetch_result(
-    answer: &DanaAnswer,
-    base_url: &str,
-    task_id: i64,
-) -> Result<ResultState, String> {
-    match answer.response_code.as_str() {
-        "204" => {
-            return Ok(ResultState {
-                status: "pending".to_owned(),
-                result: None,
-                error: None,
-            });
-        }
-        "404" => {
-            return Err(format!(
-                "task {task_id} not found at {base_url}: {}",
-                error_text(answer)
-            ));
-        }
-        "200" => {}
-        code => {
-            return Err(format!(
-                "coordinator at {base_url} answered HTTP {code} for task {task_id}: {}",
-                error_text(answer)
-            ));
-        }
-    }
-    let doc = parse_answer(answer)?;
-    let field = |name| doc.as_ref().and_then(|d| d.field(name)).map(str::to_owned);
-    let status = field("status").ok_or_else(|| {
-        format!(
-            "coordinator at {base_url} answered without a status for task {task_id}: {}",
-            answer.text()
-        )
-    })?;
-    Ok(ResultState {
-        status,
-        result: field("result"),
-        error: field("error"),
-    })
-}
-
-/// What `status(taskId)` returns or throws.
-///
-/// # Errors
-/// As [`fetch_result`].
-pub(crate) fn status(answer: &DanaAnswer, base_url: &str, task_id: i64) -> Result<String, String> {
-    fetch_result(answer, base_url, task_id).map(|state| state.status)
-}
-
-/// What `tryResult(taskId)` returns (`Some` when completed, `None` before) or throws.
-///
-/// # Errors
-/// As [`fetch_result`], and `task N failed: ERROR` for a failed task.
-pub(crate) fn try_result(
-    answer: &DanaAnswer,
-    base_url: &str,
-    task_id: i64,
-) -> Result<Option<String>, String> {
-    let state = fetch_result(answer, base_url, task_id)?;
-    match state.status.as_str() {
-        "completed" => Ok(state.result),
-        "failed" => Err(format!(
-            "task {task_id} failed: {}",
-            state.error.unwrap_or_default()
-        )),
-        _ => Ok(None),
-    }
-}
-
-/// Poll timing of `waitForResult`, read from the Dana interface's constants.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PollPlan {
-    /// `POLL_FIRST_MS`.
-    pub(crate) first_ms: i64,
-    /// `POLL_MAX_MS`.
-    pub(crate) max_ms: i64,
-}
-
-/// The component's `waitForResult` loop: `poll` performs one `GET /result/N`, `sleep` stands
-/// for `timer.sleep(ms)` (tests pass a closure that records the pause and moves the task on,
-/// so nothing really sleeps).
-///
-/// # Errors
-/// The exception text the component throws, or the transport error of a poll.
-pub(crate) fn wait_for_result(
-    task_id: i64,
-    timeout_ms: i64,
-    plan: PollPlan,
-    base_url: &str,
-    mut poll: impl FnMut() -> io::Result<DanaAnswer>,
-    mut sleep: impl FnMut(i64),
-) -> Result<String, String> {
-    let mut pause = plan.first_ms;
-    let mut waited = 0;
-    loop {
-        let answer = poll().map_err(|e| format!("Could not connect to host ({e})"))?;
-        let state = fetch_result(&answer, base_url, task_id)?;
-        match state.status.as_str() {
-            "completed" => return Ok(state.result.unwrap_or_default()),
-            "failed" => {
-                return Err(format!(
-                    "task {task_id} failed: {}",
-                    state.error.unwrap_or_default()
-                ));
-            }
-            _ => {}
-        }
-        if timeout_ms > 0 {
-            if waited >= timeout_ms {
-                return Err(format!(
-                    "task {task_id} not completed after waiting {waited} ms (last status: {})",
-                    state.status
-                ));
-            }
-            if waited + pause > timeout_ms {
-                pause = timeout_ms - waited;
-            }
-        }
-        sleep(pause);
-        waited += pause;
-        pause = (pause * 2).min(plan.max_ms);
-    }
 }
