@@ -388,14 +388,8 @@ async fn unknown_routes_are_404_json() {
     let app = TestApp::new();
     let cases = [
         ("POST", "/nowhere"),
-        ("PUT", "/task"),
-        ("DELETE", "/task/1/result"),
-        ("GET", "/task"),
-        ("POST", "/task/next"),
-        ("GET", "/task/1/result"),
-        ("POST", "/result/1"),
-        ("POST", "/health"),
         ("GET", "/task/1"),
+        ("DELETE", "/task/1"),
         ("GET", "/no-such-file.js"),
     ];
     for (method, uri) in cases {
@@ -403,6 +397,67 @@ async fn unknown_routes_are_404_json() {
         answer.assert_error(StatusCode::NOT_FOUND);
     }
     assert_eq!(app.get("/health").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn known_routes_with_other_methods_are_405_json_with_allow() {
+    let app = TestApp::new();
+    let cases = [
+        ("PUT", "/task", "POST"),
+        ("GET", "/task", "POST"),
+        ("DELETE", "/task/1/result", "POST"),
+        ("POST", "/task/next", "GET,HEAD"),
+        ("GET", "/task/1/result", "POST"),
+        ("GET", "/task/1/cancel", "POST"),
+        ("POST", "/result/1", "GET,HEAD"),
+        ("POST", "/health", "GET,HEAD"),
+        ("DELETE", "/stats", "GET,HEAD"),
+    ];
+    for (method, uri, allow) in cases {
+        let answer = app.send(request(method, uri, Body::from("{}"))).await;
+        answer.assert_error(StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(answer.header("allow"), Some(allow), "{method} {uri}");
+    }
+    assert_eq!(app.get("/stats").await.json()["totalTasks"], 0);
+}
+
+#[tokio::test]
+async fn cancelled_task_is_failed_for_good_and_not_handed_out() {
+    let app = TestApp::new();
+    let id = app.submit(r#"{"A":"[[1]]","B":"[[2]]"}"#).await;
+    let next = app.submit("\"next\"").await;
+    let lease = app.get("/task/next?workerId=w").await.json();
+    assert_eq!(lease["taskId"], id);
+    let answer = app.post(&format!("/task/{id}/cancel"), "").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let report = answer.json();
+    assert_eq!(report["status"], "failed");
+    assert_eq!(report["error"], "Task cancelled");
+    // The worker's late result is answered as for a failed task.
+    let late = app
+        .post(&format!("/task/{id}/result"), r#"{"result":"[[2]]"}"#)
+        .await;
+    assert_eq!(late.status, StatusCode::OK);
+    assert_eq!(late.json()["status"], "failed");
+    assert_eq!(
+        app.get(&format!("/result/{id}")).await.json()["status"],
+        "failed"
+    );
+    assert_eq!(
+        app.get("/task/next?workerId=w").await.json()["taskId"],
+        next
+    );
+    app.post(&format!("/task/{next}/result"), r#"{"result":"x"}"#)
+        .await;
+    app.post(&format!("/task/{next}/cancel"), "")
+        .await
+        .assert_error(StatusCode::CONFLICT);
+    app.post("/task/99/cancel", "")
+        .await
+        .assert_error(StatusCode::NOT_FOUND);
+    app.post("/task/0/cancel", "")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

@@ -26,6 +26,9 @@ pub enum ApiError {
     /// No such route or file.
     #[error("Not found")]
     NotFound,
+    /// The route exists, with other methods (listed in the `Allow` header).
+    #[error("Method not allowed")]
+    MethodNotAllowed,
     /// The request body is over the limit.
     #[error("Request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
@@ -50,15 +53,18 @@ impl ApiError {
         match self {
             Self::InvalidTaskId | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Queue(QueueError::NotFound | QueueError::Expired) => StatusCode::NOT_FOUND,
             Self::Queue(
                 QueueError::Full(_) | QueueError::FullBytes(_) | QueueError::PartIdsExhausted,
             ) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Queue(QueueError::NotLeasedBy(_) | QueueError::SplitTask(_)) => {
-                StatusCode::CONFLICT
-            }
+            Self::Queue(
+                QueueError::NotLeasedBy(_)
+                | QueueError::SplitTask(_)
+                | QueueError::AlreadyCompleted(_),
+            ) => StatusCode::CONFLICT,
             Self::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

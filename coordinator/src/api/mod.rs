@@ -18,21 +18,24 @@ pub use error::ApiError;
 
 use crate::state::AppState;
 
-/// The API routes. A known path with another method answers 404, as the
-/// contract's "any other API-looking path" row says.
+/// The API routes. A known path with another method answers 405 with the
+/// methods it takes in `Allow`; an unknown path falls through to the static
+/// files (404 when there is no such file).
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/task", post(tasks::task_create))
         .route("/task/next", get(tasks::task_next))
         .route("/task/{id}/result", post(tasks::task_result_submit))
         .route("/task/{id}/release", post(tasks::task_release))
+        .route("/task/{id}/cancel", post(tasks::task_cancel))
         .route("/result/{id}", get(tasks::result_get))
         .route("/stats", get(status::stats_get))
         .route("/health", get(status::health))
-        .method_not_allowed_fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
 }
 
-/// The 404 answer for unknown API paths.
-async fn not_found() -> ApiError {
-    ApiError::NotFound
+/// The answer for a known path asked with a method it does not take (axum
+/// adds the `Allow` header).
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }

@@ -115,6 +115,18 @@ pub(super) async fn task_release(
     }))
 }
 
+/// `POST /task/N/cancel`: the client cancels task N (and the parts of a
+/// split task); answers the task's report, now `failed` with the error
+/// "Task cancelled".
+pub(super) async fn task_cancel(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let id = task_id_param(id)?;
+    let view = state.cancel(id)?;
+    Ok(TaskReport::from_view(&view).into_response())
+}
+
 /// `GET /result/N[?wait=S[&status=T&partsDone=D]]`: the task's status and
 /// result (`""` until completed). With `wait`, a task that is not finished
 /// is answered once it is no longer in status `T` with `D` parts done (as

@@ -130,6 +130,15 @@ pub enum Change {
         /// The worker whose answer failed it, if one did.
         worker: Option<WorkerId>,
     },
+    /// The client cancelled a task (for a split task, also each part not
+    /// finished yet): it failed with "Task cancelled" for good, and a
+    /// late result does not complete it.
+    Cancelled {
+        /// The task.
+        id: TaskId,
+        /// Its split task, for a part.
+        split: Option<TaskId>,
+    },
     /// A result for a task failed its check. The task itself changes only
     /// by a [`Change::Requeued`] or [`Change::Failed`] that follows.
     Rejected {
@@ -164,6 +173,7 @@ impl Change {
             | Self::Completed { id, .. }
             | Self::Assembled { id, .. }
             | Self::Failed { id, .. }
+            | Self::Cancelled { id, .. }
             | Self::Rejected { id, .. }
             | Self::Evicted { id } => *id,
         }
@@ -177,6 +187,7 @@ impl Change {
             | Self::Requeued { split, .. }
             | Self::Completed { split, .. }
             | Self::Failed { split, .. }
+            | Self::Cancelled { split, .. }
             | Self::Rejected { split, .. } => *split,
             Self::Submitted { .. }
             | Self::SplitSubmitted { .. }

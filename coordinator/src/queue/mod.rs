@@ -41,6 +41,8 @@ use std::time::{Duration, Instant};
 
 pub use change::{Change, Changes, RequeueReason};
 #[cfg(test)]
+use lifecycle::CANCELLED;
+#[cfg(test)]
 use lifecycle::Rejection;
 pub(crate) use lifecycle::{NoLease, Outcome};
 pub(crate) use split_tasks::NewPart;
@@ -92,6 +94,9 @@ pub enum QueueError {
     /// The task was split into parts: results are taken per part.
     #[error("Task {0} is split into parts; post the results of its parts")]
     SplitTask(TaskId),
+    /// The task is completed: there is nothing left to cancel.
+    #[error("Task {0} is already completed")]
+    AlreadyCompleted(TaskId),
     /// Every id between the client ids and [`FIRST_PART_ID`] is taken, so no
     /// more split tasks can be made (after about two billion tasks).
     #[error("No task ids left for the parts of a split task")]

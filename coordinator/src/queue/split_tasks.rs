@@ -45,6 +45,11 @@ pub(super) struct SplitState {
 }
 
 impl SplitState {
+    /// The parts' ids, in row order.
+    pub(super) fn parts(&self) -> &[TaskId] {
+        &self.parts
+    }
+
     pub(super) fn progress(&self) -> PartsProgress {
         PartsProgress {
             done: self.done,

@@ -132,6 +132,8 @@ pub(super) struct Task {
     pub(super) part_of: Option<PartOf>,
     /// For a split task: its parts and their results.
     pub(super) split: Option<Box<SplitState>>,
+    /// Cancelled by the client: failed for good.
+    pub(super) cancelled: bool,
 }
 
 impl Task {
@@ -150,6 +152,7 @@ impl Task {
             check,
             part_of: None,
             split: None,
+            cancelled: false,
         }
     }
 

@@ -123,6 +123,10 @@ impl Harness {
         self.record(|q, c| q.release(id, worker, now, c)).0
     }
 
+    fn cancel(&mut self, id: TaskId, now: Instant) -> Result<TaskView, QueueError> {
+        self.record(|q, c| q.cancel(id, now, c)).0
+    }
+
     fn requeue_expired(&mut self, now: Instant) -> Report {
         Report::of(&self.record(|q, c| q.requeue_expired(now, c)).1)
     }
@@ -216,6 +220,11 @@ impl Harness {
                     if worker.is_some() {
                         task.leased_by.clone_from(worker);
                     }
+                }
+                Change::Cancelled { .. } => {
+                    let task = tasks.get_mut(&id).unwrap();
+                    task.status = TaskStatus::Failed;
+                    task.error = Some(Arc::from(CANCELLED));
                 }
                 Change::Rejected { .. } => {}
                 Change::Evicted { .. } => {
@@ -708,6 +717,46 @@ fn workers_not_seen_recently_are_forgotten() {
     assert_eq!(names, vec![worker("new")]);
 }
 
+#[test]
+fn cancelled_task_fails_for_good_and_is_not_handed_out() {
+    let mut queue = Harness::new(limits());
+    let now = Instant::now();
+    let pending = queue.submit(data("1"), now).unwrap();
+    let leased = queue.submit(data("2"), now).unwrap();
+    let kept = queue.submit(data("3"), now).unwrap();
+    let holder = worker("w");
+    assert_eq!(queue.lease_next(&holder, now).unwrap().id, pending);
+    assert_eq!(queue.lease_next(&holder, now).unwrap().id, leased);
+    queue.release(pending, &holder, now).unwrap();
+    for id in [pending, leased] {
+        let view = queue.cancel(id, now).unwrap();
+        assert_eq!(view.status, TaskStatus::Failed);
+        assert_eq!(view.last_error.as_deref(), Some(CANCELLED));
+    }
+    // The cancelled task is not handed out; the next one is.
+    let later = now + RELEASE_PAUSE;
+    assert_eq!(queue.lease_next(&holder, later).unwrap().id, kept);
+    assert!(queue.lease_next(&holder, later).is_none());
+    // A late result does not complete it, and its lease changes nothing.
+    let late = queue.complete(leased, text("[[1]]"), Some(&holder), later);
+    assert!(matches!(late, Ok(Outcome::AlreadyFailed(_))));
+    assert_eq!(status(&queue, leased), TaskStatus::Failed);
+    queue.complete(kept, text("[[3]]"), None, later).unwrap();
+    assert!(queue.requeue_expired(now + LEASE * 2).requeued.is_empty());
+    // Cancelling again changes nothing; a completed task cannot be.
+    assert_eq!(
+        queue.cancel(leased, later).unwrap().status,
+        TaskStatus::Failed
+    );
+    assert_eq!(
+        queue.cancel(kept, later),
+        Err(QueueError::AlreadyCompleted(kept))
+    );
+    let stats = queue.stats(later);
+    assert_eq!((stats.failed_tasks, stats.completed_tasks), (2, 1));
+    assert_eq!((stats.queue_size, stats.active_tasks), (0, 0));
+}
+
 /// Split tasks, their parts, and rejected results.
 mod split {
     use super::*;
@@ -848,6 +897,32 @@ mod split {
             view.last_error.as_deref(),
             Some("Could not assemble the parts: the result of part 1 is not a matrix text")
         );
+    }
+
+    #[test]
+    fn cancelling_a_split_task_ends_its_open_parts() {
+        let mut q = queue();
+        let t0 = Instant::now();
+        let id = q
+            .submit_split(Arc::from("all"), parts(&["p1", "p2", "p3"]), t0)
+            .unwrap();
+        let w = worker("w");
+        let first = q.lease_next(&w, t0).unwrap().id;
+        let second = q.lease_next(&w, t0).unwrap().id;
+        q.complete(first, text("[[1]]"), Some(&w), t0).unwrap();
+        // Cancelling through a part cancels the split task.
+        let view = q.cancel(second, t0).unwrap();
+        assert_eq!((view.id, view.status), (id, TaskStatus::Failed));
+        assert_eq!(q.get(first).unwrap().status, TaskStatus::Completed);
+        for part in [second, TaskId(FIRST_PART_ID - 2)] {
+            assert_eq!(q.get(part).unwrap().last_error.as_deref(), Some(CANCELLED));
+        }
+        assert!(q.lease_next(&w, t0).is_none(), "no part is handed out");
+        let late = q.complete(second, text("[[2]]"), Some(&w), t0).unwrap();
+        assert!(matches!(late, Outcome::AlreadyFailed(_)));
+        assert_eq!(q.get(id).unwrap().parts.unwrap().done, 1);
+        let stats = q.stats(t0);
+        assert_eq!((stats.queue_size, stats.active_tasks), (0, 0));
     }
 
     #[test]

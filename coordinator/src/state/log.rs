@@ -72,6 +72,10 @@ pub(super) fn change(change: &Change, cost: &Cost) {
             error = &**error,
             "task failed"
         ),
+        Change::Cancelled { id, split } => match split {
+            Some(split) => info!(task = %id, split = %split, "part cancelled"),
+            None => info!(task = %id, "task cancelled"),
+        },
         Change::Rejected {
             id,
             worker,

@@ -18,6 +18,7 @@
 //! - `answer`: `POST /task/N/result`: read the worker's answer, check it,
 //!   complete or reject (a split task completes with its last part).
 //! - `release`: `POST /task/N/release`: a worker gives a task back.
+//! - `cancel`: `POST /task/N/cancel`: a client cancels its task.
 //! - `view`: `GET /result/N` (waiting for a change) and `GET /stats`.
 //! - `tick`: the periodic housekeeping.
 //! - `waiters`: the signals long polls wait on.
@@ -26,6 +27,7 @@
 //! - `error`: [`UseCaseError`], what the use cases refuse.
 
 mod answer;
+mod cancel;
 mod cost;
 mod error;
 mod lease;
