@@ -142,7 +142,7 @@ impl TaskQueue {
                 .moved(TaskStatus::Pending, TaskStatus::Processing);
             changes.push(Change::Leased {
                 id,
-                split: task.split_id(),
+                part: task.part_of,
                 worker: worker.clone(),
                 attempts: task.attempts,
                 expires_at,
@@ -203,7 +203,7 @@ impl TaskQueue {
         }
         changes.push(Change::Completed {
             id,
-            split: view.split,
+            part: part_of,
             result: result.clone(),
             worker: view.leased_by.clone(),
         });
@@ -263,14 +263,14 @@ impl TaskQueue {
         let task = self.tasks.get(&id).ok_or_else(|| self.missing(id))?;
         let poster = worker.cloned().or_else(|| task.leased_by.clone());
         let held_by_poster = task.status == TaskStatus::Processing && task.leased_by == poster;
-        let (status, attempts, split) = (task.status, task.attempts, task.split_id());
+        let (status, attempts, part) = (task.status, task.attempts, task.part_of);
         self.counters.rejected += 1;
         let benched = poster
             .as_ref()
             .is_some_and(|poster| self.workers.count_rejection(poster, now));
         changes.push(Change::Rejected {
             id,
-            split,
+            part,
             worker: poster,
             reason: Arc::from(reason),
             benched,
@@ -357,7 +357,7 @@ impl TaskQueue {
         if task.status == TaskStatus::Completed || task.cancelled {
             return;
         }
-        let split = task.split_id();
+        let part = task.part_of;
         self.settle(
             id,
             TaskStatus::Failed,
@@ -369,7 +369,7 @@ impl TaskQueue {
         if let Some(task) = self.tasks.get_mut(&id) {
             task.cancelled = true;
         }
-        changes.push(Change::Cancelled { id, split });
+        changes.push(Change::Cancelled { id, part });
     }
 
     /// Puts every task whose lease expired by `now` back at the front of the
@@ -450,7 +450,7 @@ impl TaskQueue {
             .moved(TaskStatus::Processing, TaskStatus::Pending);
         changes.push(Change::Requeued {
             id,
-            split: task.split_id(),
+            part: task.part_of,
             attempts: task.attempts,
             reason,
         });
@@ -481,7 +481,7 @@ impl TaskQueue {
         )?;
         changes.push(Change::Failed {
             id,
-            split: view.split,
+            part: part_of,
             error: Arc::clone(&error),
             worker: worker.cloned(),
         });

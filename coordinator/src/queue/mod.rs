@@ -49,7 +49,7 @@ pub(crate) use split_tasks::NewPart;
 #[cfg(test)]
 pub(crate) use split_tasks::assemble;
 pub(crate) use task::FIRST_PART_ID;
-pub use task::{Lease, PartsProgress, TaskId, TaskStatus, TaskView};
+pub use task::{Lease, PartRef, PartsProgress, TaskId, TaskStatus, TaskView};
 pub(crate) use workers::{DEFAULT_BENCH_TIME, DEFAULT_REJECT_LIMIT, RejectPolicy};
 pub use workers::{RELEASE_PAUSE, WORKER_SEEN_WINDOW, WorkerId, WorkerStats};
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::change::{Change, Changes};
-use super::task::{PartsProgress, Task, TaskId, TaskStatus};
+use super::task::{PartRef, PartsProgress, Task, TaskId, TaskStatus};
 use super::{QueueError, TaskQueue};
 use crate::check::TaskCheck;
 use crate::shared_text::SharedText;
@@ -26,13 +26,6 @@ pub(crate) struct NewPart {
     pub data: SharedText,
     /// The check of the part's results.
     pub check: Option<TaskCheck>,
-}
-
-/// Where a part belongs.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct PartOf {
-    pub(super) split: TaskId,
-    pub(super) index: usize,
 }
 
 /// A split task's parts and their results.
@@ -105,7 +98,7 @@ impl TaskQueue {
         });
         for (index, spec) in parts.into_iter().enumerate() {
             let mut part = Task::new(spec.data.clone(), spec.check.clone());
-            part.part_of = Some(PartOf {
+            part.part_of = Some(PartRef {
                 split: split_id,
                 index,
             });
@@ -114,8 +107,10 @@ impl TaskQueue {
             self.counters.pending += 1;
             changes.push(Change::PartSubmitted {
                 id,
-                split: split_id,
-                index,
+                part: PartRef {
+                    split: split_id,
+                    index,
+                },
                 data: spec.data,
                 check: spec.check,
             });
@@ -127,7 +122,7 @@ impl TaskQueue {
     /// assembles and completes the split task.
     pub(super) fn record_part(
         &mut self,
-        part_of: PartOf,
+        part_of: PartRef,
         result: SharedText,
         now: Instant,
         changes: &mut Changes,
@@ -196,7 +191,7 @@ impl TaskQueue {
     /// Fails the split task of a part that failed, and its other parts.
     pub(super) fn fail_split(
         &mut self,
-        part_of: PartOf,
+        part_of: PartRef,
         part: TaskId,
         now: Instant,
         changes: &mut Changes,
