@@ -58,7 +58,7 @@ impl<'a> MatrixPair<'a> {
 
     /// As [`MatrixPair::parse`], with the spans of `A` and `B` in `data`
     /// already found ([`operands::find`]).
-    pub(super) fn from_operands(data: &'a str, spans: &OperandSpans) -> Option<Self> {
+    pub(crate) fn from_operands(data: &'a str, spans: &OperandSpans) -> Option<Self> {
         let (a_json, b_json) = (spans.a_json(data)?, spans.b_json(data)?);
         let (a_text, a_is_string) = matrix_text(a_json)?;
         let (b_text, _) = matrix_text(b_json)?;

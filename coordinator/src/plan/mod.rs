@@ -92,8 +92,9 @@ pub(crate) fn plan(config: &Config, workers_seen: usize, submission: Submission)
     else {
         return unchecked(data);
     };
+    let seed = fresh_seed();
     let check = if config.verify {
-        match ProductCheck::from_text(pair.a_text(), pair.b_text(), fresh_seed()) {
+        match ProductCheck::from_text(pair.a_text(), pair.b_text(), seed) {
             Ok(check) => Some(Arc::new(check)),
             // The worker will find the same problem and report it.
             Err(_) => return unchecked(data),
@@ -104,7 +105,7 @@ pub(crate) fn plan(config: &Config, workers_seen: usize, submission: Submission)
     let check_rows = |rows| {
         check
             .as_ref()
-            .map(|check| TaskCheck::product_rows(Arc::clone(check), rows))
+            .map(|check| TaskCheck::product_rows(Arc::clone(check), rows, seed))
     };
     let parts = part_count(config, workers_seen, &pair);
     if parts >= MIN_PARTS {
@@ -120,6 +121,19 @@ pub(crate) fn plan(config: &Config, workers_seen: usize, submission: Submission)
     }
     let check = check_rows(0..pair.rows());
     NewTask::One { data, check }
+}
+
+/// Prepares again the product check of task data `data` (a matrix pair as
+/// submitted) with `seed`, as [`plan`] prepared it: how a store rebuilds
+/// the checks of the tasks it recovers. `None` when `data` is not a matrix
+/// pair whose check can be prepared.
+pub(crate) fn rebuild_product_check(data: &SharedText, seed: u64) -> Option<Arc<ProductCheck>> {
+    let text = data.as_str()?;
+    let found = operands::find(text).ok()??;
+    let pair = MatrixPair::from_operands(text, &found)?;
+    ProductCheck::from_text(pair.a_text(), pair.b_text(), seed)
+        .ok()
+        .map(Arc::new)
 }
 
 /// How many parts to split `pair` into: 0 when it is not split.

@@ -15,9 +15,6 @@ use super::{LeaseEntry, NewTask, QueueError, TaskQueue};
 use crate::check::TaskCheck;
 use crate::shared_text::SharedText;
 
-/// The error of a task its client cancelled.
-pub(super) const CANCELLED: &str = "Task cancelled";
-
 /// What [`TaskQueue::complete`] and [`TaskQueue::fail`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -92,6 +89,9 @@ impl TaskQueue {
         now: Instant,
         changes: &mut Changes,
     ) -> Result<TaskId, QueueError> {
+        if !self.ids_reserved_for(0) {
+            return Err(QueueError::IdsNotReserved);
+        }
         self.make_room(1, data.own_len(), now, changes)?;
         let id = self.insert(Task::new(data.clone(), check.clone()));
         self.pending.push_back(id);
@@ -312,64 +312,6 @@ impl TaskQueue {
         self.requeue_front(id, RequeueReason::Released, changes);
         self.workers.note_release(worker, now);
         Ok(())
-    }
-
-    /// Cancels task `id` for its client: it fails with [`CANCELLED`] for good
-    /// (a late result does not complete it), and so do the parts of a split
-    /// task that are not finished, so no worker is handed them. Cancelling a
-    /// part cancels its split task; cancelling a cancelled task changes
-    /// nothing. Returns the task as it is afterwards.
-    ///
-    /// # Errors
-    ///
-    /// [`QueueError::NotFound`] or [`QueueError::Expired`] for an unknown id;
-    /// [`QueueError::AlreadyCompleted`] for a completed task.
-    pub(crate) fn cancel(
-        &mut self,
-        id: TaskId,
-        now: Instant,
-        changes: &mut Changes,
-    ) -> Result<TaskView, QueueError> {
-        let task = self.tasks.get(&id).ok_or_else(|| self.missing(id))?;
-        if let Some(split) = task.split_id() {
-            return self.cancel(split, now, changes);
-        }
-        if task.status == TaskStatus::Completed {
-            return Err(QueueError::AlreadyCompleted(id));
-        }
-        let parts = task
-            .split
-            .as_ref()
-            .map(|state| state.parts().to_vec())
-            .unwrap_or_default();
-        self.cancel_one(id, now, changes);
-        for part in parts {
-            self.cancel_one(part, now, changes);
-        }
-        self.get(id)
-    }
-
-    /// Cancels task `id` unless it is completed or cancelled already.
-    fn cancel_one(&mut self, id: TaskId, now: Instant, changes: &mut Changes) {
-        let Some(task) = self.tasks.get(&id) else {
-            return;
-        };
-        if task.status == TaskStatus::Completed || task.cancelled {
-            return;
-        }
-        let part = task.part_of;
-        self.settle(
-            id,
-            TaskStatus::Failed,
-            None,
-            Some(Arc::from(CANCELLED)),
-            None,
-            now,
-        );
-        if let Some(task) = self.tasks.get_mut(&id) {
-            task.cancelled = true;
-        }
-        changes.push(Change::Cancelled { id, part });
     }
 
     /// Puts every task whose lease expired by `now` back at the front of the

@@ -38,6 +38,17 @@ pub(super) struct SplitState {
 }
 
 impl SplitState {
+    /// The state of a split task restored from a store: its parts' ids and
+    /// the results of the parts that are done.
+    pub(super) fn restored(parts: Vec<TaskId>, results: Vec<Option<SharedText>>) -> Self {
+        let done = results.iter().flatten().count();
+        Self {
+            parts,
+            results,
+            done,
+        }
+    }
+
     /// The parts' ids, in row order.
     pub(super) fn parts(&self) -> &[TaskId] {
         &self.parts
@@ -77,6 +88,9 @@ impl TaskQueue {
         let bytes = data.own_len() + parts.iter().map(|p| p.data.own_len()).sum::<usize>();
         if !self.has_part_ids_for(parts.len()) {
             return Err(QueueError::PartIdsExhausted);
+        }
+        if !self.ids_reserved_for(parts.len()) {
+            return Err(QueueError::IdsNotReserved);
         }
         self.make_room(1 + parts.len(), bytes, now, changes)?;
         let mut split = Task::new(data.clone(), None);

@@ -81,6 +81,14 @@ impl TestApp {
         Self { state, router }
     }
 
+    /// An app whose state is kept in `config`'s data directory (opened, and
+    /// what it holds restored).
+    pub fn open(config: Config) -> Result<Self, coordinator::StoreError> {
+        let state = AppState::open(&config)?;
+        let router = app(config, state.clone());
+        Ok(Self { state, router })
+    }
+
     /// Sends one request and collects the answer.
     pub async fn send(&self, request: Request<Body>) -> Answer {
         let response = self.router.clone().oneshot(request).await.unwrap();
