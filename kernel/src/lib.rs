@@ -12,6 +12,10 @@
 //! a blocked summation order.
 //!
 //! # Layout
+//! Modules depend on each other in one direction only (no cycles):
+//! `matrix`, `error` ← `naive`, `gemm`, `exact` ← `value` ← `text` ←
+//! `verify`; the crate root combines them ([`multiply`],
+//! [`multiply_text`]) and the bindings sit on top.
 //! - [`matrix`]: the [`Matrix`] type (rows, cols, one row-major buffer).
 //! - [`error`]: [`MatrixError`], every way an input or a product can be wrong.
 //! - [`naive`]: the textbook triple loops, the reference the tests compare to.
@@ -19,15 +23,17 @@
 //!   one per instruction set, chosen at run time with a portable fallback.
 //! - [`exact`]: exact integer multiplication (an `f64` shortcut when a bound
 //!   proves it exact, integer kernels otherwise).
+//! - [`value`]: [`AnyMatrix`], a matrix of integers or of floats as read from
+//!   text, and its product.
 //! - [`text`]: parsing and writing the Dana matrix text `[[1,2],[3,4]]` (and
 //!   JSON arrays, which share the form) without nested vectors.
-//! - [`value`]: [`AnyMatrix`], a matrix of integers or of floats as read from
-//!   text, and [`multiply_text`], text in and text out.
 //! - [`verify`]: Freivalds' check of a claimed product in `O(n^2)`, exact for
 //!   integers, with a rounding-error tolerance for floats.
 //! - `ffi`: a plain C ABI (`extern "C"`, no imports) for wasmtime and native FFI.
 //! - `wasm` (wasm32 only, feature `js`): the `wasm-bindgen` exports for the
 //!   browser worker.
+//! - [`multiply_text`] (here): text in, text out, the product every worker
+//!   computes.
 
 pub mod error;
 pub mod exact;
@@ -44,7 +50,7 @@ pub mod wasm;
 pub use error::MatrixError;
 pub use exact::multiply_exact;
 pub use matrix::Matrix;
-pub use value::{AnyMatrix, multiply_text};
+pub use value::AnyMatrix;
 
 /// Multiplies two `f64` matrices with the fastest kernel this CPU supports.
 ///
@@ -55,6 +61,19 @@ pub fn multiply(a: &Matrix<f64>, b: &Matrix<f64>) -> Result<Matrix<f64>, MatrixE
     let mut out = vec![0.0; a.rows() * b.cols()];
     gemm::gemm_f64(a.rows(), a.cols(), b.cols(), a.data(), b.data(), &mut out);
     Matrix::new(a.rows(), b.cols(), out)
+}
+
+/// Multiplies two matrices given as Dana text (or JSON array text) and
+/// returns the product as Dana text: `multiply_text("[[1,2],[3,4]]",
+/// "[[5,6],[7,8]]")` is `"[[19,22],[43,50]]"`.
+///
+/// # Errors
+/// Any [`MatrixError`]: bad text, an empty or ragged matrix, mismatched
+/// shapes, integer overflow, or a float product that is not finite.
+pub fn multiply_text(a: &str, b: &str) -> Result<String, MatrixError> {
+    let a = text::parse(a)?;
+    let b = text::parse(b)?;
+    a.multiply(b)?.to_text()
 }
 
 /// A short description of the instruction set the `f64` kernel uses here,
