@@ -29,6 +29,8 @@
 //!   JSON arrays, which share the form) without nested vectors.
 //! - [`verify`]: Freivalds' check of a claimed product in `O(n^2)`, exact for
 //!   integers, with a rounding-error tolerance for floats.
+//! - `testdata` (hidden): deterministic test and benchmark data, one
+//!   generator for the tests, the benchmarks and the wasm checks.
 //! - `ffi`: a plain C ABI (`extern "C"`, no imports) for wasmtime and native FFI.
 //! - `wasm` (wasm32 only, feature `js`): the `wasm-bindgen` exports for the
 //!   browser worker.
@@ -41,6 +43,8 @@ pub mod ffi;
 pub mod gemm;
 pub mod matrix;
 pub mod naive;
+#[doc(hidden)]
+pub mod testdata;
 pub mod text;
 pub mod value;
 pub mod verify;
