@@ -17,15 +17,20 @@
 //!
 //! - this file: the reader ([`parse`], [`IntRows`]);
 //! - `compact`: the reader's vectorised fast path for compact integer rows;
-//! - `write`: the writers ([`write_i64`], [`write_f64`], [`AnyMatrix::to_text`]).
+//! - `write`: the writers ([`write_i64`], [`write_f64`], [`AnyMatrix::to_text`]);
+//! - `spans`: [`row_spans`], where each row is, without reading numbers.
+
+use std::ops::Range;
 
 use crate::value::AnyMatrix;
 use crate::{Matrix, MatrixError};
 
 mod compact;
+mod spans;
 mod write;
 
 use compact::compact_integers;
+pub use spans::{RowSpans, row_spans};
 pub use write::{write_f64, write_i64};
 
 /// Reads a matrix of integers or, if any value is a float, of floats.
@@ -35,7 +40,19 @@ pub use write::{write_f64, write_i64};
 /// [`MatrixError::IntegerOutOfRange`], [`MatrixError::RaggedRows`] or
 /// [`MatrixError::Empty`], each with the byte offset where reading stopped.
 pub fn parse(text: &str) -> Result<AnyMatrix, MatrixError> {
-    Reader::new(text.as_bytes()).matrix()
+    Reader::new(text.as_bytes()).matrix(None)
+}
+
+/// As [`parse`], and also where each row is in `text` (as [`row_spans`]
+/// finds them), recorded while reading.
+///
+/// # Errors
+/// As [`parse`].
+pub(crate) fn parse_with_rows(text: &str) -> Result<(AnyMatrix, RowSpans), MatrixError> {
+    let mut rows = Vec::new();
+    let matrix = Reader::new(text.as_bytes()).matrix(Some(&mut rows))?;
+    let cols = matrix.cols();
+    Ok((matrix, RowSpans { rows, cols }))
 }
 
 /// Reads a matrix and converts it to `f64`.
@@ -144,6 +161,8 @@ struct RowCursor<'a> {
     cols: usize,
     /// Whether the closing bracket has been read.
     finished: bool,
+    /// Byte span of the last row read, its brackets included.
+    span: Range<usize>,
 }
 
 impl<'a> RowCursor<'a> {
@@ -160,6 +179,7 @@ impl<'a> RowCursor<'a> {
             rows: 0,
             cols: 0,
             finished: false,
+            span: 0..0,
         })
     }
 
@@ -192,7 +212,9 @@ impl<'a> RowCursor<'a> {
                 }
             }
         }
+        let start = reader.pos;
         let count = reader.row(values)?;
+        self.span = start..reader.pos;
         if self.rows == 0 {
             self.cols = count;
         } else if count != self.cols {
@@ -260,6 +282,12 @@ impl<'a> IntRows<'a> {
     pub fn cols(&self) -> usize {
         self.cursor.cols
     }
+
+    /// Byte span in the text of the row [`IntRows::next_row`] last
+    /// returned, its brackets included (`0..0` before the first row).
+    pub(crate) fn row_span(&self) -> Range<usize> {
+        self.cursor.span.clone()
+    }
 }
 
 /// The error for a float where only integers are accepted.
@@ -281,11 +309,16 @@ impl<'a> Reader<'a> {
         Self { bytes, pos: 0 }
     }
 
-    fn matrix(self) -> Result<AnyMatrix, MatrixError> {
+    /// Reads the whole matrix, pushing each row's span to `spans` if given.
+    fn matrix(self, mut spans: Option<&mut Vec<Range<usize>>>) -> Result<AnyMatrix, MatrixError> {
         // A rough guess of the element count avoids most regrowth.
         let mut values = Values::Int(Vec::with_capacity(self.bytes.len() / 4));
         let mut cursor = RowCursor::new(self)?;
-        while cursor.next_row(&mut values)?.is_some() {}
+        while cursor.next_row(&mut values)?.is_some() {
+            if let Some(spans) = spans.as_deref_mut() {
+                spans.push(cursor.span.clone());
+            }
+        }
         let (rows, cols) = (cursor.rows, cursor.cols);
         Ok(match values {
             Values::Int(data) => AnyMatrix::Int(Matrix::new(rows, cols, data)?),
@@ -447,13 +480,26 @@ impl<'a> Reader<'a> {
 
     #[cold]
     fn syntax_error(&self, offset: usize, expected: &'static str) -> MatrixError {
-        let offset = offset.min(self.bytes.len());
-        MatrixError::Syntax {
-            offset,
-            expected,
-            found: excerpt(self.bytes, offset),
-        }
+        syntax_error(self.bytes, offset, expected)
     }
+}
+
+/// A [`MatrixError::Syntax`] at `offset` (at most the end of `bytes`).
+#[cold]
+fn syntax_error(bytes: &[u8], offset: usize, expected: &'static str) -> MatrixError {
+    let offset = offset.min(bytes.len());
+    MatrixError::Syntax {
+        offset,
+        expected,
+        found: excerpt(bytes, offset),
+    }
+}
+
+/// Whether `byte` is whitespace the reader accepts between tokens (as
+/// `Reader::skip_ws` skips).
+#[inline]
+fn is_ws(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 /// Up to 16 characters of `bytes` from `offset`, quoted, or "the end of the

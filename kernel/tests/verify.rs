@@ -4,8 +4,8 @@
 //! rejected.
 
 use kernel::testdata::Xorshift;
-use kernel::verify::{ProductCheck, VerifyError, verify_product};
-use kernel::{AnyMatrix, Matrix, multiply, multiply_exact, naive, text};
+use kernel::verify::{Operand, ProductCheck, VerifyError, verify_product};
+use kernel::{AnyMatrix, Matrix, MatrixError, multiply, multiply_exact, naive, text};
 use proptest::prelude::*;
 
 /// Test matrices drawn from the kernel's test data generator.
@@ -411,6 +411,135 @@ proptest! {
         }
         prop_assert_eq!(from_text.check_text(&text::write_i64(&c)), Ok(()));
         prop_assert!(from_text.check_text(&text::write_i64(&wrong)).is_err());
+    }
+}
+
+/// A `from_text_with_rows` error as `from_text` reports it.
+fn as_from_text(error: VerifyError) -> VerifyError {
+    match error {
+        VerifyError::OperandUnreadable { error, .. } => VerifyError::Operands(error),
+        other => other,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Preparing with rows gives the check `from_text` gives (the same
+    /// answer to honest and wrong claims) and `A`'s rows as `row_spans`
+    /// finds them: small integers (read row by row), large ones and floats
+    /// (read whole), compact and spaced.
+    #[test]
+    fn checks_prepared_with_rows_are_the_checks_from_text_with_the_rows_of_a(
+        (a, b) in prop_oneof![operands(1000), operands(1 << 28)],
+        seed in any::<u64>(),
+        at in any::<usize>(),
+        float in any::<bool>(),
+        spaced in any::<bool>(),
+    ) {
+        // Never integral, so the texts read as floats.
+        #[allow(clippy::cast_precision_loss)]
+        let halves = |m: &Matrix<i64>| m.map(|&v| v as f64 * 0.5 + 0.25);
+        let (a_text, b_text, c_text, wrong_text) = if float {
+            let c = multiply(&halves(&a), &halves(&b)).expect("shapes");
+            let mut wrong = c.clone().into_data();
+            let index = at % wrong.len();
+            wrong[index] += 1.0;
+            let wrong = Matrix::new(c.rows(), c.cols(), wrong).expect("shape");
+            let write = |m: &Matrix<f64>| text::write_f64(m).expect("finite");
+            (write(&halves(&a)), write(&halves(&b)), write(&c), write(&wrong))
+        } else {
+            let c = multiply_exact(&a, &b).expect("fits");
+            let mut wrong = c.clone().into_data();
+            let index = at % wrong.len();
+            wrong[index] += 1;
+            let wrong = Matrix::new(c.rows(), c.cols(), wrong).expect("shape");
+            let write = text::write_i64;
+            (write(&a), write(&b), write(&c), write(&wrong))
+        };
+        let a_text = if spaced {
+            a_text.replace(',', " , ").replace("] , [", "],\n\t[")
+        } else {
+            a_text
+        };
+        let from_text = ProductCheck::from_text(&a_text, &b_text, seed).expect("operands");
+        let (check, spans) =
+            ProductCheck::from_text_with_rows(&a_text, &b_text, seed).expect("operands");
+        prop_assert_eq!(&spans, &text::row_spans(&a_text).expect("A scans"));
+        prop_assert_eq!(spans.rows.len(), a.rows());
+        prop_assert_eq!(spans.cols, a.cols());
+        prop_assert_eq!(check.rows(), from_text.rows());
+        prop_assert_eq!(check.cols(), from_text.cols());
+        prop_assert_eq!(check.rounds(), from_text.rounds());
+        prop_assert_eq!(check.product_may_fail(), from_text.product_may_fail());
+        prop_assert_eq!(check.check_text(&c_text), Ok(()));
+        prop_assert_eq!(check.check_text(&c_text), from_text.check_text(&c_text));
+        prop_assert_eq!(check.check_text(&wrong_text), from_text.check_text(&wrong_text));
+    }
+}
+
+#[test]
+fn operand_errors_name_the_operand_and_say_what_is_wrong() {
+    let error = |a: &str, b: &str| {
+        let with_rows = ProductCheck::from_text_with_rows(a, b, 1).expect_err("rejected");
+        let from_text = ProductCheck::from_text(a, b, 1).expect_err("rejected");
+        assert_eq!(as_from_text(with_rows.clone()), from_text, "{a} x {b}");
+        with_rows
+    };
+    let shapes = error("[[1,2],[3,4]]", "[[1,2,3]]");
+    assert_eq!(
+        shapes,
+        VerifyError::Operands(MatrixError::ShapeMismatch {
+            left_rows: 2,
+            left_cols: 2,
+            right_rows: 1,
+            right_cols: 3
+        })
+    );
+    assert_eq!(
+        shapes.to_string(),
+        "shape mismatch: cannot multiply a 2x2 matrix by a 1x3 matrix (2 columns vs 1 rows)"
+    );
+    let ragged = error("[[1,2],[3]]", "[[1],[2]]");
+    assert_eq!(
+        ragged,
+        VerifyError::OperandUnreadable {
+            operand: Operand::A,
+            error: MatrixError::RaggedRows {
+                row: 1,
+                expected: 2,
+                found: 1
+            }
+        }
+    );
+    assert_eq!(
+        ragged.to_string(),
+        "matrix A: ragged rows: row 1 has 1 values but row 0 has 2"
+    );
+    let not_a_number = error("[[1,2]]", "[[1],[x]]");
+    assert!(matches!(
+        &not_a_number,
+        VerifyError::OperandUnreadable {
+            operand: Operand::B,
+            error: MatrixError::NotANumber { offset: 6, .. }
+        }
+    ));
+    assert_eq!(
+        not_a_number.to_string(),
+        "matrix B: not a number at byte 6: found \"x]]\""
+    );
+    // Floats and large integers take the other path, with the same errors.
+    for (a, b) in [
+        ("[[1.5,2],[3]]", "[[1],[2]]"),
+        ("[[1.5,2]]", "[[1],[2],[3]]"),
+        ("[[4611686018427387904]]", "[[1,2]] x"),
+        ("[]", "[[1]]"),
+        ("[[1]]", "[[[1]]]"),
+    ] {
+        assert!(matches!(
+            error(a, b),
+            VerifyError::OperandUnreadable { .. } | VerifyError::Operands(_)
+        ));
     }
 }
 

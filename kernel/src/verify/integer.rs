@@ -42,7 +42,7 @@ use super::VerifyError;
 use super::row_ops::{abs_sum, dot_wrapping, max_magnitude};
 use super::seed::SplitMix64;
 use crate::Matrix;
-use crate::text::IntRows;
+use crate::text::{IntRows, RowSpans};
 
 /// The primes `2^61 - c` the integer check works modulo, in the order they
 /// are used. Each is above `2^60`; four cover any `i64` product (see the
@@ -209,8 +209,14 @@ impl IntCheck {
     /// The check [`IntCheck::new`] prepares, read from the matrix texts row
     /// by row without holding either matrix, when they are integer matrices
     /// that multiply and small enough for the wrapping round; `None`
-    /// otherwise (the caller then reads them whole).
-    pub(super) fn wrapping_from_text(a: &str, b: &str, rng: &mut SplitMix64) -> Option<Self> {
+    /// otherwise (the caller then reads them whole). With `a_spans`, also
+    /// records where `A`'s rows are (left partly filled on `None`).
+    pub(super) fn wrapping_from_text(
+        a: &str,
+        b: &str,
+        rng: &mut SplitMix64,
+        mut a_spans: Option<&mut RowSpans>,
+    ) -> Option<Self> {
         let mut b_rows = IntRows::new(b).ok()?;
         let first = b_rows.next_row().ok()??;
         let cols = first.len();
@@ -229,6 +235,12 @@ impl IntCheck {
             }
             row_abs.push(abs_sum(row));
             abr.push(dot_wrapping(row, &br));
+            if let Some(spans) = a_spans.as_deref_mut() {
+                spans.rows.push(a_rows.row_span());
+            }
+        }
+        if let Some(spans) = a_spans {
+            spans.cols = br.len();
         }
         let suffices = wrapping_suffices(&row_abs, b_max);
         suffices.then_some(Self {

@@ -34,10 +34,11 @@
 //! counting rejections and deciding what to do with a rejected result is the
 //! caller's.
 
+use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::ops::Range;
 
-use crate::text;
+use crate::text::{self, RowSpans};
 use crate::{AnyMatrix, MatrixError};
 use float::FloatCheck;
 use integer::IntCheck;
@@ -54,9 +55,22 @@ pub use integer::{PRIMES, WRAPPING_MAX_BITS};
 /// Why a claimed product was rejected, or could not be checked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
-    /// `A` and `B` cannot be multiplied at all.
+    /// `A` and `B` cannot be multiplied at all: their shapes do not
+    /// multiply ([`MatrixError::ShapeMismatch`]), or (from
+    /// [`ProductCheck::new`] and [`ProductCheck::from_text`]) a text is not
+    /// a matrix.
     #[error(transparent)]
     Operands(#[from] MatrixError),
+    /// The text of `A` or of `B` is not a matrix (ragged, empty, a value
+    /// that is not a number, a syntax error...): reported by
+    /// [`ProductCheck::from_text_with_rows`], which names the operand.
+    #[error("matrix {operand}: {error}")]
+    OperandUnreadable {
+        /// The operand whose text is wrong.
+        operand: Operand,
+        /// What is wrong with it.
+        error: MatrixError,
+    },
     /// The claimed product's text is not a matrix.
     #[error("the claimed product is not a matrix: {0}")]
     Unreadable(MatrixError),
@@ -108,6 +122,24 @@ pub enum VerifyError {
         /// Row in the claimed product.
         row: usize,
     },
+}
+
+/// One of the two operands of a product `A·B`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operand {
+    /// The left operand, `A`.
+    A,
+    /// The right operand, `B`.
+    B,
+}
+
+impl fmt::Display for Operand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operand::A => "A",
+            Operand::B => "B",
+        })
+    }
 }
 
 /// A seed no one can predict: from the process's random hasher keys and the
@@ -212,12 +244,47 @@ impl ProductCheck {
         // The common case, integers small enough for the wrapping round, is
         // prepared row by row without holding either matrix; anything else
         // is read whole. Both draw the same `r` from the seed.
-        if let Some(check) = IntCheck::wrapping_from_text(a, b, &mut SplitMix64::new(seed)) {
+        if let Some(check) = IntCheck::wrapping_from_text(a, b, &mut SplitMix64::new(seed), None) {
             return Ok(Self::integers(check));
         }
         let a = text::parse(a)?;
         let b = text::parse(b)?;
         Self::new(&a, &b, seed)
+    }
+
+    /// As [`ProductCheck::from_text`] (the same check for the same seed),
+    /// and also where `A`'s rows are in its text, as [`text::row_spans`]
+    /// finds them. The spans are recorded while `A` is read for the check,
+    /// so a caller that needs both reads `A`'s text once, not twice.
+    ///
+    /// # Errors
+    /// - [`VerifyError::OperandUnreadable`] when the text of `A` (read
+    ///   first) or of `B` is not a matrix, naming the operand, with the
+    ///   reader's [`MatrixError`] ([`MatrixError::RaggedRows`],
+    ///   [`MatrixError::NotANumber`], [`MatrixError::Empty`],
+    ///   [`MatrixError::Syntax`], ...);
+    /// - [`VerifyError::Operands`] with [`MatrixError::ShapeMismatch`] when
+    ///   both are matrices but `A`'s columns are not `B`'s rows.
+    pub fn from_text_with_rows(
+        a: &str,
+        b: &str,
+        seed: u64,
+    ) -> Result<(Self, RowSpans), VerifyError> {
+        let mut spans = RowSpans {
+            rows: Vec::new(),
+            cols: 0,
+        };
+        let rng = &mut SplitMix64::new(seed);
+        if let Some(check) = IntCheck::wrapping_from_text(a, b, rng, Some(&mut spans)) {
+            return Ok((Self::integers(check), spans));
+        }
+        // Anything else is read whole, as `from_text` does (so `A` is read a
+        // second time when it was read in full above: integers too large
+        // for the wrapping round).
+        let unreadable = |operand| move |error| VerifyError::OperandUnreadable { operand, error };
+        let (a, spans) = text::parse_with_rows(a).map_err(unreadable(Operand::A))?;
+        let b = text::parse(b).map_err(unreadable(Operand::B))?;
+        Ok((Self::new(&a, &b, seed)?, spans))
     }
 
     /// The check of an integer pair, prepared.
