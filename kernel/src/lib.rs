@@ -12,10 +12,11 @@
 //! a blocked summation order.
 //!
 //! # Layout
-//! Modules depend on each other in one direction only (no cycles):
-//! `matrix`, `error` ← `naive`, `gemm`, `exact` ← `value` ← `text` ←
-//! `verify`; the crate root combines them ([`multiply`],
-//! [`multiply_text`]) and the bindings sit on top.
+//! Modules use each other in one direction only (no cycles): `verify` uses
+//! `text`, which uses `value` (the reader returns an [`AnyMatrix`]), which
+//! uses `exact` and the `f64` [`multiply`] over `gemm`, which use `matrix`
+//! and `error`. [`multiply_text`] (text in, text out) and the bindings sit
+//! above them all.
 //! - [`matrix`]: the [`Matrix`] type (rows, cols, one row-major buffer).
 //! - [`error`]: [`MatrixError`], every way an input or a product can be wrong.
 //! - [`naive`]: the textbook triple loops, the reference the tests compare to.
@@ -26,7 +27,8 @@
 //! - [`value`]: [`AnyMatrix`], a matrix of integers or of floats as read from
 //!   text, and its product.
 //! - [`text`]: parsing and writing the Dana matrix text `[[1,2],[3,4]]` (and
-//!   JSON arrays, which share the form) without nested vectors.
+//!   JSON arrays, which share the form) without nested vectors, and finding
+//!   its rows without reading numbers ([`text::row_spans`]).
 //! - [`verify`]: Freivalds' check of a claimed product in `O(n^2)`, exact for
 //!   integers, with a rounding-error tolerance for floats.
 //! - `testdata` (hidden): deterministic test and benchmark data, one
@@ -34,8 +36,8 @@
 //! - `ffi`: a plain C ABI (`extern "C"`, no imports) for wasmtime and native FFI.
 //! - `wasm` (wasm32 only, feature `js`): the `wasm-bindgen` exports for the
 //!   browser worker.
-//! - [`multiply_text`] (here): text in, text out, the product every worker
-//!   computes.
+//! - the crate root: [`multiply`] and [`multiply_text`], the product every
+//!   worker computes.
 
 pub mod error;
 pub mod exact;

@@ -255,7 +255,9 @@ impl ProductCheck {
     /// As [`ProductCheck::from_text`] (the same check for the same seed),
     /// and also where `A`'s rows are in its text, as [`text::row_spans`]
     /// finds them. The spans are recorded while `A` is read for the check,
-    /// so a caller that needs both reads `A`'s text once, not twice.
+    /// so a caller that needs both reads `A`'s text once, not twice (except
+    /// where [`ProductCheck::from_text`] itself reads it twice: integers too
+    /// large for the one-round check, which shows only once `A` is read).
     ///
     /// # Errors
     /// - [`VerifyError::OperandUnreadable`] when the text of `A` (read
