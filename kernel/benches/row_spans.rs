@@ -26,7 +26,7 @@ use kernel::verify::ProductCheck;
 mod common;
 
 /// Rounds of the summary (the median is printed).
-const SUMMARY_ROUNDS: usize = 9;
+const SUMMARY_ROUNDS: usize = 21;
 
 /// The seed of every check (the cost does not depend on it).
 const SEED: u64 = 0x5EED;
