@@ -414,6 +414,18 @@ proptest! {
     }
 }
 
+/// `m` with its element `at` (modulo its length) increased by `delta`.
+fn one_element_off<T: Clone + std::ops::AddAssign>(
+    m: &Matrix<T>,
+    at: usize,
+    delta: T,
+) -> Matrix<T> {
+    let mut data = m.clone().into_data();
+    let index = at % data.len();
+    data[index] += delta;
+    Matrix::new(m.rows(), m.cols(), data).expect("shape")
+}
+
 /// A `from_text_with_rows` error as `from_text` reports it.
 fn as_from_text(error: VerifyError) -> VerifyError {
     match error {
@@ -442,18 +454,12 @@ proptest! {
         let halves = |m: &Matrix<i64>| m.map(|&v| v as f64 * 0.5 + 0.25);
         let (a_text, b_text, c_text, wrong_text) = if float {
             let c = multiply(&halves(&a), &halves(&b)).expect("shapes");
-            let mut wrong = c.clone().into_data();
-            let index = at % wrong.len();
-            wrong[index] += 1.0;
-            let wrong = Matrix::new(c.rows(), c.cols(), wrong).expect("shape");
+            let wrong = one_element_off(&c, at, 1.0);
             let write = |m: &Matrix<f64>| text::write_f64(m).expect("finite");
             (write(&halves(&a)), write(&halves(&b)), write(&c), write(&wrong))
         } else {
             let c = multiply_exact(&a, &b).expect("fits");
-            let mut wrong = c.clone().into_data();
-            let index = at % wrong.len();
-            wrong[index] += 1;
-            let wrong = Matrix::new(c.rows(), c.cols(), wrong).expect("shape");
+            let wrong = one_element_off(&c, at, 1);
             let write = text::write_i64;
             (write(&a), write(&b), write(&c), write(&wrong))
         };
