@@ -1,13 +1,13 @@
 //! `text::row_spans`, the structure-only row scan: it agrees with the
-//! reader (the same rows for every text the reader accepts, the reader's
-//! error for structural problems, and no text it rejects that the reader
-//! accepts) and with a plain reference scan on awkward texts: spaces,
+//! readers (the same rows for every text the whole-matrix reader or the
+//! row-by-row reader accepts, the reader's error for structural problems,
+//! and no text it rejects that a reader accepts) and with a plain reference scan on awkward texts: spaces,
 //! newlines, tabs, 1xN and Nx1, ragged, nested, empty, trailing bytes.
 
 use std::ops::Range;
 
 use kernel::testdata::digit_ints;
-use kernel::text::{RowSpans, parse, row_spans, write_i64};
+use kernel::text::{IntRows, RowSpans, parse, parse_i64, row_spans, write_i64};
 use kernel::{Matrix, MatrixError};
 use proptest::prelude::*;
 
@@ -85,7 +85,7 @@ fn agrees(text: &str) -> Result<(), TestCaseError> {
     prop_assert_eq!(spans.as_ref().ok(), expected.as_ref(), "{:?}", text);
     match parse(text) {
         Ok(matrix) => {
-            let spans = spans.expect("the reader accepts it");
+            let spans = spans.as_ref().expect("the reader accepts it");
             prop_assert_eq!(spans.rows.len(), matrix.rows());
             prop_assert_eq!(spans.cols, matrix.cols());
             let matrix = matrix.into_f64();
@@ -96,10 +96,29 @@ fn agrees(text: &str) -> Result<(), TestCaseError> {
                 prop_assert_eq!(row.data(), matrix.row(i));
             }
         }
-        Err(error) if is_structural(&error) => prop_assert_eq!(spans, Err(error)),
+        Err(error) if is_structural(&error) => prop_assert_eq!(&spans, &Err(error)),
         Err(_) => {}
     }
+    // The row-by-row reader: every row it yields is the text in its span.
+    if let Ok(rows) = int_rows(text) {
+        let spans = spans.expect("the row reader accepts it");
+        prop_assert_eq!(rows.len(), spans.rows.len());
+        for (row, span) in rows.iter().zip(&spans.rows) {
+            let alone = parse_i64(&format!("[{}]", &text[span.clone()])).expect("a row");
+            prop_assert_eq!(alone.data(), row.as_slice());
+        }
+    }
     Ok(())
+}
+
+/// Every row `IntRows` yields for `text`, or its error.
+fn int_rows(text: &str) -> Result<Vec<Vec<i64>>, MatrixError> {
+    let mut reader = IntRows::new(text)?;
+    let mut rows = Vec::new();
+    while let Some(row) = reader.next_row()? {
+        rows.push(row.to_vec());
+    }
+    Ok(rows)
 }
 
 /// Whitespace the reader accepts, in runs of every kind.
