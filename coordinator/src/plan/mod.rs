@@ -27,6 +27,7 @@ use crate::config::Config;
 use crate::queue::{NewPart, NewTask};
 use crate::shared_text::SharedText;
 pub(crate) use matrix_pair::MatrixPair;
+use matrix_pair::Operands;
 use operands::OperandSpans;
 
 /// A split task has at least this many parts.
@@ -86,21 +87,29 @@ pub(crate) fn plan(config: &Config, workers_seen: usize, submission: Submission)
     let ([source], Some(found)) = (data.pieces(), operands.as_ref()) else {
         return unchecked(data);
     };
-    let Some(pair) = std::str::from_utf8(source)
+    let Some(operands) = std::str::from_utf8(source)
         .ok()
-        .and_then(|text| MatrixPair::from_operands(text, found))
+        .and_then(|text| Operands::find(text, found))
     else {
         return unchecked(data);
     };
+    // The operands are read once: by the check, which also finds A's rows,
+    // or, with verification off, by a scan of their structure.
     let seed = fresh_seed();
-    let check = if config.verify {
-        match ProductCheck::from_text(pair.a_text(), pair.b_text(), seed) {
-            Ok(check) => Some(Arc::new(check)),
+    let (pair, check) = if config.verify {
+        match ProductCheck::from_text_with_rows(operands.a_text(), operands.b_text(), seed) {
+            Ok((check, a_rows)) => {
+                let b_cols = check.cols();
+                (operands.with_rows(a_rows, b_cols), Some(Arc::new(check)))
+            }
             // The worker will find the same problem and report it.
             Err(_) => return unchecked(data),
         }
     } else {
-        None
+        match operands.scan() {
+            Some(pair) => (pair, None),
+            None => return unchecked(data),
+        }
     };
     let check_rows = |rows| {
         check
@@ -130,7 +139,7 @@ pub(crate) fn plan(config: &Config, workers_seen: usize, submission: Submission)
 pub(crate) fn rebuild_product_check(data: &SharedText, seed: u64) -> Option<Arc<ProductCheck>> {
     let text = data.as_str()?;
     let found = operands::find(text).ok()??;
-    let pair = MatrixPair::from_operands(text, &found)?;
+    let pair = Operands::find(text, &found)?;
     ProductCheck::from_text(pair.a_text(), pair.b_text(), seed)
         .ok()
         .map(Arc::new)
