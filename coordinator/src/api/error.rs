@@ -98,7 +98,9 @@ impl From<UseCaseError> for ApiError {
             UseCaseError::EmptyTask(e) => Self::BadRequest(e.to_string()),
             UseCaseError::BadAnswer(text) => Self::BadRequest(text),
             UseCaseError::Rejected(reason) => Self::Rejected(reason),
-            UseCaseError::Store(e) => Self::Unavailable(e.to_string()),
+            UseCaseError::Store(e) => Self::Unavailable(format!(
+                "Could not store the request; try again later ({e})"
+            )),
             UseCaseError::Internal(detail) => Self::Internal(detail),
         }
     }

@@ -102,7 +102,7 @@ impl AppState {
             parts_above: FIRST_PART_ID,
         });
         queue.restore(recovered.tasks, ids, Instant::now());
-        crate::store::log_recovery(path, &recovered.found, started);
+        crate::store::log_recovery(path, &store, &recovered.found, started);
         Ok(Self::with_queue(config, queue, store))
     }
 

@@ -16,11 +16,16 @@ const FORMAT_FILE: &str = "FORMAT";
 const FORMAT_NAME: &str = "coordinator-store";
 /// The folder the storage engine keeps its files in.
 const ENGINE_DIR: &str = "engine";
+/// Written when a coordinator closes the store, removed when one opens it:
+/// missing at open means the last run stopped without closing (a crash).
+const CLEAN_FILE: &str = "CLEAN";
 
 /// A data directory held by this process.
 #[derive(Debug)]
 pub(super) struct DataDir {
     path: PathBuf,
+    /// Whether the last run closed the store (or there was none).
+    last_run_closed: bool,
     /// Held, and locked, until the directory is let go.
     _lock: File,
 }
@@ -46,12 +51,31 @@ impl DataDir {
         if lock.try_lock().is_err() {
             return Err(StoreError::Locked(path.to_path_buf()));
         }
+        let fresh = !path.join(ENGINE_DIR).exists();
+        let clean = path.join(CLEAN_FILE);
+        let last_run_closed = fresh || clean.exists();
+        let _ = std::fs::remove_file(&clean);
         let dir = Self {
             path: path.to_path_buf(),
+            last_run_closed,
             _lock: lock,
         };
         dir.check_format()?;
         Ok(dir)
+    }
+
+    /// Whether the last coordinator on this directory closed the store
+    /// (or this is a new directory).
+    pub(super) fn last_run_closed(&self) -> bool {
+        self.last_run_closed
+    }
+
+    /// Notes that this run closed the store: every record is written.
+    pub(super) fn mark_closed(&self) {
+        let clean = self.path.join(CLEAN_FILE);
+        if let Err(e) = File::create(&clean).and_then(|file| file.sync_all()) {
+            tracing::warn!(path = %clean.display(), error = %e, "could not note the clean stop");
+        }
     }
 
     /// The directory.

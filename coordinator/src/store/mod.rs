@@ -245,9 +245,11 @@ impl Store {
         });
         let (jobs, received) = std::sync::mpsc::channel();
         let for_writer = Arc::clone(&shared);
+        let reopen_dir = engine_dir.clone();
+        let reopen = move || Engine::open(&reopen_dir, sync == SyncPolicy::Always);
         let writer = std::thread::Builder::new()
             .name("store-writer".to_owned())
-            .spawn(move || writer::run(engine, received, for_writer))
+            .spawn(move || writer::run(engine, reopen, received, for_writer))
             .map_err(|e| StoreError::io(path, e))?;
         let disk = Disk {
             dir,
@@ -306,7 +308,18 @@ impl Store {
             lock(&disk.sender).take();
             if let Some(writer) = lock(&disk.writer).take() {
                 let _ = writer.join();
+                if !disk.shared.is_failing() {
+                    disk.dir.mark_closed();
+                }
             }
+        }
+    }
+
+    /// Whether the last run on this store closed it (always for memory).
+    pub(crate) fn last_run_closed(&self) -> bool {
+        match self {
+            Self::Memory => true,
+            Self::Disk(disk) => disk.dir.last_run_closed(),
         }
     }
 
@@ -452,7 +465,12 @@ fn dir_size(path: &Path) -> u64 {
 }
 
 /// How long recovery took and what it found, for the log.
-pub(crate) fn log_recovery(path: &Path, found: &Found, took: Instant) {
+pub(crate) fn log_recovery(path: &Path, store: &Store, found: &Found, took: Instant) {
+    if !store.last_run_closed() {
+        tracing::warn!(
+            "the last run did not close the store (a crash or a kill): its journal was replayed, and a write it had not finished, if any, was dropped (nothing unfinished had been acknowledged)"
+        );
+    }
     tracing::info!(
         path = %path.display(),
         pending = found.pending,

@@ -6,7 +6,9 @@
 //! tells the waiting requests their records are on disk: concurrent
 //! requests share one sync. A batch that fails (a full disk) is kept and
 //! tried again, with whatever arrived since, until it succeeds; meanwhile
-//! every request waiting on the store is told it failed.
+//! every request waiting on the store is told it failed. After a failure
+//! the engine is opened again before the next try (an engine may refuse
+//! every write after a failed sync until it has recovered its journal).
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -37,7 +39,14 @@ pub(super) struct Job {
 }
 
 /// Runs the writer until every sender is gone and every record written.
-pub(super) fn run(engine: Engine, jobs: Receiver<Job>, shared: Arc<Shared>) {
+/// `reopen` opens the engine again after a failed write.
+pub(super) fn run(
+    engine: Engine,
+    reopen: impl Fn() -> Result<Engine, StoreError>,
+    jobs: Receiver<Job>,
+    shared: Arc<Shared>,
+) {
+    let mut engine = Some(engine);
     let mut waiting: Vec<Job> = Vec::new();
     let mut ops: Vec<Op> = Vec::new();
     let mut closed = false;
@@ -63,8 +72,13 @@ pub(super) fn run(engine: Engine, jobs: Receiver<Job>, shared: Arc<Shared>) {
         }
         let last = waiting.last().map_or(0, |job| job.seq);
         let started = Instant::now();
-        match engine.apply(&ops) {
-            Ok(()) => {
+        let written = match engine.take() {
+            Some(open) => open.apply(&ops).map(|()| open),
+            None => reopen().and_then(|open| open.apply(&ops).map(|()| open)),
+        };
+        match written {
+            Ok(open) => {
+                engine = Some(open);
                 let bytes = ops.iter().map(Op::bytes).sum();
                 shared.written(last, waiting.len(), bytes, started.elapsed());
                 waiting.clear();
