@@ -24,4 +24,7 @@ fi
 cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p coordinator --bin coordinator
 
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-exec "$TARGET_DIR/release/coordinator" "$PORT" --static-dir "$ROOT/webserver" "$@"
+# Tasks and results are kept in data/ (git ignores it): stop and start again,
+# and they are still there. --in-memory keeps nothing; --data-dir DIR elsewhere.
+exec "$TARGET_DIR/release/coordinator" "$PORT" --static-dir "$ROOT/webserver" \
+    --data-dir "$ROOT/data" "$@"

@@ -35,8 +35,9 @@ struct Cli {
     /// (created if missing; one coordinator at a time).
     #[arg(long, default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
-    /// Keep tasks and results in memory only: lost when the process stops.
-    #[arg(long, conflicts_with = "data_dir")]
+    /// Keep tasks and results in memory only: lost when the process stops
+    /// (wins over --data-dir).
+    #[arg(long)]
     in_memory: bool,
     /// Sync writes to disk before acknowledging them; `--fsync=false`
     /// acknowledges first (a machine crash can lose the last writes).
