@@ -6,8 +6,7 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
@@ -275,81 +274,52 @@ async fn a_second_coordinator_on_the_same_directory_is_refused() {
     drop(open(&config));
 }
 
-/// Every file under `dir`, newest last.
-fn files_by_age(dir: &Path) -> Vec<(std::time::SystemTime, PathBuf)> {
-    let mut files = Vec::new();
-    let mut folders = vec![dir.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+/// Bytes of the files under `dir`.
+fn disk_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|entry| {
             let meta = entry.metadata().unwrap();
             if meta.is_dir() {
-                folders.push(entry.path());
+                disk_bytes(&entry.path())
             } else {
-                files.push((meta.modified().unwrap(), entry.path()));
+                meta.len()
             }
-        }
-    }
-    files.sort();
-    files
+        })
+        .sum()
 }
 
 #[tokio::test]
-async fn a_torn_tail_is_recovered_up_to_the_last_good_record() {
-    for cut in [1_u64, 5, 40, 300, 5000] {
-        let dir = scratch_dir("torn");
-        let config = durable(&dir);
-        let app = open(&config);
-        let mut sent = HashMap::new();
-        for k in 0..40 {
-            let data = format!("\"task {k} {}\"", "x".repeat(k * 7));
-            sent.insert(app.submit(&data).await, data);
-        }
-        app.state.close();
-        drop(app);
-        let engine = dir.join("engine");
-        let (_, newest) = files_by_age(&engine).pop().unwrap();
-        // A journal may be allocated ahead: its written part ends at its
-        // last byte that is not zero.
-        let bytes = std::fs::read(&newest).unwrap();
-        let length = bytes.iter().rposition(|&b| b != 0).map_or(0, |end| end + 1) as u64;
-        let kept = length.saturating_sub(cut);
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&newest)
-            .unwrap()
-            .set_len(kept)
-            .unwrap();
-
-        let app = TestApp::open(config.clone()).unwrap_or_else(|e| {
-            panic!(
-                "refused to start after cutting {cut} bytes of {}: {e}",
-                newest.display()
-            )
-        });
-        // What is there is exactly what was sent: pending tasks hand out
-        // their data as it was submitted.
-        let mut restored = 0;
-        loop {
-            let answer = app.get("/task/next?workerId=check").await;
-            if answer.status == StatusCode::NO_CONTENT {
-                break;
-            }
-            let lease = answer.json();
-            let id = lease["taskId"].as_u64().unwrap();
-            assert_eq!(
-                lease["data"].to_string(),
-                sent[&id],
-                "task {id} after cutting {cut} bytes"
-            );
-            restored += 1;
-        }
-        let new = app.submit("\"after the cut\"").await;
-        assert_eq!(report(&app, new).await["status"], "pending");
-        println!(
-            "cut {cut} of {length} bytes of {}: {restored} of {} tasks restored",
-            newest.strip_prefix(&dir).unwrap().display(),
-            sent.len()
-        );
-        app.state.close();
+async fn evicted_tasks_give_their_disk_space_back() {
+    let dir = scratch_dir("space");
+    let config = Config {
+        keep_finished: Duration::from_secs(60),
+        ..durable(&dir)
+    };
+    let app = open(&config);
+    let large = |k: usize| format!("\"{k}{}\"", "7".repeat(3 << 20));
+    let mut ids = Vec::new();
+    for k in 0..6 {
+        ids.push(app.submit(&large(k)).await);
     }
+    for &id in &ids {
+        lease(&app, "w").await;
+        assert_eq!(post_result(&app, id, "done").await, StatusCode::OK);
+    }
+    let peak = disk_bytes(&dir);
+    app.state.tick(Instant::now() + Duration::from_secs(61));
+    let kept = app.submit(r#""small""#).await;
+    app.state.close();
+    drop(app);
+    let after = disk_bytes(&dir);
+    println!("disk: {peak} bytes holding 6 tasks of 3 MiB, {after} after they were evicted");
+    assert!(peak > 18 << 20, "{peak}");
+    assert!(
+        after < 1 << 20,
+        "the space of evicted tasks came back: {after} bytes left"
+    );
+    let app = open(&config);
+    assert_eq!(report(&app, kept).await["status"], "pending");
+    app.state.close();
 }

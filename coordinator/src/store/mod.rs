@@ -235,8 +235,17 @@ impl Store {
     pub(crate) fn open(path: &Path, sync: SyncPolicy) -> Result<(Self, Recovered), StoreError> {
         let dir = DataDir::open(path)?;
         let engine_dir = dir.engine_path();
+        let opening = Instant::now();
         let engine = Engine::open(&engine_dir, sync == SyncPolicy::Always)?;
-        let recovered = recovery::recover(engine.scan()?);
+        let open_time = opening.elapsed();
+        let scanning = Instant::now();
+        let records = engine.scan()?;
+        let scan_time = scanning.elapsed();
+        let building = Instant::now();
+        let mut recovered = recovery::recover(records);
+        recovered.found.open_time = open_time;
+        recovered.found.scan_time = scan_time;
+        recovered.found.build_time = building.elapsed();
         let shared = Arc::new(Shared {
             progress: watch::Sender::new(Progress::default()),
             pending: Mutex::new(Pending::default()),
@@ -479,6 +488,9 @@ pub(crate) fn log_recovery(path: &Path, store: &Store, found: &Found, took: Inst
         split_tasks = found.split_tasks,
         bytes = found.bytes,
         skipped = found.skipped,
+        open_ms = found.open_time.as_millis() as u64,
+        scan_ms = found.scan_time.as_millis() as u64,
+        build_ms = found.build_time.as_millis() as u64,
         ms = took.elapsed().as_millis() as u64,
         "store recovered"
     );

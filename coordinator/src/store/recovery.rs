@@ -53,6 +53,12 @@ pub(crate) struct Found {
     pub(crate) bytes: u64,
     /// Records that did not decode, or parts whose split task was gone.
     pub(crate) skipped: usize,
+    /// Time to open the engine (replaying its journal).
+    pub(crate) open_time: std::time::Duration,
+    /// Time to read every record.
+    pub(crate) scan_time: std::time::Duration,
+    /// Time to rebuild the tasks (their checks included).
+    pub(crate) build_time: std::time::Duration,
 }
 
 /// The fields of one task as read.
@@ -209,9 +215,13 @@ fn whole_task(
     let data = fields.data?;
     found.bytes += data.len() as u64;
     let text = SharedText::from_utf8_bytes(data.clone());
+    // A completed task takes no more results: its check is not needed.
+    let completed = is_completed(fields.finished.as_ref());
     let (kind, check, result) = match fields.record? {
         Static::One { check } => {
-            let check = check.and_then(|spec| rebuild(&text, spec));
+            let check = check
+                .filter(|_| !completed)
+                .and_then(|spec| rebuild(&text, spec));
             let result = fields.result.map(|bytes| {
                 found.bytes += bytes.len() as u64;
                 SharedText::from_utf8_bytes(bytes)
@@ -300,7 +310,9 @@ fn part_task(
         })
         .collect::<Option<Vec<_>>>()?;
     let data = SharedText::from_pieces(pieces).borrowing(borrowed);
-    let check = check.and_then(|spec| source.check(spec));
+    let check = check
+        .filter(|_| !is_completed(fields.finished.as_ref()))
+        .and_then(|spec| source.check(spec));
     let result = source.results.get(part.index).cloned().flatten();
     let finished = match fields.finished {
         Some(record) => Some(finish(record, result, found)?.at(now_ms)),
@@ -318,6 +330,16 @@ fn part_task(
         finished,
     };
     Some((part, task))
+}
+
+/// Whether a task's final record says it completed.
+fn is_completed(finished: Option<&Final>) -> bool {
+    finished.is_some_and(|record| {
+        matches!(
+            record.outcome,
+            FinalOutcome::Completed | FinalOutcome::Assembled
+        )
+    })
 }
 
 /// How a task ended, from its record, before its age is known.

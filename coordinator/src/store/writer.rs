@@ -52,13 +52,14 @@ pub(super) fn run(
     let mut closed = false;
     loop {
         if waiting.is_empty() {
-            if closed {
+            let job = if closed { None } else { jobs.recv().ok() };
+            let Some(job) = job else {
+                if let Some(open) = engine {
+                    open.close();
+                }
                 return;
-            }
-            match jobs.recv() {
-                Ok(job) => waiting.push(job),
-                Err(_) => return,
-            }
+            };
+            waiting.push(job);
         }
         while let Ok(job) = jobs.try_recv() {
             waiting.push(job);
@@ -73,8 +74,8 @@ pub(super) fn run(
         let last = waiting.last().map_or(0, |job| job.seq);
         let started = Instant::now();
         let written = match engine.take() {
-            Some(open) => open.apply(&ops).map(|()| open),
-            None => reopen().and_then(|open| open.apply(&ops).map(|()| open)),
+            Some(mut open) => open.apply(&ops).map(|()| open),
+            None => reopen().and_then(|mut open| open.apply(&ops).map(|()| open)),
         };
         match written {
             Ok(open) => {
