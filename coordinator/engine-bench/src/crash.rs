@@ -52,7 +52,7 @@ impl Script {
 
     fn next_batch(&mut self) -> Vec<Op> {
         let mut ops = Vec::new();
-        if self.rng.next_u64() % 16 == 0 {
+        if self.rng.next_u64().is_multiple_of(16) {
             let key = self.next_key;
             self.next_key += 1;
             let len = self.rng.between(256 << 10, 4 << 20);
@@ -310,7 +310,7 @@ fn newest_file(dir: &Path) -> Option<PathBuf> {
             if meta.is_dir() {
                 stack.push(path);
             } else if meta.len() > 0
-                && !path.file_name().is_some_and(|n| n == "lock")
+                && path.file_name().is_none_or(|n| n != "lock")
                 && let Ok(modified) = meta.modified()
                 && best.as_ref().is_none_or(|(t, _)| modified >= *t)
             {
@@ -334,12 +334,26 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// What a torn-tail test does to the newest file.
+#[derive(Clone, Copy, Debug)]
+enum Damage {
+    /// Cut this many bytes off its end.
+    Cut(u64),
+    /// Append this many random bytes.
+    Garbage(usize),
+}
+
 /// Damages the newest file of a copy of `dir` (the files as a kill left
 /// them) and reopens it, for each damage: cut 1, 100 and 5,000 bytes off the
 /// end, or append 4 KiB of garbage. `model` is what the undamaged files hold.
 fn torn_tail_test(engine: Engine, dir: &Path, model: &Model, rng: &mut Rng) -> Result<Vec<String>> {
     let mut outcomes = Vec::new();
-    for damage in ["cut 1 B", "cut 100 B", "cut 5000 B", "append 4 KiB garbage"] {
+    for damage in [
+        Damage::Cut(1),
+        Damage::Cut(100),
+        Damage::Cut(5_000),
+        Damage::Garbage(4096),
+    ] {
         let copy = dir.with_extension("torn");
         copy_dir(dir, &copy)?;
         let Some(victim) = newest_file(&copy) else {
@@ -348,11 +362,9 @@ fn torn_tail_test(engine: Engine, dir: &Path, model: &Model, rng: &mut Rng) -> R
         let file = std::fs::OpenOptions::new().append(true).open(&victim)?;
         let len = file.metadata()?.len();
         match damage {
-            "cut 1 B" => file.set_len(len.saturating_sub(1))?,
-            "cut 100 B" => file.set_len(len.saturating_sub(100))?,
-            "cut 5000 B" => file.set_len(len.saturating_sub(5_000))?,
-            _ => {
-                let garbage: Vec<u8> = (0..4096).map(|_| rng.next_u64() as u8).collect();
+            Damage::Cut(bytes) => file.set_len(len.saturating_sub(bytes))?,
+            Damage::Garbage(bytes) => {
+                let garbage: Vec<u8> = (0..bytes).map(|_| rng.next_u64() as u8).collect();
                 (&file).write_all(&garbage)?;
             }
         }
@@ -374,7 +386,11 @@ fn torn_tail_test(engine: Engine, dir: &Path, model: &Model, rng: &mut Rng) -> R
             Reopen::Refused(e) => format!("refused: {}", e.chars().take(90).collect::<String>()),
             Reopen::Panicked(e) => format!("PANIC: {}", e.chars().take(90).collect::<String>()),
         };
-        outcomes.push(format!("{damage} of `{name}` ({len} B): {outcome}"));
+        let damage = match damage {
+            Damage::Cut(bytes) => format!("cut {bytes} B off"),
+            Damage::Garbage(bytes) => format!("append {bytes} B of garbage to"),
+        };
+        outcomes.push(format!("{damage} `{name}` ({len} B): {outcome}"));
         std::fs::remove_dir_all(&copy)?;
     }
     Ok(outcomes)

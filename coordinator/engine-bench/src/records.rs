@@ -36,7 +36,7 @@ pub fn submitted(id: u64, rng: &mut Rng) -> Vec<u8> {
     let target = rng.between(60, 200);
     while data.len() + 3 < target {
         data.push(char::from(b'0' + (rng.next_u64() % 10) as u8));
-        if rng.next_u64() % 4 == 0 {
+        if rng.next_u64().is_multiple_of(4) {
             data.push(',');
         }
     }
@@ -124,10 +124,10 @@ impl TaskStream {
             let done = id - COMPLETION_LAG;
             self.pending
                 .push_back(Op::Put(done, completed(done, &mut self.rng)));
-            if self.held.len() > self.live {
-                if let Some(oldest) = self.held.pop_front() {
-                    self.pending.push_back(Op::Delete(oldest));
-                }
+            if self.held.len() > self.live
+                && let Some(oldest) = self.held.pop_front()
+            {
+                self.pending.push_back(Op::Delete(oldest));
             }
         }
     }
