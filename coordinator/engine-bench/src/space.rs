@@ -32,16 +32,24 @@ struct AfterDelete {
     compacted: u64,
     compaction: Duration,
     compacted_reopened: u64,
+    /// After the reopen, small-task traffic (only for large tasks).
+    after_traffic: Option<u64>,
 }
 
+/// Small records written after the large tasks are deleted, to see whether
+/// ordinary traffic (memtable flushes, compactions) gives their space back.
+const TRAFFIC_RECORDS: usize = 300_000;
+
 /// Deletes `keys`, then measures space at each step, ending with the
-/// engine's compaction API (if any).
+/// engine's compaction API (if any). With `traffic`, small-task traffic
+/// runs after the reopen and before the compaction API.
 fn delete_and_reclaim(
     engine: Engine,
     dir: &Path,
     mut store: Box<dyn Store>,
     keys: &[u64],
     batch: usize,
+    traffic: bool,
 ) -> Result<(AfterDelete, Option<&'static str>)> {
     for chunk in keys.chunks(batch) {
         store.commit(&chunk.iter().map(|&k| Op::Delete(k)).collect::<Vec<_>>())?;
@@ -55,6 +63,16 @@ fn delete_and_reclaim(
     drop(store);
     let mut store = engine.open(dir)?;
     after.reopened = disk_usage(dir);
+    if traffic {
+        let mut stream = TaskStream::new(1_000, 13);
+        let mut ops = Vec::with_capacity(1_000);
+        for _ in 0..TRAFFIC_RECORDS / 1_000 {
+            stream.take(1_000, &mut ops);
+            store.commit(&ops)?;
+        }
+        store.settle()?;
+        after.after_traffic = Some(disk_usage(dir));
+    }
     let started = Instant::now();
     let api = store.compact()?;
     after.compaction = started.elapsed();
@@ -134,7 +152,7 @@ pub fn run_small(root: &Path, settings: &Settings) -> Result<()> {
             .filter(|(n, _)| n % 10 != 0)
             .map(|(_, &k)| k)
             .collect();
-        let (after, api) = delete_and_reclaim(engine, &dir, store, &doomed, BATCH)?;
+        let (after, api) = delete_and_reclaim(engine, &dir, store, &doomed, BATCH, false)?;
         let mut store = engine.open(&dir)?;
         let (_, live_after) = live_bytes(store.as_mut())?;
         drop(store);
@@ -197,7 +215,7 @@ pub fn run_large(root: &Path, settings: &Settings) -> Result<()> {
                 .push((write_bytes() - before) as f64 / (LARGE_BYTES as u64 * LARGE_TASKS) as f64);
             let full = disk_usage(&dir);
             let keys: Vec<u64> = (0..LARGE_TASKS).collect();
-            let (after, api) = delete_and_reclaim(engine, &dir, store, &keys, keys.len())?;
+            let (after, api) = delete_and_reclaim(engine, &dir, store, &keys, keys.len(), true)?;
             last = (full, after, api);
             std::fs::remove_dir_all(&dir)?;
         }
@@ -208,13 +226,14 @@ pub fn run_large(root: &Path, settings: &Settings) -> Result<()> {
         settings.repeats
     );
     println!(
-        "| store | put ms per task | time × floor | written/data | disk after puts | after deletes | + flush/checkpoint | + reopen | + compaction API (time) | + reopen |"
+        "| store | put ms per task | time × floor | written/data | disk after puts | after deletes | + flush/checkpoint | + reopen | + {}k small records | + compaction API (time) | + reopen |",
+        TRAFFIC_RECORDS / 1_000
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let floor = rows.first().map_or(1.0, |r| r.1.median);
     for (engine, put, ratio, (full, after, api)) in rows {
         println!(
-            "| {} | {} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} | {} |",
             engine.name(),
             put.show(0),
             put.median / floor,
@@ -223,6 +242,7 @@ pub fn run_large(root: &Path, settings: &Settings) -> Result<()> {
             mib(after.at_once),
             mib(after.settled),
             mib(after.reopened),
+            mib(after.after_traffic.unwrap_or(0)),
             match api {
                 Some(_) => format!("{} ({:.0} ms)", mib(after.compacted), ms(after.compaction)),
                 None => "no API".to_string(),
