@@ -26,9 +26,12 @@
 //             (bytes transferred both ways + task JSON reading + kernel)
 //   deliver   worker pages: result POST round trip = upload + the coordinator's
 //             verification + recording
-//   split     coordinator log, `plan_cpu_ms` of "task submitted": the CPU time
-//             of reading A and B, preparing the check and splitting
-//   verify    coordinator log, `verify_cpu_ms` of every part's "task completed"
+//   split     coordinator log, `read_cpu_ms` + `plan_cpu_ms` of "task submitted":
+//             the CPU time of reading the body as JSON (which finds A and B),
+//             then reading A and B, preparing the check and splitting
+//   verify    coordinator log, `read_cpu_ms` + `verify_cpu_ms` of every part's
+//             "task completed": reading the result body as JSON, then
+//             checking its rows
 //   assemble  coordinator log, `assemble_cpu_ms` of "split task completed"
 // overhead  = (split + verify + assemble) / compute: the coordinator's own work
 //             (CPU time of the threads doing it, so time lost to other
@@ -87,11 +90,15 @@ function loggedMs(lines, pattern, field) {
  */
 function coordinatorMs(output, parentId) {
   const lines = logLines(output);
+  const field = (text, name) => Number(text.match(new RegExp(`\\b${name}=([0-9.]+)`))?.[1] ?? NaN);
   const verify = lines
     .filter((l) => /(?:^|: )task completed task=\d+ /.test(l.text) && !l.text.includes(`task=${parentId} `))
-    .map((l) => Number(l.text.match(/\bverify_cpu_ms=([0-9.]+)/)?.[1] ?? NaN));
+    .map((l) => field(l.text, 'read_cpu_ms') + field(l.text, 'verify_cpu_ms'));
+  const submitted = new RegExp(`task submitted.* task=${parentId} `);
+  const read = loggedMs(lines, submitted, 'read_cpu_ms');
+  const plan = loggedMs(lines, submitted, 'plan_cpu_ms');
   return {
-    splitMs: loggedMs(lines, new RegExp(`task submitted.* task=${parentId} `), 'plan_cpu_ms'),
+    splitMs: read === null || plan === null ? null : read + plan,
     verifyMs: verify.length && verify.every((x) => !Number.isNaN(x)) ? verify.reduce((a, b) => a + b, 0) : null,
     assembleMs: loggedMs(lines, new RegExp(`split task completed task=${parentId} `), 'assemble_cpu_ms'),
   };
