@@ -6,25 +6,91 @@
 //! tells the queue to complete or reject. Today the one kind of check is
 //! Freivalds' check of a matrix product (or of the row block of it that a
 //! part of a split task computes), prepared once per submitted product by
-//! the kernel with a secret seed.
+//! the kernel with a secret seed. A check restored from a store is prepared
+//! again from the task's data and seed the first time a result needs it
+//! (outside the queue's lock, like every check), not at start.
 
+use std::fmt;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use kernel::verify::ProductCheck;
 
 use crate::shared_text::SharedText;
 
+/// Why a result is refused when its task's check could not be prepared
+/// again (the kept data no longer reads as the matrices it was).
+const UNPREPARED: &str = "the task's check could not be prepared from its data";
+
+/// Prepares a product check again, when it is first needed.
+pub(crate) type Prepare = Box<dyn Fn() -> Option<ProductCheck> + Send + Sync>;
+
+/// A product check, prepared now or when first needed.
+struct Product {
+    prepared: OnceLock<Option<ProductCheck>>,
+    prepare: Option<Prepare>,
+}
+
+impl Product {
+    /// The check; `None` when it could not be prepared again.
+    fn get(&self) -> Option<&ProductCheck> {
+        self.prepared
+            .get_or_init(|| self.prepare.as_ref().and_then(|prepare| prepare()))
+            .as_ref()
+    }
+}
+
+impl fmt::Debug for Product {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Product")
+            .field("prepared", &self.prepared.get().is_some())
+            .finish()
+    }
+}
+
 /// What every result for one task is checked against.
 #[derive(Debug, Clone)]
 pub struct TaskCheck {
-    /// The prepared check of the whole product `A·B`, shared by its parts.
-    product: Arc<ProductCheck>,
+    /// The check of the whole product `A·B`, shared by its parts.
+    product: Arc<Product>,
     /// The rows of the product this task computes.
     rows: Range<usize>,
     /// The seed the product check was prepared with: with the task's data
     /// it rebuilds the check (a store keeps it instead of the check).
     seed: u64,
+}
+
+/// A product check shared by the tasks that check rows of it (the parts of
+/// a split task share one).
+#[derive(Debug, Clone)]
+pub(crate) struct SharedProduct(Arc<Product>);
+
+impl SharedProduct {
+    /// A check prepared already.
+    pub(crate) fn prepared(check: ProductCheck) -> Self {
+        Self(Arc::new(Product {
+            prepared: OnceLock::from(Some(check)),
+            prepare: None,
+        }))
+    }
+
+    /// A check that `prepare` prepares when a result first needs it.
+    pub(crate) fn lazy(prepare: Prepare) -> Self {
+        Self(Arc::new(Product {
+            prepared: OnceLock::new(),
+            prepare: Some(prepare),
+        }))
+    }
+
+    /// The check of rows `rows` of this product, which was prepared with
+    /// `seed`.
+    pub(crate) fn rows(&self, rows: Range<usize>, seed: u64) -> TaskCheck {
+        TaskCheck {
+            product: Arc::clone(&self.0),
+            rows,
+            seed,
+        }
+    }
 }
 
 /// Why a result or an error report was refused.
@@ -33,16 +99,6 @@ pub struct TaskCheck {
 pub struct CheckFailed(pub String);
 
 impl TaskCheck {
-    /// The check of rows `rows` of the product `product` prepares, which
-    /// was prepared with `seed`.
-    pub fn product_rows(product: Arc<ProductCheck>, rows: Range<usize>, seed: u64) -> Self {
-        Self {
-            product,
-            rows,
-            seed,
-        }
-    }
-
     /// The rows of the product the task computes.
     pub fn rows(&self) -> Range<usize> {
         self.rows.clone()
@@ -60,7 +116,10 @@ impl TaskCheck {
     /// [`CheckFailed`] saying why the result is wrong (a row that does not
     /// pass, a text that is not a matrix of the right shape).
     pub fn verify(&self, result: &SharedText) -> Result<(), CheckFailed> {
-        self.product
+        let Some(product) = self.product.get() else {
+            return Err(CheckFailed(UNPREPARED.to_owned()));
+        };
+        product
             .check_rows_text(self.rows(), &result.to_text())
             .map_err(|e| CheckFailed(e.to_string()))
     }
@@ -72,7 +131,11 @@ impl TaskCheck {
     ///
     /// [`CheckFailed`] when the report is false.
     pub fn verify_error_report(&self, report: &str) -> Result<(), CheckFailed> {
-        if self.product.product_may_fail() {
+        if self
+            .product
+            .get()
+            .is_none_or(ProductCheck::product_may_fail)
+        {
             return Ok(());
         }
         Err(CheckFailed(format!(
@@ -89,7 +152,7 @@ mod tests {
 
     fn check(rows: Range<usize>) -> TaskCheck {
         let product = ProductCheck::from_text("[[1,2],[3,4],[5,6]]", "[[1,0],[0,1]]", 7).unwrap();
-        TaskCheck::product_rows(Arc::new(product), rows, 7)
+        SharedProduct::prepared(product).rows(rows, 7)
     }
 
     #[test]
@@ -107,7 +170,7 @@ mod tests {
         assert!(refused.0.contains("error report is false: overflow"));
         let huge = ProductCheck::from_text("[[9223372036854775807]]", "[[9223372036854775807]]", 7)
             .unwrap();
-        let may_fail = TaskCheck::product_rows(Arc::new(huge), 0..1, 7);
+        let may_fail = SharedProduct::prepared(huge).rows(0..1, 7);
         assert_eq!(may_fail.verify_error_report("overflow"), Ok(()));
     }
 }

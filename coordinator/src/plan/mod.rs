@@ -17,12 +17,10 @@
 mod matrix_pair;
 mod operands;
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use kernel::verify::{ProductCheck, fresh_seed};
 
-use crate::check::TaskCheck;
+use crate::check::SharedProduct;
 use crate::config::Config;
 use crate::queue::{NewPart, NewTask};
 use crate::shared_text::SharedText;
@@ -100,7 +98,10 @@ pub(crate) fn plan(config: &Config, workers_seen: usize, submission: Submission)
         match ProductCheck::from_text_with_rows(operands.a_text(), operands.b_text(), seed) {
             Ok((check, a_rows)) => {
                 let b_cols = check.cols();
-                (operands.with_rows(a_rows, b_cols), Some(Arc::new(check)))
+                (
+                    operands.with_rows(a_rows, b_cols),
+                    Some(SharedProduct::prepared(check)),
+                )
             }
             // The worker will find the same problem and report it.
             Err(_) => return unchecked(data),
@@ -111,11 +112,7 @@ pub(crate) fn plan(config: &Config, workers_seen: usize, submission: Submission)
             None => return unchecked(data),
         }
     };
-    let check_rows = |rows| {
-        check
-            .as_ref()
-            .map(|check| TaskCheck::product_rows(Arc::clone(check), rows, seed))
-    };
+    let check_rows = |rows| check.as_ref().map(|check| check.rows(rows, seed));
     let parts = part_count(config, workers_seen, &pair);
     if parts >= MIN_PARTS {
         let parts = pair
@@ -136,13 +133,11 @@ pub(crate) fn plan(config: &Config, workers_seen: usize, submission: Submission)
 /// submitted) with `seed`, as [`plan`] prepared it: how a store rebuilds
 /// the checks of the tasks it recovers. `None` when `data` is not a matrix
 /// pair whose check can be prepared.
-pub(crate) fn rebuild_product_check(data: &SharedText, seed: u64) -> Option<Arc<ProductCheck>> {
+pub(crate) fn rebuild_product_check(data: &SharedText, seed: u64) -> Option<ProductCheck> {
     let text = data.as_str()?;
     let found = operands::find(text).ok()??;
     let pair = Operands::find(text, &found)?;
-    ProductCheck::from_text(pair.a_text(), pair.b_text(), seed)
-        .ok()
-        .map(Arc::new)
+    ProductCheck::from_text(pair.a_text(), pair.b_text(), seed).ok()
 }
 
 /// How many parts to split `pair` into: 0 when it is not split.

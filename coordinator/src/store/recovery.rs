@@ -2,8 +2,8 @@
 //!
 //! The records come in key order, so each task's fields come together.
 //! Each task is rebuilt from them: its data (a part's from its split task's
-//! data), its check (prepared again from the data and the kept seed), its
-//! attempts and how it ended. A record that does not decode is skipped with
+//! data), its check (to be prepared again from the data and the kept seed
+//! when a result first needs it), its attempts and how it ended. A record that does not decode is skipped with
 //! a warning, never a refusal to start; so is a part whose split task is
 //! gone.
 
@@ -13,13 +13,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use kernel::verify::ProductCheck;
-
 use super::layout::{
     self, ATTEMPTS, CheckSpec, DATA, FINAL, Final, FinalOutcome, META, META_IDS, PART_RESULT,
     Piece, RESULT, STATIC, Static,
 };
-use crate::check::TaskCheck;
+use crate::check::{SharedProduct, TaskCheck};
 use crate::plan;
 use crate::queue::{
     IdWindow, PartRef, RestoredFinish, RestoredKind, RestoredOutcome, RestoredTask, TaskId,
@@ -134,28 +132,35 @@ fn split_key(key: &[u8]) -> Option<(TaskId, u8, &[u8])> {
 }
 
 /// What the parts of a split task share: its data, its parts' results,
-/// and its product check once prepared again.
+/// and its product check (one, prepared when first needed).
 #[derive(Debug, Default)]
 struct SplitSource {
     data: Bytes,
     results: Vec<Option<SharedText>>,
-    check: Option<(u64, Arc<ProductCheck>)>,
+    check: Option<(u64, SharedProduct)>,
 }
 
 impl SplitSource {
-    /// The check `spec` describes, preparing the product check once.
+    /// The check `spec` describes; the parts share one product check.
     fn check(&mut self, spec: CheckSpec) -> Option<TaskCheck> {
         let product = match &self.check {
-            Some((seed, product)) if *seed == spec.seed => Arc::clone(product),
+            Some((seed, product)) if *seed == spec.seed => product.clone(),
             _ => {
-                let whole = SharedText::from_utf8_bytes(self.data.clone());
-                let product = plan::rebuild_product_check(&whole, spec.seed)?;
-                self.check = Some((spec.seed, Arc::clone(&product)));
+                let product = lazy_product(self.data.clone(), spec.seed);
+                self.check = Some((spec.seed, product.clone()));
                 product
             }
         };
-        Some(TaskCheck::product_rows(product, spec.rows()?, spec.seed))
+        Some(product.rows(spec.rows()?, spec.seed))
     }
+}
+
+/// The product check of task data `data`, prepared with `seed` when a
+/// result first needs it.
+fn lazy_product(data: Bytes, seed: u64) -> SharedProduct {
+    SharedProduct::lazy(Box::new(move || {
+        plan::rebuild_product_check(&SharedText::from_utf8_bytes(data.clone()), seed)
+    }))
 }
 
 /// Turns the fields read into restored tasks.
@@ -219,9 +224,9 @@ fn whole_task(
     let completed = is_completed(fields.finished.as_ref());
     let (kind, check, result) = match fields.record? {
         Static::One { check } => {
-            let check = check
-                .filter(|_| !completed)
-                .and_then(|spec| rebuild(&text, spec));
+            let check = check.filter(|_| !completed).and_then(|spec| {
+                Some(lazy_product(data.clone(), spec.seed).rows(spec.rows()?, spec.seed))
+            });
             let result = fields.result.map(|bytes| {
                 found.bytes += bytes.len() as u64;
                 SharedText::from_utf8_bytes(bytes)
@@ -382,10 +387,4 @@ fn finish(record: Final, result: Option<SharedText>, found: &mut Found) -> Optio
         worker: record.worker.map(|w| WorkerId::from_param(Some(&w))),
         finished_at_ms: record.finished_at_ms,
     })
-}
-
-/// The check `spec` describes, prepared again from the task data `data`.
-fn rebuild(data: &SharedText, spec: CheckSpec) -> Option<TaskCheck> {
-    let product = plan::rebuild_product_check(data, spec.seed)?;
-    Some(TaskCheck::product_rows(product, spec.rows()?, spec.seed))
 }
