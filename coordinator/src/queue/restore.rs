@@ -78,6 +78,8 @@ impl TaskQueue {
     /// task's parts right after it in row order.
     pub(crate) fn restore(&mut self, tasks: Vec<RestoredTask>, ids: IdWindow, now: Instant) {
         let mut finished = Vec::new();
+        self.tasks.reserve(tasks.len());
+        self.pending.reserve(tasks.len());
         for restored in tasks {
             let id = restored.id;
             let mut task = Task::new(restored.data, restored.check);

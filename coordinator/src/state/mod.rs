@@ -101,8 +101,11 @@ impl AppState {
             client_below: 1,
             parts_above: FIRST_PART_ID,
         });
+        let restoring = Instant::now();
         queue.restore(recovered.tasks, ids, Instant::now());
-        crate::store::log_recovery(path, &store, &recovered.found, started);
+        let mut found = recovered.found;
+        found.restore_time = restoring.elapsed();
+        crate::store::log_recovery(path, &store, &found, started);
         Ok(Self::with_queue(config, queue, store))
     }
 

@@ -491,6 +491,7 @@ pub(crate) fn log_recovery(path: &Path, store: &Store, found: &Found, took: Inst
         open_ms = found.open_time.as_millis() as u64,
         scan_ms = found.scan_time.as_millis() as u64,
         build_ms = found.build_time.as_millis() as u64,
+        restore_ms = found.restore_time.as_millis() as u64,
         ms = took.elapsed().as_millis() as u64,
         "store recovered"
     );

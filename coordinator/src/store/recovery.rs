@@ -55,8 +55,10 @@ pub(crate) struct Found {
     pub(crate) open_time: std::time::Duration,
     /// Time to read every record.
     pub(crate) scan_time: std::time::Duration,
-    /// Time to rebuild the tasks (their checks included).
+    /// Time to rebuild the tasks from the records.
     pub(crate) build_time: std::time::Duration,
+    /// Time to put them back in the queue.
+    pub(crate) restore_time: std::time::Duration,
 }
 
 /// The fields of one task as read.
