@@ -22,6 +22,8 @@ pub struct TaskCheck {
     product: Arc<ProductCheck>,
     /// The rows of the product this task computes.
     rows: Range<usize>,
+    /// The product's inner dimension (columns of `A`, rows of `B`).
+    inner: usize,
 }
 
 /// Why a result or an error report was refused.
@@ -30,9 +32,21 @@ pub struct TaskCheck {
 pub struct CheckFailed(pub String);
 
 impl TaskCheck {
-    /// The check of rows `rows` of the product `product` prepares.
-    pub fn product_rows(product: Arc<ProductCheck>, rows: Range<usize>) -> Self {
-        Self { product, rows }
+    /// The check of rows `rows` of the product `product` prepares, whose
+    /// inner dimension is `inner`.
+    pub fn product_rows(product: Arc<ProductCheck>, inner: usize, rows: Range<usize>) -> Self {
+        Self {
+            product,
+            rows,
+            inner,
+        }
+    }
+
+    /// Floating point operations of the rows the task computes
+    /// (`2 m k n` for its `m` rows), saturating.
+    pub fn flops(&self) -> u64 {
+        let flops = 2 * self.rows.len() as u128 * self.inner as u128 * self.product.cols() as u128;
+        u64::try_from(flops).unwrap_or(u64::MAX)
     }
 
     /// The rows of the product the task computes.
@@ -76,7 +90,7 @@ mod tests {
 
     fn check(rows: Range<usize>) -> TaskCheck {
         let product = ProductCheck::from_text("[[1,2],[3,4],[5,6]]", "[[1,0],[0,1]]", 7).unwrap();
-        TaskCheck::product_rows(Arc::new(product), rows)
+        TaskCheck::product_rows(Arc::new(product), 2, rows)
     }
 
     #[test]
@@ -89,12 +103,18 @@ mod tests {
     }
 
     #[test]
+    fn flops_count_the_rows_the_task_computes() {
+        assert_eq!(check(0..3).flops(), 2 * 3 * 2 * 2);
+        assert_eq!(check(1..2).flops(), 2 * 2 * 2);
+    }
+
+    #[test]
     fn error_reports_for_products_that_cannot_fail_are_false() {
         let refused = check(0..3).verify_error_report("overflow").unwrap_err();
         assert!(refused.0.contains("error report is false: overflow"));
         let huge = ProductCheck::from_text("[[9223372036854775807]]", "[[9223372036854775807]]", 7)
             .unwrap();
-        let may_fail = TaskCheck::product_rows(Arc::new(huge), 0..1);
+        let may_fail = TaskCheck::product_rows(Arc::new(huge), 1, 0..1);
         assert_eq!(may_fail.verify_error_report("overflow"), Ok(()));
     }
 }

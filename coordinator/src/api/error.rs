@@ -42,6 +42,10 @@ pub enum ApiError {
     /// A queue operation was refused.
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// The server cannot take this request now (answered 503 with
+    /// `Retry-After`).
+    #[error("{0}")]
+    Unavailable(String),
     /// Something failed inside the server; the details are only logged.
     #[error("Internal server error")]
     Internal(String),
@@ -66,6 +70,7 @@ impl ApiError {
                 | QueueError::AlreadyCompleted(_),
             ) => StatusCode::CONFLICT,
             Self::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,6 +95,7 @@ impl From<UseCaseError> for ApiError {
             UseCaseError::EmptyTask(e) => Self::BadRequest(e.to_string()),
             UseCaseError::BadAnswer(text) => Self::BadRequest(text),
             UseCaseError::Rejected(reason) => Self::Rejected(reason),
+            UseCaseError::Busy(reason) => Self::Unavailable(reason),
             UseCaseError::Internal(detail) => Self::Internal(detail),
         }
     }

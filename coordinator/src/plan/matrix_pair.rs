@@ -86,8 +86,7 @@ impl<'a> MatrixPair<'a> {
     }
 
     /// The inner dimension: columns of `A`, rows of `B`.
-    #[cfg(test)]
-    fn inner(&self) -> usize {
+    pub(crate) fn inner(&self) -> usize {
         self.a_cols
     }
 

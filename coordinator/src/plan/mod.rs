@@ -104,7 +104,7 @@ pub(crate) fn plan(config: &Config, workers_seen: usize, submission: Submission)
     let check_rows = |rows| {
         check
             .as_ref()
-            .map(|check| TaskCheck::product_rows(Arc::clone(check), rows))
+            .map(|check| TaskCheck::product_rows(Arc::clone(check), pair.inner(), rows))
     };
     let parts = part_count(config, workers_seen, &pair);
     if parts >= MIN_PARTS {

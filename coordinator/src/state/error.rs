@@ -20,6 +20,9 @@ pub enum UseCaseError {
     /// task went back to the queue.
     #[error("Result rejected: {0}")]
     Rejected(String),
+    /// The server is too busy to take this request now; try again later.
+    #[error("{0}")]
+    Busy(String),
     /// Something failed inside the server.
     #[error("Internal server error")]
     Internal(String),
