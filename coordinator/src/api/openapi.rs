@@ -11,8 +11,9 @@ use axum::body::Bytes;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use utoipa::openapi::OpenApi as OpenApiDoc;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::{OpenApi as OpenApiDoc, RefOr};
+use utoipa::{OpenApi, PartialSchema, ToSchema};
 
 /// The description's fixed parts: what every answer shares.
 #[derive(OpenApi)]
@@ -55,41 +56,129 @@ pub(super) struct LeasedTask {
     data: serde_json::Value,
 }
 
-/// `POST /task/N/result`: a worker's answer.
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-#[expect(
-    dead_code,
-    reason = "describes a body that `worker_answer` reads; never built"
-)]
-pub(super) enum WorkerAnswerBody {
-    /// A result: the product as Dana matrix text (or a JSON array of rows,
-    /// kept as its compact text).
-    Result {
-        /// The product.
-        result: ResultValue,
-    },
-    /// An error report: the task fails (unless its check shows the product
-    /// cannot fail; then the report is rejected with 422).
-    Error {
-        /// What went wrong.
-        error: String,
-    },
+/// `POST /task`: task data that is not JSON, handed to workers as a JSON
+/// string. It must hold something besides ASCII whitespace.
+pub(super) struct TaskText;
+
+impl PartialSchema for TaskText {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("[^\\t\\n\\f\\r ]"))
+            .description(Some("Any text with something besides ASCII whitespace"))
+            .into()
+    }
 }
 
-/// A result as a worker may post it.
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-#[expect(
-    dead_code,
-    reason = "describes a body that `worker_answer` reads; never built"
-)]
-pub(super) enum ResultValue {
-    /// Dana matrix text, `[[19,22],[43,50]]`.
-    Text(String),
-    /// A JSON array of rows.
-    Rows(Vec<Vec<f64>>),
+impl ToSchema for TaskText {}
+
+/// A query value as the server reads it: `schema`, or empty (which the
+/// server reads as if the parameter were not there).
+fn or_empty(schema: ObjectBuilder) -> RefOr<Schema> {
+    let empty = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(0));
+    AnyOfBuilder::new().item(schema).item(empty).into()
 }
+
+/// `wait`: seconds, capped by `--max-wait-secs`; empty is no wait.
+pub(super) struct WaitSecs;
+
+impl PartialSchema for WaitSecs {
+    fn schema() -> RefOr<Schema> {
+        or_empty(
+            ObjectBuilder::new()
+                .schema_type(Type::Number)
+                .minimum(Some(0.0)),
+        )
+    }
+}
+
+impl ToSchema for WaitSecs {}
+
+/// `status`: the status a waiting client knows; empty is none.
+pub(super) struct KnownStatus;
+
+impl PartialSchema for KnownStatus {
+    fn schema() -> RefOr<Schema> {
+        let statuses = ["pending", "processing", "completed", "failed"];
+        or_empty(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(statuses)),
+        )
+    }
+}
+
+impl ToSchema for KnownStatus {}
+
+/// `partsDone`: the parts done a waiting client knows; empty is none.
+pub(super) struct KnownParts;
+
+impl PartialSchema for KnownParts {
+    fn schema() -> RefOr<Schema> {
+        or_empty(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0.0))
+                .maximum(Some(f64::from(i32::MAX))),
+        )
+    }
+}
+
+impl ToSchema for KnownParts {}
+
+/// Any JSON value but `null`.
+pub(super) struct NotNull;
+
+impl PartialSchema for NotNull {
+    fn schema() -> RefOr<Schema> {
+        let types = [
+            Type::String,
+            Type::Number,
+            Type::Boolean,
+            Type::Array,
+            Type::Object,
+        ];
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter(types))
+            .into()
+    }
+}
+
+impl ToSchema for NotNull {}
+
+/// `POST /task/N/result`: a worker's answer, an object with a `result`
+/// or an `error` that is not `null` (`result` wins when both are there;
+/// other fields are ignored).
+///
+/// A result is the product as Dana matrix text (`"[[19,22],[43,50]]"`) or
+/// as a JSON array of rows; any other value is kept as its compact text
+/// (and fails the task's check, if it has one). An error report fails the
+/// task, unless its check shows the product cannot fail: then the report
+/// is rejected with 422.
+pub(super) struct WorkerAnswerBody;
+
+impl PartialSchema for WorkerAnswerBody {
+    fn schema() -> RefOr<Schema> {
+        let with = |field: &str, example: serde_json::Value| {
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(field, NotNull::schema())
+                .required(field)
+                .examples([serde_json::json!({ field: example })])
+        };
+        AnyOfBuilder::new()
+            .item(with("result", "[[19,22],[43,50]]".into()))
+            .item(with("error", "Matrix A is ragged".into()))
+            .description(Some(
+                "An object with a `result` (the product) or an `error` (the task fails), not null",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for WorkerAnswerBody {}
 
 /// `GET /openapi.json`: this description.
 #[utoipa::path(

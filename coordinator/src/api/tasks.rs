@@ -14,9 +14,11 @@ use utoipa::ToSchema;
 
 use super::body::{ResultQuery, WorkerQuery, parse_wait, task_id_param};
 use super::error::ApiError;
-use super::openapi::{ErrorBody, LeasedTask, WorkerAnswerBody};
+use super::openapi::{
+    ErrorBody, KnownParts, KnownStatus, LeasedTask, TaskText, WaitSecs, WorkerAnswerBody,
+};
 use super::pieces_body::PiecesBody;
-use super::report::{TaskReport, TaskStatusName};
+use super::report::TaskReport;
 use crate::queue::{Lease, TaskStatus};
 use crate::state::AppState;
 
@@ -48,7 +50,7 @@ fn read_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<By
     tag = "tasks",
     request_body(
         description = "The task data, normally `{\"A\":\"[[1,2],[3,4]]\",\"B\":\"[[5,6],[7,8]]\"}`; any non-empty body is accepted and handed to workers as it is",
-        content((serde_json::Value = "application/json"), (String = "text/plain"))
+        content((serde_json::Value = "application/json"), (TaskText = "text/plain"))
     ),
     responses(
         (status = 200, description = "The task is queued (pending), or split into parts", body = TaskCreated),
@@ -74,7 +76,7 @@ pub(super) async fn task_create(
     tag = "tasks",
     params(
         ("workerId" = Option<String>, Query, description = "The worker; missing or empty counts as `unknown`"),
-        ("wait" = Option<f64>, Query, minimum = 0, description = "Long poll: seconds to wait for a task (capped by `--max-wait-secs`); none answers at once")
+        ("wait" = inline(Option<WaitSecs>), Query, description = "Long poll: seconds to wait for a task (capped by `--max-wait-secs`); none answers at once")
     ),
     responses(
         (status = 200, description = "A task, now processing and leased to the worker", body = LeasedTask),
@@ -212,9 +214,9 @@ pub(super) async fn task_cancel(
     tag = "tasks",
     params(
         ("id" = u64, Path, minimum = 1, description = "The task id: a positive integer"),
-        ("wait" = Option<f64>, Query, minimum = 0, description = "Long poll: seconds to wait for the task to change (capped by `--max-wait-secs`)"),
-        ("status" = Option<TaskStatusName>, Query, description = "The status the caller knows (default: the task's status when the request arrives)"),
-        ("partsDone" = Option<u64>, Query, description = "The parts done the caller knows, for a split task")
+        ("wait" = inline(Option<WaitSecs>), Query, description = "Long poll: seconds to wait for the task to change (capped by `--max-wait-secs`)"),
+        ("status" = inline(Option<KnownStatus>), Query, description = "The status the caller knows (default: the task's status when the request arrives)"),
+        ("partsDone" = inline(Option<KnownParts>), Query, description = "The parts done the caller knows, for a split task")
     ),
     responses(
         (status = 200, description = "The task's status and result (`\"\"` until completed)", body = TaskReport<'_>),
