@@ -3,13 +3,18 @@
 //!
 //! `cargo bench -p coordinator --bench load`
 //!
-//! Four servers run side by side on loopback: a one-route axum router
+//! Six servers run side by side on loopback: a one-route axum router
 //! answering `GET /ping` (the ceiling), the same router under `axum::serve`
 //! (a reference for the accept loop), a coordinator already holding 1,000
 //! tasks and one holding 100,000 (held as tasks leased for an hour, so they
 //! stay in the task map; the cycles' own finished tasks are evicted within
-//! about 60 ms so the count held stays near the prefill). All but the
-//! reference use the coordinator's accept loop ([`coordinator::server`]). [`CLIENTS`]
+//! about 60 ms so the count held stays near the prefill), and two more
+//! holding 1,000: one with metrics off (`--no-metrics`), one with the
+//! per-task log lines on. All but the reference use the coordinator's
+//! accept loop ([`coordinator::server`]). Metrics are on (the default)
+//! everywhere else. Log lines are off except in the windows of the logging
+//! phase: one log subscriber (the binary's text format, at `info`, writing
+//! to `/dev/null`) has its filter switched on for those windows only. [`CLIENTS`]
 //! keep-alive connections drive one server at a time for a short window,
 //! the servers take turns for a number of rounds, and each server's windows
 //! are summed: a machine that gets busier or quieter during the run slows
@@ -17,7 +22,7 @@
 //! `POST /task` -> `GET /task/next` -> `POST /task/N/result` -> `GET /result/N`.
 //! The client is a minimal HTTP/1.1 writer/reader over `TcpStream`, the same
 //! for every server, so the ratio compares servers, not clients. Client and
-//! servers share the machine's cores, and no log subscriber is installed.
+//! servers share the machine's cores.
 //! `BENCH_WINDOWS` sets the rounds (default 10), `BENCH_WINDOW_SECS` the
 //! seconds per window (default 1).
 
@@ -343,12 +348,14 @@ const BENCH_TICK: Duration = Duration::from_millis(10);
 /// [`BENCH_TICK`].
 async fn coordinator_holding(
     held: usize,
+    metrics: bool,
 ) -> (SocketAddr, AppState, tokio::sync::oneshot::Sender<()>) {
     let config = Config {
         static_dir: std::env::temp_dir().join("coordinator-bench-no-static"),
         lease: Duration::from_secs(3600),
         max_tasks: 10_000_000,
         keep_finished: BENCH_KEEP_FINISHED,
+        metrics,
         ..Config::default()
     };
     let state = AppState::new(&config);
@@ -369,6 +376,35 @@ async fn coordinator_holding(
     (addr, state, stop)
 }
 
+/// Switches the log lines on and off: the filter of the one log subscriber.
+type LogSwitch = tracing_subscriber::reload::Handle<
+    tracing_subscriber::filter::LevelFilter,
+    tracing_subscriber::Registry,
+>;
+
+/// Installs the log subscriber, its lines off: the binary's text format at
+/// `info`, written to `/dev/null` (or thrown away where there is none).
+fn install_logs() -> LogSwitch {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let (filter, switch) =
+        tracing_subscriber::reload::Layer::new(tracing_subscriber::filter::LevelFilter::OFF);
+    let null = std::fs::OpenOptions::new().write(true).open("/dev/null");
+    let writer: Box<dyn io::Write + Send> = match null {
+        Ok(file) => Box::new(file),
+        Err(_) => Box::new(io::sink()),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(writer)),
+        )
+        .init();
+    switch
+}
+
 /// One server under test and what was measured against it.
 struct Phase {
     name: String,
@@ -378,15 +414,24 @@ struct Phase {
     total: Measured,
     window_rates: Vec<f64>,
     held: (u64, u64),
+    /// Log lines on during this phase's windows.
+    logs: Option<LogSwitch>,
 }
 
 impl Phase {
     async fn run_window(&mut self, secs: Duration) {
+        let level = |level| {
+            if let Some(switch) = &self.logs {
+                switch.reload(level).unwrap();
+            }
+        };
+        level(tracing_subscriber::filter::LevelFilter::INFO);
         let window = if self.state.is_some() {
             drive(self.addr, secs, cycle).await
         } else {
             drive(self.addr, secs, ping).await
         };
+        level(tracing_subscriber::filter::LevelFilter::OFF);
         self.window_rates.push(window.rate());
         self.total.add(window);
         if let Some(state) = &self.state {
@@ -431,10 +476,11 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let logs = install_logs();
     runtime.block_on(async move {
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         println!(
-            "coordinator load benchmark: {CLIENTS} keep-alive clients; {windows} rounds of {} s windows on each of 4 servers in turn ({} s warm-up per window); {cpus} CPUs shared by client and server",
+            "coordinator load benchmark: {CLIENTS} keep-alive clients; {windows} rounds of {} s windows on each of 6 servers in turn ({} s warm-up per window); {cpus} CPUs shared by client and server",
             window.as_secs_f64(),
             WARMUP.as_secs_f64()
         );
@@ -448,6 +494,7 @@ fn main() {
             total: Measured::empty(),
             window_rates: Vec::new(),
             held: (0, 0),
+            logs: None,
         }];
         // For reference only: the same router under `axum::serve`, to show
         // what the coordinator's own accept loop costs or saves.
@@ -460,17 +507,25 @@ fn main() {
             total: Measured::empty(),
             window_rates: Vec::new(),
             held: (0, 0),
+            logs: None,
         });
-        for held in [1_000, 100_000] {
-            let (addr, state, stop) = coordinator_holding(held).await;
+        let coordinators = [
+            (1_000, true, false, "cycles: 1000 tasks held"),
+            (100_000, true, false, "cycles: 100000 tasks held"),
+            (1_000, false, false, "cycles: 1000 held, metrics off"),
+            (1_000, true, true, "cycles: 1000 held, log lines on"),
+        ];
+        for (held, metrics, log_lines, name) in coordinators {
+            let (addr, state, stop) = coordinator_holding(held, metrics).await;
             phases.push(Phase {
-                name: format!("cycles: {held} tasks held"),
+                name: name.to_owned(),
                 addr,
                 state: Some(state),
                 _stop: stop,
                 total: Measured::empty(),
                 window_rates: Vec::new(),
                 held: (u64::MAX, 0),
+                logs: log_lines.then(|| logs.clone()),
             });
         }
         for _ in 0..windows {
@@ -479,9 +534,16 @@ fn main() {
             }
         }
         let figures: Vec<(f64, f64)> = phases.iter_mut().map(Phase::report).collect();
-        let [(ceiling, ceiling_cpu), _, (small, small_cpu), (large, large_cpu)] = figures[..]
+        let [
+            (ceiling, ceiling_cpu),
+            _,
+            (small, small_cpu),
+            (large, large_cpu),
+            (no_metrics, no_metrics_cpu),
+            (logged, logged_cpu),
+        ] = figures[..]
         else {
-            unreachable!("four phases");
+            unreachable!("six phases");
         };
         println!(
             "cycle latency is one submit -> next -> result -> get; cycles/s x 4 = {:.0} req/s with 1,000 held",
@@ -496,6 +558,16 @@ fn main() {
             "scale: 100,000 held vs 1,000 held = {:+.1}% cycles/s wall-clock, {:+.1}% per CPU-second (target within 10%)",
             (large / small - 1.0) * 100.0,
             (large_cpu / small_cpu - 1.0) * 100.0
+        );
+        println!(
+            "metrics: on vs off (1,000 held) = {:.1}% cycles/s wall-clock, {:.1}% per CPU-second (target >= 95%)",
+            small / no_metrics * 100.0,
+            small_cpu / no_metrics_cpu * 100.0
+        );
+        println!(
+            "log lines: on vs off (1,000 held, metrics on) = {:.1}% cycles/s wall-clock, {:.1}% per CPU-second",
+            logged / small * 100.0,
+            logged_cpu / small_cpu * 100.0
         );
     });
 }
