@@ -75,4 +75,9 @@ for entry in json.load(open(har))["log"]["entries"]:
             break
 for m, p, _ in patterns:
     print(f"api-fuzz: {counts[f'{m} {p}']:5d} requests  {m} {p}")
+# Operations that take a body or parameters must each have had their examples;
+# the others (/stats, /health, /metrics) have a handful of distinct requests.
+short = [f"{m} {p}" for m, p in spec_ops[:6] if counts[f"{m} {p}"] < int(sys.argv[2])]
+if short:
+    sys.exit(f"api-fuzz: fewer than {sys.argv[2]} requests for {', '.join(short)}")
 PY
