@@ -83,17 +83,18 @@ struct Cli {
     #[arg(long)]
     no_metrics: bool,
     /// Log lines as text for people or as one JSON object a line for log
-    /// shippers. `RUST_LOG` sets the level (default `info`).
+    /// shippers (`RUST_LOG` sets the level, default `info`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
 }
 
-/// How log lines are written.
+/// How log lines are written. (Plain comments on the variants: doc
+/// comments would turn `--help` into its long form.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum LogFormat {
-    /// Human-readable text (coloured on a terminal).
+    // Human-readable text, coloured on a terminal.
     Text,
-    /// One JSON object a line: timestamp, level, target, fields.
+    // One JSON object a line: timestamp, level, target, fields.
     Json,
 }
 
