@@ -85,10 +85,7 @@ pub fn app(config: Config, state: AppState) -> Router {
     let mut router =
         api::routes().fallback(move |request| static_files::serve(Arc::clone(&files), request));
     if metrics.is_enabled() {
-        router = router.layer(middleware::from_fn_with_state(
-            metrics,
-            metrics::track_requests,
-        ));
+        router = router.layer(metrics::TrackRequests::new(metrics));
     }
     router
         .layer(DefaultBodyLimit::max(config.max_body_bytes))

@@ -6,7 +6,9 @@
 //! never from what clients name themselves, so the number of series stays
 //! bounded.
 
-use prometheus_client::encoding::EncodeLabelSet;
+use std::sync::Arc;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -38,11 +40,22 @@ pub(super) struct LongPollLabel {
     pub(super) long_poll: &'static str,
 }
 
+/// A route as the router matched it, shared (see [`super::Metrics`]'s
+/// route names).
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+pub(super) struct RouteName(pub(super) Arc<str>);
+
+impl EncodeLabelValue for RouteName {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, &self.0)
+    }
+}
+
 /// A request's route as the router matched it (`/task/{id}/result`, not
 /// the path asked for), its method and its answer's status.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(super) struct RouteLabels {
-    pub(super) route: String,
+    pub(super) route: RouteName,
     pub(super) method: &'static str,
     pub(super) status: u16,
 }
@@ -76,6 +89,58 @@ pub(super) struct Families {
     pub(super) end_to_end: HistogramFamily<KindLabel>,
     pub(super) cpu: HistogramFamily<PassLabel>,
     pub(super) requests: HistogramFamily<RouteLabels>,
+    /// The series the change record moves, fetched once so that a change
+    /// costs an atomic add, not a lookup.
+    pub(super) by: Series,
+}
+
+/// The labelled series the change record moves, by label value.
+#[derive(Debug)]
+pub(super) struct Series {
+    /// By kind: single, split, part.
+    pub(super) submitted: [Counter; 3],
+    pub(super) completed: [Counter; 3],
+    pub(super) failed: [Counter; 3],
+    pub(super) cancelled: [Counter; 3],
+    /// By reason: lease expired, released, rejected.
+    pub(super) requeued: [Counter; 3],
+    /// By kind: single, split (parts are no client tasks).
+    pub(super) end_to_end: [Histogram; 2],
+    /// By pass: read, plan, verify, assemble.
+    pub(super) cpu: [Histogram; 4],
+}
+
+/// The `kind` label values, in [`Series`] order.
+pub(super) const KINDS: [&str; 3] = ["single", "split", "part"];
+/// The `reason` label values, in [`Series`] order.
+pub(super) const REASONS: [&str; 3] = ["lease_expired", "released", "rejected"];
+/// The `pass` label values, in [`Series`] order.
+pub(super) const PASSES: [&str; 4] = ["read", "plan", "verify", "assemble"];
+
+impl Series {
+    fn of(
+        submitted: &Family<KindLabel, Counter>,
+        completed: &Family<KindLabel, Counter>,
+        failed: &Family<KindLabel, Counter>,
+        cancelled: &Family<KindLabel, Counter>,
+        requeued: &Family<ReasonLabel, Counter>,
+        end_to_end: &HistogramFamily<KindLabel>,
+        cpu: &HistogramFamily<PassLabel>,
+    ) -> Self {
+        let kind = |family: &Family<KindLabel, Counter>| {
+            KINDS.map(|kind| family.get_or_create_owned(&KindLabel { kind }))
+        };
+        Self {
+            submitted: kind(submitted),
+            completed: kind(completed),
+            failed: kind(failed),
+            cancelled: kind(cancelled),
+            requeued: REASONS.map(|reason| requeued.get_or_create_owned(&ReasonLabel { reason })),
+            end_to_end: [KINDS[0], KINDS[1]]
+                .map(|kind| end_to_end.get_or_create_owned(&KindLabel { kind })),
+            cpu: PASSES.map(|pass| cpu.get_or_create_owned(&PassLabel { pass })),
+        }
+    }
 }
 
 /// Buckets of task times: 1 ms to about 2.5 minutes.
@@ -97,13 +162,31 @@ fn request_buckets() -> Histogram {
 impl Families {
     /// Every family, registered under the `coordinator_` prefix.
     pub(super) fn new() -> Self {
+        let (submitted, completed, failed, cancelled) = (
+            Family::default(),
+            Family::default(),
+            Family::default(),
+            Family::default(),
+        );
+        let requeued = Family::default();
+        let end_to_end = Family::new_with_constructor(task_time_buckets as fn() -> Histogram);
+        let cpu = Family::new_with_constructor(cpu_buckets as fn() -> Histogram);
+        let by = Series::of(
+            &submitted,
+            &completed,
+            &failed,
+            &cancelled,
+            &requeued,
+            &end_to_end,
+            &cpu,
+        );
         let mut families = Self {
             registry: Registry::with_prefix("coordinator"),
-            submitted: Family::default(),
-            completed: Family::default(),
-            failed: Family::default(),
-            cancelled: Family::default(),
-            requeued: Family::default(),
+            submitted,
+            completed,
+            failed,
+            cancelled,
+            requeued,
             rejected: Counter::default(),
             benched: Counter::default(),
             evicted: Counter::default(),
@@ -119,9 +202,10 @@ impl Families {
             uptime: Gauge::default(),
             time_pending: task_time_buckets(),
             time_processing: task_time_buckets(),
-            end_to_end: Family::new_with_constructor(task_time_buckets),
-            cpu: Family::new_with_constructor(cpu_buckets),
+            end_to_end,
+            cpu,
             requests: Family::new_with_constructor(request_buckets),
+            by,
         };
         families.register();
         families

@@ -28,20 +28,20 @@ mod recent;
 mod snapshot;
 mod task_times;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub(crate) use http::track_requests;
+pub(crate) use http::TrackRequests;
 pub use recent::{LATENCY_WINDOW, Latency, Problem, WORK_WINDOW};
 pub use snapshot::{Limits, Snapshot, SnapshotWorker};
 
 use crate::queue::{Change, Changes, RequeueReason, WorkerId};
 use crate::state::StatsReport;
-use crate::state::cost::{Cost, Spent};
-use families::{Families, KindLabel, LongPollLabel, PassLabel, ReasonLabel};
+use crate::state::cost::Cost;
+use families::{Families, LongPollLabel};
 use recent::Recent;
 use task_times::{Kind, TaskTimes};
 
@@ -99,6 +99,8 @@ pub struct Metrics {
     /// Whether counters and histograms are recorded.
     enabled: bool,
     families: Families,
+    /// The names of the routes requests matched so far.
+    routes: RwLock<Vec<Arc<str>>>,
     tracked: Mutex<Tracked>,
     event_streams: Arc<Semaphore>,
 }
@@ -116,6 +118,7 @@ impl Metrics {
         Self {
             enabled,
             families: Families::new(),
+            routes: RwLock::new(Vec::new()),
             tracked: Mutex::new(Tracked::default()),
             event_streams: Arc::new(Semaphore::new(MAX_EVENT_STREAMS)),
         }
@@ -168,10 +171,12 @@ impl Metrics {
                 }
             }
             Change::Requeued { id, reason, .. } => {
-                let reason_label = ReasonLabel {
-                    reason: reason.as_str(),
+                let at = match reason {
+                    RequeueReason::LeaseExpired => 0,
+                    RequeueReason::Released => 1,
+                    RequeueReason::Rejected => 2,
                 };
-                f.requeued.get_or_create(&reason_label).inc();
+                f.by.requeued[at].inc();
                 if *reason == RequeueReason::LeaseExpired {
                     let error = "no result within the lease; the task went back to the queue";
                     tracked.recent.problem(*id, "lease expired", None, error);
@@ -181,7 +186,7 @@ impl Metrics {
                 id, split, worker, ..
             } => {
                 let kind = kind_of(tracked, *id, split);
-                f.completed.get_or_create(&label(kind)).inc();
+                f.by.completed[kind.index()].inc();
                 if let Some(times) = tracked.times.finished(*id) {
                     if let Some(leased) = times.leased {
                         let held = now.saturating_duration_since(leased);
@@ -197,7 +202,7 @@ impl Metrics {
                 }
             }
             Change::Assembled { id, .. } => {
-                f.completed.get_or_create(&label(Kind::Split)).inc();
+                f.by.completed[Kind::Split.index()].inc();
                 if let Some(times) = tracked.times.finished(*id) {
                     end_to_end(f, tracked, Kind::Split, times.submitted, now);
                 }
@@ -209,7 +214,7 @@ impl Metrics {
                 worker,
             } => {
                 let kind = kind_of(tracked, *id, split);
-                f.failed.get_or_create(&label(kind)).inc();
+                f.by.failed[kind.index()].inc();
                 tracked.times.finished(*id);
                 tracked
                     .recent
@@ -217,10 +222,10 @@ impl Metrics {
             }
             Change::Cancelled { id, split } => {
                 let kind = kind_of(tracked, *id, split);
-                f.cancelled.get_or_create(&label(kind)).inc();
+                f.by.cancelled[kind.index()].inc();
                 // A cancelled task fails, unless it had failed already.
                 if tracked.times.finished(*id).is_some() {
-                    f.failed.get_or_create(&label(kind)).inc();
+                    f.by.failed[kind.index()].inc();
                 }
             }
             Change::Rejected {
@@ -246,22 +251,19 @@ impl Metrics {
     }
 
     fn observe_cost(&self, changes: &Changes, cost: &Cost) {
-        let cpu = |pass: &'static str, spent: Option<Spent>| {
+        let cpu = &self.families.by.cpu;
+        let passes = [cost.read, cost.plan, cost.verify];
+        for (histogram, spent) in cpu.iter().zip(passes) {
             if let Some(spent) = spent {
-                let family = &self.families.cpu;
-                family
-                    .get_or_create(&PassLabel { pass })
-                    .observe(spent.cpu.as_secs_f64());
+                histogram.observe(spent.cpu.as_secs_f64());
             }
-        };
-        cpu("read", cost.read);
-        cpu("plan", cost.plan);
-        cpu("verify", cost.verify);
-        if changes
-            .iter()
-            .any(|change| matches!(change, Change::Assembled { .. }))
+        }
+        if let Some(spent) = cost.decide
+            && changes
+                .iter()
+                .any(|change| matches!(change, Change::Assembled { .. }))
         {
-            cpu("assemble", cost.decide);
+            cpu[3].observe(spent.cpu.as_secs_f64());
         }
     }
 
@@ -319,10 +321,24 @@ impl Metrics {
         self.families.flops_completed.get()
     }
 
+    /// The shared name of the route the router matched (routes are few:
+    /// each name is made once and kept).
+    fn route_label(&self, route: &str) -> Arc<str> {
+        let names = self.routes.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(name) = names.iter().find(|name| &***name == route) {
+            return Arc::clone(name);
+        }
+        drop(names);
+        let mut names = self.routes.write().unwrap_or_else(|p| p.into_inner());
+        let name: Arc<str> = Arc::from(route);
+        names.push(Arc::clone(&name));
+        name
+    }
+
     /// Records one answered request (see `http`).
-    fn request(&self, route: String, method: &'static str, status: u16, took: Duration) {
+    fn request(&self, route: Arc<str>, method: &'static str, status: u16, took: Duration) {
         let labels = families::RouteLabels {
-            route,
+            route: families::RouteName(route),
             method,
             status,
         };
@@ -379,12 +395,6 @@ impl Metrics {
     }
 }
 
-fn label(kind: Kind) -> KindLabel {
-    KindLabel {
-        kind: kind.as_str(),
-    }
-}
-
 fn submitted(
     f: &Families,
     tracked: &mut Tracked,
@@ -393,13 +403,13 @@ fn submitted(
     flops: u64,
     now: Instant,
 ) {
-    f.submitted.get_or_create(&label(kind)).inc();
+    f.by.submitted[kind.index()].inc();
     tracked.times.submitted(id, kind, flops, now);
 }
 
 fn end_to_end(f: &Families, tracked: &mut Tracked, kind: Kind, since: Instant, now: Instant) {
     let secs = now.saturating_duration_since(since).as_secs_f64();
-    f.end_to_end.get_or_create(&label(kind)).observe(secs);
+    f.by.end_to_end[kind.index().min(1)].observe(secs);
     tracked.recent.completed(now, secs);
 }
 
