@@ -46,6 +46,9 @@ done
 [ -n "$port" ] || { echo "api-fuzz: the coordinator did not start:"; cat "$log"; exit 1; }
 
 echo "api-fuzz: schemathesis $version against 127.0.0.1:$port, $max_examples examples per operation, seed $seed"
+# Run from the report folder: schemathesis keeps its cache in `.schemathesis/`
+# under the current directory.
+cd "$report_dir"
 timeout 900 "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
   --checks all \
   --max-examples "$max_examples" \
