@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's one test command: installs what the tests need on a fresh
 # machine, then runs every test (Rust unit, integration and wasmtime tests;
-# the browser end-to-end tests in headless Chromium).
+# the OpenAPI description fuzzed against the real binary; the browser
+# end-to-end tests in headless Chromium).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -14,12 +15,29 @@ rustup target list --installed | grep -qx wasm32-unknown-unknown \
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 
+step "test tools"
+apt_install() {
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@"
+}
+# promtool (Debian's prometheus package) checks the /metrics scrapes of
+# coordinator/tests/watch.rs; python3-venv holds schemathesis for the API fuzzing.
+missing=()
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
+[ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "Rust tests"
 cargo test --workspace --locked
+
+step "API fuzzing (schemathesis against the real binary)"
+coordinator/tests/api-fuzz/run.sh
 
 step "browser end-to-end tests"
 webserver/tests/run-e2e.sh

@@ -3,13 +3,20 @@
 //!
 //! `cargo bench -p coordinator --bench load`
 //!
-//! Four servers run side by side on loopback: a one-route axum router
+//! Eight servers run side by side on loopback: a one-route axum router
 //! answering `GET /ping` (the ceiling), the same router under `axum::serve`
-//! (a reference for the accept loop), a coordinator already holding 1,000
-//! tasks and one holding 100,000 (held as tasks leased for an hour, so they
-//! stay in the task map; the cycles' own finished tasks are evicted within
-//! about 60 ms so the count held stays near the prefill). All but the
-//! reference use the coordinator's accept loop ([`coordinator::server`]). [`CLIENTS`]
+//! (a reference for the accept loop), and coordinators: holding 1,000 tasks
+//! (leased for an hour; the cycles' own finished tasks are evicted within
+//! about 60 ms, so the count held stays near the prefill) in memory and in
+//! a durable store, holding 100,000 (40,000 pending ahead of the cycles'
+//! own, 30,000 leased, 30,000 completed and kept an hour: the count grows
+//! with the cycles) in memory and in a durable store, and two more holding
+//! 1,000 in memory: one with metrics off (`--no-metrics`), one with the
+//! per-task log lines on. All but the reference use the coordinator's
+//! accept loop ([`coordinator::server`]). Metrics are on (the default)
+//! everywhere else. Log lines are off except in the windows of the logging
+//! phase: one log subscriber (the binary's text format, at `info`, writing
+//! to `/dev/null`) has its filter switched on for those windows only. [`CLIENTS`]
 //! keep-alive connections drive one server at a time for a short window,
 //! the servers take turns for a number of rounds, and each server's windows
 //! are summed: a machine that gets busier or quieter during the run slows
@@ -387,6 +394,7 @@ where
 async fn coordinator_holding(
     held: Held,
     data_dir: Option<std::path::PathBuf>,
+    metrics: bool,
 ) -> (SocketAddr, AppState, tokio::sync::oneshot::Sender<()>) {
     let keep_finished = if held.finished == 0 {
         BENCH_KEEP_FINISHED
@@ -399,6 +407,7 @@ async fn coordinator_holding(
         max_tasks: 10_000_000,
         keep_finished,
         data_dir,
+        metrics,
         ..Config::default()
     };
     let state = AppState::open(&config).unwrap();
@@ -450,6 +459,35 @@ fn storage_bytes_written() -> u64 {
         .unwrap_or(0)
 }
 
+/// Switches the log lines on and off: the filter of the one log subscriber.
+type LogSwitch = tracing_subscriber::reload::Handle<
+    tracing_subscriber::filter::LevelFilter,
+    tracing_subscriber::Registry,
+>;
+
+/// Installs the log subscriber, its lines off: the binary's text format at
+/// `info`, written to `/dev/null` (or thrown away where there is none).
+fn install_logs() -> LogSwitch {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let (filter, switch) =
+        tracing_subscriber::reload::Layer::new(tracing_subscriber::filter::LevelFilter::OFF);
+    let null = std::fs::OpenOptions::new().write(true).open("/dev/null");
+    let writer: Box<dyn io::Write + Send> = match null {
+        Ok(file) => Box::new(file),
+        Err(_) => Box::new(io::sink()),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(writer)),
+        )
+        .init();
+    switch
+}
+
 /// One server under test and what was measured against it.
 struct Phase {
     name: String,
@@ -461,16 +499,25 @@ struct Phase {
     held: (u64, u64),
     /// Bytes written to storage during this phase's windows.
     written: u64,
+    /// Log lines on during this phase's windows.
+    logs: Option<LogSwitch>,
 }
 
 impl Phase {
     async fn run_window(&mut self, secs: Duration) {
+        let level = |level| {
+            if let Some(switch) = &self.logs {
+                switch.reload(level).unwrap();
+            }
+        };
         let written = storage_bytes_written();
+        level(tracing_subscriber::filter::LevelFilter::INFO);
         let window = if self.state.is_some() {
             drive(self.addr, secs, cycle).await
         } else {
             drive(self.addr, secs, ping).await
         };
+        level(tracing_subscriber::filter::LevelFilter::OFF);
         self.written += storage_bytes_written().saturating_sub(written);
         self.window_rates.push(window.rate());
         self.total.add(window);
@@ -524,6 +571,7 @@ impl Phase {
             window_rates: Vec::new(),
             held: (u64::MAX, 0),
             written: 0,
+            logs: None,
         }
     }
 }
@@ -539,10 +587,11 @@ fn main() {
     let store_root =
         std::env::temp_dir().join(format!("coordinator-bench-store-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&store_root);
+    let logs = install_logs();
     runtime.block_on(async {
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         println!(
-            "coordinator load benchmark: {CLIENTS} keep-alive clients; {windows} rounds of {} s windows on each of 6 servers in turn ({} s warm-up per window); {cpus} CPUs shared by client and server",
+            "coordinator load benchmark: {CLIENTS} keep-alive clients; {windows} rounds of {} s windows on each of 8 servers in turn ({} s warm-up per window); {cpus} CPUs shared by client and server",
             window.as_secs_f64(),
             WARMUP.as_secs_f64()
         );
@@ -559,11 +608,20 @@ fn main() {
             for durable in [false, true] {
                 let data_dir = durable.then(|| store_root.join(label.replace([',', ' '], "")));
                 let prefilled = Instant::now();
-                let (addr, state, stop) = coordinator_holding(held, data_dir).await;
+                let (addr, state, stop) = coordinator_holding(held, data_dir, true).await;
                 let kind = if durable { "durable" } else { "in memory" };
                 println!("  prefilled {label} ({kind}) in {:.1} s", prefilled.elapsed().as_secs_f64());
                 phases.push(Phase::new(format!("cycles, {kind}: {label}"), addr, Some(state), stop));
             }
+        }
+        for (metrics, log_lines, name) in [
+            (false, false, "cycles, in memory: 1,000 held, metrics off"),
+            (true, true, "cycles, in memory: 1,000 held, log lines on"),
+        ] {
+            let (addr, state, stop) = coordinator_holding(small, None, metrics).await;
+            let mut phase = Phase::new(name.to_owned(), addr, Some(state), stop);
+            phase.logs = log_lines.then(|| logs.clone());
+            phases.push(phase);
         }
         for _ in 0..windows {
             for phase in &mut phases {
@@ -571,9 +629,18 @@ fn main() {
             }
         }
         let figures: Vec<(f64, f64)> = phases.iter_mut().map(Phase::report).collect();
-        let [(ceiling, ceiling_cpu), _, (small, small_cpu), (small_disk, _), (large, large_cpu), (large_disk, _)] = figures[..]
+        let [
+            (ceiling, ceiling_cpu),
+            _,
+            (small, small_cpu),
+            (small_disk, _),
+            (large, large_cpu),
+            (large_disk, _),
+            (no_metrics, no_metrics_cpu),
+            (logged, logged_cpu),
+        ] = figures[..]
         else {
-            unreachable!("six phases");
+            unreachable!("eight phases");
         };
         println!(
             "cycle latency is one submit -> next -> result -> get; cycles/s x 4 = {:.0} req/s with 1,000 held in memory",
@@ -593,6 +660,16 @@ fn main() {
             "durable / in memory: {:.1}% of cycles/s with 1,000 held, {:.1}% with 100,000 held (target >= 60%)",
             small_disk / small * 100.0,
             large_disk / large * 100.0
+        );
+        println!(
+            "metrics: on vs off (1,000 held) = {:.1}% cycles/s wall-clock, {:.1}% per CPU-second (target >= 95%)",
+            small / no_metrics * 100.0,
+            small_cpu / no_metrics_cpu * 100.0
+        );
+        println!(
+            "log lines: on vs off (1,000 held, metrics on) = {:.1}% cycles/s wall-clock, {:.1}% per CPU-second",
+            logged / small * 100.0,
+            logged_cpu / small_cpu * 100.0
         );
         for phase in phases.iter().filter(|p| p.name.contains("durable")) {
             let task_bytes = phase.total.ops as f64 * TASK.len() as f64;

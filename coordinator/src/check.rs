@@ -25,10 +25,15 @@ const UNPREPARED: &str = "the task's check could not be prepared from its data";
 /// Prepares a product check again, when it is first needed.
 pub(crate) type Prepare = Box<dyn Fn() -> Option<ProductCheck> + Send + Sync>;
 
-/// A product check, prepared now or when first needed.
+/// A product check, prepared now or when first needed, and the product's
+/// shape (known before the check is prepared).
 struct Product {
     prepared: OnceLock<Option<ProductCheck>>,
     prepare: Option<Prepare>,
+    /// The inner dimension: columns of `A`, rows of `B`.
+    inner: usize,
+    /// Columns of `B` (and of the product).
+    cols: usize,
 }
 
 impl Product {
@@ -66,19 +71,26 @@ pub struct TaskCheck {
 pub(crate) struct SharedProduct(Arc<Product>);
 
 impl SharedProduct {
-    /// A check prepared already.
-    pub(crate) fn prepared(check: ProductCheck) -> Self {
+    /// A check prepared already, of a product whose inner dimension is
+    /// `inner`.
+    pub(crate) fn prepared(check: ProductCheck, inner: usize) -> Self {
+        let cols = check.cols();
         Self(Arc::new(Product {
             prepared: OnceLock::from(Some(check)),
             prepare: None,
+            inner,
+            cols,
         }))
     }
 
-    /// A check that `prepare` prepares when a result first needs it.
-    pub(crate) fn lazy(prepare: Prepare) -> Self {
+    /// A check that `prepare` prepares when a result first needs it, of a
+    /// product of `inner` by `cols`.
+    pub(crate) fn lazy(prepare: Prepare, inner: usize, cols: usize) -> Self {
         Self(Arc::new(Product {
             prepared: OnceLock::new(),
             prepare: Some(prepare),
+            inner,
+            cols,
         }))
     }
 
@@ -99,6 +111,24 @@ impl SharedProduct {
 pub struct CheckFailed(pub String);
 
 impl TaskCheck {
+    /// Floating point operations of the rows the task computes
+    /// (`2 m k n` for its `m` rows), saturating.
+    pub fn flops(&self) -> u64 {
+        let flops =
+            2 * self.rows.len() as u128 * self.product.inner as u128 * self.product.cols as u128;
+        u64::try_from(flops).unwrap_or(u64::MAX)
+    }
+
+    /// The product's inner dimension (columns of `A`, rows of `B`).
+    pub fn inner(&self) -> usize {
+        self.product.inner
+    }
+
+    /// Columns of the product.
+    pub fn cols(&self) -> usize {
+        self.product.cols
+    }
+
     /// The rows of the product the task computes.
     pub fn rows(&self) -> Range<usize> {
         self.rows.clone()
@@ -152,7 +182,7 @@ mod tests {
 
     fn check(rows: Range<usize>) -> TaskCheck {
         let product = ProductCheck::from_text("[[1,2],[3,4],[5,6]]", "[[1,0],[0,1]]", 7).unwrap();
-        SharedProduct::prepared(product).rows(rows, 7)
+        SharedProduct::prepared(product, 2).rows(rows, 7)
     }
 
     #[test]
@@ -165,12 +195,18 @@ mod tests {
     }
 
     #[test]
+    fn flops_count_the_rows_the_task_computes() {
+        assert_eq!(check(0..3).flops(), 2 * 3 * 2 * 2);
+        assert_eq!(check(1..2).flops(), 2 * 2 * 2);
+    }
+
+    #[test]
     fn error_reports_for_products_that_cannot_fail_are_false() {
         let refused = check(0..3).verify_error_report("overflow").unwrap_err();
         assert!(refused.0.contains("error report is false: overflow"));
         let huge = ProductCheck::from_text("[[9223372036854775807]]", "[[9223372036854775807]]", 7)
             .unwrap();
-        let may_fail = SharedProduct::prepared(huge).rows(0..1, 7);
+        let may_fail = SharedProduct::prepared(huge, 1).rows(0..1, 7);
         assert_eq!(may_fail.verify_error_report("overflow"), Ok(()));
     }
 }

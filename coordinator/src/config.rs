@@ -99,6 +99,9 @@ pub struct Config {
     pub reject_limit: u32,
     /// How long a benched worker gets no tasks ([`DEFAULT_BENCH_SECS`]).
     pub bench_time: Duration,
+    /// Whether counters, histograms and request latencies are recorded
+    /// (default on; `GET /metrics` still answers the gauges when off).
+    pub metrics: bool,
 }
 
 impl Default for Config {
@@ -121,6 +124,7 @@ impl Default for Config {
             max_parts: DEFAULT_MAX_PARTS,
             reject_limit: DEFAULT_REJECT_LIMIT,
             bench_time: Duration::from_secs(DEFAULT_BENCH_SECS),
+            metrics: true,
         }
     }
 }

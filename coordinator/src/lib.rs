@@ -34,6 +34,10 @@
 //!   result is checked, opaque to the queue), `shared_text` (task data and
 //!   results as shared pieces of bytes) and `worker_answer` (a worker's
 //!   answer body).
+//! - Watching it run: [`metrics`] (Prometheus counters, gauges and
+//!   histograms that follow the change record, request latency by route,
+//!   the dashboard's snapshot); `api` serves them on `GET /metrics`,
+//!   `GET /events` and the OpenAPI description on `GET /openapi.json`.
 //! - [`config`]: [`Config`] and the named defaults.
 //!
 //! [`app`] builds the router (used by the binary and the tests); [`serve`]
@@ -44,6 +48,7 @@ pub mod body_budget;
 mod check;
 pub mod config;
 mod headers;
+pub mod metrics;
 mod plan;
 mod queue;
 pub mod server;
@@ -81,8 +86,13 @@ use static_files::StaticFiles;
 /// built from the same `config` ([`AppState::new`]).
 pub fn app(config: Config, state: AppState) -> Router {
     let files = Arc::new(StaticFiles::new(config.static_dir.clone()));
-    api::routes()
-        .fallback(move |request| static_files::serve(Arc::clone(&files), request))
+    let metrics = Arc::clone(state.metrics());
+    let mut router =
+        api::routes().fallback(move |request| static_files::serve(Arc::clone(&files), request));
+    if metrics.is_enabled() {
+        router = router.layer(metrics::TrackRequests::new(metrics));
+    }
+    router
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn_with_state(
             BodyBudget::new(config.max_inflight_body_bytes, config.max_body_bytes),

@@ -91,6 +91,24 @@ struct Cli {
     /// Seconds a worker with repeated rejected results gets no tasks.
     #[arg(long, default_value_t = DEFAULT_BENCH_SECS)]
     bench_secs: u64,
+    /// Record no counters, histograms or request latencies (`GET /metrics`
+    /// then answers only the gauges).
+    #[arg(long)]
+    no_metrics: bool,
+    /// Log lines as text for people or as one JSON object a line for log
+    /// shippers (`RUST_LOG` sets the level, default `info`).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// How log lines are written. (Plain comments on the variants: doc
+/// comments would turn `--help` into its long form.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    // Human-readable text, coloured on a terminal.
+    Text,
+    // One JSON object a line: timestamp, level, target, fields.
+    Json,
 }
 
 impl Cli {
@@ -117,6 +135,7 @@ impl Cli {
             max_parts: self.max_parts,
             reject_limit: self.reject_limit,
             bench_time: Duration::from_secs(self.bench_secs),
+            metrics: !self.no_metrics,
         }
     }
 }
@@ -124,12 +143,18 @@ impl Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    match cli.log_format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_current_span(false)
+            .with_env_filter(filter)
+            .init(),
+    }
     let listener = tokio::net::TcpListener::bind((cli.bind, cli.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", cli.bind, cli.port))?;

@@ -89,9 +89,16 @@ impl ResultQuery {
         };
         let parts_done = match self.parts_done.as_deref() {
             None | Some("") => None,
-            Some(text) => Some(text.parse::<usize>().map_err(|_| {
-                ApiError::BadRequest(format!("Invalid partsDone: {text:?} is not a count"))
-            })?),
+            // Part ids are 32-bit, so no task has more than `i32::MAX` parts.
+            Some(text) => Some(
+                text.parse::<u32>()
+                    .ok()
+                    .filter(|&done| i32::try_from(done).is_ok())
+                    .map(|done| done as usize)
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!("Invalid partsDone: {text:?} is not a count"))
+                    })?,
+            ),
         };
         Ok(KnownState { status, parts_done })
     }

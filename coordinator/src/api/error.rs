@@ -101,6 +101,7 @@ impl From<UseCaseError> for ApiError {
             UseCaseError::Store(e) => Self::Unavailable(format!(
                 "Could not store the request; try again later ({e})"
             )),
+            UseCaseError::Busy(reason) => Self::Unavailable(reason),
             UseCaseError::Internal(detail) => Self::Internal(detail),
         }
     }

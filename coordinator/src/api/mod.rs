@@ -6,13 +6,17 @@
 
 mod body;
 mod error;
+mod openapi;
 mod pieces_body;
 mod report;
 mod status;
 mod tasks;
+mod watch;
 
 use axum::Router;
-use axum::routing::{get, post};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use error::ApiError;
 
@@ -22,16 +26,26 @@ use crate::state::AppState;
 /// methods it takes in `Allow`; an unknown path falls through to the static
 /// files (404 when there is no such file).
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/task", post(tasks::task_create))
-        .route("/task/next", get(tasks::task_next))
-        .route("/task/{id}/result", post(tasks::task_result_submit))
-        .route("/task/{id}/release", post(tasks::task_release))
-        .route("/task/{id}/cancel", post(tasks::task_cancel))
-        .route("/result/{id}", get(tasks::result_get))
-        .route("/stats", get(status::stats_get))
-        .route("/health", get(status::health))
-        .method_not_allowed_fallback(method_not_allowed)
+    let (router, _description) = documented_routes().split_for_parts();
+    router.method_not_allowed_fallback(method_not_allowed)
+}
+
+/// Every route with its OpenAPI description, from the handlers'
+/// `#[utoipa::path]` annotations: one list, so the description served on
+/// `GET /openapi.json` cannot leave a route out.
+fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(tasks::task_create))
+        .routes(routes!(tasks::task_next))
+        .routes(routes!(tasks::task_result_submit))
+        .routes(routes!(tasks::task_release))
+        .routes(routes!(tasks::task_cancel))
+        .routes(routes!(tasks::result_get))
+        .routes(routes!(status::stats_get))
+        .routes(routes!(status::health))
+        .routes(routes!(watch::metrics_get))
+        .routes(routes!(watch::events_get))
+        .routes(routes!(openapi::openapi_get))
 }
 
 /// The answer for a known path asked with a method it does not take (axum

@@ -7,6 +7,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::pieces_body::PiecesBody;
@@ -18,23 +19,52 @@ const PIECES_FROM_BYTES: usize = 64 * 1024;
 
 /// `GET /result/N` and `POST /task/N/result` answer: the contract's fields
 /// first, then the extensions.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct TaskReport<'a> {
+    /// The task's id.
     task_id: u64,
+    /// Where the task is in its life.
+    #[schema(value_type = TaskStatusName)]
     status: &'static str,
-    /// `None` when the caller asked not to have it echoed.
+    /// The result text: `""` until the task is completed. Left out when
+    /// the caller asked for `return=minimal`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, required = false)]
     result: Option<ReportResult<'a>>,
+    /// Why a failed task failed.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, required = false)]
     error: Option<&'a str>,
+    /// The worker that holds it or finished it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, required = false)]
     worker_id: Option<&'a str>,
+    /// Hand-outs so far.
     attempts: u32,
+    /// Parts done, for a split task.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
     parts_done: Option<usize>,
+    /// Parts in all, for a split task.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
     parts_total: Option<usize>,
+}
+
+/// A task's status as the wire names it.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[expect(dead_code, reason = "describes `TaskStatus::as_str`; never built")]
+pub(super) enum TaskStatusName {
+    /// Waiting in the queue.
+    Pending,
+    /// Leased to a worker, or a split task waiting for its parts.
+    Processing,
+    /// Finished with a result.
+    Completed,
+    /// Finished without one.
+    Failed,
 }
 
 impl<'a> TaskReport<'a> {

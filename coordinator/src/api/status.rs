@@ -3,27 +3,36 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::state::{AppState, StatsReport};
 use crate::store::StoreStats;
 
-#[derive(Serialize)]
-struct Health {
+/// `GET /health`.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Health {
     status: &'static str,
     service: &'static str,
 }
 
 /// `GET /health`: `{"status":"ok","service":"coordinator"}`.
-pub(super) async fn health() -> Json<impl Serialize> {
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "status",
+    responses((status = 200, description = "The coordinator is up", body = Health))
+)]
+pub(super) async fn health() -> Json<Health> {
     Json(Health {
         status: "ok",
         service: "coordinator",
     })
 }
 
-#[derive(Serialize)]
+/// `GET /stats`: the contract's four counters, then the extensions.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct StatsBody {
+pub(super) struct StatsBody {
     total_tasks: u64,
     completed_tasks: u64,
     active_tasks: u64,
@@ -39,7 +48,7 @@ struct StatsBody {
     store: StoreLine,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct StoreLine {
     kind: &'static str,
@@ -73,9 +82,10 @@ impl StoreLine {
     }
 }
 
-#[derive(Serialize)]
+/// One worker seen in the last minute.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct WorkerLine {
+pub(super) struct WorkerLine {
     worker_id: String,
     tasks_completed: u64,
     tasks_failed: u64,
@@ -88,7 +98,13 @@ struct WorkerLine {
 /// `GET /stats`: the contract's four counters, then the extensions (failed,
 /// requeued, rejected results, held tasks and bytes, workers seen in the
 /// last minute with their rejected results and bench time, uptime).
-pub(super) async fn stats_get(State(state): State<AppState>) -> Json<impl Serialize> {
+#[utoipa::path(
+    get,
+    path = "/stats",
+    tag = "status",
+    responses((status = 200, description = "The counters and the workers seen in the last minute", body = StatsBody))
+)]
+pub(super) async fn stats_get(State(state): State<AppState>) -> Json<StatsBody> {
     let StatsReport {
         stats,
         uptime,

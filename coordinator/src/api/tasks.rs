@@ -10,24 +10,31 @@ use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::body::{ResultQuery, WorkerQuery, parse_wait, task_id_param};
 use super::error::ApiError;
+use super::openapi::{
+    ErrorBody, KnownParts, KnownStatus, LeasedTask, TaskText, WaitSecs, WorkerAnswerBody,
+};
 use super::pieces_body::PiecesBody;
 use super::report::TaskReport;
 use crate::queue::{Lease, TaskStatus};
 use crate::state::AppState;
 
-#[derive(Serialize)]
+/// `POST /task`: the new task's id.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct TaskCreated {
+pub(super) struct TaskCreated {
     task_id: u64,
 }
 
-#[derive(Serialize)]
+/// `POST /task/N/release`: the task given back.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Released {
+pub(super) struct Released {
     task_id: u64,
+    /// Always `pending`.
     status: &'static str,
 }
 
@@ -37,6 +44,22 @@ fn read_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<By
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/task",
+    tag = "tasks",
+    request_body(
+        description = "The task data, normally `{\"A\":\"[[1,2],[3,4]]\",\"B\":\"[[5,6],[7,8]]\"}`; any non-empty body is accepted and handed to workers as it is",
+        content((serde_json::Value = "application/json"), (TaskText = "text/plain"))
+    ),
+    responses(
+        (status = 200, description = "The task is queued (pending), or split into parts", body = TaskCreated),
+        (status = 400, description = "Invalid task ID, or a query or body that is not what the route expects", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is over `--max-body-bytes`", body = ErrorBody),
+        (status = 503, description = "The queue is full (`--max-tasks`, `--max-held-bytes`); try again after `Retry-After` seconds", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before trying again")))
+    )
+)]
 /// `POST /task`: stores the body as a new pending task; `{"taskId":N}`.
 pub(super) async fn task_create(
     State(state): State<AppState>,
@@ -47,6 +70,20 @@ pub(super) async fn task_create(
     Ok(Json(TaskCreated { task_id: id.0 }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/task/next",
+    tag = "tasks",
+    params(
+        ("workerId" = Option<String>, Query, description = "The worker; missing or empty counts as `unknown`"),
+        ("wait" = inline(Option<WaitSecs>), Query, description = "Long poll: seconds to wait for a task (capped by `--max-wait-secs`); none answers at once")
+    ),
+    responses(
+        (status = 200, description = "A task, now processing and leased to the worker", body = LeasedTask),
+        (status = 204, description = "No task pending (within the wait)"),
+        (status = 400, description = "Invalid task ID, or a query or body that is not what the route expects", body = ErrorBody)
+    )
+)]
 /// `GET /task/next?workerId=W[&wait=S]`: leases the next pending task as
 /// `{"taskId":N,"data":DATA}`, or answers 204 when none arrives in time.
 /// `HEAD` answers 204 and leases nothing (its body would be thrown away).
@@ -79,6 +116,26 @@ fn lease_response(lease: &Lease) -> Response {
     PiecesBody::json_response(chunks)
 }
 
+#[utoipa::path(
+    post,
+    path = "/task/{id}/result",
+    tag = "tasks",
+    params(
+        ("id" = u64, Path, minimum = 1, description = "The task id: a positive integer"),
+        ("workerId" = Option<String>, Query, description = "The worker; missing or empty counts as `unknown`"),
+        ("return" = Option<String>, Query, description = "`minimal`: answer without echoing `result` back")
+    ),
+    request_body(content = WorkerAnswerBody, description = "The worker's result, or its error report"),
+    responses(
+        (status = 200, description = "The task's report after the answer (a completed task keeps its first result)", body = TaskReport<'_>),
+        (status = 400, description = "Invalid task ID, or a query or body that is not what the route expects", body = ErrorBody),
+        (status = 404, description = "`Task not found`, or `Task result expired` after the keep time", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 409, description = "The task is in a state that forbids this (another worker holds it, it is split into parts, it is completed)", body = ErrorBody),
+        (status = 413, description = "The body is over `--max-body-bytes`", body = ErrorBody),
+        (status = 422, description = "`Result rejected: ...`: the result (or error report) failed the task's check; the task went back to the queue", body = ErrorBody)
+    )
+)]
 /// `POST /task/N/result[?workerId=W][&return=minimal]`: a worker's answer
 /// for task N; answers the task's report (without its result when
 /// `return=minimal`).
@@ -99,6 +156,18 @@ pub(super) async fn task_result_submit(
     Ok(report.into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/task/{id}/release",
+    tag = "tasks",
+    params(("id" = u64, Path, minimum = 1, description = "The task id: a positive integer"), ("workerId" = Option<String>, Query, description = "The worker; missing or empty counts as `unknown`")),
+    responses(
+        (status = 200, description = "The task is pending again, at the front of the queue", body = Released),
+        (status = 400, description = "Invalid task ID, or a query or body that is not what the route expects", body = ErrorBody),
+        (status = 404, description = "`Task not found`, or `Task result expired` after the keep time", body = ErrorBody),
+        (status = 409, description = "The task is in a state that forbids this (another worker holds it, it is split into parts, it is completed)", body = ErrorBody)
+    )
+)]
 /// `POST /task/N/release?workerId=W`: worker W gives task N back; it goes to
 /// the front of the queue without counting an attempt.
 pub(super) async fn task_release(
@@ -115,6 +184,18 @@ pub(super) async fn task_release(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/task/{id}/cancel",
+    tag = "tasks",
+    params(("id" = u64, Path, minimum = 1, description = "The task id: a positive integer")),
+    responses(
+        (status = 200, description = "The task's report: failed with `Task cancelled`", body = TaskReport<'_>),
+        (status = 400, description = "Invalid task ID, or a query or body that is not what the route expects", body = ErrorBody),
+        (status = 404, description = "`Task not found`, or `Task result expired` after the keep time", body = ErrorBody),
+        (status = 409, description = "The task is in a state that forbids this (another worker holds it, it is split into parts, it is completed)", body = ErrorBody)
+    )
+)]
 /// `POST /task/N/cancel`: the client cancels task N (and the parts of a
 /// split task); answers the task's report, now `failed` with the error
 /// "Task cancelled".
@@ -127,6 +208,22 @@ pub(super) async fn task_cancel(
     Ok(TaskReport::from_view(&view).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/result/{id}",
+    tag = "tasks",
+    params(
+        ("id" = u64, Path, minimum = 1, description = "The task id: a positive integer"),
+        ("wait" = inline(Option<WaitSecs>), Query, description = "Long poll: seconds to wait for the task to change (capped by `--max-wait-secs`)"),
+        ("status" = inline(Option<KnownStatus>), Query, description = "The status the caller knows (default: the task's status when the request arrives)"),
+        ("partsDone" = inline(Option<KnownParts>), Query, description = "The parts done the caller knows, for a split task")
+    ),
+    responses(
+        (status = 200, description = "The task's status and result (`\"\"` until completed)", body = TaskReport<'_>),
+        (status = 400, description = "Invalid task ID, or a query or body that is not what the route expects", body = ErrorBody),
+        (status = 404, description = "`Task not found`, or `Task result expired` after the keep time", body = ErrorBody)
+    )
+)]
 /// `GET /result/N[?wait=S[&status=T&partsDone=D]]`: the task's status and
 /// result (`""` until completed). With `wait`, a task that is not finished
 /// is answered once it is no longer in status `T` with `D` parts done (as

@@ -97,10 +97,10 @@ pub(crate) fn plan(config: &Config, workers_seen: usize, submission: Submission)
     let (pair, check) = if config.verify {
         match ProductCheck::from_text_with_rows(operands.a_text(), operands.b_text(), seed) {
             Ok((check, a_rows)) => {
-                let b_cols = check.cols();
+                let (inner, b_cols) = (a_rows.cols, check.cols());
                 (
                     operands.with_rows(a_rows, b_cols),
-                    Some(SharedProduct::prepared(check)),
+                    Some(SharedProduct::prepared(check, inner)),
                 )
             }
             // The worker will find the same problem and report it.

@@ -57,7 +57,7 @@ impl AppState {
                         run_sized(text.len(), move || Spent::measure(|| check.verify(&result)))
                             .await?;
                     cost.verify = Some(spent);
-                    verdict.map_err(|refused| self.reject(id, worker.as_ref(), refused))?;
+                    verdict.map_err(|refused| self.reject(id, worker.as_ref(), refused, &cost))?;
                 }
                 let (decided, spent) = Spent::measure(|| {
                     self.decide(|queue, changes| {
@@ -71,7 +71,7 @@ impl AppState {
                 if let Some(check) = check {
                     check
                         .verify_error_report(&report)
-                        .map_err(|refused| self.reject(id, worker.as_ref(), refused))?;
+                        .map_err(|refused| self.reject(id, worker.as_ref(), refused, &cost))?;
                 }
                 self.decide(|queue, changes| {
                     let report = Arc::from(report);
@@ -101,12 +101,18 @@ impl AppState {
         Ok(outcome.view().clone())
     }
 
-    /// Records a rejected answer for task `id` and gives the error to
-    /// answer with.
-    fn reject(&self, id: TaskId, worker: Option<&WorkerId>, refused: CheckFailed) -> UseCaseError {
+    /// Records a rejected answer for task `id` (`cost`: what reading and
+    /// checking it took) and gives the error to answer with.
+    fn reject(
+        &self,
+        id: TaskId,
+        worker: Option<&WorkerId>,
+        refused: CheckFailed,
+        cost: &Cost,
+    ) -> UseCaseError {
         let (rejected, changes, _) = self
             .decide(|queue, changes| queue.reject(id, worker, &refused.0, Instant::now(), changes));
-        self.commit(&changes, &Cost::none());
+        self.commit(&changes, cost);
         match rejected {
             Ok(_) => UseCaseError::Rejected(refused.0),
             Err(e) => e.into(),

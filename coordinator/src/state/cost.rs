@@ -1,6 +1,7 @@
 //! What a use case spent on a task's bytes: each pass over them (reading a
 //! body as JSON, planning, checking a result, assembling) in wall time and
-//! in the CPU time of the thread that ran it, for the task's log line.
+//! in the CPU time of the thread that ran it, for the task's log line and
+//! the CPU-time histograms.
 
 use std::time::{Duration, Instant};
 
@@ -8,15 +9,15 @@ use cpu_time::ThreadTime;
 
 /// Wall and CPU time of one pass.
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Spent {
-    pub(super) wall: Duration,
-    pub(super) cpu: Duration,
+pub(crate) struct Spent {
+    pub(crate) wall: Duration,
+    pub(crate) cpu: Duration,
 }
 
 impl Spent {
     /// Runs `work` and measures it (CPU time is zero where the platform
     /// cannot tell).
-    pub(super) fn measure<T>(work: impl FnOnce() -> T) -> (T, Self) {
+    pub(crate) fn measure<T>(work: impl FnOnce() -> T) -> (T, Self) {
         let cpu = ThreadTime::try_now().ok();
         let wall = Instant::now();
         let out = work();
@@ -28,12 +29,12 @@ impl Spent {
     }
 
     /// Wall milliseconds, to a microsecond, for the log.
-    pub(super) fn wall_ms(self) -> f64 {
+    pub(crate) fn wall_ms(self) -> f64 {
         millis(self.wall)
     }
 
     /// CPU milliseconds, to a microsecond, for the log.
-    pub(super) fn cpu_ms(self) -> f64 {
+    pub(crate) fn cpu_ms(self) -> f64 {
         millis(self.cpu)
     }
 }
@@ -44,22 +45,22 @@ fn millis(duration: Duration) -> f64 {
 
 /// The passes one use case made over one task's bytes.
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Cost {
+pub(crate) struct Cost {
     /// Reading the request body (checking it as JSON).
-    pub(super) read: Option<Spent>,
+    pub(crate) read: Option<Spent>,
     /// Planning a submission: reading the operands, preparing the check,
     /// writing the parts.
-    pub(super) plan: Option<Spent>,
+    pub(crate) plan: Option<Spent>,
     /// Checking a result.
-    pub(super) verify: Option<Spent>,
+    pub(crate) verify: Option<Spent>,
     /// The queue call that completed the task (for a split task's last
     /// part, it assembles the product).
-    pub(super) decide: Option<Spent>,
+    pub(crate) decide: Option<Spent>,
 }
 
 impl Cost {
     /// Nothing measured.
-    pub(super) fn none() -> Self {
+    pub(crate) fn none() -> Self {
         Self::default()
     }
 }

@@ -25,6 +25,9 @@ pub enum UseCaseError {
     /// full disk, say); nothing was acknowledged.
     #[error("The task state could not be stored: {0}")]
     Store(#[from] StoreError),
+    /// The server is too busy to take this request now; try again later.
+    #[error("{0}")]
+    Busy(String),
     /// Something failed inside the server.
     #[error("Internal server error")]
     Internal(String),

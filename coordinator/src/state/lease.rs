@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::AppState;
 use super::cost::Cost;
+use crate::metrics::LongPoll;
 use crate::queue::{Lease, NoLease, WorkerId};
 
 /// How often a benched worker's long poll looks for shutdown.
@@ -19,6 +20,7 @@ impl AppState {
     pub async fn lease(&self, worker: &WorkerId, wait: Duration) -> Option<Lease> {
         // tokio's clock, so paused-time tests can run the wait out.
         let deadline = tokio::time::Instant::now() + wait;
+        let _open = (!wait.is_zero()).then(|| self.inner.metrics.long_poll(LongPoll::Task));
         let mut woken = false;
         loop {
             let mut notified = pin!(self.inner.task_available.notified());

@@ -21,14 +21,16 @@
 //! - `cancel`: `POST /task/N/cancel`: a client cancels its task.
 //! - `view`: `GET /result/N` (waiting for a change) and `GET /stats`.
 //! - `tick`: the periodic housekeeping.
+//! - `watch`: `GET /metrics` and the dashboard's `GET /events`.
 //! - `waiters`: the signals long polls wait on.
-//! - `log`: one log line per change.
+//! - `log`: one log line per change (metrics follow the same record, in
+//!   [`crate::metrics`]).
 //! - `cost`: what a use case spent on a task's bytes, in CPU time.
 //! - `error`: [`UseCaseError`], what the use cases refuse.
 
 mod answer;
 mod cancel;
-mod cost;
+pub(crate) mod cost;
 mod error;
 mod lease;
 mod log;
@@ -37,6 +39,7 @@ mod submit;
 mod tick;
 mod view;
 mod waiters;
+mod watch;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -46,8 +49,10 @@ use tokio::sync::Notify;
 
 pub use error::UseCaseError;
 pub use view::{KnownState, StatsReport};
+pub use watch::EVENT_INTERVAL;
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::queue::{Changes, FIRST_PART_ID, IdWindow, TaskQueue};
 use crate::store::{Store, StoreError, Ticket};
 use cost::Cost;
@@ -70,6 +75,7 @@ struct Inner {
     result_waiters: ResultWaiters,
     shutting_down: AtomicBool,
     started_at: Instant,
+    metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -119,6 +125,7 @@ impl AppState {
                 result_waiters: ResultWaiters::default(),
                 shutting_down: AtomicBool::new(false),
                 started_at: Instant::now(),
+                metrics: Arc::new(Metrics::new(config.metrics)),
             }),
         }
     }
@@ -149,6 +156,11 @@ impl AppState {
     /// Whether [`AppState::begin_shutdown`] was called.
     pub fn is_shutting_down(&self) -> bool {
         self.inner.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// The metrics that follow every change record.
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
     }
 
     /// How many tasks clients are waiting on (`GET /result/N?wait=S`).
@@ -182,13 +194,14 @@ impl AppState {
     }
 
     /// Passes a change record on to everyone who follows changes: logs each
-    /// change (the use case's `cost` with the change it concerns), wakes one
-    /// long poll per task made pending, and wakes the clients waiting on
-    /// each changed task and on its split task.
+    /// change (the use case's `cost` with the change it concerns), moves the
+    /// metrics, wakes one long poll per task made pending, and wakes the
+    /// clients waiting on each changed task and on its split task.
     fn commit(&self, changes: &Changes, cost: &Cost) {
         for change in changes {
             log::change(change, cost);
         }
+        self.inner.metrics.observe(changes, cost);
         for _ in 0..changes.pending_added() {
             self.inner.task_available.notify_one();
         }

@@ -5,6 +5,7 @@ use std::pin::pin;
 use std::time::{Duration, Instant};
 
 use super::{AppState, UseCaseError};
+use crate::metrics::LongPoll;
 use crate::queue::{Stats, TaskId, TaskStatus, TaskView};
 use crate::store::StoreStats;
 
@@ -46,6 +47,7 @@ impl AppState {
     ) -> Result<TaskView, UseCaseError> {
         let deadline = tokio::time::Instant::now() + wait;
         let waiting = self.inner.result_waiters.wait_on(id);
+        let _open = (!wait.is_zero()).then(|| self.inner.metrics.long_poll(LongPoll::Result));
         loop {
             let mut changed = pin!(waiting.signal().notified());
             changed.as_mut().enable();

@@ -98,6 +98,10 @@ pub(super) enum Static {
 pub(super) struct CheckSpec {
     /// The seed.
     pub(super) seed: u64,
+    /// The product's inner dimension.
+    pub(super) inner: u64,
+    /// Columns of the product.
+    pub(super) cols: u64,
     /// First row.
     pub(super) start: u64,
     /// One past the last row.
@@ -114,6 +118,8 @@ impl CheckSpec {
         let rows = check.rows();
         Self {
             seed: check.seed(),
+            inner: check.inner() as u64,
+            cols: check.cols() as u64,
             start: rows.start as u64,
             end: rows.end as u64,
         }
@@ -379,6 +385,8 @@ mod tests {
             pieces: vec![Piece::Slice { start: 3, len: 4 }],
             check: Some(CheckSpec {
                 seed: u64::MAX,
+                inner: 3,
+                cols: 4,
                 start: 5,
                 end: 9,
             }),

@@ -148,7 +148,7 @@ impl SplitSource {
         let product = match &self.check {
             Some((seed, product)) if *seed == spec.seed => product.clone(),
             _ => {
-                let product = lazy_product(self.data.clone(), spec.seed);
+                let product = lazy_product(self.data.clone(), spec);
                 self.check = Some((spec.seed, product.clone()));
                 product
             }
@@ -157,12 +157,14 @@ impl SplitSource {
     }
 }
 
-/// The product check of task data `data`, prepared with `seed` when a
-/// result first needs it.
-fn lazy_product(data: Bytes, seed: u64) -> SharedProduct {
-    SharedProduct::lazy(Box::new(move || {
-        plan::rebuild_product_check(&SharedText::from_utf8_bytes(data.clone()), seed)
-    }))
+/// The product check of task data `data` that `spec` describes, prepared
+/// when a result first needs it.
+fn lazy_product(data: Bytes, spec: CheckSpec) -> SharedProduct {
+    let seed = spec.seed;
+    let (inner, cols) = (spec.inner as usize, spec.cols as usize);
+    let prepare =
+        move || plan::rebuild_product_check(&SharedText::from_utf8_bytes(data.clone()), seed);
+    SharedProduct::lazy(Box::new(prepare), inner, cols)
 }
 
 /// Turns the fields read into restored tasks.
@@ -227,7 +229,7 @@ fn whole_task(
     let (kind, check, result) = match fields.record? {
         Static::One { check } => {
             let check = check.filter(|_| !completed).and_then(|spec| {
-                Some(lazy_product(data.clone(), spec.seed).rows(spec.rows()?, spec.seed))
+                Some(lazy_product(data.clone(), spec).rows(spec.rows()?, spec.seed))
             });
             let result = fields.result.map(|bytes| {
                 found.bytes += bytes.len() as u64;

@@ -1,0 +1,232 @@
+//! The metrics follow the change record: driven through the use cases on
+//! [`AppState`], with a controlled clock where leases expire.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::config::Config;
+use crate::queue::WorkerId;
+use crate::state::{AppState, UseCaseError};
+
+const TASK: &str = r#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#;
+const RIGHT: &str = r#"{"result":"[[19,22],[43,50]]"}"#;
+const WRONG: &str = r#"{"result":"[[19,22],[43,51]]"}"#;
+
+/// The value of the sample `name` (with its labels, as written) in `text`.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+fn worker(name: &str) -> WorkerId {
+    WorkerId::from_param(Some(name))
+}
+
+#[tokio::test]
+async fn counters_and_histograms_follow_a_rejected_then_completed_task() {
+    let state = AppState::new(&Config::default());
+    let id = state
+        .submit(Bytes::from_static(TASK.as_bytes()))
+        .await
+        .unwrap();
+    let lease = state
+        .lease(&worker("liar-7"), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(lease.id, id);
+    let wrong = state.answer(
+        id,
+        Some(worker("liar-7")),
+        Bytes::from_static(WRONG.as_bytes()),
+    );
+    assert!(matches!(wrong.await, Err(UseCaseError::Rejected(_))));
+    state
+        .lease(&worker("honest-3"), Duration::ZERO)
+        .await
+        .unwrap();
+    let right = state.answer(
+        id,
+        Some(worker("honest-3")),
+        Bytes::from_static(RIGHT.as_bytes()),
+    );
+    right.await.unwrap();
+
+    let text = state.metrics_text().unwrap();
+    let expect = [
+        ("coordinator_tasks_submitted_total{kind=\"single\"}", 1.0),
+        ("coordinator_tasks_completed_total{kind=\"single\"}", 1.0),
+        ("coordinator_results_rejected_total", 1.0),
+        ("coordinator_tasks_requeued_total{reason=\"rejected\"}", 1.0),
+        ("coordinator_task_pending_seconds_count", 1.0),
+        ("coordinator_task_processing_seconds_count", 1.0),
+        (
+            "coordinator_task_end_to_end_seconds_count{kind=\"single\"}",
+            1.0,
+        ),
+        ("coordinator_flops_completed_total", 16.0),
+        ("coordinator_cpu_seconds_count{pass=\"verify\"}", 2.0),
+        ("coordinator_cpu_seconds_count{pass=\"plan\"}", 1.0),
+        ("coordinator_tasks_pending", 0.0),
+        ("coordinator_tasks_processing", 0.0),
+        ("coordinator_tasks_held", 1.0),
+    ];
+    for (name, value) in expect {
+        assert_eq!(sample(&text, name), Some(value), "{name} in\n{text}");
+    }
+    assert!(
+        !text.contains("liar-7") && !text.contains("honest-3"),
+        "worker ids are no labels"
+    );
+
+    let snapshot = state.snapshot();
+    assert_eq!(snapshot.problems.len(), 1);
+    assert_eq!(snapshot.problems[0].kind, "rejected");
+    assert_eq!(snapshot.problems[0].worker_id.as_deref(), Some("liar-7"));
+    assert_eq!(snapshot.latency_samples, 1);
+    let honest = snapshot
+        .workers
+        .iter()
+        .find(|w| w.worker_id == "honest-3")
+        .unwrap();
+    assert!(honest.gflops > 0.0, "the honest worker delivered 16 flops");
+}
+
+#[tokio::test]
+async fn a_split_task_counts_its_parts_and_its_assembly() {
+    let config = Config {
+        split_min_flops: Some(1),
+        ..Config::default()
+    };
+    let state = AppState::new(&config);
+    let id = state
+        .submit(Bytes::from_static(TASK.as_bytes()))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let part = state.lease(&worker("w"), Duration::ZERO).await.unwrap();
+        let row = if part.data.to_text().contains("[[1,2]]") {
+            r#"{"result":"[[19,22]]"}"#
+        } else {
+            r#"{"result":"[[43,50]]"}"#
+        };
+        state
+            .answer(part.id, None, Bytes::from_static(row.as_bytes()))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        state
+            .view(id, Duration::ZERO, Default::default())
+            .await
+            .unwrap()
+            .status,
+        crate::queue::TaskStatus::Completed
+    );
+    let text = state.metrics_text().unwrap();
+    let expect = [
+        ("coordinator_tasks_submitted_total{kind=\"split\"}", 1.0),
+        ("coordinator_tasks_submitted_total{kind=\"part\"}", 2.0),
+        ("coordinator_tasks_completed_total{kind=\"part\"}", 2.0),
+        ("coordinator_tasks_completed_total{kind=\"split\"}", 1.0),
+        (
+            "coordinator_task_end_to_end_seconds_count{kind=\"split\"}",
+            1.0,
+        ),
+        ("coordinator_cpu_seconds_count{pass=\"assemble\"}", 1.0),
+        ("coordinator_flops_completed_total", 16.0),
+    ];
+    for (name, value) in expect {
+        assert_eq!(sample(&text, name), Some(value), "{name} in\n{text}");
+    }
+    assert_eq!(
+        sample(
+            &text,
+            "coordinator_task_end_to_end_seconds_count{kind=\"single\"}"
+        ),
+        Some(0.0),
+        "parts are no client tasks"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_counted_and_shown() {
+    let state = AppState::new(&Config::default());
+    let id = state
+        .submit(Bytes::from_static(TASK.as_bytes()))
+        .await
+        .unwrap();
+    state.lease(&worker("gone"), Duration::ZERO).await.unwrap();
+    state.tick(Instant::now() + state.config().lease + Duration::from_secs(1));
+    let text = state.metrics_text().unwrap();
+    assert_eq!(
+        sample(
+            &text,
+            "coordinator_tasks_requeued_total{reason=\"lease_expired\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(sample(&text, "coordinator_tasks_pending"), Some(1.0));
+    let problems = state.snapshot().problems;
+    assert_eq!(
+        (problems[0].task_id, problems[0].kind),
+        (id.0, "lease expired")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn open_long_polls_are_counted_while_they_wait() {
+    let state = AppState::new(&Config::default());
+    let waiting = state.clone();
+    let poll =
+        tokio::spawn(async move { waiting.lease(&worker("w"), Duration::from_secs(20)).await });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(state.metrics().long_polls_open(), 1);
+    state
+        .submit(Bytes::from_static(TASK.as_bytes()))
+        .await
+        .unwrap();
+    assert!(poll.await.unwrap().is_some());
+    assert_eq!(state.metrics().long_polls_open(), 0);
+    let text = state.metrics_text().unwrap();
+    assert_eq!(
+        sample(&text, "coordinator_long_polls_open{long_poll=\"task\"}"),
+        Some(0.0)
+    );
+}
+
+#[tokio::test]
+async fn with_metrics_off_nothing_is_recorded_but_gauges_answer() {
+    let config = Config {
+        metrics: false,
+        ..Config::default()
+    };
+    let state = AppState::new(&config);
+    state
+        .submit(Bytes::from_static(TASK.as_bytes()))
+        .await
+        .unwrap();
+    let text = state.metrics_text().unwrap();
+    assert_eq!(
+        sample(&text, "coordinator_tasks_submitted_total{kind=\"single\"}"),
+        Some(0.0)
+    );
+    assert_eq!(sample(&text, "coordinator_tasks_pending"), Some(1.0));
+}
+
+#[test]
+fn event_streams_are_bounded() {
+    let metrics = super::Metrics::new(true);
+    let open: Vec<_> = (0..super::MAX_EVENT_STREAMS)
+        .map(|_| metrics.open_event_stream().unwrap())
+        .collect();
+    assert!(metrics.open_event_stream().is_none());
+    assert_eq!(
+        metrics.event_streams_open(),
+        super::MAX_EVENT_STREAMS as i64
+    );
+    drop(open);
+    assert!(metrics.open_event_stream().is_some());
+}
