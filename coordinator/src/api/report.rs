@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::pieces_body::PiecesBody;
-use crate::queue::{TaskStatus, TaskView, WorkerId};
+use crate::queue::{PartView, TaskStatus, TaskView, WorkerId};
 use crate::shared_text::SharedText;
 
 /// Results longer than this that need no escaping are written as pieces.
@@ -35,6 +35,33 @@ pub(super) struct TaskReport<'a> {
     parts_done: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     parts_total: Option<usize>,
+    /// A split task's parts, only for a caller that asked (`parts=1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parts: Option<PartsReport<'a>>,
+}
+
+/// A split task's parts as its report lists them:
+/// `[{"taskId":N,"status":"...","workerId":"..."},...]`.
+#[derive(Clone, Copy)]
+struct PartsReport<'a>(&'a [PartView]);
+
+impl Serialize for PartsReport<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// One part: its id, status and worker.
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct PartReport<'a> {
+            task_id: u64,
+            status: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            worker_id: Option<&'a str>,
+        }
+        serializer.collect_seq(self.0.iter().map(|part| PartReport {
+            task_id: part.id.0,
+            status: part.status.as_str(),
+            worker_id: part.worker.as_ref().map(WorkerId::as_str),
+        }))
+    }
 }
 
 impl<'a> TaskReport<'a> {
@@ -53,6 +80,17 @@ impl<'a> TaskReport<'a> {
             attempts: view.attempts,
             parts_done: view.parts.map(|p| p.done),
             parts_total: view.parts.map(|p| p.total),
+            parts: None,
+        }
+    }
+
+    /// The report with a split task's parts listed (`view` is the task
+    /// this report was made from).
+    #[must_use]
+    pub(super) fn with_parts(self, view: &'a TaskView) -> Self {
+        Self {
+            parts: view.part_list.as_deref().map(PartsReport),
+            ..self
         }
     }
 }

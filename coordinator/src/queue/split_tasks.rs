@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::change::{Change, Changes};
-use super::task::{PartsProgress, Task, TaskId, TaskStatus};
+use super::task::{PartPlace, PartView, PartsProgress, Task, TaskId, TaskStatus};
+use super::workers::WorkerId;
 use super::{QueueError, TaskQueue};
 use crate::check::TaskCheck;
 use crate::shared_text::SharedText;
@@ -41,6 +42,9 @@ pub(super) struct SplitState {
     /// The parts' ids, in row order.
     parts: Vec<TaskId>,
     results: Vec<Option<SharedText>>,
+    /// The worker credited with each part's result (parts are dropped once
+    /// the split task is assembled; this says who computed them).
+    done_by: Vec<Option<WorkerId>>,
     done: usize,
 }
 
@@ -94,6 +98,7 @@ impl TaskQueue {
                 .map(|k| TaskId(first_part - k))
                 .collect(),
             results: vec![None; parts.len()],
+            done_by: vec![None; parts.len()],
             done: 0,
         }));
         let split_id = self.insert(split);
@@ -123,12 +128,14 @@ impl TaskQueue {
         Ok(split_id)
     }
 
-    /// Keeps a part's result for its split task; when it was the last part,
-    /// assembles and completes the split task.
+    /// Keeps a part's result, and the worker credited with it, for its split
+    /// task; when it was the last part, assembles and completes the split
+    /// task.
     pub(super) fn record_part(
         &mut self,
         part_of: PartOf,
         result: SharedText,
+        worker: Option<WorkerId>,
         now: Instant,
         changes: &mut Changes,
     ) {
@@ -148,6 +155,7 @@ impl TaskQueue {
             return;
         }
         *slot = Some(result);
+        state.done_by[part_of.index] = worker;
         state.done += 1;
         if state.done < state.results.len() {
             return;
@@ -228,6 +236,57 @@ impl TaskQueue {
         for other in others.into_iter().filter(|&p| p != part) {
             self.mark_failed(other, Arc::clone(&reason), None, now, changes);
         }
+    }
+}
+
+impl TaskQueue {
+    /// Where part `part_of` sits in its split task, for a lease; `None` when
+    /// the split task is gone.
+    pub(super) fn part_place(&self, part_of: PartOf) -> Option<PartPlace> {
+        let state = self.tasks.get(&part_of.split)?.split.as_ref()?;
+        Some(PartPlace {
+            split: part_of.split,
+            index: part_of.index,
+            total: state.parts.len(),
+        })
+    }
+
+    /// The parts of split task `task`, in row order: a part with a result
+    /// is completed by the worker credited with it, any other part is as
+    /// the queue holds it (failed with its split task when it is gone).
+    /// `None` for a task that is not split. O(parts).
+    pub(super) fn part_views(&self, task: &Task) -> Option<Vec<PartView>> {
+        let state = task.split.as_ref()?;
+        let views = state
+            .parts
+            .iter()
+            .enumerate()
+            .map(|(index, &id)| {
+                if state.results[index].is_some() {
+                    return PartView {
+                        id,
+                        status: TaskStatus::Completed,
+                        worker: state.done_by[index].clone(),
+                    };
+                }
+                match self.tasks.get(&id) {
+                    Some(part) => PartView {
+                        id,
+                        status: part.status,
+                        worker: match part.status {
+                            TaskStatus::Pending => None,
+                            _ => part.leased_by.clone(),
+                        },
+                    },
+                    None => PartView {
+                        id,
+                        status: TaskStatus::Failed,
+                        worker: None,
+                    },
+                }
+            })
+            .collect();
+        Some(views)
     }
 }
 
