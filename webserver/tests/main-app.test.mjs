@@ -44,6 +44,20 @@ async function typeInto(selector, text) {
   await page.keyboard.type(text, { delay: 5 });
 }
 
+/**
+ * Fills in the generator's sizes, clicks Generate and waits until the page says the
+ * matrices are made (they are generated off the page thread).
+ */
+async function generate(m, k, n) {
+  await page.fill('#rows-a', String(m));
+  await page.fill('#inner', String(k));
+  await page.fill('#cols-b', String(n));
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await page.waitForFunction(() => /^Generated /.test(document.getElementById('generate-note').textContent), null, {
+    timeout: 30000,
+  });
+}
+
 /** Clicks Submit and waits for the task view to say completed; returns the product text shown. */
 async function submitAndReadProduct() {
   await page.getByRole('button', { name: 'Submit' }).click();
@@ -127,10 +141,7 @@ test('a product the workers cannot compute shows their error', { timeout: 60000 
 });
 
 test('a large random product is summarised and downloads exactly', { timeout: 120000 }, async () => {
-  await page.fill('#rows-a', '120');
-  await page.fill('#inner', '75');
-  await page.fill('#cols-b', '90');
-  await page.getByRole('button', { name: 'Generate' }).click();
+  await generate(120, 75, 90);
   const a = await page.inputValue('#matrix-a');
   const b = await page.inputValue('#matrix-b');
   assert.equal(await page.textContent('#shape-a'), '120×75');
@@ -159,10 +170,7 @@ test('a split product shows progress by parts done and is assembled exactly', { 
   await worker.page.waitForFunction(() => document.getElementById('status').textContent === 'stopped', null, {
     timeout: 10000,
   });
-  await page.fill('#rows-a', '150');
-  await page.fill('#inner', '101');
-  await page.fill('#cols-b', '130');
-  await page.getByRole('button', { name: 'Generate' }).click();
+  await generate(150, 101, 130);
   const a = await page.inputValue('#matrix-a');
   const b = await page.inputValue('#matrix-b');
   const [expected] = await nativeProducts([{ A: a, B: b }]);
