@@ -100,19 +100,19 @@ export class MainView {
 
   /**
    * A generated matrix stands in for a field's text: the field is emptied and says so,
-   * and a link downloads the matrix (the bytes are not copied into a string).
+   * and a link downloads the matrix (its Blob: the page never holds it as a string).
    *
    * @param {string} field 'matrix-a' or 'matrix-b'
-   * @param {{bytes: Uint8Array, rows: number, cols: number}} matrix
+   * @param {{blob: Blob, size: number, rows: number, cols: number}} matrix
    */
-  showGenerated(field, { bytes, rows, cols }) {
+  showGenerated(field, { blob, size: bytes, rows, cols }) {
     const name = NAMES[field];
-    const size = formatSize(bytes.length);
+    const size = formatSize(bytes);
+    this.clearGenerated(field);
     this.$(field).value = '';
     this.$(field).placeholder = `${rows}×${cols} random integers (${size} of text), generated. Type here to replace it.`;
     this.$(HINTS[field]).textContent = `${rows}×${cols} (generated)`;
-    const url = URL.createObjectURL(new Blob([bytes], { type: 'text/plain' }));
-    this.clearGenerated(field);
+    const url = URL.createObjectURL(blob);
     this.generatedUrls[field] = url;
     const link = this.cell('a', `Download ${name} (${size})`);
     Object.assign(link, { href: url, download: `matrix-${name}-${rows}x${cols}.txt`, id: `download-${name.toLowerCase()}` });
@@ -203,6 +203,7 @@ export class MainView {
     this.$('task-view').hidden = false;
     this.showWarning('');
     this.$('submit').disabled = true;
+    this.$('submit-note').textContent = `Sending ${formatSize(job.bytes)}…`;
     this.renderStatus(job);
   }
 
@@ -218,6 +219,7 @@ export class MainView {
 
   /** Nothing was submitted after all: says why, in place of the task view. */
   taskNotSubmitted(message) {
+    this.$('submit-note').textContent = '';
     this.$('task-view').hidden = true;
     this.$('no-task').hidden = false;
     this.showInputError(message, null);

@@ -255,6 +255,7 @@ export class WorkLoop {
           slotMs: slotMs.toFixed(3),
           receiveMs: ticket.receiveMs.toFixed(3),
           deliverMs: ticket.deliverMs.toFixed(3),
+          busyMs: busyMs.toFixed(3),
           flops: String(outcome.flops || 0),
           bytesIn: String(ticket.bytesIn),
           bytesOut: String(bytesOut),

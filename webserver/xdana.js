@@ -2,8 +2,8 @@
 //
 // Checks the two matrices in the browser (shape, numbers, A's columns = B's rows)
 // before anything is sent, submits `{"A":"<Dana text>","B":"<Dana text>"}` with
-// `POST task` (as a Blob of bytes: matrices of tens of megabytes never become one
-// string), follows the task (result-watch.js: long polls on `GET result/N`) through
+// `POST task` (a Blob built from the matrices' Blobs: matrices of tens of megabytes
+// never become one string), follows the task (result-watch.js: long polls on `GET result/N`) through
 // pending, processing by which worker (or by parts, each with its worker, for a
 // product the coordinator split) to completed, failed or cancelled (`POST
 // task/N/cancel`), and has the view (main-view.js) show it and the product. Random
@@ -33,8 +33,6 @@ const STATUS_EVERY_MS = 250;
 /** The error of a task its client cancelled, as the coordinator writes it. */
 const CANCELLED = 'Task cancelled';
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** A matrix as compact Dana text. */
 function compact(matrix) {
@@ -75,9 +73,11 @@ class Generator {
   }
 
   /**
-   * Random A (m x k) and B (k x n) as Dana text bytes.
+   * Random A (m x k) and B (k x n) as Dana text: each a Blob, and a string too when
+   * at most TEXT_FIELD_MAX_BYTES.
    *
-   * @returns {Promise<{a: Uint8Array, b: Uint8Array, ms: number}>}
+   * @returns {Promise<{a: {blob: Blob, size: number, text: string | null},
+   *   b: {blob: Blob, size: number, text: string | null}, ms: number}>}
    */
   generate(m, k, n) {
     if (!this.worker) {
@@ -98,7 +98,7 @@ class Generator {
     const id = this.next++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, m, k, n, ...GENERATED_RANGE });
+      this.worker.postMessage({ id, m, k, n, ...GENERATED_RANGE, textMaxBytes: TEXT_FIELD_MAX_BYTES });
     });
   }
 }
@@ -116,17 +116,17 @@ class MainApp {
     this.job = null;
     /** Ends the watch of the task shown before. */
     this.watch = null;
-    /** Generated matrices standing in for a field's text: {bytes, rows, cols}, by field. */
+    /** Generated matrices standing in for a field's text: {blob, size, rows, cols}, by field. */
     this.generated = {};
   }
 
-  /** One operand as bytes and shape, from its generated matrix or its checked text; null after showing why not. */
+  /** One operand as a Blob and its shape, from its generated matrix or its checked text; null after showing why not. */
   readOperand(field, name) {
     const generated = this.generated[field];
     if (generated) return generated;
     try {
       const matrix = readMatrix(this.view.matrixText(field), name);
-      return { bytes: encoder.encode(compact(matrix)), rows: matrix.rows, cols: matrix.cols };
+      return { blob: new Blob([compact(matrix)]), rows: matrix.rows, cols: matrix.cols };
     } catch (err) {
       if (!(err instanceof MatrixTextError)) throw err;
       this.view.showInputError(err.message, field);
@@ -149,7 +149,7 @@ class MainApp {
     }
     this.view.showInputError('', null);
     // The body's pieces side by side: the matrices are not copied into a string.
-    const body = new Blob(['{"A":"', a.bytes, '","B":"', b.bytes, '"}'], { type: 'application/json' });
+    const body = new Blob(['{"A":"', a.blob, '","B":"', b.blob, '"}'], { type: 'application/json' });
     return { body, bytes: body.size };
   }
 
@@ -182,19 +182,19 @@ class MainApp {
       this.view.showInputError(`The matrices could not be generated: ${err.message}`, null);
       return;
     }
-    const operands = { 'matrix-a': { bytes: made.a, rows: m, cols: k }, 'matrix-b': { bytes: made.b, rows: k, cols: n } };
+    const operands = { 'matrix-a': { ...made.a, rows: m, cols: k }, 'matrix-b': { ...made.b, rows: k, cols: n } };
     for (const [field, matrix] of Object.entries(operands)) {
-      if (matrix.bytes.length <= TEXT_FIELD_MAX_BYTES) {
+      if (matrix.text !== null) {
         delete this.generated[field];
         this.view.clearGenerated(field);
-        this.view.setMatrix(field, decoder.decode(matrix.bytes));
+        this.view.setMatrix(field, matrix.text);
         this.showShape(field);
       } else {
         this.generated[field] = matrix;
         this.view.showGenerated(field, matrix);
       }
     }
-    const size = formatSize(made.a.length + made.b.length);
+    const size = formatSize(made.a.size + made.b.size);
     this.view.showGenerating(false, `Generated ${size} of text in ${formatElapsed(made.ms)}.`);
   }
 

@@ -204,21 +204,23 @@ export function waitForFinished(base, taskId, timeoutMs = 60000) {
 }
 
 /**
- * Opens worker.html in its own browser context (own storage, own renderer process)
- * and waits until its kernel is loaded and it is waiting for tasks (or, with
- * `start: false`, stopped with its slots ready).
+ * Opens worker.html in its own browser context (own storage, own renderer process),
+ * or as another tab of `context` when given, and waits until its kernel is loaded
+ * and it is waiting for tasks (or, with `start: false`, stopped with its slots
+ * ready). A null `workerId` leaves the id to the page (its tab's own).
  *
  * @returns {Promise<{context: import('playwright-core').BrowserContext, page: import('playwright-core').Page, errors: string[]}>}
  */
-export async function openWorker(browser, base, workerId, { slots = 1, viewport, start = true } = {}) {
-  const context = await browser.newContext(viewport ? { viewport } : {});
+export async function openWorker(browser, base, workerId, { slots = 1, viewport, start = true, context: shared = null } = {}) {
+  const context = shared ?? (await browser.newContext(viewport ? { viewport } : {}));
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
   page.on('console', (msg) => {
     if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
   });
-  const url = new URL(`worker.html?workerId=${encodeURIComponent(workerId)}&slots=${slots}${start ? '&start=1' : ''}`, base);
+  const id = workerId === null ? '' : `workerId=${encodeURIComponent(workerId)}&`;
+  const url = new URL(`worker.html?${id}slots=${slots}${start ? '&start=1' : ''}`, base);
   await page.goto(url.href, { timeout: 30000 });
   await page.waitForFunction(
     (status) =>
