@@ -64,8 +64,9 @@ fi
 started=$SECONDS
 # A session of its own (setsid, which here execs without forking: $! is its id and
 # its process group), so that it and everything it starts stop together.
+: >"$log"
 cd "$work"
-setsid bash -euo pipefail -c "$script" >"$log" 2>&1 </dev/null &
+setsid bash -euo pipefail -c "$script" >>"$log" 2>&1 </dev/null &
 server_pid=$!
 cd "$root"
 
