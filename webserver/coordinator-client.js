@@ -1,4 +1,4 @@
-// The coordinator's HTTP API as the pages use it, one method a route (CONTRACT.md
+// The coordinator's HTTP API as the pages use it, one method a route (coordinator/CONTRACT.md
 // and the README's extensions): submitting a task, claiming one (long poll
 // `wait=`, a part's place with `describe=1`), posting a result (`return=minimal`),
 // giving a task back, cancelling one, reading a result (long poll `wait=`,

@@ -211,8 +211,8 @@ export function waitForFinished(base, taskId, timeoutMs = 60000) {
  *
  * @returns {Promise<{context: import('playwright-core').BrowserContext, page: import('playwright-core').Page, errors: string[]}>}
  */
-export async function openWorker(browser, base, workerId, { slots = 1, viewport, start = true, context: shared = null } = {}) {
-  const context = shared ?? (await browser.newContext(viewport ? { viewport } : {}));
+export async function openWorker(browser, base, workerId, { slots = 1, viewport, start = true, context: shared = null, contextOptions = {} } = {}) {
+  const context = shared ?? (await browser.newContext({ ...(viewport ? { viewport } : {}), ...contextOptions }));
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
