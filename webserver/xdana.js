@@ -165,6 +165,7 @@ class MainApp {
     this.view.clearGenerated(field);
   }
 
+  /** Makes random matrices of the sizes asked, off the page thread, into (or in place of) the text fields. */
   async generate() {
     const sizes = this.view.readSizes(MAX_GENERATED);
     if (!sizes) {
@@ -198,6 +199,7 @@ class MainApp {
     this.view.showGenerating(false, `Generated ${size} of text in ${formatElapsed(made.ms)}.`);
   }
 
+  /** Sends the checked matrices as a new task and follows it. */
   async submit() {
     const input = this.readInput();
     if (!input) return;

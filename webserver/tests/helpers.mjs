@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -230,6 +231,26 @@ export async function openWorker(browser, base, workerId, { slots = 1, viewport,
     { timeout: 30000 },
   );
   return { context, page, errors };
+}
+
+/**
+ * On the main app: fills in the generator's sizes (A is m x k, B is k x n), clicks
+ * Generate and waits until the page says the matrices are made (off its thread).
+ */
+export async function generateOnPage(page, m, k, n) {
+  await page.fill('#rows-a', String(m));
+  await page.fill('#inner', String(k));
+  await page.fill('#cols-b', String(n));
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await page.waitForFunction(() => /^Generated /.test(document.getElementById('generate-note').textContent), null, {
+    timeout: 120000,
+  });
+}
+
+/** Clicks the download link `selector` of `page`; resolves with the file's text. */
+export async function downloadText(page, selector) {
+  const [file] = await Promise.all([page.waitForEvent('download', { timeout: 30000 }), page.click(selector)]);
+  return readFile(await file.path(), 'utf8');
 }
 
 /** Writes a full-page screenshot to SCREENSHOT_DIR/name.png; returns its path. */

@@ -11,9 +11,21 @@
 //   worker is handed the others afterwards.
 
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import { getResult, getStats, launchBrowser, nativeProducts, openWorker, screenshot, startCoordinator, submitTask, waitFor, waitForFinished } from './helpers.mjs';
+import {
+  downloadText,
+  generateOnPage,
+  getResult,
+  getStats,
+  launchBrowser,
+  nativeProducts,
+  openWorker,
+  screenshot,
+  startCoordinator,
+  submitTask,
+  waitFor,
+  waitForFinished,
+} from './helpers.mjs';
 
 /** Longest gap between two frames of the main app while it generates, ms. */
 const MAX_FRAME_GAP_MS = 250;
@@ -44,19 +56,6 @@ after(async () => {
   await coordinator?.stop();
 });
 
-/** Fills in the generator's sizes and clicks Generate; resolves when the page says they are made. */
-async function generate(n) {
-  for (const id of ['#rows-a', '#inner', '#cols-b']) await page.fill(id, String(n));
-  await page.getByRole('button', { name: 'Generate' }).click();
-  await page.waitForFunction(() => /^Generated /.test(document.getElementById('generate-note').textContent), null, { timeout: 120000 });
-}
-
-/** Saves what a link of the page downloads; returns the text. */
-async function download(selector) {
-  const [file] = await Promise.all([page.waitForEvent('download', { timeout: 30000 }), page.click(selector)]);
-  return readFile(await file.path(), 'utf8');
-}
-
 test('generating 4096 x 4096 matrices keeps the page responsive', { timeout: 180000 }, async (t) => {
   await page.evaluate(() => {
     window.frameTimes = [];
@@ -72,7 +71,7 @@ test('generating 4096 x 4096 matrices keeps the page responsive', { timeout: 180
     requestAnimationFrame(step);
   });
   const started = Date.now();
-  await generate(4096);
+  await generateOnPage(page, 4096, 4096, 4096);
   const took = Date.now() - started;
   const { gaps, longTasks } = await page.evaluate(() => {
     window.measuring = false;
@@ -96,9 +95,9 @@ test('generating 4096 x 4096 matrices keeps the page responsive', { timeout: 180
 });
 
 test('n = 2048 from the page is split, followed by parts and their workers, and exact', { timeout: 240000 }, async (t) => {
-  await generate(2048);
-  const a = await download('#download-a');
-  const b = await download('#download-b');
+  await generateOnPage(page, 2048, 2048, 2048);
+  const a = await downloadText(page, '#download-a');
+  const b = await downloadText(page, '#download-b');
   for (const matrix of [a, b]) assert.equal(matrix.split('],[').length, 2048, 'a downloaded matrix has 2048 rows');
   const [expected] = await nativeProducts([{ A: a, B: b }]);
 
@@ -149,7 +148,7 @@ test('n = 2048 from the page is split, followed by parts and their workers, and 
   assert.equal(corner.length, 8);
   corner.forEach((cells, i) => assert.deepEqual(cells, nativeRows[i].split(',').slice(0, 8), `row ${i + 1} of the corner`));
   // And the whole product, downloaded from the page.
-  const product = await download('#download');
+  const product = await downloadText(page, '#download');
   assert.ok(product === expected, `the downloaded product (${product.length} bytes) equals the native kernel's (${expected.length} bytes)`);
 });
 

@@ -9,7 +9,17 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import { getResult, getStats, launchBrowser, nativeProducts, openWorker, screenshot, startCoordinator, waitFor } from './helpers.mjs';
+import {
+  generateOnPage,
+  getResult,
+  getStats,
+  launchBrowser,
+  nativeProducts,
+  openWorker,
+  screenshot,
+  startCoordinator,
+  waitFor,
+} from './helpers.mjs';
 
 /** Products of at least this many flops are split into parts in this file. */
 const SPLIT_MIN_FLOPS = 1_000_000;
@@ -42,20 +52,6 @@ async function typeInto(selector, text) {
   await page.keyboard.press('Control+A');
   await page.keyboard.press('Delete');
   await page.keyboard.type(text, { delay: 5 });
-}
-
-/**
- * Fills in the generator's sizes, clicks Generate and waits until the page says the
- * matrices are made (they are generated off the page thread).
- */
-async function generate(m, k, n) {
-  await page.fill('#rows-a', String(m));
-  await page.fill('#inner', String(k));
-  await page.fill('#cols-b', String(n));
-  await page.getByRole('button', { name: 'Generate' }).click();
-  await page.waitForFunction(() => /^Generated /.test(document.getElementById('generate-note').textContent), null, {
-    timeout: 30000,
-  });
 }
 
 /** Clicks Submit and waits for the task view to say completed; returns the product text shown. */
@@ -141,7 +137,7 @@ test('a product the workers cannot compute shows their error', { timeout: 60000 
 });
 
 test('a large random product is summarised and downloads exactly', { timeout: 120000 }, async () => {
-  await generate(120, 75, 90);
+  await generateOnPage(page, 120, 75, 90);
   const a = await page.inputValue('#matrix-a');
   const b = await page.inputValue('#matrix-b');
   assert.equal(await page.textContent('#shape-a'), '120×75');
@@ -170,7 +166,7 @@ test('a split product shows progress by parts done and is assembled exactly', { 
   await worker.page.waitForFunction(() => document.getElementById('status').textContent === 'stopped', null, {
     timeout: 10000,
   });
-  await generate(150, 101, 130);
+  await generateOnPage(page, 150, 101, 130);
   const a = await page.inputValue('#matrix-a');
   const b = await page.inputValue('#matrix-b');
   const [expected] = await nativeProducts([{ A: a, B: b }]);

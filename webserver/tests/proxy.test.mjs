@@ -15,7 +15,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ROOT, launchBrowser, nativeProducts, openWorker, startCoordinator, waitFor } from './helpers.mjs';
+import { ROOT, downloadText, generateOnPage, launchBrowser, nativeProducts, openWorker, startCoordinator, waitFor } from './helpers.mjs';
 
 const NGINX = process.env.NGINX || '/usr/sbin/nginx';
 /** The main app's generated product: its body is several MB, its product is split. */
@@ -165,15 +165,9 @@ test('a worker page and the main app work over HTTPS and HTTP/2 through nginx', 
   const context = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true });
   const page = await context.newPage();
   await page.goto(base, { timeout: 30000 });
-  for (const id of ['#rows-a', '#inner', '#cols-b']) await page.fill(id, String(SIZE));
-  await page.getByRole('button', { name: 'Generate' }).click();
-  await page.waitForFunction(() => /^Generated /.test(document.getElementById('generate-note').textContent), null, { timeout: 60000 });
-  const download = async (selector) => {
-    const [file] = await Promise.all([page.waitForEvent('download', { timeout: 30000 }), page.click(selector)]);
-    return readFileSync(await file.path(), 'utf8');
-  };
-  const a = await download('#download-a');
-  const b = await download('#download-b');
+  await generateOnPage(page, SIZE, SIZE, SIZE);
+  const a = await downloadText(page, '#download-a');
+  const b = await downloadText(page, '#download-b');
   const [expected] = await nativeProducts([{ A: a, B: b }]);
   await page.getByRole('button', { name: 'Submit' }).click();
   await page.waitForFunction(() => /completed in \d+ parts/.test(document.getElementById('task-status').textContent), null, { timeout: 120000 });
@@ -181,7 +175,7 @@ test('a worker page and the main app work over HTTPS and HTTP/2 through nginx', 
   t.diagnostic(`${note} ${await page.textContent('#task-status')}`);
   const megabytes = Number(note.match(/\(([\d.]+) MB\)/)[1]);
   assert.ok(megabytes > 1, `a body over nginx's default limit of 1 MB: ${note}`);
-  assert.ok((await download('#download')) === expected, 'the product equals the native kernel\'s');
+  assert.ok((await downloadText(page, '#download')) === expected, 'the product equals the native kernel\'s');
   assert.deepEqual(worker.errors, []);
   await context.close();
   await worker.context.close();
