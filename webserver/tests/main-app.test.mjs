@@ -103,6 +103,7 @@ test('bad input shows an error and sends nothing', { timeout: 60000 }, async () 
   await page.getByRole('button', { name: 'Submit' }).click();
   await page.waitForSelector('#input-error:not(:empty)', { timeout: 5000 });
   assert.match(await page.textContent('#input-error'), /Matrix A is ragged: row 2 has 1 values but row 1 has 2/);
+  assert.equal(await page.textContent('#submit-note'), '', 'no note of an earlier submission next to the error');
   assert.equal(await page.getAttribute('#matrix-a', 'aria-invalid'), 'true');
 
   await typeInto('#matrix-a', '[[1,2,3],[4,5,6]]');

@@ -144,6 +144,7 @@ test('GFLOP/s is above zero while a slot computes, and is the logged flops over 
     // The figure is the logged products' flops over their compute time, over the
     // latest RATE_WINDOW_MS of busy time: waiting for work does not count.
     await tab.page.waitForFunction(() => !document.querySelector('#slot-rows tr[data-task-id]'), null, { timeout: 10000 });
+    for (const id of ['#bytes-in', '#bytes-out']) assert.match(await tab.page.textContent(id), /^[\d.]+ (KB|MB)$/, `${id} per task`);
     const { logged, shown } = await tab.page.evaluate(() => ({
       logged: [...document.querySelectorAll('#log li[data-flops]')].map((li) => ({ ...li.dataset })),
       shown: Number(document.querySelector('#slot-rows tr').dataset.gflops),
