@@ -36,4 +36,7 @@ if [ $((SECONDS - started)) -gt 5 ]; then
     echo "run-coordinator: built in $((SECONDS - started)) s; starting the coordinator on port $PORT" >&2
 fi
 
-exec "$TARGET_DIR/release/coordinator" "$PORT" --static-dir "$ROOT/webserver" "$@"
+# Tasks and results are kept in data/ (git ignores it): stop and start again,
+# and they are still there. --in-memory keeps nothing; --data-dir DIR elsewhere.
+exec "$TARGET_DIR/release/coordinator" "$PORT" --static-dir "$ROOT/webserver" \
+    --data-dir "$ROOT/data" "$@"

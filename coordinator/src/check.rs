@@ -22,6 +22,9 @@ pub struct TaskCheck {
     product: Arc<ProductCheck>,
     /// The rows of the product this task computes.
     rows: Range<usize>,
+    /// The seed the product check was prepared with: with the task's data
+    /// it rebuilds the check (a store keeps it instead of the check).
+    seed: u64,
 }
 
 /// Why a result or an error report was refused.
@@ -30,14 +33,24 @@ pub struct TaskCheck {
 pub struct CheckFailed(pub String);
 
 impl TaskCheck {
-    /// The check of rows `rows` of the product `product` prepares.
-    pub fn product_rows(product: Arc<ProductCheck>, rows: Range<usize>) -> Self {
-        Self { product, rows }
+    /// The check of rows `rows` of the product `product` prepares, which
+    /// was prepared with `seed`.
+    pub fn product_rows(product: Arc<ProductCheck>, rows: Range<usize>, seed: u64) -> Self {
+        Self {
+            product,
+            rows,
+            seed,
+        }
     }
 
     /// The rows of the product the task computes.
     pub fn rows(&self) -> Range<usize> {
         self.rows.clone()
+    }
+
+    /// The seed the product check was prepared with.
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 
     /// Checks a worker's result text.
@@ -76,7 +89,7 @@ mod tests {
 
     fn check(rows: Range<usize>) -> TaskCheck {
         let product = ProductCheck::from_text("[[1,2],[3,4],[5,6]]", "[[1,0],[0,1]]", 7).unwrap();
-        TaskCheck::product_rows(Arc::new(product), rows)
+        TaskCheck::product_rows(Arc::new(product), rows, 7)
     }
 
     #[test]
@@ -94,7 +107,7 @@ mod tests {
         assert!(refused.0.contains("error report is false: overflow"));
         let huge = ProductCheck::from_text("[[9223372036854775807]]", "[[9223372036854775807]]", 7)
             .unwrap();
-        let may_fail = TaskCheck::product_rows(Arc::new(huge), 0..1);
+        let may_fail = TaskCheck::product_rows(Arc::new(huge), 0..1, 7);
         assert_eq!(may_fail.verify_error_report("overflow"), Ok(()));
     }
 }

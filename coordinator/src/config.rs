@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::queue::{QueueLimits, RejectPolicy};
+use crate::store::SyncPolicy;
 
 /// Default port, as the Dana coordinator used.
 pub const DEFAULT_PORT: u16 = 8080;
@@ -14,6 +15,9 @@ pub const DEFAULT_PORT: u16 = 8080;
 pub const DEFAULT_BIND: &str = "0.0.0.0";
 /// Default folder of static files, relative to the current directory.
 pub const DEFAULT_STATIC_DIR: &str = "webserver";
+/// Default data directory of the binary, relative to the current
+/// directory (`run-coordinator.sh` passes the repository's `data/`).
+pub const DEFAULT_DATA_DIR: &str = "data";
 /// Default lease: a worker has this many seconds to post a result.
 pub const DEFAULT_LEASE_SECS: u64 = 60;
 /// Default number of times a task is handed out before it fails.
@@ -55,6 +59,11 @@ pub const TICK_INTERVAL: Duration = Duration::from_millis(500);
 pub struct Config {
     /// Folder served for `GET` requests that are not API routes.
     pub static_dir: PathBuf,
+    /// Where the task state is kept; `None` keeps it in memory only (the
+    /// library's default; the binary's is [`DEFAULT_DATA_DIR`]).
+    pub data_dir: Option<PathBuf>,
+    /// Whether acknowledged writes are synced to disk first.
+    pub sync: SyncPolicy,
     /// How long a worker holds a task ([`DEFAULT_LEASE_SECS`]).
     pub lease: Duration,
     /// How many times a task is handed out before it fails
@@ -96,6 +105,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             static_dir: PathBuf::from(DEFAULT_STATIC_DIR),
+            data_dir: None,
+            sync: SyncPolicy::Always,
             lease: Duration::from_secs(DEFAULT_LEASE_SECS),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,

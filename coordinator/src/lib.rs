@@ -26,6 +26,9 @@
 //!   each change record on to the log and the waiting clients.
 //! - Rules: `queue`, the task state machine, synchronous, with time passed
 //!   in; every operation returns the [`Changes`] it made.
+//! - Keeping: `store`, where the change records go: nowhere (in memory
+//!   only) or a data directory, synced before a request is acknowledged,
+//!   and read back at start.
 //! - What the rules work on: `plan` (a submitted body read as JSON once and
 //!   turned into a task, checked, or split into parts), `check` (how a
 //!   result is checked, opaque to the queue), `shared_text` (task data and
@@ -47,6 +50,7 @@ pub mod server;
 mod shared_text;
 pub mod state;
 mod static_files;
+mod store;
 mod worker_answer;
 
 use std::future::Future;
@@ -62,11 +66,12 @@ use tokio::net::TcpListener;
 pub use api::ApiError;
 pub use config::Config;
 pub use queue::{
-    Change, Changes, Lease, PartPlace, PartView, PartsProgress, QueueError, RELEASE_PAUSE,
+    Change, Changes, Lease, PartPlace, PartRef, PartView, PartsProgress, QueueError, RELEASE_PAUSE,
     RequeueReason, Stats, TaskId, TaskStatus, TaskView, WORKER_SEEN_WINDOW, WorkerId, WorkerStats,
 };
 pub use shared_text::SharedText;
 pub use state::{AppState, KnownState, StatsReport, UseCaseError};
+pub use store::{StoreError, StoreStats, SyncPolicy, Totals};
 
 use body_budget::BodyBudget;
 use static_files::StaticFiles;
@@ -94,14 +99,16 @@ pub fn app(config: Config, state: AppState) -> Router {
 ///
 /// # Errors
 ///
-/// An I/O error from the listener.
+/// An I/O error from the listener, or the data directory that cannot be
+/// opened (in use, of another format version, unreadable).
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     log_static_dir(&config.static_dir);
-    let state = AppState::new(&config);
+    let state = AppState::open(&config).map_err(std::io::Error::other)?;
+    log_store(&config);
     let ticker = tokio::spawn(tick_forever(state.clone()));
     let addr = listener.local_addr()?;
     tracing::info!(
@@ -113,15 +120,38 @@ pub async fn serve(
         "listening on http://{addr}"
     );
     let on_shutdown = state.clone();
+    let closing = state.clone();
+    let (config_for_app, state) = (config.clone(), state);
     let max_connections = config.max_connections;
-    let result = server::serve_router(listener, app(config, state), max_connections, async move {
-        shutdown.await;
-        tracing::info!("shutting down");
-        on_shutdown.begin_shutdown();
-    })
+    let result = server::serve_router(
+        listener,
+        app(config_for_app, state),
+        max_connections,
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            on_shutdown.begin_shutdown();
+        },
+    )
     .await;
     ticker.abort();
+    closing.close();
     result
+}
+
+fn log_store(config: &Config) {
+    match (&config.data_dir, config.sync) {
+        (None, _) => {
+            tracing::warn!("in memory only: tasks and results are lost when the process stops")
+        }
+        (Some(dir), SyncPolicy::Always) => {
+            tracing::info!(data_dir = %dir.display(), "durable: writes are synced before they are acknowledged");
+        }
+        (Some(dir), SyncPolicy::Never) => tracing::warn!(
+            data_dir = %dir.display(),
+            "--fsync=false: writes are acknowledged before they are synced; a machine crash can lose the last ones"
+        ),
+    }
 }
 
 async fn tick_forever(state: AppState) {

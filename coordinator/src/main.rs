@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use coordinator::Config;
 use coordinator::config::{
-    DEFAULT_BENCH_SECS, DEFAULT_BIND, DEFAULT_KEEP_FINISHED_SECS, DEFAULT_LEASE_SECS,
-    DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HELD_BYTES,
-    DEFAULT_MAX_INFLIGHT_BODY_BYTES, DEFAULT_MAX_PARTS, DEFAULT_MAX_TASKS, DEFAULT_MAX_WAIT_SECS,
-    DEFAULT_PORT, DEFAULT_REJECT_LIMIT, DEFAULT_SPLIT_MIN_FLOPS, DEFAULT_STATIC_DIR,
+    DEFAULT_BENCH_SECS, DEFAULT_BIND, DEFAULT_DATA_DIR, DEFAULT_KEEP_FINISHED_SECS,
+    DEFAULT_LEASE_SECS, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HELD_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, DEFAULT_MAX_PARTS, DEFAULT_MAX_TASKS,
+    DEFAULT_MAX_WAIT_SECS, DEFAULT_PORT, DEFAULT_REJECT_LIMIT, DEFAULT_SPLIT_MIN_FLOPS,
+    DEFAULT_STATIC_DIR,
 };
+use coordinator::{Config, SyncPolicy};
 use tracing_subscriber::EnvFilter;
 
 /// Hands matrix-multiplication tasks to pulling workers over the Dana
@@ -30,6 +31,18 @@ struct Cli {
     /// Folder of static files (`/` serves its xdana.html).
     #[arg(long, default_value = DEFAULT_STATIC_DIR)]
     static_dir: PathBuf,
+    /// Folder where tasks and results are kept, so a restart loses none
+    /// (created if missing; one coordinator at a time).
+    #[arg(long, default_value = DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+    /// Keep tasks and results in memory only: lost when the process stops
+    /// (wins over --data-dir).
+    #[arg(long)]
+    in_memory: bool,
+    /// Sync writes to disk before acknowledging them; `--fsync=false`
+    /// acknowledges first (a machine crash can lose the last writes).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    fsync: bool,
     /// Seconds a worker holds a task before it goes back to the queue.
     #[arg(long, default_value_t = DEFAULT_LEASE_SECS, value_parser = clap::value_parser!(u64).range(1..))]
     lease_secs: u64,
@@ -84,6 +97,12 @@ impl Cli {
     fn config(&self) -> Config {
         Config {
             static_dir: self.static_dir.clone(),
+            data_dir: (!self.in_memory).then(|| self.data_dir.clone()),
+            sync: if self.fsync {
+                SyncPolicy::Always
+            } else {
+                SyncPolicy::Never
+            },
             lease: Duration::from_secs(self.lease_secs),
             max_attempts: self.max_attempts,
             max_body_bytes: self.max_body_bytes,

@@ -586,6 +586,57 @@ async fn a_split_task_lists_its_parts_and_their_workers_only_when_asked() {
 }
 
 #[tokio::test]
+async fn parts_keep_their_place_and_workers_across_a_restart() {
+    let config = Config {
+        split_min_flops: Some(1),
+        data_dir: Some(common::scratch_dir("parts-restart")),
+        ..config(static_dir())
+    };
+    let app = TestApp::open(config.clone()).unwrap();
+    let split = app
+        .submit(r#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#)
+        .await;
+    let first = app.get("/task/next?workerId=w1").await.json();
+    let answer = app
+        .post(
+            &format!("/task/{}/result?workerId=w1", first["taskId"]),
+            r#"{"result":"[[19,22]]"}"#,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    app.get("/task/next?workerId=w2").await;
+    app.state.close();
+    drop(app);
+
+    // The lease of the second part is gone; who computed the first is kept.
+    let app = TestApp::open(config).unwrap();
+    let listed = app.get(&format!("/result/{split}?parts=1")).await.json();
+    assert_eq!(listed["parts"][0]["status"], "completed");
+    assert_eq!(listed["parts"][0]["workerId"], "w1");
+    assert_eq!(listed["parts"][1]["status"], "pending");
+    let second = app.get("/task/next?workerId=w3&describe=1").await.json();
+    assert_eq!(
+        second["part"],
+        json!({"of": split, "number": 2, "total": 2})
+    );
+    app.post(
+        &format!("/task/{}/result?workerId=w3", second["taskId"]),
+        r#"{"result":"[[43,50]]"}"#,
+    )
+    .await;
+    let done = app.get(&format!("/result/{split}?parts=1")).await.json();
+    assert_eq!(done["result"], "[[19,22],[43,50]]");
+    let workers: Vec<&str> = done["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["workerId"].as_str().unwrap())
+        .collect();
+    assert_eq!(workers, ["w1", "w3"]);
+    app.state.close();
+}
+
+#[tokio::test]
 async fn a_cancelled_split_task_lists_its_parts_as_failed() {
     let app = splitting_app();
     let split = app

@@ -51,6 +51,8 @@ fn binary_serves_on_port_zero_and_stops_on_sigterm() {
             "--static-dir",
         ])
         .arg(&web)
+        .arg("--data-dir")
+        .arg(common::scratch_dir("binary-data"))
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -88,6 +90,8 @@ fn help_documents_every_flag_with_its_default() {
     for flag in [
         "--bind",
         "--static-dir",
+        "--data-dir",
+        "--fsync",
         "--lease-secs",
         "--max-attempts",
         "--max-body-bytes",
@@ -114,7 +118,7 @@ fn help_documents_every_flag_with_its_default() {
 fn binary_warns_about_a_missing_static_folder_and_still_serves_the_api() {
     let missing = common::scratch_dir("missing").join("webserver");
     let mut child = Command::new(env!("CARGO_BIN_EXE_coordinator"))
-        .args(["0", "--bind", "127.0.0.1", "--static-dir"])
+        .args(["0", "--bind", "127.0.0.1", "--in-memory", "--static-dir"])
         .arg(&missing)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())

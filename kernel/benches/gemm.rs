@@ -13,6 +13,7 @@ use common::ThreadCpuTime;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use kernel::exact::{IntPath, multiply_exact_on};
 use kernel::gemm::{Isa, gemm_f64_with};
+use kernel::testdata::{floats, ints};
 use kernel::{Matrix, multiply_exact};
 
 mod common;
@@ -22,27 +23,6 @@ type Bench = Criterion<ThreadCpuTime>;
 
 /// The sizes every group measures.
 const SIZES: [usize; 4] = [64, 256, 512, 1024];
-
-/// Deterministic values in [-1, 1).
-fn floats(len: usize, seed: u64) -> Vec<f64> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-        .collect()
-}
-
-/// Deterministic integers in [-1000, 1000], as Dana test matrices hold.
-fn ints(len: usize, seed: u64) -> Vec<i64> {
-    floats(len, seed)
-        .into_iter()
-        .map(|v| (v * 1000.0) as i64)
-        .collect()
-}
 
 fn flops(n: usize) -> Throughput {
     Throughput::Elements(2 * (n as u64).pow(3))

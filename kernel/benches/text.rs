@@ -10,23 +10,14 @@ use std::time::Duration;
 use common::ThreadCpuTime;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use kernel::Matrix;
+use kernel::testdata::digit_ints;
 use kernel::text::{parse, write_i64};
 
 mod common;
 
 /// Integers with 1 to 7 digits and both signs, as task matrices hold.
 fn matrix(n: usize) -> Matrix<i64> {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let data = (0..n * n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let digits = 1 + (state % 7) as u32;
-            (state >> 8) as i64 % 10i64.pow(digits) * if state & 1 == 0 { 1 } else { -1 }
-        })
-        .collect();
-    Matrix::new(n, n, data).expect("square")
+    Matrix::new(n, n, digit_ints(n * n, 1)).expect("square")
 }
 
 fn text(c: &mut Criterion<ThreadCpuTime>) {

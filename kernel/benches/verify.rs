@@ -13,6 +13,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
+use kernel::testdata::{floats, ints};
 use kernel::verify::ProductCheck;
 use kernel::{AnyMatrix, Matrix, multiply, multiply_exact, text};
 
@@ -21,29 +22,6 @@ const SIZES: [usize; 2] = [512, 1024];
 
 /// Runs per stage in the summary (the median is printed).
 const SUMMARY_RUNS: usize = 7;
-
-/// Deterministic values in [-1, 1).
-#[allow(clippy::cast_precision_loss)]
-fn floats(len: usize, seed: u64) -> Vec<f64> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-        .collect()
-}
-
-/// Deterministic integers in [-1000, 1000], as Dana test matrices hold.
-#[allow(clippy::cast_possible_truncation)]
-fn ints(len: usize, seed: u64) -> Vec<i64> {
-    floats(len, seed)
-        .into_iter()
-        .map(|v| (v * 1000.0) as i64)
-        .collect()
-}
 
 /// One case: operands, their product and the product's text.
 struct Case {

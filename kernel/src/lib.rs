@@ -12,6 +12,11 @@
 //! a blocked summation order.
 //!
 //! # Layout
+//! Modules use each other in one direction only (no cycles): `verify` uses
+//! `text`, which uses `value` (the reader returns an [`AnyMatrix`]), which
+//! uses `exact` and the `f64` [`multiply`] over `gemm`, which use `matrix`
+//! and `error`. [`multiply_text`] (text in, text out) and the bindings sit
+//! above them all.
 //! - [`matrix`]: the [`Matrix`] type (rows, cols, one row-major buffer).
 //! - [`error`]: [`MatrixError`], every way an input or a product can be wrong.
 //! - [`naive`]: the textbook triple loops, the reference the tests compare to.
@@ -19,15 +24,20 @@
 //!   one per instruction set, chosen at run time with a portable fallback.
 //! - [`exact`]: exact integer multiplication (an `f64` shortcut when a bound
 //!   proves it exact, integer kernels otherwise).
-//! - [`text`]: parsing and writing the Dana matrix text `[[1,2],[3,4]]` (and
-//!   JSON arrays, which share the form) without nested vectors.
 //! - [`value`]: [`AnyMatrix`], a matrix of integers or of floats as read from
-//!   text, and [`multiply_text`], text in and text out.
+//!   text, and its product.
+//! - [`text`]: parsing and writing the Dana matrix text `[[1,2],[3,4]]` (and
+//!   JSON arrays, which share the form) without nested vectors, and finding
+//!   its rows without reading numbers ([`text::row_spans`]).
 //! - [`verify`]: Freivalds' check of a claimed product in `O(n^2)`, exact for
 //!   integers, with a rounding-error tolerance for floats.
+//! - `testdata` (hidden): deterministic test and benchmark data, one
+//!   generator for the tests, the benchmarks and the wasm checks.
 //! - `ffi`: a plain C ABI (`extern "C"`, no imports) for wasmtime and native FFI.
 //! - `wasm` (wasm32 only, feature `js`): the `wasm-bindgen` exports for the
 //!   browser worker.
+//! - the crate root: [`multiply`] and [`multiply_text`], the product every
+//!   worker computes.
 
 pub mod error;
 pub mod exact;
@@ -35,6 +45,8 @@ pub mod ffi;
 pub mod gemm;
 pub mod matrix;
 pub mod naive;
+#[doc(hidden)]
+pub mod testdata;
 pub mod text;
 pub mod value;
 pub mod verify;
@@ -44,7 +56,7 @@ pub mod wasm;
 pub use error::MatrixError;
 pub use exact::multiply_exact;
 pub use matrix::Matrix;
-pub use value::{AnyMatrix, multiply_text};
+pub use value::AnyMatrix;
 
 /// Multiplies two `f64` matrices with the fastest kernel this CPU supports.
 ///
@@ -55,6 +67,19 @@ pub fn multiply(a: &Matrix<f64>, b: &Matrix<f64>) -> Result<Matrix<f64>, MatrixE
     let mut out = vec![0.0; a.rows() * b.cols()];
     gemm::gemm_f64(a.rows(), a.cols(), b.cols(), a.data(), b.data(), &mut out);
     Matrix::new(a.rows(), b.cols(), out)
+}
+
+/// Multiplies two matrices given as Dana text (or JSON array text) and
+/// returns the product as Dana text: `multiply_text("[[1,2],[3,4]]",
+/// "[[5,6],[7,8]]")` is `"[[19,22],[43,50]]"`.
+///
+/// # Errors
+/// Any [`MatrixError`]: bad text, an empty or ragged matrix, mismatched
+/// shapes, integer overflow, or a float product that is not finite.
+pub fn multiply_text(a: &str, b: &str) -> Result<String, MatrixError> {
+    let a = text::parse(a)?;
+    let b = text::parse(b)?;
+    a.multiply(b)?.to_text()
 }
 
 /// A short description of the instruction set the `f64` kernel uses here,

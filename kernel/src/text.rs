@@ -10,15 +10,28 @@
 //! does (so both sides of the wire print the same text), except that integral
 //! floats of 2^63 and more are written with an exponent (`1e+20`): an integer
 //! literal outside the `i64` range is an error for the reader, never rounded.
+//!
+//! This module depends on [`crate::value`] (the reader returns an
+//! [`AnyMatrix`]), never the other way round. Multiplying texts
+//! ([`crate::multiply_text`]) sits above both, in the crate root.
+//!
+//! - this file: the reader ([`parse`], [`IntRows`]);
+//! - `compact`: the reader's vectorised fast path for compact integer rows;
+//! - `write`: the writers ([`write_i64`], [`write_f64`], [`AnyMatrix::to_text`]);
+//! - `spans`: [`row_spans`], where each row is, without reading numbers.
 
-use std::fmt::Write as _;
+use std::ops::Range;
 
 use crate::value::AnyMatrix;
 use crate::{Matrix, MatrixError};
 
 mod compact;
+mod spans;
+mod write;
 
 use compact::compact_integers;
+pub use spans::{RowSpans, row_spans};
+pub use write::{write_f64, write_i64};
 
 /// Reads a matrix of integers or, if any value is a float, of floats.
 ///
@@ -27,7 +40,19 @@ use compact::compact_integers;
 /// [`MatrixError::IntegerOutOfRange`], [`MatrixError::RaggedRows`] or
 /// [`MatrixError::Empty`], each with the byte offset where reading stopped.
 pub fn parse(text: &str) -> Result<AnyMatrix, MatrixError> {
-    Reader::new(text.as_bytes()).matrix()
+    Reader::new(text.as_bytes()).matrix(None)
+}
+
+/// As [`parse`], and also where each row is in `text` (as [`row_spans`]
+/// finds them), recorded while reading.
+///
+/// # Errors
+/// As [`parse`].
+pub(crate) fn parse_with_rows(text: &str) -> Result<(AnyMatrix, RowSpans), MatrixError> {
+    let mut rows = Vec::new();
+    let matrix = Reader::new(text.as_bytes()).matrix(Some(&mut rows))?;
+    let cols = matrix.cols();
+    Ok((matrix, RowSpans { rows, cols }))
 }
 
 /// Reads a matrix and converts it to `f64`.
@@ -46,198 +71,6 @@ pub fn parse_i64(text: &str) -> Result<Matrix<i64>, MatrixError> {
     match parse(text)? {
         AnyMatrix::Int(m) => Ok(m),
         AnyMatrix::Float(_) => Err(float_for_integers()),
-    }
-}
-
-/// Writes an integer matrix in the compact Dana form, e.g. `[[19,22],[43,50]]`.
-#[must_use]
-pub fn write_i64(m: &Matrix<i64>) -> String {
-    let mut out = Vec::with_capacity(m.data().len() * 8 + 2 * m.rows() + 2);
-    out.push(b'[');
-    if m.cols() > 0 {
-        for (i, row) in m.data().chunks_exact(m.cols()).enumerate() {
-            out.extend_from_slice(if i == 0 { b"[" } else { b",[" });
-            // Each value is written with a trailing comma; the row's last
-            // comma becomes its closing bracket.
-            for &value in row {
-                push_i64_and(&mut out, value, b',');
-            }
-            if let Some(last) = out.last_mut() {
-                *last = b']';
-            }
-        }
-    }
-    out.push(b']');
-    into_string(out)
-}
-
-/// Writes a float matrix in the compact Dana form with the shortest text
-/// that reads back to each `f64` (integral values without a decimal point).
-///
-/// # Errors
-/// [`MatrixError::NonFinite`] for an infinite or NaN element, which the text
-/// form cannot express.
-pub fn write_f64(m: &Matrix<f64>) -> Result<String, MatrixError> {
-    if let Some(index) = m.data().iter().position(|v| !v.is_finite()) {
-        return Err(MatrixError::NonFinite {
-            row: index / m.cols(),
-            col: index % m.cols(),
-        });
-    }
-    let mut out = Vec::with_capacity(m.data().len() * 12 + 2 * m.rows() + 2);
-    let mut scratch = String::new();
-    write_rows(&mut out, m, |out, &v| push_f64(out, v, &mut scratch));
-    Ok(into_string(out))
-}
-
-/// Writes `[row,row,...]` with `push` writing each value.
-fn write_rows<T>(out: &mut Vec<u8>, m: &Matrix<T>, mut push: impl FnMut(&mut Vec<u8>, &T)) {
-    out.push(b'[');
-    for i in 0..m.rows() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.push(b'[');
-        for (j, value) in m.row(i).iter().enumerate() {
-            if j > 0 {
-                out.push(b',');
-            }
-            push(out, value);
-        }
-        out.push(b']');
-    }
-    out.push(b']');
-}
-
-/// The writers only emit ASCII, so this never fails.
-fn into_string(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes).expect("matrix writers emit only ASCII")
-}
-
-/// Two decimal digits for each value 0..100.
-const DIGIT_PAIRS: &[u8; 200] = b"\
-    0001020304050607080910111213141516171819\
-    2021222324252627282930313233343536373839\
-    4041424344454647484950515253545556575859\
-    6061626364656667686970717273747576777879\
-    8081828384858687888990919293949596979899";
-
-/// Appends the decimal form of `value`.
-#[inline]
-fn push_i64(out: &mut Vec<u8>, value: i64) {
-    push_i64_and(out, value, b'\0');
-    out.pop();
-}
-
-/// Writes the four digits of `rest` (below 10,000) just before `pos`.
-#[inline]
-fn put_four_digits(buf: &mut [u8; 21], pos: &mut usize, rest: usize) {
-    let (high, low) = (rest / 100 * 2, rest % 100 * 2);
-    *pos -= 4;
-    buf[*pos..*pos + 2].copy_from_slice(&DIGIT_PAIRS[high..high + 2]);
-    buf[*pos + 2..*pos + 4].copy_from_slice(&DIGIT_PAIRS[low..low + 2]);
-}
-
-/// Appends the decimal form of `value` followed by the byte `then` (four
-/// digits per division step, as the `itoa` crate does, and one copy).
-#[inline]
-#[allow(clippy::cast_possible_truncation)]
-fn push_i64_and(out: &mut Vec<u8>, value: i64, then: u8) {
-    let mut buf = [0u8; 21];
-    buf[20] = then;
-    let mut pos = 20;
-    let mut n = value.unsigned_abs();
-    // 64-bit steps only while the value does not fit in 32 bits: 32-bit
-    // divisions by constants are cheap multiplies on every target, while
-    // wasm32 has no 64-bit multiply-high, so a 64-bit one is a real division.
-    while n > u64::from(u32::MAX) {
-        put_four_digits(&mut buf, &mut pos, (n % 10_000) as usize);
-        n /= 10_000;
-    }
-    let mut n = n as u32;
-    while n >= 10_000 {
-        put_four_digits(&mut buf, &mut pos, (n % 10_000) as usize);
-        n /= 10_000;
-    }
-    let mut n = n as usize;
-    if n >= 100 {
-        let low = n % 100 * 2;
-        n /= 100;
-        pos -= 2;
-        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[low..low + 2]);
-    }
-    if n >= 10 {
-        pos -= 2;
-        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[n * 2..n * 2 + 2]);
-    } else {
-        pos -= 1;
-        buf[pos] = b'0' + n as u8;
-    }
-    if value < 0 {
-        pos -= 1;
-        buf[pos] = b'-';
-    }
-    out.extend_from_slice(&buf[pos..]);
-}
-
-/// 2^53 as `f64`: integral values below it are written as integers.
-const F64_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
-
-/// 2^63 as `f64`: integral values from here up are written with an exponent.
-const I64_RANGE_LIMIT: f64 = 9_223_372_036_854_775_808.0;
-
-/// Appends the shortest text that reads back to the finite `value`, in the
-/// layout of JavaScript's `Number.prototype.toString` (plain digits for
-/// decimal exponents -7..21, `d.ddde+N` / `d.ddde-N` otherwise), except that
-/// integral values of 2^63 and more always take the exponent form.
-#[allow(clippy::cast_possible_truncation)]
-fn push_f64(out: &mut Vec<u8>, value: f64, scratch: &mut String) {
-    if value == value.trunc() && value.abs() < F64_INTEGER_LIMIT {
-        if value == 0.0 && value.is_sign_negative() {
-            out.extend_from_slice(b"-0");
-        } else {
-            push_i64(out, value as i64);
-        }
-        return;
-    }
-    // `{:e}` gives the shortest round-trip digits: `-1.2345e-7`.
-    scratch.clear();
-    let _ = write!(scratch, "{value:e}");
-    let (mantissa, exponent) = scratch.split_once('e').unwrap_or((scratch.as_str(), "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let (negative, mantissa) = match mantissa.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, mantissa),
-    };
-    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
-    let count = digits.len() as i32;
-    // The value is 0.DIGITS * 10^point.
-    let point = exponent + 1;
-    if negative {
-        out.push(b'-');
-    }
-    // Integral values from 2^63 up take the exponent form, so that no reader
-    // meets an integer literal outside the `i64` range.
-    if count <= point && point <= 21 && value.abs() < I64_RANGE_LIMIT {
-        out.extend_from_slice(&digits);
-        out.resize(out.len() + (point - count) as usize, b'0');
-    } else if 0 < point && point < count && point <= 21 {
-        out.extend_from_slice(&digits[..point as usize]);
-        out.push(b'.');
-        out.extend_from_slice(&digits[point as usize..]);
-    } else if -6 < point && point <= 0 {
-        out.extend_from_slice(b"0.");
-        out.resize(out.len() + (-point) as usize, b'0');
-        out.extend_from_slice(&digits);
-    } else {
-        out.push(digits[0]);
-        if count > 1 {
-            out.push(b'.');
-            out.extend_from_slice(&digits[1..]);
-        }
-        out.push(b'e');
-        out.push(if point > 0 { b'+' } else { b'-' });
-        push_i64(out, i64::from((point - 1).abs()));
     }
 }
 
@@ -328,6 +161,8 @@ struct RowCursor<'a> {
     cols: usize,
     /// Whether the closing bracket has been read.
     finished: bool,
+    /// Byte span of the last row read, its brackets included.
+    span: Range<usize>,
 }
 
 impl<'a> RowCursor<'a> {
@@ -344,6 +179,7 @@ impl<'a> RowCursor<'a> {
             rows: 0,
             cols: 0,
             finished: false,
+            span: 0..0,
         })
     }
 
@@ -376,7 +212,9 @@ impl<'a> RowCursor<'a> {
                 }
             }
         }
+        let start = reader.pos;
         let count = reader.row(values)?;
+        self.span = start..reader.pos;
         if self.rows == 0 {
             self.cols = count;
         } else if count != self.cols {
@@ -444,6 +282,12 @@ impl<'a> IntRows<'a> {
     pub fn cols(&self) -> usize {
         self.cursor.cols
     }
+
+    /// Byte span in the text of the row [`IntRows::next_row`] last
+    /// returned, its brackets included (`0..0` before the first row).
+    pub(crate) fn row_span(&self) -> Range<usize> {
+        self.cursor.span.clone()
+    }
 }
 
 /// The error for a float where only integers are accepted.
@@ -465,11 +309,16 @@ impl<'a> Reader<'a> {
         Self { bytes, pos: 0 }
     }
 
-    fn matrix(self) -> Result<AnyMatrix, MatrixError> {
+    /// Reads the whole matrix, pushing each row's span to `spans` if given.
+    fn matrix(self, mut spans: Option<&mut Vec<Range<usize>>>) -> Result<AnyMatrix, MatrixError> {
         // A rough guess of the element count avoids most regrowth.
         let mut values = Values::Int(Vec::with_capacity(self.bytes.len() / 4));
         let mut cursor = RowCursor::new(self)?;
-        while cursor.next_row(&mut values)?.is_some() {}
+        while cursor.next_row(&mut values)?.is_some() {
+            if let Some(spans) = spans.as_deref_mut() {
+                spans.push(cursor.span.clone());
+            }
+        }
         let (rows, cols) = (cursor.rows, cursor.cols);
         Ok(match values {
             Values::Int(data) => AnyMatrix::Int(Matrix::new(rows, cols, data)?),
@@ -631,13 +480,26 @@ impl<'a> Reader<'a> {
 
     #[cold]
     fn syntax_error(&self, offset: usize, expected: &'static str) -> MatrixError {
-        let offset = offset.min(self.bytes.len());
-        MatrixError::Syntax {
-            offset,
-            expected,
-            found: excerpt(self.bytes, offset),
-        }
+        syntax_error(self.bytes, offset, expected)
     }
+}
+
+/// A [`MatrixError::Syntax`] at `offset` (at most the end of `bytes`).
+#[cold]
+fn syntax_error(bytes: &[u8], offset: usize, expected: &'static str) -> MatrixError {
+    let offset = offset.min(bytes.len());
+    MatrixError::Syntax {
+        offset,
+        expected,
+        found: excerpt(bytes, offset),
+    }
+}
+
+/// Whether `byte` is whitespace the reader accepts between tokens (as
+/// `Reader::skip_ws` skips).
+#[inline]
+fn is_ws(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 /// Up to 16 characters of `bytes` from `offset`, quoted, or "the end of the

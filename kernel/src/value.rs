@@ -1,10 +1,13 @@
-//! [`AnyMatrix`]: a matrix of integers or of floats, as read from text, and
-//! [`multiply_text`], the text-in, text-out product every worker computes.
+//! [`AnyMatrix`]: a matrix of integers or of floats, as read from text.
 //!
 //! Two integer matrices multiply exactly (see [`crate::exact`]); if either
 //! side holds a float, both are taken as `f64`.
+//!
+//! This module knows nothing of text: [`crate::text`] reads into it and
+//! writes it ([`AnyMatrix::to_text`] lives there), and
+//! [`crate::multiply_text`] combines the two.
 
-use crate::{Matrix, MatrixError, exact, text};
+use crate::{Matrix, MatrixError, exact};
 
 /// A matrix whose element type was decided by its text.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,28 +64,4 @@ impl AnyMatrix {
             )?)),
         }
     }
-
-    /// The compact Dana text of this matrix.
-    ///
-    /// # Errors
-    /// [`MatrixError::NonFinite`] for an infinite or NaN float.
-    pub fn to_text(&self) -> Result<String, MatrixError> {
-        match self {
-            AnyMatrix::Int(m) => Ok(text::write_i64(m)),
-            AnyMatrix::Float(m) => text::write_f64(m),
-        }
-    }
-}
-
-/// Multiplies two matrices given as Dana text (or JSON array text) and
-/// returns the product as Dana text: `multiply_text("[[1,2],[3,4]]",
-/// "[[5,6],[7,8]]")` is `"[[19,22],[43,50]]"`.
-///
-/// # Errors
-/// Any [`MatrixError`]: bad text, an empty or ragged matrix, mismatched
-/// shapes, integer overflow, or a float product that is not finite.
-pub fn multiply_text(a: &str, b: &str) -> Result<String, MatrixError> {
-    let a = text::parse(a)?;
-    let b = text::parse(b)?;
-    a.multiply(b)?.to_text()
 }

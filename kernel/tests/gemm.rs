@@ -3,27 +3,15 @@
 //! outputs pre-filled with NaN so a missed element shows.
 
 use kernel::gemm::{Isa, gemm_f64_with};
+use kernel::testdata::floats;
 use kernel::{Matrix, naive};
 use proptest::prelude::*;
-
-/// Deterministic pseudo-random values in [-1, 1) (xorshift), so failures replay.
-fn values(len: usize, seed: u64) -> Vec<f64> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-        .collect()
-}
 
 /// Runs `isa` on an `m x k` by `k x n` product and compares every element
 /// with the naive sum within `k * 4 * EPSILON * sum(|a||b|)`.
 fn check(isa: Isa, m: usize, k: usize, n: usize, seed: u64) {
-    let a = Matrix::new(m, k, values(m * k, seed)).expect("a");
-    let b = Matrix::new(k, n, values(k * n, seed + 1)).expect("b");
+    let a = Matrix::new(m, k, floats(m * k, seed)).expect("a");
+    let b = Matrix::new(k, n, floats(k * n, seed + 1)).expect("b");
     let mut c = vec![f64::NAN; m * n];
     gemm_f64_with(isa, m, k, n, a.data(), b.data(), &mut c);
     let expected = naive::multiply_f64(&a, &b).expect("naive");

@@ -3,19 +3,21 @@
 //! in every one of 1,000 trials, wrong shapes and wrong row blocks are
 //! rejected.
 
-use kernel::verify::{ProductCheck, VerifyError, verify_product};
-use kernel::{AnyMatrix, Matrix, multiply, multiply_exact, naive, text};
+use kernel::testdata::Xorshift;
+use kernel::verify::{Operand, ProductCheck, VerifyError, verify_product};
+use kernel::{AnyMatrix, Matrix, MatrixError, multiply, multiply_exact, naive, text};
 use proptest::prelude::*;
 
-/// A small deterministic generator for test data (xorshift64*).
-struct Data(u64);
+/// Test matrices drawn from the kernel's test data generator.
+struct Data(Xorshift);
 
 impl Data {
+    fn new(seed: u64) -> Self {
+        Self(Xorshift::new(seed))
+    }
+
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        self.0.next_u64()
     }
 
     fn int(&mut self, bound: i64) -> i64 {
@@ -60,7 +62,7 @@ const SHAPES: &[(usize, usize, usize)] = &[
 
 #[test]
 fn honest_integer_products_pass_for_every_shape_and_magnitude() {
-    let mut data = Data(1);
+    let mut data = Data::new(1);
     for &(m, k, n) in SHAPES {
         for bound in [1, 1000, 1 << 20, 1 << 27] {
             let a = data.ints(m, k, bound);
@@ -139,7 +141,7 @@ fn an_element_off_by_a_high_power_of_two_is_rejected_modulo_2_64() {
 
 #[test]
 fn one_integer_element_off_by_one_is_rejected_in_1000_of_1000_trials() {
-    let mut data = Data(3);
+    let mut data = Data::new(3);
     let (m, k, n) = (24, 31, 17);
     let a = data.ints(m, k, 1000);
     let b = data.ints(k, n, 1000);
@@ -163,7 +165,7 @@ fn one_integer_element_off_by_one_is_rejected_in_1000_of_1000_trials() {
 
 #[test]
 fn one_float_element_off_by_one_is_rejected_in_1000_of_1000_trials() {
-    let mut data = Data(4);
+    let mut data = Data::new(4);
     let (m, k, n) = (20, 40, 30);
     let a = data.floats(m, k, 200.0);
     let b = data.floats(k, n, 200.0);
@@ -187,7 +189,7 @@ fn one_float_element_off_by_one_is_rejected_in_1000_of_1000_trials() {
 
 #[test]
 fn honest_float_products_pass_from_the_blocked_and_the_naive_kernel() {
-    let mut data = Data(5);
+    let mut data = Data::new(5);
     for &(m, k, n) in SHAPES {
         for scale in [1e-300, 1e-3, 1.0, 1e6, 1e150] {
             let a = data.floats(m, k, scale);
@@ -236,7 +238,7 @@ fn honest_float_products_with_heavy_cancellation_pass() {
 
 #[test]
 fn floats_survive_the_round_trip_through_text() {
-    let mut data = Data(6);
+    let mut data = Data::new(6);
     let a = data.floats(33, 21, 10.0);
     let b = data.floats(21, 12, 10.0);
     let c = multiply(&a, &b).expect("shapes");
@@ -312,7 +314,7 @@ fn an_impossibly_large_element_is_rejected_before_the_check() {
 
 #[test]
 fn row_blocks_are_checked_against_their_rows_of_a() {
-    let mut data = Data(7);
+    let mut data = Data::new(7);
     let (m, k, n) = (10, 6, 4);
     let a = data.ints(m, k, 50);
     let b = data.ints(k, n, 50);
@@ -412,9 +414,144 @@ proptest! {
     }
 }
 
+/// `m` with its element `at` (modulo its length) increased by `delta`.
+fn one_element_off<T: Clone + std::ops::AddAssign>(
+    m: &Matrix<T>,
+    at: usize,
+    delta: T,
+) -> Matrix<T> {
+    let mut data = m.clone().into_data();
+    let index = at % data.len();
+    data[index] += delta;
+    Matrix::new(m.rows(), m.cols(), data).expect("shape")
+}
+
+/// A `from_text_with_rows` error as `from_text` reports it.
+fn as_from_text(error: VerifyError) -> VerifyError {
+    match error {
+        VerifyError::OperandUnreadable { error, .. } => VerifyError::Operands(error),
+        other => other,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Preparing with rows gives the check `from_text` gives (the same
+    /// answer to honest and wrong claims) and `A`'s rows as `row_spans`
+    /// finds them: small integers (read row by row), large ones and floats
+    /// (read whole), compact and spaced.
+    #[test]
+    fn checks_prepared_with_rows_are_the_checks_from_text_with_the_rows_of_a(
+        (a, b) in prop_oneof![operands(1000), operands(1 << 28)],
+        seed in any::<u64>(),
+        at in any::<usize>(),
+        float in any::<bool>(),
+        spaced in any::<bool>(),
+    ) {
+        // Never integral, so the texts read as floats.
+        #[allow(clippy::cast_precision_loss)]
+        let halves = |m: &Matrix<i64>| m.map(|&v| v as f64 * 0.5 + 0.25);
+        let (a_text, b_text, c_text, wrong_text) = if float {
+            let c = multiply(&halves(&a), &halves(&b)).expect("shapes");
+            let wrong = one_element_off(&c, at, 1.0);
+            let write = |m: &Matrix<f64>| text::write_f64(m).expect("finite");
+            (write(&halves(&a)), write(&halves(&b)), write(&c), write(&wrong))
+        } else {
+            let c = multiply_exact(&a, &b).expect("fits");
+            let wrong = one_element_off(&c, at, 1);
+            let write = text::write_i64;
+            (write(&a), write(&b), write(&c), write(&wrong))
+        };
+        let a_text = if spaced {
+            a_text.replace(',', " , ").replace("] , [", "],\n\t[")
+        } else {
+            a_text
+        };
+        let from_text = ProductCheck::from_text(&a_text, &b_text, seed).expect("operands");
+        let (check, spans) =
+            ProductCheck::from_text_with_rows(&a_text, &b_text, seed).expect("operands");
+        prop_assert_eq!(&spans, &text::row_spans(&a_text).expect("A scans"));
+        prop_assert_eq!(spans.rows.len(), a.rows());
+        prop_assert_eq!(spans.cols, a.cols());
+        prop_assert_eq!(check.rows(), from_text.rows());
+        prop_assert_eq!(check.cols(), from_text.cols());
+        prop_assert_eq!(check.rounds(), from_text.rounds());
+        prop_assert_eq!(check.product_may_fail(), from_text.product_may_fail());
+        prop_assert_eq!(check.check_text(&c_text), Ok(()));
+        prop_assert_eq!(check.check_text(&c_text), from_text.check_text(&c_text));
+        prop_assert_eq!(check.check_text(&wrong_text), from_text.check_text(&wrong_text));
+    }
+}
+
+#[test]
+fn operand_errors_name_the_operand_and_say_what_is_wrong() {
+    let error = |a: &str, b: &str| {
+        let with_rows = ProductCheck::from_text_with_rows(a, b, 1).expect_err("rejected");
+        let from_text = ProductCheck::from_text(a, b, 1).expect_err("rejected");
+        assert_eq!(as_from_text(with_rows.clone()), from_text, "{a} x {b}");
+        with_rows
+    };
+    let shapes = error("[[1,2],[3,4]]", "[[1,2,3]]");
+    assert_eq!(
+        shapes,
+        VerifyError::Operands(MatrixError::ShapeMismatch {
+            left_rows: 2,
+            left_cols: 2,
+            right_rows: 1,
+            right_cols: 3
+        })
+    );
+    assert_eq!(
+        shapes.to_string(),
+        "shape mismatch: cannot multiply a 2x2 matrix by a 1x3 matrix (2 columns vs 1 rows)"
+    );
+    let ragged = error("[[1,2],[3]]", "[[1],[2]]");
+    assert_eq!(
+        ragged,
+        VerifyError::OperandUnreadable {
+            operand: Operand::A,
+            error: MatrixError::RaggedRows {
+                row: 1,
+                expected: 2,
+                found: 1
+            }
+        }
+    );
+    assert_eq!(
+        ragged.to_string(),
+        "matrix A: ragged rows: row 1 has 1 values but row 0 has 2"
+    );
+    let not_a_number = error("[[1,2]]", "[[1],[x]]");
+    assert!(matches!(
+        &not_a_number,
+        VerifyError::OperandUnreadable {
+            operand: Operand::B,
+            error: MatrixError::NotANumber { offset: 6, .. }
+        }
+    ));
+    assert_eq!(
+        not_a_number.to_string(),
+        "matrix B: not a number at byte 6: found \"x]]\""
+    );
+    // Floats and large integers take the other path, with the same errors.
+    for (a, b) in [
+        ("[[1.5,2],[3]]", "[[1],[2]]"),
+        ("[[1.5,2]]", "[[1],[2],[3]]"),
+        ("[[4611686018427387904]]", "[[1,2]] x"),
+        ("[]", "[[1]]"),
+        ("[[1]]", "[[[1]]]"),
+    ] {
+        assert!(matches!(
+            error(a, b),
+            VerifyError::OperandUnreadable { .. } | VerifyError::Operands(_)
+        ));
+    }
+}
+
 #[test]
 fn checks_from_text_agree_with_checks_on_matrices() {
-    let mut data = Data(8);
+    let mut data = Data::new(8);
     let a = data.ints(13, 9, 1000);
     let b = data.ints(9, 11, 1000);
     let c = multiply_exact(&a, &b).expect("fits");

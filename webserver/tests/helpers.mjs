@@ -76,7 +76,8 @@ export async function startCoordinator(name, extraArgs = [], { port: fixedPort =
   }
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = createWriteStream(path.join(LOG_DIR, `${name}.log`), { flags: 'a' });
-  const args = [String(fixedPort), '--bind', '127.0.0.1', '--static-dir', path.join(ROOT, 'webserver'), ...extraArgs];
+  const args = [String(fixedPort), '--bind', '127.0.0.1', '--static-dir', path.join(ROOT, 'webserver'),
+    ...(extraArgs.includes('--data-dir') ? [] : ['--in-memory']), ...extraArgs];
   const child = spawn(COORDINATOR_BIN, args, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],

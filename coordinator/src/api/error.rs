@@ -42,6 +42,10 @@ pub enum ApiError {
     /// A queue operation was refused.
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// The server cannot take the request now (its store cannot write);
+    /// the client should try again after `Retry-After`.
+    #[error("{0}")]
+    Unavailable(String),
     /// Something failed inside the server; the details are only logged.
     #[error("Internal server error")]
     Internal(String),
@@ -58,7 +62,10 @@ impl ApiError {
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Queue(QueueError::NotFound | QueueError::Expired) => StatusCode::NOT_FOUND,
             Self::Queue(
-                QueueError::Full(_) | QueueError::FullBytes(_) | QueueError::PartIdsExhausted,
+                QueueError::Full(_)
+                | QueueError::FullBytes(_)
+                | QueueError::PartIdsExhausted
+                | QueueError::IdsNotReserved,
             ) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Queue(
                 QueueError::NotLeasedBy(_)
@@ -66,6 +73,7 @@ impl ApiError {
                 | QueueError::AlreadyCompleted(_),
             ) => StatusCode::CONFLICT,
             Self::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,6 +98,9 @@ impl From<UseCaseError> for ApiError {
             UseCaseError::EmptyTask(e) => Self::BadRequest(e.to_string()),
             UseCaseError::BadAnswer(text) => Self::BadRequest(text),
             UseCaseError::Rejected(reason) => Self::Rejected(reason),
+            UseCaseError::Store(e) => Self::Unavailable(format!(
+                "Could not store the request; try again later ({e})"
+            )),
             UseCaseError::Internal(detail) => Self::Internal(detail),
         }
     }

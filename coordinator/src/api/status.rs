@@ -5,6 +5,7 @@ use axum::extract::State;
 use serde::Serialize;
 
 use crate::state::{AppState, StatsReport};
+use crate::store::StoreStats;
 
 #[derive(Serialize)]
 struct Health {
@@ -35,6 +36,41 @@ struct StatsBody {
     workers_seen: usize,
     uptime_secs: u64,
     workers: Vec<WorkerLine>,
+    store: StoreLine,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StoreLine {
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    synced: bool,
+    bytes_on_disk: u64,
+    batches: u64,
+    records: u64,
+    bytes_written: u64,
+    write_failures: u64,
+    slowest_write_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failing: Option<String>,
+}
+
+impl StoreLine {
+    fn of(store: StoreStats) -> Self {
+        Self {
+            kind: store.kind,
+            path: store.path.map(|p| p.display().to_string()),
+            synced: store.sync,
+            bytes_on_disk: store.bytes_on_disk,
+            batches: store.totals.batches,
+            records: store.totals.records,
+            bytes_written: store.totals.bytes,
+            write_failures: store.totals.failures,
+            slowest_write_ms: store.totals.slowest.as_secs_f64() * 1e3,
+            failing: store.failing,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -53,7 +89,11 @@ struct WorkerLine {
 /// requeued, rejected results, held tasks and bytes, workers seen in the
 /// last minute with their rejected results and bench time, uptime).
 pub(super) async fn stats_get(State(state): State<AppState>) -> Json<impl Serialize> {
-    let StatsReport { stats, uptime } = state.stats();
+    let StatsReport {
+        stats,
+        uptime,
+        store,
+    } = state.stats();
     let workers: Vec<WorkerLine> = stats
         .workers
         .into_iter()
@@ -79,5 +119,6 @@ pub(super) async fn stats_get(State(state): State<AppState>) -> Json<impl Serial
         workers_seen: workers.len(),
         uptime_secs: uptime.as_secs(),
         workers,
+        store: StoreLine::of(store),
     })
 }

@@ -134,7 +134,7 @@ pub(super) async fn task_cancel(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = task_id_param(id)?;
-    let view = state.cancel(id)?;
+    let view = state.cancel(id).await?;
     Ok(TaskReport::from_view(&view).into_response())
 }
 

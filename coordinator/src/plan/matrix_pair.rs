@@ -20,28 +20,81 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use bytes::Bytes;
+use kernel::text::{RowSpans, row_spans};
 
 #[cfg(test)]
 use super::operands;
 use super::operands::OperandSpans;
 use crate::shared_text::SharedText;
 
-/// A task's data recognised as a matrix pair `{"A":..,"B":..}`.
+/// The operands of a task's data `{"A":..,"B":..}`, found but not read.
 #[derive(Debug, Clone)]
-pub(crate) struct MatrixPair<'a> {
+pub(crate) struct Operands<'a> {
     /// `A`'s matrix text (decoded when it was a JSON string with escapes).
     a_text: Cow<'a, str>,
     /// Whether `A` was sent as a JSON string (else a JSON array).
     a_is_string: bool,
-    /// Whether `a_text` can be put between quotes as it is.
-    a_needs_escaping: bool,
-    /// Byte span of each row `[..]` of `A` in `a_text`.
-    a_rows: Vec<Range<usize>>,
-    a_cols: usize,
     /// `B` as the client wrote it: a JSON string or array.
     b_json: &'a str,
     /// `B`'s matrix text (decoded when it was a JSON string).
     b_text: Cow<'a, str>,
+}
+
+impl<'a> Operands<'a> {
+    /// The operands at `spans` in `data` (task data as JSON text), each a
+    /// JSON string holding a matrix text or a JSON array of rows; `None`
+    /// when either is something else.
+    pub(crate) fn find(data: &'a str, spans: &OperandSpans) -> Option<Self> {
+        let (a_json, b_json) = (spans.a_json(data)?, spans.b_json(data)?);
+        let (a_text, a_is_string) = matrix_text(a_json)?;
+        let (b_text, _) = matrix_text(b_json)?;
+        Some(Self {
+            a_text,
+            a_is_string,
+            b_json,
+            b_text,
+        })
+    }
+
+    /// `A`'s matrix text.
+    pub(crate) fn a_text(&self) -> &str {
+        &self.a_text
+    }
+
+    /// `B`'s matrix text.
+    pub(crate) fn b_text(&self) -> &str {
+        &self.b_text
+    }
+
+    /// The pair, with `A`'s rows as the reader found them and `B`'s column
+    /// count: the shape a check prepared from the two texts knows.
+    pub(crate) fn with_rows(self, a_rows: RowSpans, b_cols: usize) -> MatrixPair<'a> {
+        MatrixPair {
+            a_rows: a_rows.rows,
+            a_cols: a_rows.cols,
+            b_cols,
+            operands: self,
+        }
+    }
+
+    /// The pair, its shapes found by scanning both texts' structure (no
+    /// numbers read); `None` when a matrix is ragged, empty or malformed,
+    /// or `A`'s columns are not `B`'s rows.
+    pub(crate) fn scan(self) -> Option<MatrixPair<'a>> {
+        let a = row_spans(&self.a_text).ok()?;
+        let b = row_spans(&self.b_text).ok()?;
+        (a.cols == b.rows.len()).then(|| self.with_rows(a, b.cols))
+    }
+}
+
+/// A task's data recognised as a matrix pair `{"A":..,"B":..}` whose
+/// shapes multiply.
+#[derive(Debug, Clone)]
+pub(crate) struct MatrixPair<'a> {
+    operands: Operands<'a>,
+    /// Byte span of each row `[..]` of `A` in its text.
+    a_rows: Vec<Range<usize>>,
+    a_cols: usize,
     b_cols: usize,
 }
 
@@ -53,31 +106,7 @@ impl<'a> MatrixPair<'a> {
     /// or empty matrices.
     #[cfg(test)]
     pub(crate) fn parse(data: &'a str) -> Option<Self> {
-        Self::from_operands(data, &operands::find(data).ok()??)
-    }
-
-    /// As [`MatrixPair::parse`], with the spans of `A` and `B` in `data`
-    /// already found ([`operands::find`]).
-    pub(super) fn from_operands(data: &'a str, spans: &OperandSpans) -> Option<Self> {
-        let (a_json, b_json) = (spans.a_json(data)?, spans.b_json(data)?);
-        let (a_text, a_is_string) = matrix_text(a_json)?;
-        let (b_text, _) = matrix_text(b_json)?;
-        let a_shape = scan_rows(&a_text)?;
-        let b_shape = scan_rows(&b_text)?;
-        if a_shape.cols != b_shape.rows.len() {
-            return None;
-        }
-        let a_needs_escaping = a_is_string && matches!(a_text, Cow::Owned(_));
-        Some(Self {
-            a_text,
-            a_is_string,
-            a_needs_escaping,
-            a_rows: a_shape.rows,
-            a_cols: a_shape.cols,
-            b_json,
-            b_text,
-            b_cols: b_shape.cols,
-        })
+        Operands::find(data, &operands::find(data).ok()??)?.scan()
     }
 
     /// Rows of `A` (and of the product).
@@ -103,13 +132,15 @@ impl<'a> MatrixPair<'a> {
     }
 
     /// `A`'s matrix text.
-    pub(crate) fn a_text(&self) -> &str {
-        &self.a_text
+    #[cfg(test)]
+    fn a_text(&self) -> &str {
+        self.operands.a_text()
     }
 
     /// `B`'s matrix text.
-    pub(crate) fn b_text(&self) -> &str {
-        &self.b_text
+    #[cfg(test)]
+    fn b_text(&self) -> &str {
+        self.operands.b_text()
     }
 
     /// The rows of each of `parts` blocks (at most one per row, at least
@@ -133,7 +164,8 @@ impl<'a> MatrixPair<'a> {
             self.rows()
         );
         let span = self.a_rows[rows.start].start..self.a_rows[rows.end - 1].end;
-        let a_rows = &self.a_text[span];
+        let operands = &self.operands;
+        let a_rows = &operands.a_text[span];
         let literal = Bytes::from_static;
         let mut borrowed = 0;
         let mut shared = |piece: &str| {
@@ -142,8 +174,9 @@ impl<'a> MatrixPair<'a> {
             bytes
         };
         let mut pieces = Vec::with_capacity(5);
-        if self.a_is_string {
-            if self.a_needs_escaping {
+        if operands.a_is_string {
+            // A string with escapes was decoded: its rows are escaped again.
+            if matches!(operands.a_text, Cow::Owned(_)) {
                 let quoted = serde_json::to_string(&format!("[{a_rows}]"))
                     .unwrap_or_else(|_| unreachable!("a string always serialises"));
                 pieces.extend([literal(b"{\"A\":"), Bytes::from(quoted)]);
@@ -153,7 +186,7 @@ impl<'a> MatrixPair<'a> {
         } else {
             pieces.extend([literal(b"{\"A\":["), shared(a_rows), literal(b"]")]);
         }
-        pieces.extend([literal(b",\"B\":"), shared(self.b_json), literal(b"}")]);
+        pieces.extend([literal(b",\"B\":"), shared(operands.b_json), literal(b"}")]);
         SharedText::from_pieces(pieces).borrowing(borrowed)
     }
 }
@@ -206,72 +239,6 @@ fn matrix_text(json: &str) -> Option<(Cow<'_, str>, bool)> {
     } else {
         None
     }
-}
-
-/// The rows found by [`scan_rows`].
-struct RowScan {
-    /// Byte span of each row, brackets included.
-    rows: Vec<Range<usize>>,
-    /// Values per row (equal in every row).
-    cols: usize,
-}
-
-/// Finds the span of each row of `[[..],[..]]` in one pass, with the
-/// whitespace the Dana reader accepts. Checks structure only: at least one
-/// row, no empty or nested rows, equal value counts. Row ends are found with
-/// `memchr` and commas counted with `bytecount` (vector instructions chosen
-/// at run time), so the scan costs little next to reading numbers.
-fn scan_rows(text: &str) -> Option<RowScan> {
-    let bytes = text.as_bytes();
-    let mut pos = skip_ws(bytes, 0);
-    if bytes.get(pos) != Some(&b'[') {
-        return None;
-    }
-    pos = skip_ws(bytes, pos + 1);
-    let mut rows = Vec::new();
-    let mut cols = None;
-    loop {
-        if bytes.get(pos) != Some(&b'[') {
-            return None;
-        }
-        let start = pos;
-        // The next bracket must close the row: no nested rows.
-        let end = pos + 1 + memchr::memchr2(b'[', b']', &bytes[pos + 1..])?;
-        let inner = &bytes[pos + 1..end];
-        if bytes[end] == b'[' || inner.iter().all(|b| is_ws(*b)) {
-            return None;
-        }
-        let values = 1 + bytecount::count(inner, b',');
-        if *cols.get_or_insert(values) != values {
-            return None;
-        }
-        pos = end + 1;
-        rows.push(start..pos);
-        pos = skip_ws(bytes, pos);
-        match bytes.get(pos)? {
-            b',' => pos = skip_ws(bytes, pos + 1),
-            b']' => break,
-            _ => return None,
-        }
-    }
-    if skip_ws(bytes, pos + 1) != bytes.len() {
-        return None;
-    }
-    Some(RowScan {
-        rows,
-        cols: cols.unwrap_or(0),
-    })
-}
-
-fn is_ws(byte: u8) -> bool {
-    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
-}
-
-fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
-    while bytes.get(pos).is_some_and(|b| is_ws(*b)) {
-        pos += 1;
-    }
-    pos
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use crate::config::Config;
 use crate::queue::{NewPart, NewTask};
 use crate::shared_text::SharedText;
 pub(crate) use matrix_pair::MatrixPair;
+use matrix_pair::Operands;
 use operands::OperandSpans;
 
 /// A split task has at least this many parts.
@@ -86,25 +87,34 @@ pub(crate) fn plan(config: &Config, workers_seen: usize, submission: Submission)
     let ([source], Some(found)) = (data.pieces(), operands.as_ref()) else {
         return unchecked(data);
     };
-    let Some(pair) = std::str::from_utf8(source)
+    let Some(operands) = std::str::from_utf8(source)
         .ok()
-        .and_then(|text| MatrixPair::from_operands(text, found))
+        .and_then(|text| Operands::find(text, found))
     else {
         return unchecked(data);
     };
-    let check = if config.verify {
-        match ProductCheck::from_text(pair.a_text(), pair.b_text(), fresh_seed()) {
-            Ok(check) => Some(Arc::new(check)),
+    // The operands are read once: by the check, which also finds A's rows,
+    // or, with verification off, by a scan of their structure.
+    let seed = fresh_seed();
+    let (pair, check) = if config.verify {
+        match ProductCheck::from_text_with_rows(operands.a_text(), operands.b_text(), seed) {
+            Ok((check, a_rows)) => {
+                let b_cols = check.cols();
+                (operands.with_rows(a_rows, b_cols), Some(Arc::new(check)))
+            }
             // The worker will find the same problem and report it.
             Err(_) => return unchecked(data),
         }
     } else {
-        None
+        match operands.scan() {
+            Some(pair) => (pair, None),
+            None => return unchecked(data),
+        }
     };
     let check_rows = |rows| {
         check
             .as_ref()
-            .map(|check| TaskCheck::product_rows(Arc::clone(check), rows))
+            .map(|check| TaskCheck::product_rows(Arc::clone(check), rows, seed))
     };
     let parts = part_count(config, workers_seen, &pair);
     if parts >= MIN_PARTS {
@@ -120,6 +130,19 @@ pub(crate) fn plan(config: &Config, workers_seen: usize, submission: Submission)
     }
     let check = check_rows(0..pair.rows());
     NewTask::One { data, check }
+}
+
+/// Prepares again the product check of task data `data` (a matrix pair as
+/// submitted) with `seed`, as [`plan`] prepared it: how a store rebuilds
+/// the checks of the tasks it recovers. `None` when `data` is not a matrix
+/// pair whose check can be prepared.
+pub(crate) fn rebuild_product_check(data: &SharedText, seed: u64) -> Option<Arc<ProductCheck>> {
+    let text = data.as_str()?;
+    let found = operands::find(text).ok()??;
+    let pair = Operands::find(text, &found)?;
+    ProductCheck::from_text(pair.a_text(), pair.b_text(), seed)
+        .ok()
+        .map(Arc::new)
 }
 
 /// How many parts to split `pair` into: 0 when it is not split.

@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 /// Byte spans of the values of the top-level fields `A` and `B` in task
 /// data (each value as written: a JSON string or array, or anything else).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct OperandSpans {
+pub(crate) struct OperandSpans {
     /// The value of `A`.
     pub a: Range<usize>,
     /// The value of `B`.
@@ -44,7 +44,7 @@ impl OperandSpans {
 /// # Errors
 ///
 /// When `data` is not JSON, as `serde_json` reports it.
-pub(super) fn find(data: &str) -> Result<Option<OperandSpans>, serde_json::Error> {
+pub(crate) fn find(data: &str) -> Result<Option<OperandSpans>, serde_json::Error> {
     let mut reader = serde_json::Deserializer::from_str(data);
     let Ok(found) = reader.deserialize_any(TopLevel).and_then(|found| {
         reader.end()?;

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::task::TaskId;
+use super::task::{PartRef, TaskId};
 use super::workers::WorkerId;
 use crate::check::TaskCheck;
 use crate::shared_text::SharedText;
@@ -66,10 +66,8 @@ pub enum Change {
     PartSubmitted {
         /// The part.
         id: TaskId,
-        /// Its split task.
-        split: TaskId,
-        /// Its place among the parts, in row order.
-        index: usize,
+        /// Its split task and its place among the parts, in row order.
+        part: PartRef,
         /// Its data (slices of the split task's data).
         data: SharedText,
         /// What its results are checked against.
@@ -79,8 +77,8 @@ pub enum Change {
     Leased {
         /// The task.
         id: TaskId,
-        /// Its split task, for a part.
-        split: Option<TaskId>,
+        /// For a part: its split task and place.
+        part: Option<PartRef>,
         /// The worker that holds it.
         worker: WorkerId,
         /// Hand-outs so far, this one included.
@@ -92,8 +90,8 @@ pub enum Change {
     Requeued {
         /// The task.
         id: TaskId,
-        /// Its split task, for a part.
-        split: Option<TaskId>,
+        /// For a part: its split task and place.
+        part: Option<PartRef>,
         /// Hand-outs counted so far (a release does not count its own).
         attempts: u32,
         /// Why.
@@ -104,8 +102,8 @@ pub enum Change {
     Completed {
         /// The task.
         id: TaskId,
-        /// Its split task, for a part.
-        split: Option<TaskId>,
+        /// For a part: its split task and place.
+        part: Option<PartRef>,
         /// The result.
         result: SharedText,
         /// The worker credited with it.
@@ -123,8 +121,8 @@ pub enum Change {
     Failed {
         /// The task.
         id: TaskId,
-        /// Its split task, for a part.
-        split: Option<TaskId>,
+        /// For a part: its split task and place.
+        part: Option<PartRef>,
         /// Why.
         error: Arc<str>,
         /// The worker whose answer failed it, if one did.
@@ -136,16 +134,16 @@ pub enum Change {
     Cancelled {
         /// The task.
         id: TaskId,
-        /// Its split task, for a part.
-        split: Option<TaskId>,
+        /// For a part: its split task and place.
+        part: Option<PartRef>,
     },
     /// A result for a task failed its check. The task itself changes only
     /// by a [`Change::Requeued`] or [`Change::Failed`] that follows.
     Rejected {
         /// The task.
         id: TaskId,
-        /// Its split task, for a part.
-        split: Option<TaskId>,
+        /// For a part: its split task and place.
+        part: Option<PartRef>,
         /// The poster, when known.
         worker: Option<WorkerId>,
         /// Why the result was refused.
@@ -181,14 +179,19 @@ impl Change {
 
     /// The split task whose progress this change is part of.
     pub fn split(&self) -> Option<TaskId> {
+        self.part().map(|part| part.split)
+    }
+
+    /// For a change of a part: its split task and place.
+    pub fn part(&self) -> Option<PartRef> {
         match self {
-            Self::PartSubmitted { split, .. } => Some(*split),
-            Self::Leased { split, .. }
-            | Self::Requeued { split, .. }
-            | Self::Completed { split, .. }
-            | Self::Failed { split, .. }
-            | Self::Cancelled { split, .. }
-            | Self::Rejected { split, .. } => *split,
+            Self::PartSubmitted { part, .. } => Some(*part),
+            Self::Leased { part, .. }
+            | Self::Requeued { part, .. }
+            | Self::Completed { part, .. }
+            | Self::Failed { part, .. }
+            | Self::Cancelled { part, .. }
+            | Self::Rejected { part, .. } => *part,
             Self::Submitted { .. }
             | Self::SplitSubmitted { .. }
             | Self::Assembled { .. }

@@ -15,9 +15,6 @@ use super::{LeaseEntry, NewTask, QueueError, TaskQueue};
 use crate::check::TaskCheck;
 use crate::shared_text::SharedText;
 
-/// The error of a task its client cancelled.
-pub(super) const CANCELLED: &str = "Task cancelled";
-
 /// What [`TaskQueue::complete`] and [`TaskQueue::fail`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -92,6 +89,9 @@ impl TaskQueue {
         now: Instant,
         changes: &mut Changes,
     ) -> Result<TaskId, QueueError> {
+        if !self.ids_reserved_for(0) {
+            return Err(QueueError::IdsNotReserved);
+        }
         self.make_room(1, data.own_len(), now, changes)?;
         let id = self.insert(Task::new(data.clone(), check.clone()));
         self.pending.push_back(id);
@@ -142,7 +142,7 @@ impl TaskQueue {
                 .moved(TaskStatus::Pending, TaskStatus::Processing);
             changes.push(Change::Leased {
                 id,
-                split: task.split_id(),
+                part: task.part_of,
                 worker: worker.clone(),
                 attempts: task.attempts,
                 expires_at,
@@ -205,7 +205,7 @@ impl TaskQueue {
         }
         changes.push(Change::Completed {
             id,
-            split: view.split,
+            part: part_of,
             result: result.clone(),
             worker: view.leased_by.clone(),
         });
@@ -265,14 +265,14 @@ impl TaskQueue {
         let task = self.tasks.get(&id).ok_or_else(|| self.missing(id))?;
         let poster = worker.cloned().or_else(|| task.leased_by.clone());
         let held_by_poster = task.status == TaskStatus::Processing && task.leased_by == poster;
-        let (status, attempts, split) = (task.status, task.attempts, task.split_id());
+        let (status, attempts, part) = (task.status, task.attempts, task.part_of);
         self.counters.rejected += 1;
         let benched = poster
             .as_ref()
             .is_some_and(|poster| self.workers.count_rejection(poster, now));
         changes.push(Change::Rejected {
             id,
-            split,
+            part,
             worker: poster,
             reason: Arc::from(reason),
             benched,
@@ -314,64 +314,6 @@ impl TaskQueue {
         self.requeue_front(id, RequeueReason::Released, changes);
         self.workers.note_release(worker, now);
         Ok(())
-    }
-
-    /// Cancels task `id` for its client: it fails with [`CANCELLED`] for good
-    /// (a late result does not complete it), and so do the parts of a split
-    /// task that are not finished, so no worker is handed them. Cancelling a
-    /// part cancels its split task; cancelling a cancelled task changes
-    /// nothing. Returns the task as it is afterwards.
-    ///
-    /// # Errors
-    ///
-    /// [`QueueError::NotFound`] or [`QueueError::Expired`] for an unknown id;
-    /// [`QueueError::AlreadyCompleted`] for a completed task.
-    pub(crate) fn cancel(
-        &mut self,
-        id: TaskId,
-        now: Instant,
-        changes: &mut Changes,
-    ) -> Result<TaskView, QueueError> {
-        let task = self.tasks.get(&id).ok_or_else(|| self.missing(id))?;
-        if let Some(split) = task.split_id() {
-            return self.cancel(split, now, changes);
-        }
-        if task.status == TaskStatus::Completed {
-            return Err(QueueError::AlreadyCompleted(id));
-        }
-        let parts = task
-            .split
-            .as_ref()
-            .map(|state| state.parts().to_vec())
-            .unwrap_or_default();
-        self.cancel_one(id, now, changes);
-        for part in parts {
-            self.cancel_one(part, now, changes);
-        }
-        self.get(id)
-    }
-
-    /// Cancels task `id` unless it is completed or cancelled already.
-    fn cancel_one(&mut self, id: TaskId, now: Instant, changes: &mut Changes) {
-        let Some(task) = self.tasks.get(&id) else {
-            return;
-        };
-        if task.status == TaskStatus::Completed || task.cancelled {
-            return;
-        }
-        let split = task.split_id();
-        self.settle(
-            id,
-            TaskStatus::Failed,
-            None,
-            Some(Arc::from(CANCELLED)),
-            None,
-            now,
-        );
-        if let Some(task) = self.tasks.get_mut(&id) {
-            task.cancelled = true;
-        }
-        changes.push(Change::Cancelled { id, split });
     }
 
     /// Puts every task whose lease expired by `now` back at the front of the
@@ -452,7 +394,7 @@ impl TaskQueue {
             .moved(TaskStatus::Processing, TaskStatus::Pending);
         changes.push(Change::Requeued {
             id,
-            split: task.split_id(),
+            part: task.part_of,
             attempts: task.attempts,
             reason,
         });
@@ -483,7 +425,7 @@ impl TaskQueue {
         )?;
         changes.push(Change::Failed {
             id,
-            split: view.split,
+            part: part_of,
             error: Arc::clone(&error),
             worker: worker.cloned(),
         });

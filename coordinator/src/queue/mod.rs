@@ -30,8 +30,10 @@
 //! operation is O(1) amortised, apart from submitting or finishing a split
 //! task (O(parts)). Statistics are counters, never scans.
 
+mod cancel;
 mod change;
 mod lifecycle;
+mod restore;
 mod split_tasks;
 mod task;
 mod workers;
@@ -39,17 +41,17 @@ mod workers;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-pub use change::{Change, Changes, RequeueReason};
 #[cfg(test)]
-use lifecycle::CANCELLED;
+use cancel::CANCELLED;
+pub use change::{Change, Changes, RequeueReason};
 #[cfg(test)]
 use lifecycle::Rejection;
 pub(crate) use lifecycle::{NoLease, Outcome};
+pub(crate) use restore::{RestoredFinish, RestoredKind, RestoredOutcome, RestoredTask};
 pub(crate) use split_tasks::NewPart;
-#[cfg(test)]
 pub(crate) use split_tasks::assemble;
 pub(crate) use task::FIRST_PART_ID;
-pub use task::{Lease, PartPlace, PartView, PartsProgress, TaskId, TaskStatus, TaskView};
+pub use task::{Lease, PartPlace, PartRef, PartView, PartsProgress, TaskId, TaskStatus, TaskView};
 pub(crate) use workers::{DEFAULT_BENCH_TIME, DEFAULT_REJECT_LIMIT, RejectPolicy};
 pub use workers::{RELEASE_PAUSE, WORKER_SEEN_WINDOW, WorkerId, WorkerStats};
 
@@ -101,7 +103,26 @@ pub enum QueueError {
     /// more split tasks can be made (after about two billion tasks).
     #[error("No task ids left for the parts of a split task")]
     PartIdsExhausted,
+    /// The store has not yet made durable room for the ids this task needs
+    /// ([`TaskQueue::ids_to_reserve`]).
+    #[error("Task ids are being reserved; try again")]
+    IdsNotReserved,
 }
+
+/// The task ids a store has made durable room for: client ids below
+/// `client_below` and part ids above `parts_above`. Ids are only handed out
+/// inside the window, so that after a crash no id is given out twice, even
+/// one a worker saw before the task's own record was on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct IdWindow {
+    /// Client ids below this are reserved.
+    pub(crate) client_below: u64,
+    /// Part ids above this are reserved.
+    pub(crate) parts_above: u64,
+}
+
+/// How many ids of each kind a reservation adds.
+const ID_BLOCK: u64 = 1 << 16;
 
 /// A task to add, as [`TaskQueue::submit`] takes it.
 #[derive(Debug, Clone)]
@@ -124,6 +145,14 @@ pub(crate) enum NewTask {
 }
 
 impl NewTask {
+    /// How many parts it has (0 for a task that is not split).
+    pub(crate) fn parts(&self) -> usize {
+        match self {
+            Self::One { .. } => 0,
+            Self::Split { parts, .. } => parts.len(),
+        }
+    }
+
     /// A task with no check.
     #[cfg(test)]
     pub(crate) fn unchecked(data: impl Into<SharedText>) -> Self {
@@ -168,6 +197,8 @@ struct LeaseEntry {
 
 #[derive(Debug, Default)]
 struct Counters {
+    /// Tasks (and parts) submitted, plus the ones restored from a store.
+    submitted: u64,
     completed: u64,
     failed: u64,
     requeued: u64,
@@ -207,6 +238,9 @@ pub(crate) struct TaskQueue {
     held_bytes: usize,
     counters: Counters,
     workers: Workers,
+    /// The ids reserved in a store; `None` when every id may be used (no
+    /// store to reserve them in).
+    ids: Option<IdWindow>,
 }
 
 impl TaskQueue {
@@ -223,7 +257,52 @@ impl TaskQueue {
             held_bytes: 0,
             counters: Counters::default(),
             workers: Workers::new(policy),
+            ids: None,
         }
+    }
+
+    /// The window of ids to reserve before a task with `parts` parts can
+    /// be submitted, when the reserved one is running out; `None` when no
+    /// reservation is needed.
+    pub(crate) fn ids_to_reserve(&self, parts: usize) -> Option<IdWindow> {
+        let window = self.ids?;
+        let parts = parts as u64;
+        let client_room = window.client_below.saturating_sub(self.next_id);
+        let part_room = self
+            .next_part_id
+            .saturating_sub(window.parts_above)
+            .saturating_sub(parts);
+        if client_room > ID_BLOCK / 2 && part_room > ID_BLOCK / 2 {
+            return None;
+        }
+        let middle = self.next_id + (self.next_part_id - self.next_id) / 2;
+        Some(IdWindow {
+            client_below: (self.next_id + ID_BLOCK).min(middle),
+            parts_above: self
+                .next_part_id
+                .saturating_sub(ID_BLOCK + parts)
+                .max(middle),
+        })
+    }
+
+    /// Hands out ids only inside `window` (widened to it when a window is
+    /// already set).
+    pub(crate) fn reserve_ids(&mut self, window: IdWindow) {
+        self.ids = Some(match self.ids {
+            None => window,
+            Some(old) => IdWindow {
+                client_below: old.client_below.max(window.client_below),
+                parts_above: old.parts_above.min(window.parts_above),
+            },
+        });
+    }
+
+    /// Whether a task with `parts` parts gets ids inside the reserved window.
+    fn ids_reserved_for(&self, parts: usize) -> bool {
+        self.ids.is_none_or(|window| {
+            self.next_id < window.client_below
+                && self.next_part_id.saturating_sub(parts as u64) >= window.parts_above
+        })
     }
 
     /// A snapshot of task `id`; for a split task, with its parts
@@ -276,7 +355,7 @@ impl TaskQueue {
     /// The counters and the recently seen workers.
     pub(crate) fn stats(&self, now: Instant) -> Stats {
         Stats {
-            total_tasks: (self.next_id - 1) + (FIRST_PART_ID - self.next_part_id),
+            total_tasks: self.counters.submitted,
             completed_tasks: self.counters.completed,
             failed_tasks: self.counters.failed,
             active_tasks: self.counters.processing,
@@ -350,6 +429,7 @@ impl TaskQueue {
     }
 
     fn hold(&mut self, id: TaskId, task: Task) {
+        self.counters.submitted += 1;
         self.held_bytes += task.held_bytes();
         self.tasks.insert(id, task);
     }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::change::{Change, Changes};
-use super::task::{PartPlace, PartView, PartsProgress, Task, TaskId, TaskStatus};
+use super::task::{PartPlace, PartRef, PartView, PartsProgress, Task, TaskId, TaskStatus};
 use super::workers::WorkerId;
 use super::{QueueError, TaskQueue};
 use crate::check::TaskCheck;
@@ -27,13 +27,6 @@ pub(crate) struct NewPart {
     pub data: SharedText,
     /// The check of the part's results.
     pub check: Option<TaskCheck>,
-}
-
-/// Where a part belongs.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct PartOf {
-    pub(super) split: TaskId,
-    pub(super) index: usize,
 }
 
 /// A split task's parts and their results.
@@ -49,6 +42,19 @@ pub(super) struct SplitState {
 }
 
 impl SplitState {
+    /// The state of a split task restored from a store: its parts' ids and
+    /// the results of the parts that are done (who computed them is read
+    /// from the parts while they are kept).
+    pub(super) fn restored(parts: Vec<TaskId>, results: Vec<Option<SharedText>>) -> Self {
+        let done = results.iter().flatten().count();
+        Self {
+            done_by: vec![None; parts.len()],
+            parts,
+            results,
+            done,
+        }
+    }
+
     /// The parts' ids, in row order.
     pub(super) fn parts(&self) -> &[TaskId] {
         &self.parts
@@ -89,6 +95,9 @@ impl TaskQueue {
         if !self.has_part_ids_for(parts.len()) {
             return Err(QueueError::PartIdsExhausted);
         }
+        if !self.ids_reserved_for(parts.len()) {
+            return Err(QueueError::IdsNotReserved);
+        }
         self.make_room(1 + parts.len(), bytes, now, changes)?;
         let mut split = Task::new(data.clone(), None);
         split.status = TaskStatus::Processing;
@@ -110,7 +119,7 @@ impl TaskQueue {
         });
         for (index, spec) in parts.into_iter().enumerate() {
             let mut part = Task::new(spec.data.clone(), spec.check.clone());
-            part.part_of = Some(PartOf {
+            part.part_of = Some(PartRef {
                 split: split_id,
                 index,
             });
@@ -119,8 +128,10 @@ impl TaskQueue {
             self.counters.pending += 1;
             changes.push(Change::PartSubmitted {
                 id,
-                split: split_id,
-                index,
+                part: PartRef {
+                    split: split_id,
+                    index,
+                },
                 data: spec.data,
                 check: spec.check,
             });
@@ -133,7 +144,7 @@ impl TaskQueue {
     /// task.
     pub(super) fn record_part(
         &mut self,
-        part_of: PartOf,
+        part_of: PartRef,
         result: SharedText,
         worker: Option<WorkerId>,
         now: Instant,
@@ -176,11 +187,34 @@ impl TaskQueue {
                     id: part_of.split,
                     result: product,
                 });
+                self.keep_part_workers(part_of.split, &parts);
                 self.drop_completed_parts(&parts, changes);
             }
             Err(error) => {
                 let error = Arc::from(format!("Could not assemble the parts: {error}"));
                 self.mark_failed(part_of.split, error, None, now, changes);
+            }
+        }
+    }
+
+    /// Notes, before the `parts` of split task `split` are dropped, who
+    /// computed those whose worker it has not recorded (parts completed
+    /// before a restart).
+    fn keep_part_workers(&mut self, split: TaskId, parts: &[TaskId]) {
+        let workers: Vec<Option<WorkerId>> = parts
+            .iter()
+            .map(|part| self.tasks.get(part).and_then(|task| task.leased_by.clone()))
+            .collect();
+        let Some(state) = self
+            .tasks
+            .get_mut(&split)
+            .and_then(|task| task.split.as_mut())
+        else {
+            return;
+        };
+        for (recorded, worker) in state.done_by.iter_mut().zip(workers) {
+            if recorded.is_none() {
+                *recorded = worker;
             }
         }
     }
@@ -204,7 +238,7 @@ impl TaskQueue {
     /// Fails the split task of a part that failed, and its other parts.
     pub(super) fn fail_split(
         &mut self,
-        part_of: PartOf,
+        part_of: PartRef,
         part: TaskId,
         now: Instant,
         changes: &mut Changes,
@@ -242,7 +276,7 @@ impl TaskQueue {
 impl TaskQueue {
     /// Where part `part_of` sits in its split task, for a lease; `None` when
     /// the split task is gone.
-    pub(super) fn part_place(&self, part_of: PartOf) -> Option<PartPlace> {
+    pub(super) fn part_place(&self, part_of: PartRef) -> Option<PartPlace> {
         let state = self.tasks.get(&part_of.split)?.split.as_ref()?;
         Some(PartPlace {
             split: part_of.split,
@@ -252,7 +286,8 @@ impl TaskQueue {
     }
 
     /// The parts of split task `task`, in row order: a part with a result
-    /// is completed by the worker credited with it, any other part is as
+    /// is completed by the worker credited with it (as recorded, else as the
+    /// part says while it is kept: after a restart), any other part is as
     /// the queue holds it (failed with its split task when it is gone).
     /// `None` for a task that is not split. O(parts).
     pub(super) fn part_views(&self, task: &Task) -> Option<Vec<PartView>> {
@@ -263,10 +298,13 @@ impl TaskQueue {
             .enumerate()
             .map(|(index, &id)| {
                 if state.results[index].is_some() {
+                    let worker = state.done_by[index]
+                        .clone()
+                        .or_else(|| self.tasks.get(&id).and_then(|part| part.leased_by.clone()));
                     return PartView {
                         id,
                         status: TaskStatus::Completed,
-                        worker: state.done_by[index].clone(),
+                        worker,
                     };
                 }
                 match self.tasks.get(&id) {

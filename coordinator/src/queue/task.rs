@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::split_tasks::{PartOf, SplitState};
+use super::split_tasks::SplitState;
 use super::workers::WorkerId;
 use crate::check::TaskCheck;
 use crate::shared_text::SharedText;
@@ -25,6 +25,16 @@ impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
+}
+
+/// Where a part belongs: its split task and its place among the parts, in
+/// row order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PartRef {
+    /// The split task.
+    pub split: TaskId,
+    /// The part's place, from 0.
+    pub index: usize,
 }
 
 /// Where a task is in its life.
@@ -156,7 +166,7 @@ pub(super) struct Task {
     /// What every result for this task is checked against.
     pub(super) check: Option<TaskCheck>,
     /// For a part: the split task it belongs to.
-    pub(super) part_of: Option<PartOf>,
+    pub(super) part_of: Option<PartRef>,
     /// For a split task: its parts and their results.
     pub(super) split: Option<Box<SplitState>>,
     /// Cancelled by the client: failed for good.

@@ -171,8 +171,8 @@ impl Harness {
                     };
                     tasks.insert(id, fresh(TaskStatus::Processing, None, Some(progress)));
                 }
-                Change::PartSubmitted { split, .. } => {
-                    tasks.insert(id, fresh(TaskStatus::Pending, Some(*split), None));
+                Change::PartSubmitted { part, .. } => {
+                    tasks.insert(id, fresh(TaskStatus::Pending, Some(part.split), None));
                 }
                 Change::Leased {
                     worker, attempts, ..
@@ -191,7 +191,7 @@ impl Harness {
                 Change::Completed {
                     result,
                     worker,
-                    split,
+                    part,
                     ..
                 } => {
                     let task = tasks.get_mut(&id).unwrap();
@@ -201,8 +201,9 @@ impl Harness {
                     if worker.is_some() {
                         task.leased_by.clone_from(worker);
                     }
-                    if let Some(split) = split
-                        && let Some(parts) = tasks.get_mut(split).and_then(|s| s.parts.as_mut())
+                    if let Some(part) = part
+                        && let Some(parts) =
+                            tasks.get_mut(&part.split).and_then(|s| s.parts.as_mut())
                     {
                         parts.done += 1;
                     }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::cost::{Cost, Spent};
 use super::{AppState, UseCaseError, run_sized};
 use crate::check::CheckFailed;
-use crate::queue::{Changes, Outcome, TaskId, TaskView, WorkerId};
+use crate::queue::{Outcome, TaskId, TaskView, WorkerId};
 use crate::shared_text::SharedText;
 use crate::worker_answer::WorkerAnswer;
 
@@ -48,8 +48,7 @@ impl AppState {
         } else {
             None
         };
-        let mut changes = Changes::none();
-        let decided = match answer {
+        let (decided, changes, ticket) = match answer {
             WorkerAnswer::Result(text) => {
                 let text = SharedText::from(text);
                 if let Some(check) = check {
@@ -60,13 +59,13 @@ impl AppState {
                     cost.verify = Some(spent);
                     verdict.map_err(|refused| self.reject(id, worker.as_ref(), refused))?;
                 }
-                let (outcome, spent) = Spent::measure(|| {
-                    let now = Instant::now();
-                    self.queue()
-                        .complete(id, text, worker.as_ref(), now, &mut changes)
+                let (decided, spent) = Spent::measure(|| {
+                    self.decide(|queue, changes| {
+                        queue.complete(id, text, worker.as_ref(), Instant::now(), changes)
+                    })
                 });
                 cost.decide = Some(spent);
-                outcome
+                decided
             }
             WorkerAnswer::Error(report) => {
                 if let Some(check) = check {
@@ -74,13 +73,22 @@ impl AppState {
                         .verify_error_report(&report)
                         .map_err(|refused| self.reject(id, worker.as_ref(), refused))?;
                 }
-                let now = Instant::now();
-                self.queue()
-                    .fail(id, Arc::from(report), worker.as_ref(), now, &mut changes)
+                self.decide(|queue, changes| {
+                    let report = Arc::from(report);
+                    queue.fail(id, report, worker.as_ref(), Instant::now(), changes)
+                })
             }
         };
-        self.commit(&changes, &cost);
         let outcome = decided.inspect_err(|e| unknown(id, e))?;
+        // What the answer acknowledges is on disk first: this answer's
+        // changes, or, when it changed nothing, the task's earlier ones.
+        let ticket = if changes.is_empty() {
+            self.inner.store.durable(id)
+        } else {
+            ticket
+        };
+        ticket.durable().await?;
+        self.commit(&changes, &cost);
         match &outcome {
             Outcome::Applied(_) => {}
             Outcome::AlreadyCompleted(_) => {
@@ -96,10 +104,8 @@ impl AppState {
     /// Records a rejected answer for task `id` and gives the error to
     /// answer with.
     fn reject(&self, id: TaskId, worker: Option<&WorkerId>, refused: CheckFailed) -> UseCaseError {
-        let mut changes = Changes::none();
-        let rejected = self
-            .queue()
-            .reject(id, worker, &refused.0, Instant::now(), &mut changes);
+        let (rejected, changes, _) = self
+            .decide(|queue, changes| queue.reject(id, worker, &refused.0, Instant::now(), changes));
         self.commit(&changes, &Cost::none());
         match rejected {
             Ok(_) => UseCaseError::Rejected(refused.0),

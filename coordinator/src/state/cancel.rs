@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use super::cost::Cost;
 use super::{AppState, UseCaseError};
-use crate::queue::{Changes, TaskId, TaskView};
+use crate::queue::{TaskId, TaskView};
 
 impl AppState {
     /// `POST /task/N/cancel`: task `id` (and, for a split task, its parts
@@ -14,11 +14,19 @@ impl AppState {
     ///
     /// # Errors
     ///
-    /// [`UseCaseError::Queue`] for an unknown or completed task.
-    pub fn cancel(&self, id: TaskId) -> Result<TaskView, UseCaseError> {
-        let mut changes = Changes::none();
-        let cancelled = self.queue().cancel(id, Instant::now(), &mut changes);
+    /// [`UseCaseError::Queue`] for an unknown or completed task;
+    /// [`UseCaseError::Store`] when the cancel could not be stored.
+    pub async fn cancel(&self, id: TaskId) -> Result<TaskView, UseCaseError> {
+        let (cancelled, changes, ticket) =
+            self.decide(|queue, changes| queue.cancel(id, Instant::now(), changes));
+        let view = cancelled?;
+        let ticket = if changes.is_empty() {
+            self.inner.store.durable(id)
+        } else {
+            ticket
+        };
+        ticket.durable().await?;
         self.commit(&changes, &Cost::none());
-        Ok(cancelled?)
+        Ok(view)
     }
 }

@@ -3,9 +3,10 @@
 
 use crate::plan::EmptyTask;
 use crate::queue::QueueError;
+use crate::store::StoreError;
 
 /// Why a use case refused a request.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum UseCaseError {
     /// The queue refused (unknown task, full, not the holder, ...).
     #[error(transparent)]
@@ -20,6 +21,10 @@ pub enum UseCaseError {
     /// task went back to the queue.
     #[error("Result rejected: {0}")]
     Rejected(String),
+    /// The store could not keep what the request would have changed (a
+    /// full disk, say); nothing was acknowledged.
+    #[error("The task state could not be stored: {0}")]
+    Store(#[from] StoreError),
     /// Something failed inside the server.
     #[error("Internal server error")]
     Internal(String),

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::AppState;
 use super::cost::Cost;
-use crate::queue::{Changes, Lease, NoLease, WorkerId};
+use crate::queue::{Lease, NoLease, WorkerId};
 
 /// How often a benched worker's long poll looks for shutdown.
 const BENCHED_POLL_STEP: Duration = Duration::from_secs(1);
@@ -57,10 +57,8 @@ impl AppState {
 
     /// One lease attempt under one lock.
     fn lease_now(&self, worker: &WorkerId) -> Result<Lease, NoLease> {
-        let mut changes = Changes::none();
-        let lease = self
-            .queue()
-            .lease_next(worker, Instant::now(), &mut changes);
+        let (lease, changes, _) =
+            self.decide(|queue, changes| queue.lease_next(worker, Instant::now(), changes));
         self.commit(&changes, &Cost::none());
         lease
     }

@@ -34,9 +34,9 @@ pub(super) fn change(change: &Change, cost: &Cost) {
             plan_cpu_ms = cpu(cost.plan),
             "task submitted, split into parts"
         ),
-        Change::PartSubmitted {
-            id, split, index, ..
-        } => debug!(task = %id, split = %split, part = index + 1, "part queued"),
+        Change::PartSubmitted { id, part, .. } => {
+            debug!(task = %id, split = %part.split, part = part.index + 1, "part queued");
+        }
         Change::Leased {
             id,
             worker,
@@ -72,8 +72,8 @@ pub(super) fn change(change: &Change, cost: &Cost) {
             error = &**error,
             "task failed"
         ),
-        Change::Cancelled { id, split } => match split {
-            Some(split) => info!(task = %id, split = %split, "part cancelled"),
+        Change::Cancelled { id, part } => match part {
+            Some(part) => info!(task = %id, split = %part.split, "part cancelled"),
             None => info!(task = %id, "task cancelled"),
         },
         Change::Rejected {

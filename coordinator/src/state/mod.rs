@@ -48,7 +48,8 @@ pub use error::UseCaseError;
 pub use view::{KnownState, StatsReport};
 
 use crate::config::Config;
-use crate::queue::{Changes, TaskQueue};
+use crate::queue::{Changes, FIRST_PART_ID, IdWindow, TaskQueue};
+use crate::store::{Store, StoreError, Ticket};
 use cost::Cost;
 use waiters::ResultWaiters;
 
@@ -62,6 +63,8 @@ pub struct AppState {
 struct Inner {
     config: Config,
     queue: Mutex<TaskQueue>,
+    /// Where the task state is kept.
+    store: Store,
     /// Signalled once per task made pending; long polls for tasks wait on it.
     task_available: Notify,
     result_waiters: ResultWaiters,
@@ -70,21 +73,57 @@ struct Inner {
 }
 
 impl AppState {
-    /// Fresh state with an empty queue enforcing `config`'s limits.
+    /// Fresh state with an empty queue enforcing `config`'s limits, kept in
+    /// memory only (whatever `config` says of a data directory).
     pub fn new(config: &Config) -> Self {
+        Self::with_queue(
+            config,
+            TaskQueue::new(config.queue_limits(), config.reject_policy()),
+            Store::Memory,
+        )
+    }
+
+    /// The state `config` asks for: kept in its data directory (opened, and
+    /// what it holds restored into the queue) or in memory only.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the data directory is in use by another
+    /// coordinator, of another format version, or cannot be read.
+    pub fn open(config: &Config) -> Result<Self, StoreError> {
+        let Some(path) = &config.data_dir else {
+            return Ok(Self::new(config));
+        };
+        let started = Instant::now();
+        let (store, recovered) = Store::open(path, config.sync)?;
+        let mut queue = TaskQueue::new(config.queue_limits(), config.reject_policy());
+        let ids = recovered.ids.unwrap_or(IdWindow {
+            client_below: 1,
+            parts_above: FIRST_PART_ID,
+        });
+        queue.restore(recovered.tasks, ids, Instant::now());
+        crate::store::log_recovery(path, &store, &recovered.found, started);
+        Ok(Self::with_queue(config, queue, store))
+    }
+
+    fn with_queue(config: &Config, queue: TaskQueue, store: Store) -> Self {
         Self {
             inner: Arc::new(Inner {
                 config: config.clone(),
-                queue: Mutex::new(TaskQueue::new(
-                    config.queue_limits(),
-                    config.reject_policy(),
-                )),
+                queue: Mutex::new(queue),
+                store,
                 task_available: Notify::new(),
                 result_waiters: ResultWaiters::default(),
                 shutting_down: AtomicBool::new(false),
                 started_at: Instant::now(),
             }),
         }
+    }
+
+    /// Writes what the store has waiting and stops its writer: call it last,
+    /// when no request is served any more.
+    pub fn close(&self) {
+        self.inner.store.close();
     }
 
     /// The settings this state was built with.
@@ -122,6 +161,21 @@ impl AppState {
             .queue
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `op` on the queue under its lock, and hands the changes it made to
+    /// the store in the same stretch (so the store gets them in the order
+    /// the queue decided them). The ticket says when they are on disk.
+    fn decide<T>(
+        &self,
+        op: impl FnOnce(&mut TaskQueue, &mut Changes) -> T,
+    ) -> (T, Changes, Ticket) {
+        let mut changes = Changes::none();
+        let mut queue = self.queue();
+        let out = op(&mut queue, &mut changes);
+        let ticket = self.inner.store.write(&changes);
+        drop(queue);
+        (out, changes, ticket)
     }
 
     /// Passes a change record on to everyone who follows changes: logs each

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use super::cost::Cost;
 use super::{AppState, UseCaseError};
-use crate::queue::{Changes, TaskId, WorkerId};
+use crate::queue::{TaskId, WorkerId};
 
 impl AppState {
     /// `POST /task/N/release`: `worker` gives task `id` back; it goes to the
@@ -15,10 +15,8 @@ impl AppState {
     /// [`UseCaseError::Queue`] for an unknown task, or one `worker` does not
     /// hold.
     pub fn release(&self, id: TaskId, worker: &WorkerId) -> Result<(), UseCaseError> {
-        let mut changes = Changes::none();
-        let released = self
-            .queue()
-            .release(id, worker, Instant::now(), &mut changes);
+        let (released, changes, _) =
+            self.decide(|queue, changes| queue.release(id, worker, Instant::now(), changes));
         self.commit(&changes, &Cost::none());
         Ok(released?)
     }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::cost::{Cost, Spent};
 use super::{AppState, UseCaseError, run_sized};
 use crate::plan::{self, Submission};
-use crate::queue::{Changes, TaskId};
+use crate::queue::TaskId;
 
 impl AppState {
     /// `POST /task`: queues `body` as a new task and returns the id the
@@ -35,12 +35,36 @@ impl AppState {
             Ok::<_, UseCaseError>((task, cost))
         })
         .await??;
-        let mut changes = Changes::none();
-        let submitted = self.queue().submit(task, Instant::now(), &mut changes);
-        self.commit(&changes, &cost);
-        submitted.map_err(|refused| {
+        self.reserve_ids(task.parts()).await?;
+        let (submitted, changes, ticket) =
+            self.decide(|queue, changes| queue.submit(task, Instant::now(), changes));
+        let id = submitted.map_err(|refused| {
             tracing::warn!(error = %refused, "task refused");
-            refused.into()
-        })
+            refused
+        });
+        if let Err(error) = ticket.durable().await {
+            // Not on disk, so not accepted: the task goes, its records with it.
+            if let Ok(id) = id {
+                let (_, withdrawn, _) = self.decide(|queue, changes| queue.withdraw(id, changes));
+                self.commit(&withdrawn, &Cost::none());
+            }
+            return Err(error.into());
+        }
+        self.commit(&changes, &cost);
+        Ok(id?)
+    }
+
+    /// Reserves task ids on disk when the reserved ones run short, before a
+    /// task with `parts` parts takes some.
+    async fn reserve_ids(&self, parts: usize) -> Result<(), UseCaseError> {
+        if !self.inner.store.reserves_ids() {
+            return Ok(());
+        }
+        let Some(window) = self.queue().ids_to_reserve(parts) else {
+            return Ok(());
+        };
+        self.inner.store.reserve(window).durable().await?;
+        self.queue().reserve_ids(window);
+        Ok(())
     }
 }

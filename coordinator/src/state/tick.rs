@@ -13,8 +13,7 @@ impl AppState {
     /// it with a later `now` to expire leases without sleeping. Returns
     /// the changes it made.
     pub fn tick(&self, now: Instant) -> Changes {
-        let mut changes = Changes::none();
-        self.queue().tick(now, &mut changes);
+        let ((), changes, _) = self.decide(|queue, changes| queue.tick(now, changes));
         self.commit(&changes, &Cost::none());
         changes
     }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::{AppState, UseCaseError};
 use crate::queue::{Stats, TaskId, TaskStatus, TaskView};
+use crate::store::StoreStats;
 
 /// What a client waiting on a task last saw of it; `None` fields mean "as
 /// the task is when the request arrives".
@@ -18,12 +19,14 @@ pub struct KnownState {
 }
 
 /// `GET /stats`: the queue's counters and how long the server has run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StatsReport {
     /// The queue's counters and recently seen workers.
     pub stats: Stats,
     /// Time since the server started.
     pub uptime: Duration,
+    /// Where the task state is kept, and what the store has done.
+    pub store: StoreStats,
 }
 
 impl AppState {
@@ -75,6 +78,7 @@ impl AppState {
         StatsReport {
             stats: self.queue().stats(now),
             uptime: now.saturating_duration_since(self.started_at()),
+            store: self.inner.store.stats(),
         }
     }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod process;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -79,6 +81,14 @@ impl TestApp {
         let state = AppState::new(&config);
         let router = app(config, state.clone());
         Self { state, router }
+    }
+
+    /// An app whose state is kept in `config`'s data directory (opened, and
+    /// what it holds restored).
+    pub fn open(config: Config) -> Result<Self, coordinator::StoreError> {
+        let state = AppState::open(&config)?;
+        let router = app(config, state.clone());
+        Ok(Self { state, router })
     }
 
     /// Sends one request and collects the answer.

@@ -12,24 +12,13 @@ use std::time::Duration;
 
 use common::ThreadCpuTime;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use kernel::testdata::floats;
 use kernel_wasm_check::{Entry, KERNEL_OK, WasmKernel};
 
 #[path = "../../benches/common/mod.rs"]
 mod common;
 
 const SIZES: [usize; 4] = [64, 256, 512, 1024];
-
-fn values(len: usize, seed: u64) -> Vec<f64> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-        .collect()
-}
 
 fn wasmtime_f64(c: &mut Criterion<ThreadCpuTime>) {
     let mut wasm = WasmKernel::load().expect("the kernel's wasm32 module loads");
@@ -40,7 +29,7 @@ fn wasmtime_f64(c: &mut Criterion<ThreadCpuTime>) {
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(2));
     for n in SIZES {
-        let (a, b) = (values(n * n, 1), values(n * n, 2));
+        let (a, b) = (floats(n * n, 1), floats(n * n, 2));
         let ops = wasm.upload(&a, n, n, &b, n).expect("upload");
         group.throughput(Throughput::Elements(2 * (n as u64).pow(3)));
         for (name, entry) in [

@@ -6,6 +6,7 @@
 //! multiply-adds) gives identical integers and floats within rounding.
 
 use kernel::gemm::{Isa, gemm_f64_with};
+use kernel::testdata::Xorshift;
 use kernel::{Matrix, multiply_exact, multiply_text};
 use kernel_wasm_check::{Entry, WasmKernel};
 use proptest::prelude::*;
@@ -154,15 +155,9 @@ proptest! {
 
     #[test]
     fn random_f64_products_match_native((m, k, n) in shapes(), seed in any::<u64>()) {
-        let mut state = seed | 1;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        };
-        let a: Vec<f64> = (0..m * k).map(|_| next()).collect();
-        let b: Vec<f64> = (0..k * n).map(|_| next()).collect();
+        let mut rng = Xorshift::new(seed);
+        let a: Vec<f64> = (0..m * k).map(|_| rng.next_signed_unit()).collect();
+        let b: Vec<f64> = (0..k * n).map(|_| rng.next_signed_unit()).collect();
         check_f64(&mut wasm(), &a, m, k, &b, n)?;
     }
 
@@ -172,13 +167,8 @@ proptest! {
         scale in prop_oneof![Just(1_000i64), Just(1 << 30), Just(i64::MAX)],
         seed in any::<u64>(),
     ) {
-        let mut state = seed | 1;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state as i64) % scale
-        };
+        let mut rng = Xorshift::new(seed);
+        let mut next = move || (rng.next_u64() as i64) % scale;
         let a: Vec<i64> = (0..m * k).map(|_| next()).collect();
         let b: Vec<i64> = (0..k * n).map(|_| next()).collect();
         check_i64(&mut wasm(), &a, m, k, &b, n)?;
