@@ -42,14 +42,14 @@ echo "compile-wasm: building kernel for $WASM_TARGET (simd128, release)"
 cargo build -p kernel --lib --release --target "$WASM_TARGET"
 mkdir -p "$PKG_DIR"
 echo "compile-wasm: running wasm-bindgen --target web into webserver/pkg/"
-cargo run --quiet -p kernel-bindgen -- "$RAW_WASM" "$PKG_DIR"
+cargo run -p kernel-bindgen -- "$RAW_WASM" "$PKG_DIR"
 
 echo "compile-wasm: building the relaxed-simd variant (fused multiply-adds)"
 RELAXED_DIR="$TARGET_DIR/wasm-relaxed"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" \
     cargo build -p kernel --lib --release --target "$WASM_TARGET" --target-dir "$RELAXED_DIR"
 rm -rf "$RELAXED_DIR/pkg" "$PKG_DIR/kernel_relaxed_bg.wasm"
-cargo run --quiet -p kernel-bindgen -- "$RELAXED_DIR/$WASM_TARGET/release/kernel.wasm" "$RELAXED_DIR/pkg"
+cargo run -p kernel-bindgen -- "$RELAXED_DIR/$WASM_TARGET/release/kernel.wasm" "$RELAXED_DIR/pkg"
 # kernel_best.js always ships: without kernel_relaxed_bg.wasm it loads kernel_bg.wasm.
 cp "$ROOT/kernel/js/kernel_best.js" "$PKG_DIR/kernel_best.js"
 if cmp -s "$RELAXED_DIR/pkg/kernel.js" "$PKG_DIR/kernel.js"; then

@@ -26,6 +26,8 @@ export class ComputeSlot {
     this.retiring = false;
     this.lastMs = null;
     this.lastFlops = 0;
+    /** Bytes the last delivered task received and sent, {in, out}, or null. */
+    this.lastBytes = null;
     this.spawn();
   }
 

@@ -1,14 +1,16 @@
-// The coordinator's HTTP API as the pages use it, one method a route (CONTRACT.md
+// The coordinator's HTTP API as the pages use it, one method a route (coordinator/CONTRACT.md
 // and the README's extensions): submitting a task, claiming one (long poll
-// `wait=`), posting a result (`return=minimal`), giving a task back, reading a
-// result (long poll `wait=`, `status=`, `partsDone=`) and the statistics.
+// `wait=`, a part's place with `describe=1`), posting a result (`return=minimal`),
+// giving a task back, cancelling one, reading a result (long poll `wait=`,
+// `status=`, `partsDone=`; a split task's parts with `parts=1`; the product kept as
+// bytes) and the statistics.
 //
 // Every answer that is not a success, and every request that does not reach the
 // coordinator, becomes one error type, CoordinatorError: the HTTP status (0 when
 // unreachable), the coordinator's own `{"error":"..."}` text, and `Retry-After`.
 // What to do about it (retry, back off, tell the person) is left to the callers.
 
-import { taskIdOf } from './task-reader.js';
+import { TaskJsonError, partOf, readReport, taskIdOf } from './task-reader.js';
 
 /** A request the coordinator did not answer with success, or that did not reach it. */
 export class CoordinatorError extends Error {
@@ -80,6 +82,18 @@ function resultBlob(body) {
   return new Blob([JSON.stringify(body)]);
 }
 
+/** The query of `GET result/N`: a long poll for a change from what the caller saw, a split task's parts. */
+function resultQuery({ waitSecs = 0, status, partsDone, parts = false }) {
+  const query = [];
+  if (waitSecs > 0) {
+    query.push(`wait=${waitSecs}`);
+    if (status) query.push(`status=${encodeURIComponent(status)}`);
+    if (Number.isInteger(partsDone)) query.push(`partsDone=${partsDone}`);
+  }
+  if (parts) query.push('parts=1');
+  return query.length ? `?${query.join('&')}` : '';
+}
+
 /** Talks to one coordinator; holds nothing but where it is. */
 export class CoordinatorClient {
   /** @param {string} base the coordinator's URL ending in `/`, or '' for the page's own */
@@ -132,20 +146,23 @@ export class CoordinatorClient {
   }
 
   /**
-   * `GET task/next?workerId=W&wait=S`: claims the next task, waiting up to S seconds
-   * for one on a coordinator with the long-poll extension (one without answers at once).
-   * The answer is kept as bytes: reading it is left to the compute worker, which gets
-   * them transferred.
+   * `GET task/next?workerId=W&wait=S[&describe=1]`: claims the next task, waiting up to
+   * S seconds for one on a coordinator with the long-poll extension (one without answers
+   * at once). The answer is kept as bytes: reading it is left to the compute worker,
+   * which gets them transferred. With `describe`, a part of a split task says which
+   * task it belongs to.
    *
    * @param {string} workerId
-   * @param {{waitSecs?: number, signal?: AbortSignal}} options
-   * @returns {Promise<{taskId: number, answer: Uint8Array, receiveMs: number} | null>} the
-   *   task (`receiveMs`: time to download its body), or null when there was none (204)
+   * @param {{waitSecs?: number, signal?: AbortSignal, describe?: boolean}} options
+   * @returns {Promise<{taskId: number, answer: Uint8Array, receiveMs: number,
+   *   part: {of: number, number: number, total: number} | null} | null>} the task
+   *   (`receiveMs`: time to download its body; `part`: part `number` of `total` of task
+   *   `of`), or null when there was none (204)
    * @throws {CoordinatorError} an error answer, an answer without a valid task id, unreachable
    *   (an aborted request too)
    */
-  async nextTask(workerId, { waitSecs = 0, signal } = {}) {
-    const query = `workerId=${encodeURIComponent(workerId)}&wait=${waitSecs}`;
+  async nextTask(workerId, { waitSecs = 0, signal, describe = false } = {}) {
+    const query = `workerId=${encodeURIComponent(workerId)}&wait=${waitSecs}${describe ? '&describe=1' : ''}`;
     const response = await this.ok(`task/next?${query}`, { signal, cache: 'no-store' });
     if (response.status === 204) return null;
     const headersAt = performance.now();
@@ -158,7 +175,7 @@ export class CoordinatorClient {
     const receiveMs = performance.now() - headersAt;
     const taskId = taskIdOf(answer);
     if (!Number.isSafeInteger(taskId) || taskId <= 0) throw badAnswer(response, 'has no valid taskId');
-    return { taskId, answer, receiveMs };
+    return { taskId, answer, receiveMs, part: describe ? partOf(answer) : null };
   }
 
   /**
@@ -168,15 +185,35 @@ export class CoordinatorClient {
    * @param {number} taskId
    * @param {{result: Uint8Array | string} | {error: string}} body
    * @param {string} workerId credited with the result (and with its rejection)
+   * @returns {Promise<object | null>} the task's report as the coordinator answered it
+   *   (`status` `failed` when the task was cancelled or failed before), null when the
+   *   answer is not JSON
    * @throws {CoordinatorError} 422 (the coordinator's check rejected it), 404, 409,
    *   5xx, unreachable
    */
   async postResult(taskId, body, workerId) {
-    await this.ok(`task/${taskId}/result?workerId=${encodeURIComponent(workerId)}&return=minimal`, {
+    const response = await this.ok(`task/${taskId}/result?workerId=${encodeURIComponent(workerId)}&return=minimal`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: resultBlob(body),
     });
+    try {
+      return await response.json();
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * `POST task/N/cancel`: cancels a task (and the parts of a split task); no worker is
+   * handed it any more.
+   *
+   * @returns {Promise<object>} the task's report, now `failed` with "Task cancelled"
+   * @throws {CoordinatorError} 409 (completed already), 404, 405 (a coordinator without
+   *   cancel), unreachable
+   */
+  cancelTask(taskId) {
+    return this.json(`task/${taskId}/cancel`, { method: 'POST' });
   }
 
   /**
@@ -204,13 +241,37 @@ export class CoordinatorClient {
    * @throws {CoordinatorError} 404 (unknown or expired), 400, unreachable
    */
   async result(taskId, { waitSecs = 0, status, partsDone, signal } = {}) {
-    let query = '';
-    if (waitSecs > 0) {
-      query = `?wait=${waitSecs}`;
-      if (status) query += `&status=${encodeURIComponent(status)}`;
-      if (Number.isInteger(partsDone)) query += `&partsDone=${partsDone}`;
+    return this.json(`result/${taskId}${resultQuery({ waitSecs, status, partsDone })}`, { signal, cache: 'no-store' });
+  }
+
+  /**
+   * `GET result/N` as {@link result} asks it (`parts` adds `parts=1`: a split task's
+   * parts, each `{taskId, status, workerId}`), read from bytes: the product stays
+   * UTF-8 bytes, `resultBytes`, and never becomes a string.
+   *
+   * @param {number} taskId
+   * @param {{waitSecs?: number, status?: string, partsDone?: number, parts?: boolean,
+   *   signal?: AbortSignal}} options
+   * @returns {Promise<object | null>} `{taskId, status, resultBytes, ...}`, or null for 204
+   * @throws {CoordinatorError} 404 (unknown or expired), 400, unreachable, an answer that
+   *   is not a JSON object
+   */
+  async report(taskId, { waitSecs = 0, status, partsDone, parts = false, signal } = {}) {
+    const query = resultQuery({ waitSecs, status, partsDone, parts });
+    const response = await this.ok(`result/${taskId}${query}`, { signal, cache: 'no-store' });
+    if (response.status === 204) return null;
+    let bytes;
+    try {
+      bytes = new Uint8Array(await response.arrayBuffer());
+    } catch (err) {
+      throw unreachable(err);
     }
-    return this.json(`result/${taskId}${query}`, { signal, cache: 'no-store' });
+    try {
+      return readReport(bytes);
+    } catch (err) {
+      if (err instanceof TaskJsonError) throw badAnswer(response, 'is not a JSON object');
+      throw err;
+    }
   }
 
   /**

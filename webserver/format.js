@@ -10,8 +10,19 @@ export function formatElapsed(ms) {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
 
-/** A length of text as "512 bytes", "3.5 KB" or "140 KB". */
-export function formatSize(chars) {
-  if (chars < 1024) return `${chars} bytes`;
-  return `${(chars / 1024).toFixed(chars < 10240 ? 1 : 0)} KB`;
+/** A length of text in bytes as "512 bytes", "3.5 KB", "140 KB" or "10.4 MB". */
+export function formatSize(bytes) {
+  if (bytes < 1024) return `${Math.round(bytes)} bytes`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(bytes < 10240 ? 1 : 0)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/**
+ * A task as the worker page names it: "task 7", or for a part of a split task
+ * "task 2147483646 (part 2/4 of task 14)".
+ *
+ * @param {{taskId: number, part?: {of: number, number: number, total: number} | null}} task
+ */
+export function formatTask({ taskId, part }) {
+  return part ? `task ${taskId} (part ${part.number}/${part.total} of task ${part.of})` : `task ${taskId}`;
 }

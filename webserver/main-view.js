@@ -1,9 +1,13 @@
-// The main app's view (xdana.html): the matrix fields and their hints, the task's
-// steps and status, its progress by parts, the product (in full when small, as a
-// corner plus a download when large) and the coordinator's figures. DOM only: it
-// shows what it is given and passes the person's actions on (xdana.js decides).
+// The main app's view (xdana.html): the matrix fields and their hints (a generated
+// matrix too large for a text field stands in as a summary with a download), the
+// task's steps and status, its progress by parts and the workers of its parts, the
+// Cancel button, the product (in full when small, as a corner plus a download when
+// large: read from its bytes, never one string) and the coordinator's figures. DOM
+// only: it shows what it is given and passes the person's actions on (xdana.js
+// decides).
 
 import { formatElapsed, formatSize } from './format.js';
+import { cornerOf, readMatrix, shapeOf } from './task-reader.js';
 
 /** Products with at most this many cells (and characters) are shown in full. */
 const SMALL_RESULT_CELLS = 256;
@@ -14,8 +18,11 @@ const CORNER = 8;
 const SHAPE_HINT_DELAY_MS = 150;
 
 const STEPS = ['submitted', 'pending', 'processing', 'completed'];
-/** The hint next to each matrix field. */
+/** The hint next to each matrix field, and where a generated matrix is summed up. */
 const HINTS = { 'matrix-a': 'shape-a', 'matrix-b': 'shape-b' };
+const GENERATED = { 'matrix-a': 'generated-a', 'matrix-b': 'generated-b' };
+const NAMES = { 'matrix-a': 'A', 'matrix-b': 'B' };
+const decoder = new TextDecoder();
 
 /**
  * The matrix text laid out one row per line, for display.
@@ -28,6 +35,12 @@ export function formatMatrix(text) {
 }
 
 const elapsed = (job) => formatElapsed((job.finishedAt ?? performance.now()) - job.startedAt);
+
+/** Who computed a split task's parts: "the workers (w1, w2)", or "the workers" when unknown. */
+function workersOf(partList) {
+  const ids = [...new Set((partList ?? []).map((p) => p.workerId).filter(Boolean))];
+  return ids.length ? `the workers (${ids.join(', ')})` : 'the workers';
+}
 
 /** What the status line says of `job`. */
 function statusText(job) {
@@ -46,6 +59,7 @@ function statusText(job) {
     case 'completed':
       return parts ? `Task ${job.taskId} completed in ${parts.total} parts in ${elapsed(job)}` : `Task ${job.taskId} completed${who} in ${elapsed(job)}`;
     case 'failed':
+      if (job.cancelled) return `Task ${job.taskId} was cancelled after ${elapsed(job)}`;
       return `Task ${job.taskId} was refused${who} after ${elapsed(job)}`;
     default:
       return job.status;
@@ -57,6 +71,8 @@ export class MainView {
   constructor(doc = document) {
     this.doc = doc;
     this.downloadUrl = null;
+    /** Download links of generated matrices, by field. */
+    this.generatedUrls = {};
   }
 
   $(id) {
@@ -77,13 +93,52 @@ export class MainView {
     return this.$(field).value;
   }
 
-  setMatrices(a, b) {
-    this.$('matrix-a').value = a;
-    this.$('matrix-b').value = b;
+  /** Puts matrix text into a field ('matrix-a' or 'matrix-b'). */
+  setMatrix(field, text) {
+    this.$(field).value = text;
+  }
+
+  /**
+   * A generated matrix stands in for a field's text: the field is emptied and says so,
+   * and a link downloads the matrix (its Blob: the page never holds it as a string).
+   *
+   * @param {string} field 'matrix-a' or 'matrix-b'
+   * @param {{blob: Blob, size: number, rows: number, cols: number}} matrix
+   */
+  showGenerated(field, { blob, size: bytes, rows, cols }) {
+    const name = NAMES[field];
+    const size = formatSize(bytes);
+    this.clearGenerated(field);
+    this.$(field).value = '';
+    this.$(field).placeholder = `${rows}×${cols} random integers (${size} of text), generated. Type here to replace it.`;
+    this.$(HINTS[field]).textContent = `${rows}×${cols} (generated)`;
+    const url = URL.createObjectURL(blob);
+    this.generatedUrls[field] = url;
+    const link = this.cell('a', `Download ${name} (${size})`);
+    Object.assign(link, { href: url, download: `matrix-${name}-${rows}x${cols}.txt`, id: `download-${name.toLowerCase()}` });
+    this.$(GENERATED[field]).replaceChildren(`${name} is ${rows}×${cols}, generated: too large to show here. `, link);
+    this.$(GENERATED[field]).hidden = false;
+  }
+
+  /** The field's generated matrix is gone (replaced by typing or by text). */
+  clearGenerated(field) {
+    if (this.generatedUrls[field]) URL.revokeObjectURL(this.generatedUrls[field]);
+    delete this.generatedUrls[field];
+    this.$(field).placeholder = '';
+    this.$(GENERATED[field]).hidden = true;
+    this.$(GENERATED[field]).replaceChildren();
+  }
+
+  /** The generator is at work (`note` says what), or done ('' and not busy). */
+  showGenerating(busy, note) {
+    this.$('generate').disabled = busy;
+    this.$('generate-note').textContent = note;
   }
 
   /** Shows why the input cannot be sent ('' for nothing), marking `field` (or none). */
   showInputError(message, field) {
+    // A note about an earlier submission does not belong next to a new problem.
+    if (message) this.$('submit-note').textContent = '';
     this.$('input-error').textContent = message;
     for (const id of Object.keys(HINTS)) this.$(id).setAttribute('aria-invalid', String(id === field));
     if (field) this.$(field).focus();
@@ -111,7 +166,8 @@ export class MainView {
 
   /**
    * Passes the person's actions on: `submit` (the form, or Ctrl+Enter in a matrix),
-   * `generate`, and `edited(field)` a moment after a matrix was typed into.
+   * `generate`, `cancel`, `typed(field)` as soon as a matrix is typed into, and
+   * `edited(field)` a moment after.
    */
   bind(on) {
     this.$('task-form').addEventListener('submit', (event) => {
@@ -119,6 +175,7 @@ export class MainView {
       on.submit();
     });
     this.$('generate').addEventListener('click', () => on.generate());
+    this.$('cancel').addEventListener('click', () => on.cancel());
     for (const field of Object.keys(HINTS)) {
       let timer = 0;
       this.$(field).addEventListener('keydown', (event) => {
@@ -130,6 +187,7 @@ export class MainView {
       });
       this.$(field).addEventListener('input', () => {
         this.$(field).removeAttribute('aria-invalid');
+        on.typed(field);
         clearTimeout(timer);
         timer = setTimeout(() => on.edited(field), SHAPE_HINT_DELAY_MS);
       });
@@ -145,6 +203,7 @@ export class MainView {
     this.$('task-view').hidden = false;
     this.showWarning('');
     this.$('submit').disabled = true;
+    this.$('submit-note').textContent = `Sending ${formatSize(job.bytes)}…`;
     this.renderStatus(job);
   }
 
@@ -154,12 +213,13 @@ export class MainView {
   }
 
   taskSubmitted(job) {
-    this.$('submit-note').textContent = `Submitted as task ${job.taskId}.`;
+    this.$('submit-note').textContent = `Submitted as task ${job.taskId} (${formatSize(job.bytes)}).`;
     this.renderStatus(job);
   }
 
   /** Nothing was submitted after all: says why, in place of the task view. */
   taskNotSubmitted(message) {
+    this.$('submit-note').textContent = '';
     this.$('task-view').hidden = true;
     this.$('no-task').hidden = false;
     this.showInputError(message, null);
@@ -174,6 +234,9 @@ export class MainView {
     const step = job.status === 'submitting' ? 'submitted' : job.status === 'failed' ? job.lastStep : job.status;
     this.showStep(step, job.status === 'failed');
     this.renderParts(job);
+    const open = job.taskId !== null && (job.status === 'pending' || job.status === 'processing');
+    this.$('cancel').hidden = !open;
+    this.$('cancel').disabled = Boolean(job.cancelling);
   }
 
   /** Marks the steps up to `step`; a failed task ends on a "Failed" last step. */
@@ -201,11 +264,31 @@ export class MainView {
     this.$('parts-text').textContent = `${done} of ${parts.total} parts done`;
     // The processing step fills up with the parts.
     if (job.status === 'processing') this.$('progress').value = STEPS.indexOf('processing') + done / parts.total;
+    this.renderPartList(job.partList);
+  }
+
+  /** Each part of a split task: its task id, status and the worker that holds or computed it. */
+  renderPartList(list) {
+    this.$('parts-wrap').hidden = !list?.length;
+    if (!list?.length) return;
+    const rows = list.map((part, i) => {
+      const tr = this.doc.createElement('tr');
+      tr.dataset.taskId = String(part.taskId);
+      tr.dataset.status = part.status;
+      if (part.workerId) tr.dataset.workerId = part.workerId;
+      for (const value of [`${i + 1}/${list.length}`, String(part.taskId), part.status, part.workerId ?? '—']) {
+        tr.append(this.cell('td', value));
+      }
+      return tr;
+    });
+    this.$('part-rows').replaceChildren(...rows);
   }
 
   // ---------------------------------------------------------------- the product
 
   clearResult() {
+    this.$('parts-wrap').hidden = true;
+    this.$('part-rows').replaceChildren();
     this.$('result-view').hidden = true;
     this.$('no-result').hidden = false;
     this.$('result-error').textContent = '';
@@ -218,39 +301,58 @@ export class MainView {
 
   /**
    * Shows a product: in full when small (or unreadable), else its top-left corner;
-   * a download of the whole text either way.
+   * a download of the whole text either way. Only a small product is decoded into a
+   * string; a large one is counted and its corner read from its first rows.
    *
    * @param {object} job the task
-   * @param {string} text the product's matrix text
-   * @param {{rows: number, cols: number, cells: string[][]} | null} shape as read, null when unreadable
+   * @param {Uint8Array} bytes the product's matrix text as UTF-8
    */
-  showProduct(job, text, shape) {
+  showProduct(job, bytes) {
     this.$('no-result').hidden = true;
     this.$('result-view').hidden = false;
+    let shape = null;
+    let text = null;
+    if (bytes.length <= SMALL_RESULT_CHARS) {
+      text = decoder.decode(bytes);
+      try {
+        shape = readMatrix(text, 'The product');
+      } catch {
+        shape = null;
+      }
+    } else {
+      // The coordinator checked the product: brackets and commas give its shape.
+      shape = shapeOf(bytes);
+    }
     const dims = shape ? `${shape.rows}×${shape.cols}` : 'unreadable';
     const who = job.parts
-      ? `assembled from ${job.parts.total} parts computed by the workers`
+      ? `assembled from ${job.parts.total} parts computed by ${workersOf(job.partList)}`
       : `computed by ${job.workerId ? `worker ${job.workerId}` : 'a worker'}`;
     this.$('result-summary').textContent = `${dims} product of task ${job.taskId}, ${who}, ${elapsed(job)} after submitting.`;
-    const small = shape && shape.rows * shape.cols <= SMALL_RESULT_CELLS && text.length <= SMALL_RESULT_CHARS;
-    if (small || !shape) {
+    const small = text !== null && (!shape || shape.rows * shape.cols <= SMALL_RESULT_CELLS);
+    if (small) {
       this.$('product').textContent = formatMatrix(text);
       this.$('product').hidden = false;
     } else {
-      this.showCorner(shape, dims);
+      this.showCorner(shape, dims, shape.cells ?? cornerOf(bytes, CORNER, CORNER));
     }
     if (this.downloadUrl) URL.revokeObjectURL(this.downloadUrl);
-    this.downloadUrl = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
+    this.downloadUrl = URL.createObjectURL(new Blob([bytes], { type: 'text/plain' }));
     const link = this.$('download');
     link.href = this.downloadUrl;
     link.download = `product-task-${job.taskId}.txt`;
-    link.textContent = `Download the product (${formatSize(text.length)} of Dana text)`;
+    link.textContent = `Download the product (${formatSize(bytes.length)} of Dana text)`;
     link.hidden = false;
   }
 
-  /** The top-left CORNER × CORNER cells of a large product, with row and column numbers. */
-  showCorner(shape, dims) {
-    const r = Math.min(CORNER, shape.rows);
+  /**
+   * The top-left CORNER × CORNER cells of a large product, with row and column numbers.
+   *
+   * @param {{rows: number, cols: number}} shape
+   * @param {string} dims the shape as shown
+   * @param {string[][]} cells at least the corner's cells, by row
+   */
+  showCorner(shape, dims, cells) {
+    const r = Math.min(CORNER, shape.rows, cells.length);
     const c = Math.min(CORNER, shape.cols);
     const caption = this.cell('caption', `Top-left ${r}×${c} corner of ${dims}`, 'hint');
     const head = this.doc.createElement('tr');
@@ -261,7 +363,7 @@ export class MainView {
     for (let i = 0; i < r; i += 1) {
       const tr = this.doc.createElement('tr');
       tr.append(this.cell('th', String(i + 1)));
-      for (let j = 0; j < c; j += 1) tr.append(this.cell('td', shape.cells[i][j]));
+      for (let j = 0; j < c; j += 1) tr.append(this.cell('td', cells[i][j] ?? ''));
       if (c < shape.cols) tr.append(this.cell('td', '…', 'more'));
       rows.push(tr);
     }
@@ -278,6 +380,12 @@ export class MainView {
   showFailure(error) {
     this.$('no-result').hidden = true;
     this.$('result-error').textContent = `The workers could not compute this product: ${error || 'no reason given'}`;
+  }
+
+  /** The task was cancelled: no product will come. */
+  showCancelled(job) {
+    this.$('no-result').hidden = true;
+    this.$('result-error').textContent = `Task ${job.taskId} was cancelled: no worker computes it or its parts any more.`;
   }
 
   // ---------------------------------------------------------------- the coordinator

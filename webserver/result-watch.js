@@ -2,8 +2,9 @@
 // `GET result/N` once, then long-polls for a change from what it last saw
 // (`wait=S&status=T&partsDone=D`), so that every answer is news: leased, a part
 // done, completed, failed. A coordinator that answers at once is asked on a
-// schedule instead (fast at first, slower for long-running tasks). What the
-// answers mean to the person is left to the caller (xdana.js).
+// schedule instead (fast at first, slower for long-running tasks). Answers are read
+// as reports whose product stays bytes (a product of tens of megabytes is never one
+// string). What the answers mean to the person is left to the caller (xdana.js).
 
 import { CoordinatorError } from './coordinator-client.js';
 
@@ -38,16 +39,17 @@ function pause(ms, signal) {
  *
  * @param {import('./coordinator-client.js').CoordinatorClient} client
  * @param {number} taskId
- * @param {{signal: AbortSignal, startedAt: number, onAnswer: (answer: object) => void,
+ * @param {{signal: AbortSignal, startedAt: number, parts?: boolean, onAnswer: (answer: object) => void,
  *   onTrouble: (trouble: 'unreachable' | 'reachable' | 'unknown' | CoordinatorError) => void}} options
- *   `startedAt` (performance.now()) sets the polling schedule; `onAnswer` gets every
- *   `GET result/N` answer, the last one included; `onTrouble` hears that the coordinator
+ *   `startedAt` (performance.now()) sets the polling schedule; `parts` asks for a split
+ *   task's parts; `onAnswer` gets every `GET result/N` answer as a report (the client's
+ *   `report()`: the product as `resultBytes`), the last one included; `onTrouble` hears that the coordinator
  *   became unreachable or reachable again, that it has not known the task for a while
  *   (Dana clients treat 404 and 204 as "not ready yet", so this is only said), or of
  *   another error answer. Every trouble is retried.
  * @returns {Promise<object | null>} the last answer (completed or failed), null when aborted
  */
-export async function watchResult(client, taskId, { signal, startedAt, onAnswer, onTrouble }) {
+export async function watchResult(client, taskId, { signal, startedAt, parts = false, onAnswer, onTrouble }) {
   let offline = false;
   let misses = 0;
   let held = false;
@@ -62,7 +64,7 @@ export async function watchResult(client, taskId, { signal, startedAt, onAnswer,
     let answer = null;
     let error = null;
     try {
-      answer = await client.result(taskId, seen ? { ...seen, waitSecs: RESULT_WAIT_SECS, signal } : { signal });
+      answer = await client.report(taskId, seen ? { ...seen, waitSecs: RESULT_WAIT_SECS, parts, signal } : { parts, signal });
     } catch (err) {
       if (signal.aborted) break;
       if (!(err instanceof CoordinatorError)) throw err;
@@ -87,8 +89,8 @@ export async function watchResult(client, taskId, { signal, startedAt, onAnswer,
     }
     held = performance.now() - asked >= RESULT_HELD_MS;
     misses = 0;
-    const parts = Number.isInteger(answer.partsTotal) && answer.partsTotal > 0;
-    seen = { status: answer.status, partsDone: parts ? (Number.isInteger(answer.partsDone) ? answer.partsDone : 0) : undefined };
+    const split = Number.isInteger(answer.partsTotal) && answer.partsTotal > 0;
+    seen = { status: answer.status, partsDone: split ? (Number.isInteger(answer.partsDone) ? answer.partsDone : 0) : undefined };
     onAnswer(answer);
     if (answer.status === 'completed' || answer.status === 'failed') return answer;
   }

@@ -73,6 +73,20 @@ export class SlotPool {
     if (slot.retiring) this.retire(slot);
   }
 
+  /**
+   * Stops computing `ticket` at once (its task was cancelled or finished elsewhere):
+   * its slot gets a fresh worker, or closes if it was to.
+   *
+   * @returns {boolean} whether a slot was computing it
+   */
+  cancel(ticket) {
+    const slot = this.slots.find((s) => s.task === ticket);
+    if (!slot) return false;
+    slot.cancel();
+    if (slot.retiring) this.retire(slot);
+    return true;
+  }
+
   /** Cancels every computation; returns the tickets that were being computed. */
   cancelAll() {
     const cancelled = [];

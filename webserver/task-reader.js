@@ -1,7 +1,8 @@
 // Reads what the pages get and what people type, without turning numbers into
-// JavaScript numbers: the task id and the operands A and B of a `GET task/next`
-// answer, found in its UTF-8 bytes, and Dana matrix text `[[1,2],[3,4]]` (its
-// shape, and its cells as written, checked for the person who typed it).
+// JavaScript numbers: the task id, the operands A and B and the part's place of a
+// `GET task/next` answer, found in its UTF-8 bytes; a task report (`GET result/N`)
+// whose product stays bytes; and Dana matrix text `[[1,2],[3,4]]` (its shape, its
+// top-left corner, and its cells as written, checked for the person who typed it).
 //
 // `JSON.parse` rounds integers beyond 2^53, so a matrix is never parsed as JSON
 // here: one scanner finds where each JSON value starts and ends, and an operand's
@@ -152,6 +153,72 @@ export function taskIdOf(answer) {
   return Number.NaN;
 }
 
+/**
+ * Where a part of a split task belongs, from a `GET task/next?describe=1` answer:
+ * the coordinator writes `"part":{"of":S,"number":K,"total":T}` last (part K of T of
+ * the client's task S), so it is read from the end, without scanning the task data.
+ *
+ * @param {Uint8Array | string} answer the answer body
+ * @returns {{of: number, number: number, total: number} | null} null for a task that
+ *   is not a part (or an answer without the field)
+ */
+export function partOf(answer) {
+  const bytes = bytesOf(answer);
+  let end = bytes.length;
+  while (end > 0 && isSpace(bytes[end - 1])) end -= 1;
+  if (end < 2 || bytes[end - 1] !== CLOSE_BRACE) return null;
+  let close = end - 2;
+  while (close > 0 && isSpace(bytes[close])) close -= 1;
+  if (bytes[close] !== CLOSE_BRACE) return null;
+  // The place holds numbers only: its opening brace is the last one before its end.
+  const open = bytes.lastIndexOf(OPEN_BRACE, close);
+  if (open < 0) return null;
+  let i = open - 1;
+  while (i > 0 && isSpace(bytes[i])) i -= 1;
+  if (bytes[i] !== COLON) return null;
+  i -= 1;
+  while (i > 0 && isSpace(bytes[i])) i -= 1;
+  const key = '"part"';
+  if (i + 1 < key.length || decoder.decode(bytes.subarray(i + 1 - key.length, i + 1)) !== key) return null;
+  let place;
+  try {
+    place = JSON.parse(decoder.decode(bytes.subarray(open, close + 1)));
+  } catch {
+    return null;
+  }
+  const whole = (v) => Number.isSafeInteger(v) && v > 0;
+  if (!whole(place?.of) || !whole(place.number) || !whole(place.total) || place.number > place.total) return null;
+  return { of: place.of, number: place.number, total: place.total };
+}
+
+/**
+ * A task report (`GET result/N`, `POST task/N/cancel`) read from its bytes: every
+ * field but `result` as JSON reads it, and the result as UTF-8 bytes (a view into
+ * `bytes` unless escaped), so that a product of tens of megabytes never becomes one
+ * JavaScript string.
+ *
+ * @param {Uint8Array | string} input the answer body
+ * @returns {{resultBytes: Uint8Array | null} & Record<string, unknown>} the fields,
+ *   with `resultBytes` in place of `result` (null when there is none)
+ * @throws {TaskJsonError} when the body is not a JSON object
+ */
+export function readReport(input) {
+  const bytes = bytesOf(input);
+  const report = { resultBytes: null };
+  for (const [key, { start, end }] of fieldsOf(bytes)) {
+    if (key === 'result') {
+      report.resultBytes = bytes[start] === QUOTE ? stringBytes(bytes, start, end) : bytes.subarray(start, end);
+      continue;
+    }
+    try {
+      report[key] = JSON.parse(decoder.decode(bytes.subarray(start, end)));
+    } catch {
+      throw new TaskJsonError(`field "${key}" is not JSON`);
+    }
+  }
+  return report;
+}
+
 /** The characters of the JSON string at [start, end) as UTF-8: a view unless it has escapes. */
 function stringBytes(bytes, start, end) {
   const inner = bytes.subarray(start + 1, end - 1);
@@ -275,4 +342,29 @@ export function shapeOf(matrix) {
   let commas = 0;
   for (let i = first + 1; i < end; i += 1) if (bytes[i] === COMMA) commas += 1;
   return { rows: Math.max(open - 1, 0), cols: first < 0 ? 0 : commas + 1 };
+}
+
+/** Longest text of one cell read for a corner (a number is much shorter). */
+const CELL_CHARS = 64;
+
+/**
+ * The top-left `rows` x `cols` cells of a matrix the coordinator accepted, read from
+ * its first rows only: a product of tens of megabytes is not decoded for a corner.
+ *
+ * @param {Uint8Array} bytes compact matrix text as UTF-8, `[[1,2],[3,4]]`
+ * @param {number} rows at most this many rows
+ * @param {number} cols at most this many cells of each row
+ * @returns {string[][]} the cells as written
+ */
+export function cornerOf(bytes, rows, cols) {
+  const cells = [];
+  let at = bytes.indexOf(OPEN_BRACKET, bytes.indexOf(OPEN_BRACKET) + 1);
+  while (at >= 0 && cells.length < rows) {
+    const close = bytes.indexOf(CLOSE_BRACKET, at);
+    if (close < 0) break;
+    const head = decoder.decode(bytes.subarray(at + 1, Math.min(close, at + 1 + cols * CELL_CHARS)));
+    cells.push(head.split(',').slice(0, cols).map((cell) => cell.trim()));
+    at = bytes.indexOf(OPEN_BRACKET, close);
+  }
+  return cells;
 }

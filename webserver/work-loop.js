@@ -2,6 +2,12 @@
 // hands it to that slot, posts the product back (or `{"error":"..."}` for data the
 // kernel refuses), and gives tasks back when it stops or the tab goes away.
 //
+// Claims ask where a part belongs (`describe=1`), so a part of a split task is
+// named by its client's task ("part 2/4 of task 14"). A task computed for more than
+// HELD_CHECK_MS is looked up now and then: one its client cancelled (or that ended
+// elsewhere) is no longer computed. Each delivered product adds its compute time,
+// busy time and bytes to the slot's rates (throughput.js).
+//
 // While this tab holds tasks it claims without waiting (`wait=0`): a long poll left
 // open when the tab closes could be handed the very task the tab is giving back.
 // A result is posted again after a network error or a 5xx (back-off, at most
@@ -13,7 +19,7 @@
 
 import { Cancelled } from './compute-slot.js';
 import { CoordinatorError } from './coordinator-client.js';
-import { formatSecs } from './format.js';
+import { formatSecs, formatSize, formatTask } from './format.js';
 import { BACKOFF_MAX_MS, BACKOFF_MIN_MS, Pacer } from './pacer.js';
 import { Throughput } from './throughput.js';
 
@@ -21,6 +27,13 @@ import { Throughput } from './throughput.js';
 const LONG_POLL_SECS = 25;
 /** How many times a finished result is posted before the task is given back. */
 const RESULT_POST_TRIES = 6;
+/**
+ * A task computed for longer than this is looked up (`GET result/N`) every as long,
+ * one request at a time: computing stops when it was cancelled or ended elsewhere.
+ */
+const HELD_CHECK_MS = 1000;
+/** Bytes of a result body around the product: `{"result":"` and `"}`. */
+const RESULT_WRAPPER_BYTES = 13;
 
 /** Takes tasks, has them computed, delivers their results. */
 export class WorkLoop {
@@ -38,6 +51,9 @@ export class WorkLoop {
     this.pacer = new Pacer({ log, changed });
     this.throughput = new Throughput();
     this.workerId = '';
+    /** The timer of {@link checkHeld}, while running. */
+    this.heldTimer = 0;
+    this.checkingHeld = false;
     this.running = false;
     /** Counts runs, so that a loop of an earlier run ends. */
     this.generation = 0;
@@ -76,8 +92,8 @@ export class WorkLoop {
     if (this.running) return;
     this.running = true;
     this.generation += 1;
-    this.throughput.restart();
     this.pool.respawnBroken();
+    this.heldTimer = setInterval(() => this.checkHeld(), HELD_CHECK_MS);
     this.log(`started as "${this.workerId}" with ${this.pool.active.length} slot(s)`);
     this.dispatch(this.generation);
     this.changed();
@@ -108,6 +124,7 @@ export class WorkLoop {
     if (!this.running) return;
     this.running = false;
     this.generation += 1;
+    clearInterval(this.heldTimer);
     this.pacer.interrupt();
     for (const ticket of this.pool.cancelAll()) {
       given.push(ticket);
@@ -160,7 +177,7 @@ export class WorkLoop {
     const asked = performance.now();
     let task;
     try {
-      task = await this.client.nextTask(workerId, { waitSecs, signal: controller.signal });
+      task = await this.client.nextTask(workerId, { waitSecs, signal: controller.signal, describe: true });
     } catch (err) {
       if (controller.signal.aborted) return null;
       if (!(err instanceof CoordinatorError)) throw err;
@@ -175,13 +192,14 @@ export class WorkLoop {
       return null;
     }
     this.pacer.gotTask();
-    return { ...task, workerId, startedAt: performance.now() };
+    return { ...task, workerId, startedAt: performance.now(), bytesIn: task.answer.byteLength };
   }
 
   async run(slot, ticket) {
     const { taskId } = ticket;
+    const name = formatTask(ticket);
     this.held.set(taskId, ticket);
-    this.log(`task ${taskId}: computing on slot ${slot.index + 1}`);
+    this.log(`${name}: computing on slot ${slot.index + 1}`);
     let outcome;
     const computeFrom = performance.now();
     try {
@@ -189,6 +207,10 @@ export class WorkLoop {
     } catch (err) {
       if (!(err instanceof Cancelled)) throw err;
       this.held.delete(taskId);
+      if (ticket.endedBecause) {
+        this.log(`${name}: stopped computing, ${ticket.endedBecause}`, 'warn');
+        this.changed();
+      }
       return;
     }
     const slotMs = performance.now() - computeFrom;
@@ -200,22 +222,32 @@ export class WorkLoop {
       if (outcome.crashed) {
         // Not the data's fault: a fresh wasm instance for this slot, the task for another try.
         if (!slot.retiring) slot.respawn();
-        this.log(`task ${taskId}: given back, the kernel crashed (${outcome.error})`, 'error');
+        this.log(`${name}: given back, the kernel crashed (${outcome.error})`, 'error');
       } else {
-        this.log(`task ${taskId}: given back, this slot cannot compute (${outcome.error})`, 'error');
+        this.log(`${name}: given back, this slot cannot compute (${outcome.error})`, 'error');
       }
       this.changed();
       return;
     }
     slot.lastMs = outcome.ms;
     slot.lastFlops = outcome.flops || 0;
+    slot.lastBytes = null;
     if ('result' in outcome) {
-      if (await this.deliver(ticket, { result: outcome.result })) {
+      const bytesOut = outcome.result.byteLength + RESULT_WRAPPER_BYTES;
+      const report = await this.deliver(ticket, { result: outcome.result });
+      if (report?.status === 'failed') {
+        // Cancelled by its client (or failed) while it was computed here.
+        const why = report.error === 'Task cancelled' ? 'its client cancelled it' : `it failed (${report.error ?? 'no reason given'})`;
+        this.log(`${name}: the product was not used, ${why}`, 'warn');
+      } else if (report) {
         this.done += 1;
-        this.throughput.add(outcome.flops);
+        const busyMs = ticket.receiveMs + (performance.now() - ticket.startedAt);
+        slot.lastBytes = { in: ticket.bytesIn, out: bytesOut };
+        this.throughput.add(slot, { flops: outcome.flops || 0, computeMs: outcome.ms, busyMs, bytesIn: ticket.bytesIn, bytesOut });
         const text =
-          `task ${taskId}: ${outcome.shape} done in ${formatSecs(outcome.ms)} ` +
-          `(received in ${formatSecs(ticket.receiveMs)}, delivered in ${formatSecs(ticket.deliverMs)})`;
+          `${name}: ${outcome.shape} done in ${formatSecs(outcome.ms)} ` +
+          `(received ${formatSize(ticket.bytesIn)} in ${formatSecs(ticket.receiveMs)}, ` +
+          `sent ${formatSize(bytesOut)} in ${formatSecs(ticket.deliverMs)})`;
         // Exact figures for measuring tools; the text is rounded for people.
         this.log(text, 'ok', {
           taskId: String(taskId),
@@ -223,11 +255,15 @@ export class WorkLoop {
           slotMs: slotMs.toFixed(3),
           receiveMs: ticket.receiveMs.toFixed(3),
           deliverMs: ticket.deliverMs.toFixed(3),
+          busyMs: busyMs.toFixed(3),
+          flops: String(outcome.flops || 0),
+          bytesIn: String(ticket.bytesIn),
+          bytesOut: String(bytesOut),
         });
       }
     } else if (await this.deliver(ticket, { error: outcome.error })) {
       this.failed += 1;
-      this.log(`task ${taskId}: refused, ${outcome.error}`, 'warn');
+      this.log(`${name}: refused, ${outcome.error}`, 'warn');
     }
     this.held.delete(taskId);
     this.changed();
@@ -238,7 +274,8 @@ export class WorkLoop {
    * A delivery that is given up, or abandoned by Stop, gives the task back so that
    * another worker can take it at once.
    *
-   * @returns {Promise<boolean>} whether the coordinator took it
+   * @returns {Promise<object | null>} the coordinator's report of the task when it took the
+   *   answer (`{}` when that report is not JSON), null when it did not
    */
   async deliver(ticket, body) {
     const { taskId } = ticket;
@@ -247,23 +284,23 @@ export class WorkLoop {
       for (let attempt = 1; ; attempt += 1) {
         const posted = performance.now();
         try {
-          await this.client.postResult(taskId, body, ticket.workerId);
+          const report = await this.client.postResult(taskId, body, ticket.workerId);
           this.pacer.online();
           ticket.deliverMs = performance.now() - posted;
-          return true;
+          return report ?? {};
         } catch (err) {
           if (!(err instanceof CoordinatorError)) throw err;
           if (err.status === 422) {
             // The coordinator's check found the result wrong; it requeued the task.
             const reason = err.reason.replace(/^Result rejected:\s*/, '');
             this.rejected += 1;
-            this.log(`task ${taskId}: result rejected by the coordinator's check${reason ? ` (${reason})` : ''}; the task went back to the queue`, 'error');
+            this.log(`${formatTask(ticket)}: result rejected by the coordinator's check${reason ? ` (${reason})` : ''}; the task went back to the queue`, 'error');
             this.refreshRecord();
-            return false;
+            return null;
           }
           if (!err.unreachable && err.status < 500) {
-            this.log(`task ${taskId}: coordinator refused the result (${err.message})`, 'error');
-            return false;
+            this.log(`${formatTask(ticket)}: coordinator refused the result (${err.message})`, 'error');
+            return null;
           }
           // Unreachable or 5xx: tried again below, not before the coordinator asked.
           if (err.retryAfterSecs) delay = Math.max(delay, Math.min(err.retryAfterSecs * 1000, BACKOFF_MAX_MS));
@@ -271,9 +308,9 @@ export class WorkLoop {
         if (!this.running) ticket.abandoned = true; // stopped: retry no more
         if (ticket.abandoned) return this.abandon(ticket);
         if (attempt >= RESULT_POST_TRIES) {
-          this.log(`task ${taskId}: result could not be delivered; gave the task back`, 'error');
+          this.log(`${formatTask(ticket)}: result could not be delivered; gave the task back`, 'error');
           this.release(ticket);
-          return false;
+          return null;
         }
         if (!ticket.retrying) {
           ticket.retrying = true;
@@ -292,10 +329,43 @@ export class WorkLoop {
     }
   }
 
-  /** Gives back a task whose delivery was abandoned (unless already given back); false. */
+  /** Gives back a task whose delivery was abandoned (unless already given back); null. */
   abandon(ticket) {
     if (!ticket.released) this.release(ticket);
-    return false;
+    return null;
+  }
+
+  /**
+   * Looks up each task computed here for more than HELD_CHECK_MS, one request at a
+   * time, and stops computing one that was cancelled, failed, or completed elsewhere
+   * (or that the coordinator no longer has): its product would not be used.
+   */
+  async checkHeld() {
+    if (this.checkingHeld) return;
+    this.checkingHeld = true;
+    try {
+      for (const ticket of [...this.held.values()]) {
+        if (!this.pool.computing(ticket) || performance.now() - ticket.startedAt < HELD_CHECK_MS) continue;
+        let why = '';
+        try {
+          const report = await this.client.report(ticket.taskId);
+          if (report?.status === 'failed') {
+            why = report.error === 'Task cancelled' ? 'its client cancelled it' : `it failed (${report.error ?? 'no reason given'})`;
+          } else if (report?.status === 'completed') {
+            why = 'another worker completed it';
+          }
+        } catch (err) {
+          if (!(err instanceof CoordinatorError)) throw err;
+          if (err.status === 404) why = `the coordinator no longer has it (${err.reason})`;
+        }
+        if (why && this.pool.computing(ticket)) {
+          ticket.endedBecause = why;
+          this.pool.cancel(ticket);
+        }
+      }
+    } finally {
+      this.checkingHeld = false;
+    }
   }
 
   /** Waits `ms` before posting `ticket`'s result again; Stop ends the wait. */

@@ -4,16 +4,18 @@
 // The coordinator client (coordinator-client.js), the compute slots (slot-pool.js,
 // each a Web Worker that owns the wasm kernel), the work loop that claims tasks,
 // has them computed and posts the products back (work-loop.js), and the view
-// (worker-view.js). This module picks the worker id and the slot count (URL, then
-// what this browser kept, then defaults), and gives held tasks back when the tab
-// is closed, left or frozen (`task/N/release`, sent with keepalive; without the
-// extension they come back through their lease).
+// (worker-view.js). This module picks the slot count (URL, then what this browser
+// kept, then a default) and the worker id (URL, else this tab's own: one worker per
+// tab, worker-identity.js), and gives held tasks back when the tab is closed, left
+// or frozen (`task/N/release`, sent with keepalive; without the extension they come
+// back through their lease).
 //
 // URL parameters (optional): workerId=ID, slots=N, start=1 (start at once).
 
 import { CoordinatorClient } from './coordinator-client.js';
 import { SlotPool } from './slot-pool.js';
 import { WorkLoop } from './work-loop.js';
+import { TabIdentity } from './worker-identity.js';
 import { WorkerView } from './worker-view.js';
 
 /** Upper bound of the slot count. */
@@ -26,14 +28,7 @@ const STATS_EVERY_MS = 30000;
 /** How often the figures are redrawn without a change (rates, times in the slot rows). */
 const REDRAW_EVERY_MS = 500;
 
-const ID_KEY = 'xdana.workerId';
 const SLOTS_KEY = 'xdana.slots';
-
-function randomId() {
-  const bytes = new Uint8Array(4);
-  crypto.getRandomValues(bytes);
-  return `browser-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
-}
 
 function storageGet(key) {
   try {
@@ -80,12 +75,17 @@ function init() {
   const loop = new WorkLoop({ client: new CoordinatorClient(), pool, log: view.log, changed: view.render });
   view.follow(loop, pool);
 
-  const setWorkerId = (raw, persist) => {
-    const id = String(raw).trim() || randomId();
+  const showWorkerId = (id) => {
     loop.setWorkerId(id);
     view.showWorkerId(id);
-    if (persist) storageSet(ID_KEY, id);
   };
+  const identity = new TabIdentity({
+    fromUrl: params.get('workerId'),
+    changed(id, why) {
+      showWorkerId(id);
+      view.log(`worker id is now "${id}": ${why}`, 'warn');
+    },
+  });
   const setSlotCount = (n) => {
     storageSet(SLOTS_KEY, String(n));
     pool.resize(n);
@@ -98,19 +98,18 @@ function init() {
     loop.start();
   };
 
-  const fromUrl = params.get('workerId');
   const slots = clampSlots(params.get('slots') ?? storageGet(SLOTS_KEY) ?? defaultSlots());
   view.showSettings({ slots, maxSlots: MAX_SLOTS, cores: navigator.hardwareConcurrency });
-  setWorkerId(fromUrl || storageGet(ID_KEY) || randomId(), !fromUrl);
+  showWorkerId(identity.id);
   setSlotCount(slots);
 
   view.bind({
     workerId(text) {
-      setWorkerId(text, true);
+      showWorkerId(identity.use(text));
       view.log(`worker id is now "${loop.workerId}"`);
     },
     newId() {
-      setWorkerId(randomId(), true);
+      showWorkerId(identity.use('', false));
       view.log(`worker id is now "${loop.workerId}"`);
     },
     slots(text) {

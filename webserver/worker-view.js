@@ -1,8 +1,9 @@
 // The worker page's view (worker.html): draws the figures, the status badge, the
-// compute slots and the activity log from the work loop and its slots, and passes
-// the person's clicks and edits on. DOM only: what they mean is decided elsewhere.
+// compute slots (what each computes, its last task, its rates) and the activity log
+// from the work loop and its slots, and passes the person's clicks and edits on.
+// DOM only: what they mean is decided elsewhere (rates in throughput.js).
 
-import { formatSecs } from './format.js';
+import { formatSecs, formatSize, formatTask } from './format.js';
 
 /** Log lines kept on screen. */
 const LOG_LIMIT = 200;
@@ -20,16 +21,26 @@ function badgeOf(loop, busy) {
 function slotDoing(slot, now) {
   if (slot.broken) return slot.broken;
   if (!slot.ready) return 'loading kernel…';
-  if (slot.task) return `task ${slot.task.taskId}, ${formatSecs(now - slot.task.startedAt)}`;
+  if (slot.task) return `${formatTask(slot.task)}, ${formatSecs(now - slot.task.startedAt)}`;
   if (slot.retiring) return 'closing';
   return 'idle';
 }
 
-/** How long a slot's last task took, and at what rate. */
+/** GFLOP/s as shown: more digits for small figures. */
+const gflopsText = (gflops) => gflops.toFixed(gflops >= 10 ? 1 : gflops >= 1 ? 2 : 3);
+
+/** How long a slot's last task took in the kernel, at what rate, and the bytes it moved. */
 function slotLast(slot) {
   if (slot.lastMs === null) return '—';
-  const rate = slot.lastFlops ? `, ${(slot.lastFlops / Math.max(slot.lastMs, 0.001) / 1e6).toFixed(2)} GFLOP/s` : '';
-  return `${formatSecs(slot.lastMs)}${rate}`;
+  const rate = slot.lastFlops ? `, ${gflopsText(slot.lastFlops / Math.max(slot.lastMs, 0.001) / 1e6)} GFLOP/s` : '';
+  const bytes = slot.lastBytes ? ` · in ${formatSize(slot.lastBytes.in)}, out ${formatSize(slot.lastBytes.out)}` : '';
+  return `${formatSecs(slot.lastMs)}${rate}${bytes}`;
+}
+
+/** A slot's rates over its latest tasks (busy time only). */
+function slotRate(rates) {
+  if (!rates) return '—';
+  return `${gflopsText(rates.gflops)} GFLOP/s · ${rates.tasksPerSec.toFixed(rates.tasksPerSec >= 10 ? 0 : 2)} tasks/s`;
 }
 
 /** The worker page's DOM. */
@@ -98,7 +109,7 @@ export class WorkerView {
     const { loop, pool } = this;
     if (!loop) return;
     const now = performance.now();
-    const { tasksPerSec, gflops } = loop.throughput.rates(loop.running, now);
+    const total = loop.throughput.totalRates(pool.slots);
     const text = (id, value) => {
       this.$(id).textContent = value;
     };
@@ -114,8 +125,10 @@ export class WorkerView {
             `after ${record.resultsRejected} rejected result(s).`
         : '',
     );
-    text('tasks-per-sec', tasksPerSec.toFixed(tasksPerSec >= 10 ? 0 : 2));
-    text('gflops', gflops.toFixed(gflops >= 10 ? 1 : 3));
+    text('tasks-per-sec', total ? total.tasksPerSec.toFixed(total.tasksPerSec >= 10 ? 0 : 2) : '—');
+    text('gflops', total ? gflopsText(total.gflops) : '—');
+    text('bytes-in', total ? formatSize(total.bytesInPerTask) : '—');
+    text('bytes-out', total ? formatSize(total.bytesOutPerTask) : '—');
     const busy = pool.busy;
     text('busy', `${busy} / ${pool.active.length}`);
     text('kernel', pool.kernelInfo || (pool.slots.some((s) => s.ready) ? 'loaded' : 'loading…'));
@@ -135,12 +148,15 @@ export class WorkerView {
   renderSlots(now) {
     const rows = this.pool.slots.map((slot) => {
       const tr = this.doc.createElement('tr');
-      for (const value of [String(slot.index + 1), slotDoing(slot, now), slotLast(slot)]) {
+      const rates = this.loop.throughput.slotRates(slot);
+      for (const value of [String(slot.index + 1), slotDoing(slot, now), slotLast(slot), slotRate(rates)]) {
         const td = this.doc.createElement('td');
         td.textContent = value;
         tr.append(td);
       }
       if (slot.task) tr.dataset.taskId = String(slot.task.taskId);
+      // Exact figures for tests and measuring tools; the cells are rounded for people.
+      if (rates) tr.dataset.gflops = String(rates.gflops);
       return tr;
     });
     this.$('slot-rows').replaceChildren(...rows);
@@ -153,8 +169,10 @@ export class WorkerView {
     this.$('cores').textContent = String(cores || '?');
   }
 
+  /** Shows the worker id this tab works under. */
   showWorkerId(id) {
     this.$('worker-id').value = id;
+    this.$('worker-label').textContent = id;
   }
 
   /**

@@ -2,23 +2,37 @@
 //
 // Checks the two matrices in the browser (shape, numbers, A's columns = B's rows)
 // before anything is sent, submits `{"A":"<Dana text>","B":"<Dana text>"}` with
-// `POST task`, follows the task (result-watch.js: long polls on `GET result/N`)
-// through pending, processing by which worker (or by parts, for a product the
-// coordinator split) to completed or failed, and has the view (main-view.js) show
-// it and the product. Computing is left to the workers; HTTP to coordinator-client.js.
+// `POST task` (a Blob built from the matrices' Blobs: matrices of tens of megabytes
+// never become one string), follows the task (result-watch.js: long polls on `GET result/N`) through
+// pending, processing by which worker (or by parts, each with its worker, for a
+// product the coordinator split) to completed, failed or cancelled (`POST
+// task/N/cancel`), and has the view (main-view.js) show it and the product. Random
+// matrices up to MAX_GENERATED a side are made off the page thread
+// (generate-worker.js). Computing is left to the workers; HTTP to
+// coordinator-client.js.
 
 import { CoordinatorClient, CoordinatorError } from './coordinator-client.js';
+import { formatElapsed, formatSize } from './format.js';
 import { MainView } from './main-view.js';
-import { randomMatrixText } from './random-matrix.js';
 import { watchResult } from './result-watch.js';
 import { MatrixTextError, readMatrix } from './task-reader.js';
 
-/** Largest generated dimension (the text of a 512x512 matrix is about 1 MB). */
-const MAX_GENERATED = 512;
+/** Largest generated dimension (a 4096x4096 matrix is about 40 MB of text). */
+const MAX_GENERATED = 4096;
+/** Values of generated matrices. */
+const GENERATED_RANGE = { lo: -9, hi: 9 };
+/**
+ * Generated matrices up to this many bytes of text go into the text fields; larger
+ * ones stand in for them as a summary (a text field of megabytes slows the page).
+ */
+const TEXT_FIELD_MAX_BYTES = 256 * 1024;
 /** Coordinator statistics refresh. */
 const STATS_EVERY_MS = 3000;
 /** Redraw of a running task's status line (its elapsed time). */
 const STATUS_EVERY_MS = 250;
+/** The error of a task its client cancelled, as the coordinator writes it. */
+const CANCELLED = 'Task cancelled';
+
 
 /** A matrix as compact Dana text. */
 function compact(matrix) {
@@ -36,10 +50,13 @@ function shapeText(text) {
 }
 
 /** What to tell the person when `POST task` failed: nothing was submitted. */
-function submitProblem(err) {
+function submitProblem(err, bytes) {
   if (err.unreachable) return `Could not reach the coordinator (${err.message}). Nothing was submitted.`;
   if (err.malformed) return 'The coordinator answered without a task id.';
-  if (err.status === 413) return 'The matrices are larger than the coordinator accepts.';
+  if (err.status === 413) {
+    return `The matrices (${formatSize(bytes)} of text) are larger than the coordinator accepts ` +
+      '(its --max-body-bytes, 64 MiB unless set).';
+  }
   if (err.status === 503) {
     const when = err.retryAfterSecs ? `in ${err.retryAfterSecs} s` : 'shortly';
     return `The coordinator queue is full; try again ${when}.`;
@@ -47,30 +64,80 @@ function submitProblem(err) {
   return `The coordinator refused the task (${err.message}).`;
 }
 
+/** The generator's Web Worker: one request at a time, answered with the matrices' bytes. */
+class Generator {
+  constructor() {
+    this.worker = null;
+    this.next = 1;
+    this.waiting = new Map();
+  }
+
+  /**
+   * Random A (m x k) and B (k x n) as Dana text: each a Blob, and a string too when
+   * at most TEXT_FIELD_MAX_BYTES.
+   *
+   * @returns {Promise<{a: {blob: Blob, size: number, text: string | null},
+   *   b: {blob: Blob, size: number, text: string | null}, ms: number}>}
+   */
+  generate(m, k, n) {
+    if (!this.worker) {
+      this.worker = new Worker(new URL('./generate-worker.js', import.meta.url), { type: 'module' });
+      this.worker.onmessage = ({ data }) => {
+        const pending = this.waiting.get(data.id);
+        this.waiting.delete(data.id);
+        if (data.error) pending?.reject(new Error(data.error));
+        else pending?.resolve(data);
+      };
+      this.worker.onerror = (event) => {
+        event.preventDefault();
+        for (const pending of this.waiting.values()) pending.reject(new Error(event.message || 'the generator failed'));
+        this.waiting.clear();
+        this.worker = null;
+      };
+    }
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker.postMessage({ id, m, k, n, ...GENERATED_RANGE, textMaxBytes: TEXT_FIELD_MAX_BYTES });
+    });
+  }
+}
+
 /** The main app: one task at a time, the latest one submitted. */
 class MainApp {
   constructor(client, view) {
     this.client = client;
     this.view = view;
-    /** The task shown: {status, lastStep, startedAt, finishedAt, taskId, workerId, attempts, parts}. */
+    this.generator = new Generator();
+    /**
+     * The task shown: {status, lastStep, startedAt, finishedAt, taskId, bytes, workerId,
+     * attempts, parts, partList, cancelled, cancelling}.
+     */
     this.job = null;
     /** Ends the watch of the task shown before. */
     this.watch = null;
+    /** Generated matrices standing in for a field's text: {blob, size, rows, cols}, by field. */
+    this.generated = {};
   }
 
-  /** Both matrices checked, as task data; null after showing why not. */
+  /** One operand as a Blob and its shape, from its generated matrix or its checked text; null after showing why not. */
+  readOperand(field, name) {
+    const generated = this.generated[field];
+    if (generated) return generated;
+    try {
+      const matrix = readMatrix(this.view.matrixText(field), name);
+      return { blob: new Blob([compact(matrix)]), rows: matrix.rows, cols: matrix.cols };
+    } catch (err) {
+      if (!(err instanceof MatrixTextError)) throw err;
+      this.view.showInputError(err.message, field);
+      return null;
+    }
+  }
+
+  /** Both matrices checked, as the task's body; null after showing why not. */
   readInput() {
-    const read = (field, name) => {
-      try {
-        return readMatrix(this.view.matrixText(field), name);
-      } catch (err) {
-        if (!(err instanceof MatrixTextError)) throw err;
-        this.view.showInputError(err.message, field);
-        return null;
-      }
-    };
-    const a = read('matrix-a', 'Matrix A');
-    const b = a && read('matrix-b', 'Matrix B');
+    const a = this.readOperand('matrix-a', 'Matrix A');
+    const b = a && this.readOperand('matrix-b', 'Matrix B');
     if (!b) return null;
     if (a.cols !== b.rows) {
       this.view.showInputError(
@@ -81,40 +148,72 @@ class MainApp {
       return null;
     }
     this.view.showInputError('', null);
-    return JSON.stringify({ A: compact(a), B: compact(b) });
+    // The body's pieces side by side: the matrices are not copied into a string.
+    const body = new Blob(['{"A":"', a.blob, '","B":"', b.blob, '"}'], { type: 'application/json' });
+    return { body, bytes: body.size };
   }
 
   showShape(field) {
+    if (this.generated[field]) return;
     this.view.showShape(field, shapeText(this.view.matrixText(field)));
   }
 
-  generate() {
+  /** The person typed into a matrix field: a generated matrix there is replaced. */
+  typed(field) {
+    if (!this.generated[field]) return;
+    delete this.generated[field];
+    this.view.clearGenerated(field);
+  }
+
+  /** Makes random matrices of the sizes asked, off the page thread, into (or in place of) the text fields. */
+  async generate() {
     const sizes = this.view.readSizes(MAX_GENERATED);
     if (!sizes) {
       this.view.showInputError(`Sizes must be whole numbers from 1 to ${MAX_GENERATED}.`, null);
       return;
     }
     const { m, k, n } = sizes;
-    this.view.setMatrices(randomMatrixText(m, k), randomMatrixText(k, n));
     this.view.showInputError('', null);
-    this.showShape('matrix-a');
-    this.showShape('matrix-b');
+    this.view.showGenerating(true, `Generating ${m}×${k} and ${k}×${n}…`);
+    let made;
+    try {
+      made = await this.generator.generate(m, k, n);
+    } catch (err) {
+      this.view.showGenerating(false, '');
+      this.view.showInputError(`The matrices could not be generated: ${err.message}`, null);
+      return;
+    }
+    const operands = { 'matrix-a': { ...made.a, rows: m, cols: k }, 'matrix-b': { ...made.b, rows: k, cols: n } };
+    for (const [field, matrix] of Object.entries(operands)) {
+      if (matrix.text !== null) {
+        delete this.generated[field];
+        this.view.clearGenerated(field);
+        this.view.setMatrix(field, matrix.text);
+        this.showShape(field);
+      } else {
+        this.generated[field] = matrix;
+        this.view.showGenerated(field, matrix);
+      }
+    }
+    const size = formatSize(made.a.size + made.b.size);
+    this.view.showGenerating(false, `Generated ${size} of text in ${formatElapsed(made.ms)}.`);
   }
 
+  /** Sends the checked matrices as a new task and follows it. */
   async submit() {
-    const data = this.readInput();
-    if (!data) return;
+    const input = this.readInput();
+    if (!input) return;
     this.watch?.abort();
-    const job = { status: 'submitting', lastStep: 'submitted', startedAt: performance.now(), taskId: null };
+    const job = { status: 'submitting', lastStep: 'submitted', startedAt: performance.now(), taskId: null, bytes: input.bytes };
     this.job = job;
     this.view.taskStarted(job);
     try {
-      job.taskId = await this.client.submitTask(data);
+      job.taskId = await this.client.submitTask(input.body);
     } catch (err) {
       if (!(err instanceof CoordinatorError)) throw err;
       if (this.job === job) {
         this.job = null;
-        this.view.taskNotSubmitted(submitProblem(err));
+        this.view.taskNotSubmitted(submitProblem(err, input.bytes));
       }
       return;
     } finally {
@@ -127,6 +226,24 @@ class MainApp {
     this.follow(job);
   }
 
+  /** Cancels the task shown; the watch then sees it failed with "Task cancelled". */
+  async cancel() {
+    const { job } = this;
+    if (!job?.taskId || job.cancelling || (job.status !== 'pending' && job.status !== 'processing')) return;
+    job.cancelling = true;
+    this.view.renderStatus(job);
+    try {
+      await this.client.cancelTask(job.taskId);
+    } catch (err) {
+      if (!(err instanceof CoordinatorError)) throw err;
+      job.cancelling = false;
+      if (this.job !== job) return;
+      this.view.renderStatus(job);
+      if (err.status === 409) this.view.showWarning('The task was completed before it could be cancelled.');
+      else this.view.showWarning(`The task could not be cancelled (${err.message}).`);
+    }
+  }
+
   /** Shows `job`'s answers until it ends or another task is submitted. */
   async follow(job) {
     const watch = new AbortController();
@@ -134,22 +251,20 @@ class MainApp {
     const final = await watchResult(this.client, job.taskId, {
       signal: watch.signal,
       startedAt: job.startedAt,
+      parts: true,
       onAnswer: (answer) => this.update(job, answer),
       onTrouble: (trouble) => this.trouble(trouble),
     });
     if (!final) return;
     job.finishedAt = performance.now();
     job.status = final.status;
+    job.cancelled = final.status === 'failed' && final.error === CANCELLED;
+    job.cancelling = false;
     this.view.renderStatus(job);
     if (final.status === 'completed') {
-      const text = typeof final.result === 'string' ? final.result : JSON.stringify(final.result);
-      let shape = null;
-      try {
-        shape = readMatrix(text, 'The product');
-      } catch {
-        shape = null;
-      }
-      this.view.showProduct(job, text, shape);
+      this.view.showProduct(job, final.resultBytes ?? new Uint8Array());
+    } else if (job.cancelled) {
+      this.view.showCancelled(job);
     } else {
       this.view.showFailure(final.error);
     }
@@ -163,6 +278,7 @@ class MainApp {
     if (Number.isInteger(answer.partsTotal) && answer.partsTotal > 0) {
       job.parts = { done: Number.isInteger(answer.partsDone) ? answer.partsDone : 0, total: answer.partsTotal };
     }
+    if (Array.isArray(answer.parts)) job.partList = answer.parts;
     if (answer.status === 'pending' || answer.status === 'processing') {
       job.status = answer.status;
       job.lastStep = answer.status;
@@ -199,6 +315,8 @@ function init() {
   view.bind({
     submit: () => app.submit(),
     generate: () => app.generate(),
+    cancel: () => app.cancel(),
+    typed: (field) => app.typed(field),
     edited: (field) => app.showShape(field),
   });
   app.showShape('matrix-a');

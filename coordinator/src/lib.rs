@@ -71,8 +71,8 @@ use tokio::net::TcpListener;
 pub use api::ApiError;
 pub use config::Config;
 pub use queue::{
-    Change, Changes, Lease, PartRef, PartsProgress, QueueError, RELEASE_PAUSE, RequeueReason,
-    Stats, TaskId, TaskStatus, TaskView, WORKER_SEEN_WINDOW, WorkerId, WorkerStats,
+    Change, Changes, Lease, PartPlace, PartRef, PartView, PartsProgress, QueueError, RELEASE_PAUSE,
+    RequeueReason, Stats, TaskId, TaskStatus, TaskView, WORKER_SEEN_WINDOW, WorkerId, WorkerStats,
 };
 pub use shared_text::SharedText;
 pub use state::{AppState, KnownState, StatsReport, UseCaseError};

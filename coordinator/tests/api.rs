@@ -460,6 +460,209 @@ async fn cancelled_task_is_failed_for_good_and_not_handed_out() {
         .assert_error(StatusCode::BAD_REQUEST);
 }
 
+/// A coordinator that splits every matrix product into parts.
+fn splitting_app() -> TestApp {
+    TestApp::with_config(Config {
+        split_min_flops: Some(1),
+        ..config(static_dir())
+    })
+}
+
+#[tokio::test]
+async fn a_part_says_where_it_belongs_only_when_the_worker_asks() {
+    // Two coordinators given the same task: the lease asked with
+    // `describe=1` is the plain lease with the part's place added at the end.
+    let data = r#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#;
+    let plain_app = splitting_app();
+    let described_app = splitting_app();
+    let split = plain_app.submit(data).await;
+    assert_eq!(described_app.submit(data).await, split);
+    let plain = plain_app.get("/task/next?workerId=w").await;
+    let described = described_app.get("/task/next?workerId=w&describe=1").await;
+    assert_eq!(plain.status, StatusCode::OK);
+    assert_eq!(described.status, StatusCode::OK);
+    let part_id = plain.json()["taskId"].as_u64().unwrap();
+    assert_ne!(part_id, split, "a part has an id of its own");
+    // Not asked: the contract's bytes, `{"taskId":N,"data":DATA}` and nothing else.
+    let expected_plain =
+        format!(r#"{{"taskId":{part_id},"data":{{"A":"[[1,2]]","B":"[[5,6],[7,8]]"}}}}"#);
+    assert_eq!(plain.text(), expected_plain);
+    assert_eq!(
+        plain.header("content-length"),
+        Some(expected_plain.len().to_string().as_str())
+    );
+    // Asked: the same bytes, then where the part belongs.
+    let expected_described = format!(
+        r#"{}"part":{{"of":{split},"number":1,"total":2}}}}"#,
+        expected_plain.strip_suffix('}').unwrap().to_owned() + ","
+    );
+    assert_eq!(described.text(), expected_described);
+    assert_eq!(
+        described.header("content-length"),
+        Some(expected_described.len().to_string().as_str())
+    );
+    let second = described_app
+        .get("/task/next?workerId=w2&describe=1")
+        .await
+        .json();
+    assert_eq!(
+        second["part"],
+        json!({"of": split, "number": 2, "total": 2})
+    );
+
+    // A task that is not a part is answered the same either way.
+    let app = TestApp::new();
+    let one = app.submit(data).await;
+    app.submit(data).await;
+    let asked = app.get("/task/next?workerId=w&describe=1").await.text();
+    let not_asked = app.get("/task/next?workerId=w").await.text();
+    assert_eq!(asked, format!(r#"{{"taskId":{one},"data":{data}}}"#));
+    assert_eq!(
+        not_asked,
+        format!(r#"{{"taskId":{},"data":{data}}}"#, one + 1)
+    );
+}
+
+#[tokio::test]
+async fn a_split_task_lists_its_parts_and_their_workers_only_when_asked() {
+    let app = splitting_app();
+    let split = app
+        .submit(r#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#)
+        .await;
+    let plain = app.get(&format!("/result/{split}")).await.json();
+    assert!(plain.get("parts").is_none(), "not asked: {plain}");
+    let listed = app.get(&format!("/result/{split}?parts=1")).await.json();
+    let parts = listed["parts"].as_array().unwrap().clone();
+    assert_eq!(parts.len(), 2);
+    for part in &parts {
+        assert_eq!(part["status"], "pending");
+        assert!(part.get("workerId").is_none(), "{part}");
+    }
+    let ids: Vec<u64> = parts
+        .iter()
+        .map(|p| p["taskId"].as_u64().unwrap())
+        .collect();
+
+    let first = app.get("/task/next?workerId=w1").await.json();
+    assert_eq!(first["taskId"], ids[0], "parts are handed out in row order");
+    let listed = app.get(&format!("/result/{split}?parts=1")).await.json();
+    assert_eq!(
+        listed["parts"],
+        json!([
+            {"taskId": ids[0], "status": "processing", "workerId": "w1"},
+            {"taskId": ids[1], "status": "pending"},
+        ])
+    );
+    let second = app.get("/task/next?workerId=w2").await.json();
+    assert_eq!(second["taskId"], ids[1]);
+    for (id, product) in [(ids[0], "[[19,22]]"), (ids[1], "[[43,50]]")] {
+        let answer = app
+            .post(
+                &format!("/task/{id}/result"),
+                json!({ "result": product }).to_string(),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    }
+    // Completed: the parts are dropped, and who computed them is kept.
+    let done = app.get(&format!("/result/{split}?parts=1")).await.json();
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["result"], "[[19,22],[43,50]]");
+    assert_eq!(
+        done["parts"],
+        json!([
+            {"taskId": ids[0], "status": "completed", "workerId": "w1"},
+            {"taskId": ids[1], "status": "completed", "workerId": "w2"},
+        ])
+    );
+    let plain = app.get(&format!("/result/{split}")).await.json();
+    assert!(plain.get("parts").is_none(), "not asked: {plain}");
+
+    // A task that is not split has no parts to list.
+    let one = TestApp::new();
+    let id = one.submit(r#"{"A":"[[1]]","B":"[[2]]"}"#).await;
+    let report = one.get(&format!("/result/{id}?parts=1")).await.json();
+    assert!(report.get("parts").is_none(), "{report}");
+}
+
+#[tokio::test]
+async fn parts_keep_their_place_and_workers_across_a_restart() {
+    let config = Config {
+        split_min_flops: Some(1),
+        data_dir: Some(common::scratch_dir("parts-restart")),
+        ..config(static_dir())
+    };
+    let app = TestApp::open(config.clone()).unwrap();
+    let split = app
+        .submit(r#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#)
+        .await;
+    let first = app.get("/task/next?workerId=w1").await.json();
+    let answer = app
+        .post(
+            &format!("/task/{}/result?workerId=w1", first["taskId"]),
+            r#"{"result":"[[19,22]]"}"#,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    app.get("/task/next?workerId=w2").await;
+    app.state.close();
+    drop(app);
+
+    // The lease of the second part is gone; who computed the first is kept.
+    let app = TestApp::open(config).unwrap();
+    let listed = app.get(&format!("/result/{split}?parts=1")).await.json();
+    assert_eq!(listed["parts"][0]["status"], "completed");
+    assert_eq!(listed["parts"][0]["workerId"], "w1");
+    assert_eq!(listed["parts"][1]["status"], "pending");
+    let second = app.get("/task/next?workerId=w3&describe=1").await.json();
+    assert_eq!(
+        second["part"],
+        json!({"of": split, "number": 2, "total": 2})
+    );
+    app.post(
+        &format!("/task/{}/result?workerId=w3", second["taskId"]),
+        r#"{"result":"[[43,50]]"}"#,
+    )
+    .await;
+    let done = app.get(&format!("/result/{split}?parts=1")).await.json();
+    assert_eq!(done["result"], "[[19,22],[43,50]]");
+    let workers: Vec<&str> = done["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["workerId"].as_str().unwrap())
+        .collect();
+    assert_eq!(workers, ["w1", "w3"]);
+    app.state.close();
+}
+
+#[tokio::test]
+async fn a_cancelled_split_task_lists_its_parts_as_failed() {
+    let app = splitting_app();
+    let split = app
+        .submit(r#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#)
+        .await;
+    let part = app.get("/task/next?workerId=w1").await.json();
+    app.post(&format!("/task/{split}/cancel"), "").await;
+    let listed = app.get(&format!("/result/{split}?parts=1")).await.json();
+    assert_eq!(listed["status"], "failed");
+    let parts = listed["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 2);
+    assert_eq!(parts[0]["taskId"], part["taskId"]);
+    assert_eq!(
+        parts[0]["workerId"], "w1",
+        "who held it when it was cancelled"
+    );
+    for part in parts {
+        assert_eq!(part["status"], "failed", "{listed}");
+    }
+    assert_eq!(
+        app.get("/task/next?workerId=w2").await.status,
+        StatusCode::NO_CONTENT,
+        "no part of a cancelled task is handed out"
+    );
+}
+
 #[tokio::test]
 async fn full_queue_answers_503_with_retry_after() {
     let app = TestApp::with_config(Config {

@@ -31,7 +31,13 @@ const MAIN_WASM_PATH: &str = "app/mainWasm.dn";
 const INTERFACE_PATH: &str = "resources/coordinator/Coordinator.dn";
 
 /// The Coordinator functions that make an HTTP request (and so wait on the network).
-const REQUESTING: &[&str] = &["submitTask", "waitForResult", "status", "tryResult"];
+const REQUESTING: &[&str] = &[
+    "submitTask",
+    "waitForResult",
+    "status",
+    "tryResult",
+    "cancel",
+];
 
 fn dana_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../dana")
@@ -326,7 +332,8 @@ fn the_project_interfaces_are_read_from_dana_resources() {
             "submitTask",
             "waitForResult",
             "status",
-            "tryResult"
+            "tryResult",
+            "cancel"
         ]
     );
     for status in ["STATUS_UNREACHABLE", "STATUS_UNKNOWN", "STATUS_ERROR"] {

@@ -283,7 +283,8 @@ fn wire_blocks_are_what_dana_http_request_writes() {
         )
     };
     let get = |path: &str| dana_http::request_bytes("GET", &format!("{url}{path}"), &[], b"");
-    let expected: [(&str, Vec<u8>); 9] = [
+    let cancel = |path: &str| dana_http::request_bytes("POST", &format!("{url}{path}"), &[], b"");
+    let expected: [(&str, Vec<u8>); 11] = [
         ("submit_task", post("/task", &json, &[("A", A), ("B", B)])),
         (
             "submit_task_mismatched",
@@ -305,6 +306,8 @@ fn wire_blocks_are_what_dana_http_request_writes() {
             "worker_error_1",
             post("/task/1/result", &[], &[("error", SHAPE_ERROR)]),
         ),
+        ("cancel_task_1", cancel("/task/1/cancel")),
+        ("cancel_task_999", cancel("/task/999/cancel")),
     ];
     let mut names: Vec<&str> = expected.iter().map(|(name, _)| *name).collect();
     names.sort_unstable();
@@ -320,6 +323,7 @@ fn wire_blocks_are_what_dana_http_request_writes() {
     assert!(COMPONENT.contains(r#"new Header("Content-Type", "application/json")"#));
     assert!(COMPONENT.contains(r#"request.post("$baseUrl/task", headers, body)"#));
     assert!(COMPONENT.contains(r#"request.get("$baseUrl/result/$taskId", null)"#));
+    assert!(COMPONENT.contains(r#"request.post("$baseUrl/task/$taskId/cancel", null, "")"#));
 }
 
 #[test]
@@ -619,6 +623,85 @@ fn an_app_that_ignores_a_failed_submission_gets_400_instead_of_waiting_for_ever(
         ["poll_result_0"; 3],
         "the matrix check sent nothing"
     );
+}
+
+#[test]
+fn cancelled_task_fails_for_good_and_no_worker_gets_it() {
+    let server = Server::start();
+    let wire = Wire::to(server.addr);
+    let mut c = wire.coordinator();
+    assert_eq!(c.submit_task(A, B), 1);
+    assert_eq!(wire.send("worker_next").response_code, "200");
+
+    assert!(c.cancel(1));
+    assert_eq!(c.last_error(), None);
+    let cancelled = "task 1 failed: Task cancelled";
+    assert_every_poll_fails(&mut c, 1, STATUS_FAILED, cancelled);
+    // Cancelling again changes nothing and is not a failure.
+    assert!(c.cancel(1));
+    assert_eq!(c.last_error(), None);
+    // The worker that held it: its result does not complete it, and nothing else is handed out.
+    let late = wire.send("worker_result_1");
+    assert_eq!(late.response_code, "200");
+    let report = dana_http::parse_document(&late.text()).expect("result answer");
+    assert_eq!(report.field("status"), Some(STATUS_FAILED));
+    assert_eq!(wire.send("worker_next").response_code, "204");
+    assert_eq!(c.status(1), STATUS_FAILED);
+    assert_eq!(c.last_error(), Some(cancelled));
+    assert_eq!(
+        wire.sent(),
+        [
+            vec!["submit_task", "cancel_task_1"],
+            vec!["poll_result_1"; 3],
+            vec!["cancel_task_1", "poll_result_1"],
+        ]
+        .concat()
+    );
+}
+
+#[test]
+fn cancel_of_a_completed_unknown_or_unreachable_task_is_false_with_the_reason() {
+    let url = base_url();
+    let server = Server::start();
+    let wire = Wire::to(server.addr);
+    let mut c = wire.coordinator();
+    assert_eq!(c.submit_task(A, B), 1);
+    assert_eq!(wire.send("worker_next").response_code, "200");
+    assert_eq!(wire.send("worker_result_1").response_code, "200");
+
+    assert!(!c.cancel(1), "a completed task stays completed");
+    let error = c.last_error().expect("why").to_owned();
+    assert!(
+        error.starts_with(&format!(
+            "coordinator at {url} answered HTTP 409 for task 1: "
+        )),
+        "{error}"
+    );
+    assert_eq!(c.try_result(1).as_deref(), Some(PRODUCT));
+
+    assert!(!c.cancel(999));
+    assert_eq!(
+        c.last_error(),
+        Some(format!("task 999 not found at {url}: Task not found").as_str())
+    );
+    assert_eq!(
+        wire.sent(),
+        [
+            "submit_task",
+            "cancel_task_1",
+            "poll_result_1",
+            "cancel_task_999"
+        ]
+    );
+
+    let nowhere = Wire::to(closed_port());
+    let mut c = nowhere.coordinator();
+    assert!(!c.cancel(1));
+    assert_eq!(
+        c.last_error(),
+        Some(format!("coordinator at {url} could not be reached").as_str())
+    );
+    assert_eq!(nowhere.sent(), ["cancel_task_1"]);
 }
 
 #[test]

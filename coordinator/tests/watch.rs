@@ -335,6 +335,7 @@ fn binary_writes_json_log_lines_when_asked() {
             "0",
             "--bind",
             "127.0.0.1",
+            "--in-memory",
             "--log-format",
             "json",
             "--static-dir",

@@ -19,6 +19,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
   danaText,
+  generateOnPage,
   getResult,
   getStats,
   launchBrowser,
@@ -171,10 +172,7 @@ test('a dishonest worker cannot get a wrong product to the main app', { timeout:
     const app = await browser.newContext({ acceptDownloads: true });
     const page = await app.newPage();
     await page.goto(coordinator.url, { timeout: 30000 });
-    await page.fill('#rows-a', '130');
-    await page.fill('#inner', '90');
-    await page.fill('#cols-b', '110');
-    await page.getByRole('button', { name: 'Generate' }).click();
+    await generateOnPage(page, 130, 90, 110);
     const [pageExpected] = await nativeProducts([{ A: await page.inputValue('#matrix-a'), B: await page.inputValue('#matrix-b') }]);
     await page.getByRole('button', { name: 'Submit' }).click();
 

@@ -1,6 +1,7 @@
 // Unit tests of the pages' coordinator client and result watch (no browser): a
 // small scripted HTTP server on 127.0.0.1 plays the coordinator, so every request
 // the pages send and every kind of answer they read is checked to the byte.
+// Cancel, a part's place in a lease, and a split task's parts too.
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -102,6 +103,71 @@ test('result asks at once, or long-polls for a change from what the caller saw',
   assert.deepEqual(requests.map((r) => r.url), ['/result/3', '/result/3?wait=20&status=processing&partsDone=2']);
 });
 
+test('nextTask with describe asks where a part belongs and reads it from the answer', async () => {
+  answers(
+    { status: 200, body: '{"taskId":2147483646,"data":{"A":"[[3,4]]","B":"[[1],[2]]"},"part":{"of":14,"number":2,"total":4}}' },
+    { status: 200, body: '{"taskId":15,"data":{"A":"[[1]]","B":"[[2]]"}}' },
+  );
+  const part = await client.nextTask('w1', { waitSecs: 0, describe: true });
+  assert.equal(part.taskId, 2147483646);
+  assert.deepEqual(part.part, { of: 14, number: 2, total: 4 });
+  const whole = await client.nextTask('w1', { waitSecs: 0, describe: true });
+  assert.equal(whole.part, null, 'a task that is not a part');
+  assert.deepEqual(requests.map((r) => r.url), [
+    '/task/next?workerId=w1&wait=0&describe=1',
+    '/task/next?workerId=w1&wait=0&describe=1',
+  ]);
+});
+
+test('postResult returns the task\'s report: a cancelled task says so', async () => {
+  answers({ status: 200, body: '{"taskId":5,"status":"failed","error":"Task cancelled","attempts":1}' });
+  const report = await client.postResult(5, { result: '[[1]]' }, 'w1');
+  assert.equal(report.status, 'failed');
+  assert.equal(report.error, 'Task cancelled');
+});
+
+test('cancelTask posts to task/N/cancel and reads the report, or says why not', async () => {
+  answers(
+    { status: 200, body: '{"taskId":8,"status":"failed","result":"","error":"Task cancelled","attempts":0}' },
+    { status: 409, body: '{"error":"Task 8 is completed"}' },
+  );
+  const report = await client.cancelTask(8);
+  assert.equal(report.status, 'failed');
+  assert.equal(report.error, 'Task cancelled');
+  const err = await client.cancelTask(8).catch((e) => e);
+  assert.ok(err instanceof CoordinatorError);
+  assert.equal(err.status, 409);
+  assert.deepEqual(requests.map((r) => `${r.method} ${r.url} ${r.body}`), ['POST /task/8/cancel ', 'POST /task/8/cancel ']);
+});
+
+test('report asks for parts, keeps the product as bytes and reads every other field', async () => {
+  const product = '[[19,22],[43,50]]';
+  answers(
+    {
+      status: 200,
+      body: `{"taskId":14,"status":"completed","result":"${product}","attempts":0,"partsDone":2,"partsTotal":2,` +
+        '"parts":[{"taskId":2147483647,"status":"completed","workerId":"w1"},{"taskId":2147483646,"status":"completed","workerId":"w2"}]}',
+    },
+    { status: 200, body: '{"taskId":14,"status":"processing","result":"","partsDone":1,"partsTotal":2}' },
+    { status: 200, body: '[1,2]' },
+  );
+  const report = await client.report(14, { parts: true });
+  assert.ok(report.resultBytes instanceof Uint8Array);
+  assert.equal(new TextDecoder().decode(report.resultBytes), product);
+  assert.equal(report.result, undefined);
+  assert.equal(report.status, 'completed');
+  assert.deepEqual(report.parts.map((p) => p.workerId), ['w1', 'w2']);
+  const waiting = await client.report(14, { waitSecs: 20, status: 'processing', partsDone: 1, parts: true });
+  assert.equal(waiting.resultBytes.length, 0);
+  const err = await client.report(14).catch((e) => e);
+  assert.ok(err instanceof CoordinatorError && err.malformed, 'an answer that is not an object');
+  assert.deepEqual(requests.map((r) => r.url), [
+    '/result/14?parts=1',
+    '/result/14?wait=20&status=processing&partsDone=1&parts=1',
+    '/result/14',
+  ]);
+});
+
 test('releaseTask says whether the task was taken back, and never throws', async () => {
   answers({ status: 200, body: '{"taskId":4,"status":"pending"}' }, { status: 404, body: '{"error":"Task not found"}' });
   assert.equal(await client.releaseTask(4, 'w1'), true);
@@ -135,7 +201,8 @@ test('watchResult follows a task to the end, waiting for changes from what it sa
     onAnswer: (answer) => seen.push(`${answer.status} ${answer.partsDone}`),
     onTrouble: (trouble) => troubles.push(trouble instanceof CoordinatorError ? trouble.status : trouble),
   });
-  assert.equal(final.result, '[[1]]');
+  assert.equal(new TextDecoder().decode(final.resultBytes), '[[1]]', 'the product, kept as bytes');
+  assert.equal(final.result, undefined, 'no product string');
   assert.deepEqual(seen, ['processing 0', 'processing 1', 'completed 2']);
   assert.deepEqual(troubles, [500], 'a 404 is "not yet"; another error answer is told');
   assert.deepEqual(requests.map((r) => r.url), [

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -205,21 +206,23 @@ export function waitForFinished(base, taskId, timeoutMs = 60000) {
 }
 
 /**
- * Opens worker.html in its own browser context (own storage, own renderer process)
- * and waits until its kernel is loaded and it is waiting for tasks (or, with
- * `start: false`, stopped with its slots ready).
+ * Opens worker.html in its own browser context (own storage, own renderer process),
+ * or as another tab of `context` when given, and waits until its kernel is loaded
+ * and it is waiting for tasks (or, with `start: false`, stopped with its slots
+ * ready). A null `workerId` leaves the id to the page (its tab's own).
  *
  * @returns {Promise<{context: import('playwright-core').BrowserContext, page: import('playwright-core').Page, errors: string[]}>}
  */
-export async function openWorker(browser, base, workerId, { slots = 1, viewport, start = true } = {}) {
-  const context = await browser.newContext(viewport ? { viewport } : {});
+export async function openWorker(browser, base, workerId, { slots = 1, viewport, start = true, context: shared = null, contextOptions = {} } = {}) {
+  const context = shared ?? (await browser.newContext({ ...(viewport ? { viewport } : {}), ...contextOptions }));
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
   page.on('console', (msg) => {
     if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
   });
-  const url = new URL(`worker.html?workerId=${encodeURIComponent(workerId)}&slots=${slots}${start ? '&start=1' : ''}`, base);
+  const id = workerId === null ? '' : `workerId=${encodeURIComponent(workerId)}&`;
+  const url = new URL(`worker.html?${id}slots=${slots}${start ? '&start=1' : ''}`, base);
   await page.goto(url.href, { timeout: 30000 });
   await page.waitForFunction(
     (status) =>
@@ -229,6 +232,26 @@ export async function openWorker(browser, base, workerId, { slots = 1, viewport,
     { timeout: 30000 },
   );
   return { context, page, errors };
+}
+
+/**
+ * On the main app: fills in the generator's sizes (A is m x k, B is k x n), clicks
+ * Generate and waits until the page says the matrices are made (off its thread).
+ */
+export async function generateOnPage(page, m, k, n) {
+  await page.fill('#rows-a', String(m));
+  await page.fill('#inner', String(k));
+  await page.fill('#cols-b', String(n));
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await page.waitForFunction(() => /^Generated /.test(document.getElementById('generate-note').textContent), null, {
+    timeout: 120000,
+  });
+}
+
+/** Clicks the download link `selector` of `page`; resolves with the file's text. */
+export async function downloadText(page, selector) {
+  const [file] = await Promise.all([page.waitForEvent('download', { timeout: 30000 }), page.click(selector)]);
+  return readFile(await file.path(), 'utf8');
 }
 
 /** Writes a full-page screenshot to SCREENSHOT_DIR/name.png; returns its path. */

@@ -9,7 +9,17 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import { getResult, getStats, launchBrowser, nativeProducts, openWorker, screenshot, startCoordinator, waitFor } from './helpers.mjs';
+import {
+  generateOnPage,
+  getResult,
+  getStats,
+  launchBrowser,
+  nativeProducts,
+  openWorker,
+  screenshot,
+  startCoordinator,
+  waitFor,
+} from './helpers.mjs';
 
 /** Products of at least this many flops are split into parts in this file. */
 const SPLIT_MIN_FLOPS = 1_000_000;
@@ -93,6 +103,7 @@ test('bad input shows an error and sends nothing', { timeout: 60000 }, async () 
   await page.getByRole('button', { name: 'Submit' }).click();
   await page.waitForSelector('#input-error:not(:empty)', { timeout: 5000 });
   assert.match(await page.textContent('#input-error'), /Matrix A is ragged: row 2 has 1 values but row 1 has 2/);
+  assert.equal(await page.textContent('#submit-note'), '', 'no note of an earlier submission next to the error');
   assert.equal(await page.getAttribute('#matrix-a', 'aria-invalid'), 'true');
 
   await typeInto('#matrix-a', '[[1,2,3],[4,5,6]]');
@@ -127,10 +138,7 @@ test('a product the workers cannot compute shows their error', { timeout: 60000 
 });
 
 test('a large random product is summarised and downloads exactly', { timeout: 120000 }, async () => {
-  await page.fill('#rows-a', '120');
-  await page.fill('#inner', '75');
-  await page.fill('#cols-b', '90');
-  await page.getByRole('button', { name: 'Generate' }).click();
+  await generateOnPage(page, 120, 75, 90);
   const a = await page.inputValue('#matrix-a');
   const b = await page.inputValue('#matrix-b');
   assert.equal(await page.textContent('#shape-a'), '120×75');
@@ -159,10 +167,7 @@ test('a split product shows progress by parts done and is assembled exactly', { 
   await worker.page.waitForFunction(() => document.getElementById('status').textContent === 'stopped', null, {
     timeout: 10000,
   });
-  await page.fill('#rows-a', '150');
-  await page.fill('#inner', '101');
-  await page.fill('#cols-b', '130');
-  await page.getByRole('button', { name: 'Generate' }).click();
+  await generateOnPage(page, 150, 101, 130);
   const a = await page.inputValue('#matrix-a');
   const b = await page.inputValue('#matrix-b');
   const [expected] = await nativeProducts([{ A: a, B: b }]);

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Browser end-to-end tests of the worker page and the main app.
 #
-# Installs what is missing (Chromium and its driver from Debian, Node.js, the npm
-# packages of webserver/tests), builds what the tests run (release coordinator, the
-# kernel's `multiply` example, the wasm package), then runs `node --test`.
+# Installs what is missing (Chromium, nginx and openssl from Debian, Node.js, the
+# npm packages of webserver/tests), builds what the tests run (release coordinator,
+# the kernel's `multiply` example, the wasm package), then runs `node --test`.
+# Chromium is driven through playwright-core over its own DevTools pipe, so no
+# chromedriver is needed; nginx serves the README's reverse-proxy block.
 # Screenshots go to target/screenshots/ (SCREENSHOT_DIR), coordinator logs to
 # target/e2e-logs/ (E2E_LOG_DIR). Extra arguments are passed to `node --test`.
 set -euo pipefail
@@ -21,7 +23,8 @@ apt_install() {
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -47,4 +50,4 @@ export MULTIPLY_BIN="${MULTIPLY_BIN:-$target_dir/release/examples/multiply}"
 echo "e2e: running the browser tests"
 exec node --test --test-concurrency=1 "$@" \
   "$here/unit.test.mjs" "$here/client.test.mjs" "$here/workers.test.mjs" "$here/main-app.test.mjs" "$here/lease.test.mjs" "$here/resilience.test.mjs" \
-  "$here/adversarial.test.mjs" "$here/dashboard.test.mjs"
+  "$here/adversarial.test.mjs" "$here/dashboard.test.mjs" "$here/tabs.test.mjs" "$here/large-products.test.mjs" "$here/proxy.test.mjs"

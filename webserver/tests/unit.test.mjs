@@ -1,12 +1,28 @@
 // Unit tests of the pages' pure modules (no browser): the task reader (task/next
-// answers as bytes, matrix text as typed) used by the worker and the main app, and
-// the main app's matrix generator and display form.
+// answers as bytes, a part's place, task reports with the product as bytes, matrix
+// text as typed, a product's corner) used by the worker and the main app, the main
+// app's matrix generator and display form, the worker page's rates over busy time,
+// and its per-tab worker id.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { formatSize, formatTask } from '../format.js';
 import { formatMatrix } from '../main-view.js';
-import { randomMatrixText } from '../random-matrix.js';
-import { MatrixTextError, TaskJsonError, fieldsOf, readMatrix, shapeOf, taskIdOf, taskOperands } from '../task-reader.js';
+import { randomMatrixBytes, randomMatrixText } from '../random-matrix.js';
+import {
+  MatrixTextError,
+  TaskJsonError,
+  cornerOf,
+  fieldsOf,
+  partOf,
+  readMatrix,
+  readReport,
+  shapeOf,
+  taskIdOf,
+  taskOperands,
+} from '../task-reader.js';
+import { RATE_WINDOW_MS, Throughput } from '../throughput.js';
+import { TabIdentity } from '../worker-identity.js';
 
 test('readMatrix reads shape and cells, spaces allowed', () => {
   const m = readMatrix(' [[1, 2 ,3],\n [ -4,5.5,6e3 ]] ', 'A');
@@ -158,4 +174,152 @@ test('taskOperands decodes escaped strings and reads every other form, or says w
   ]) {
     assert.throws(() => taskOperands(utf8(answer)), TaskJsonError, answer);
   }
+});
+
+test('randomMatrixBytes writes compact Dana text of the asked shape and range', () => {
+  const bytes = randomMatrixBytes(40, 33, -9, 9);
+  assert.ok(bytes instanceof Uint8Array);
+  const m = readMatrix(new TextDecoder().decode(bytes));
+  assert.equal(m.rows, 40);
+  assert.equal(m.cols, 33);
+  const values = m.cells.flat().map(Number);
+  assert.ok(values.every((v) => Number.isInteger(v) && v >= -9 && v <= 9));
+  assert.ok(new Set(values).size > 10, 'values spread over the range');
+  assert.deepEqual(shapeOf(bytes), { rows: 40, cols: 33 });
+  // Wide values and a fixed draw: every byte as String() writes it.
+  let i = 0;
+  const draws = [0, 0.5, 0.9999999];
+  const text = new TextDecoder().decode(randomMatrixBytes(1, 3, -1000, 1000, () => draws[i++]));
+  assert.equal(text, '[[-1000,0,1000]]');
+});
+
+test('partOf reads a part\'s place from the end of a lease, and nothing else', () => {
+  const utf8 = (t) => new TextEncoder().encode(t);
+  const data = `{"A":"${'[1,2],'.repeat(100)}[3,4]]","B":"[[1],[2]]"}`;
+  assert.deepEqual(partOf(utf8(`{"taskId":2147483646,"data":${data},"part":{"of":14,"number":2,"total":4}}`)), { of: 14, number: 2, total: 4 });
+  assert.deepEqual(partOf(`{"taskId":5,"data":{"A":"[[1]]","B":"[[2]]"} , "part" : { "of":3 ,"number":1,"total":2 } }\n`), { of: 3, number: 1, total: 2 });
+  for (const answer of [
+    `{"taskId":5,"data":${data}}`,
+    '{"taskId":5,"data":{"A":"[[1]]","B":"[[2]]","part":{"of":3,"number":1,"total":2}}}',
+    '{"taskId":5,"data":"x","part":{"of":3,"number":3,"total":2}}',
+    '{"taskId":5,"data":"x","part":{"of":0,"number":1,"total":2}}',
+    '{"taskId":5,"data":"x","party":{"of":3,"number":1,"total":2}}',
+    '{"taskId":5,"data":"x","part":{"of":3,"number":1}}',
+    '',
+    '}',
+  ]) {
+    assert.equal(partOf(answer), null, answer);
+  }
+});
+
+test('readReport keeps the result as bytes and reads the other fields', () => {
+  const utf8 = (t) => new TextEncoder().encode(t);
+  const bytes = utf8('{"taskId":3,"status":"completed","result":"[[1,2],[3,4]]","workerId":"w \\"1\\"","parts":[{"taskId":9}]}');
+  const report = readReport(bytes);
+  assert.equal(new TextDecoder().decode(report.resultBytes), '[[1,2],[3,4]]');
+  assert.equal(report.resultBytes.buffer, bytes.buffer, 'a view, not a copy');
+  assert.equal(report.workerId, 'w "1"');
+  assert.deepEqual(report.parts, [{ taskId: 9 }]);
+  assert.equal(report.result, undefined);
+  const escaped = readReport('{"taskId":3,"status":"completed","result":"[[\\u0031]]"}');
+  assert.equal(new TextDecoder().decode(escaped.resultBytes), '[[1]]');
+  assert.equal(readReport('{"taskId":3,"status":"pending"}').resultBytes, null);
+  assert.throws(() => readReport('[1]'), TaskJsonError);
+});
+
+test('cornerOf reads the top-left cells from the first rows only', () => {
+  const utf8 = (t) => new TextEncoder().encode(t);
+  assert.deepEqual(cornerOf(utf8('[[1,2,3],[4,5,6],[7,8,9]]'), 2, 2), [['1', '2'], ['4', '5']]);
+  assert.deepEqual(cornerOf(utf8('[[1, -2],[3,4]]'), 8, 8), [['1', '-2'], ['3', '4']]);
+  const wide = `[[${Array.from({ length: 5000 }, (_, i) => i).join(',')}]]`;
+  assert.deepEqual(cornerOf(utf8(wide), 8, 3), [['0', '1', '2']]);
+});
+
+test('format names parts by their client\'s task and sizes by their unit', () => {
+  assert.equal(formatTask({ taskId: 7, part: null }), 'task 7');
+  assert.equal(formatTask({ taskId: 2147483646, part: { of: 14, number: 2, total: 4 } }), 'task 2147483646 (part 2/4 of task 14)');
+  assert.equal(formatSize(512), '512 bytes');
+  assert.equal(formatSize(3584), '3.5 KB');
+  assert.equal(formatSize(10.4 * 1024 * 1024), '10.4 MB');
+});
+
+test('rates count busy time only: idle time neither lowers nor raises them', () => {
+  const t = new Throughput();
+  const slot1 = {};
+  const slot2 = {};
+  assert.equal(t.totalRates([slot1, slot2]), null, 'nothing before the first task');
+  // 2 GFLOP in 1 s of compute, the slot held the task 2 s; 1 MB in, 0.5 MB out.
+  t.add(slot1, { flops: 2e9, computeMs: 1000, busyMs: 2000, bytesIn: 1e6, bytesOut: 5e5 });
+  t.add(slot1, { flops: 6e9, computeMs: 1000, busyMs: 2000, bytesIn: 3e6, bytesOut: 5e5 });
+  const one = t.slotRates(slot1);
+  assert.equal(one.gflops, 4);
+  assert.equal(one.tasksPerSec, 0.5);
+  assert.equal(one.bytesInPerTask, 2e6);
+  // A second slot computing side by side adds its rates.
+  t.add(slot2, { flops: 1e9, computeMs: 1000, busyMs: 1000, bytesIn: 1e6, bytesOut: 1e6 });
+  const total = t.totalRates([slot1, slot2]);
+  assert.equal(total.gflops, 5);
+  assert.equal(total.tasksPerSec, 1.5);
+  assert.equal(total.tasks, 3);
+  assert.equal(total.bytesInPerTask, 5e6 / 3);
+  assert.deepEqual(t.totalRates([slot1, slot2]), total, 'time passing changes nothing');
+  // Old tasks leave the window once newer ones fill its busy time.
+  for (let i = 0; i < RATE_WINDOW_MS / 1000; i += 1) t.add(slot2, { flops: 3e9, computeMs: 1000, busyMs: 1000, bytesIn: 0, bytesOut: 0 });
+  assert.equal(t.slotRates(slot2).gflops, 3);
+  assert.equal(t.slotRates(slot2).tasks, RATE_WINDOW_MS / 1000);
+  // One task longer than the window is still measured.
+  t.add(slot1, { flops: 1e11, computeMs: 20000, busyMs: 25000, bytesIn: 0, bytesOut: 0 });
+  assert.equal(t.slotRates(slot1).tasks, 1);
+  assert.equal(t.slotRates(slot1).gflops, 5);
+});
+
+/** A Storage kept in a Map. */
+function memoryStorage(entries = []) {
+  const map = new Map(entries);
+  return { getItem: (k) => map.get(k) ?? null, setItem: (k, v) => map.set(k, String(v)), map };
+}
+
+/** Resolves once `identity` has taken an id other than `was`. */
+function renamed(identity, was) {
+  return new Promise((resolve) => {
+    const check = () => (identity.id !== was ? resolve(identity.id) : setTimeout(check, 5));
+    check();
+  });
+}
+
+test('each tab is its own worker: a browser prefix and a tab part, kept across reloads', () => {
+  const channel = `test-ids-${Math.random()}`;
+  const local = memoryStorage();
+  const tabA = memoryStorage();
+  const first = new TabIdentity({ local, session: tabA, channel });
+  assert.match(first.id, /^browser-[0-9a-f]{8}-[0-9a-f]{4}$/);
+  const second = new TabIdentity({ local, session: memoryStorage(), channel });
+  assert.notEqual(second.id, first.id, 'another tab is another worker');
+  assert.equal(second.id.slice(0, 16), first.id.slice(0, 16), 'of the same browser');
+  first.close();
+  const reloaded = new TabIdentity({ local, session: tabA, channel });
+  assert.equal(reloaded.id, first.id, 'a reload keeps the id');
+  const fromUrl = new TabIdentity({ local, session: memoryStorage(), fromUrl: 'e2e-1', channel });
+  assert.equal(fromUrl.id, 'e2e-1');
+  for (const identity of [second, reloaded, fromUrl]) identity.close();
+});
+
+test('a duplicated tab (same sessionStorage) is told its id is taken and takes another', async () => {
+  const channel = `test-ids-${Math.random()}`;
+  const local = memoryStorage();
+  const original = new TabIdentity({ local, session: memoryStorage(), channel });
+  const copied = memoryStorage(original.session.map);
+  const heard = [];
+  const duplicate = new TabIdentity({ local, session: copied, channel, changed: (id, why) => heard.push(why) });
+  assert.equal(duplicate.id, original.id, 'starts with the copied id');
+  const id = await renamed(duplicate, original.id);
+  assert.notEqual(id, original.id);
+  assert.equal(copied.getItem('xdana.tabWorkerId'), id, 'the new id is kept for the tab');
+  assert.match(heard[0], /another tab of this browser uses/);
+  // An id the person typed is kept even when another tab says it uses it.
+  duplicate.use(original.id);
+  duplicate.heard({ type: 'taken', id: original.id, tab: original.tab, to: duplicate.tab });
+  assert.equal(duplicate.id, original.id);
+  original.close();
+  duplicate.close();
 });

@@ -47,12 +47,21 @@ pub(super) struct WorkerQuery {
     /// need a header the contract's CORS answers do not allow).
     #[serde(rename = "return")]
     pub(super) return_pref: Option<String>,
+    /// `1` on `GET /task/next`: a part's lease also says which split task it
+    /// belongs to (`"part":{...}`). Dana workers never ask, and get the
+    /// contract's bytes.
+    pub(super) describe: Option<String>,
 }
 
 impl WorkerQuery {
     /// The worker, `"unknown"` when it said nothing.
     pub(super) fn worker(&self) -> WorkerId {
         WorkerId::from_param(self.worker_id.as_deref())
+    }
+
+    /// Whether the caller asked for a part's place in its lease (`describe=1`).
+    pub(super) fn wants_description(&self) -> bool {
+        self.describe.as_deref() == Some("1")
     }
 
     /// The worker, when it said who it is.
@@ -76,9 +85,16 @@ pub(super) struct ResultQuery {
     /// The parts done the caller knows, for a split task.
     #[serde(rename = "partsDone")]
     pub(super) parts_done: Option<String>,
+    /// `1`: a split task's report also lists its parts (`"parts":[...]`).
+    pub(super) parts: Option<String>,
 }
 
 impl ResultQuery {
+    /// Whether the caller asked for a split task's parts (`parts=1`).
+    pub(super) fn wants_parts(&self) -> bool {
+        self.parts.as_deref() == Some("1")
+    }
+
     /// What the caller says it knows of the task.
     pub(super) fn known(&self) -> Result<KnownState, ApiError> {
         let status = match self.status.as_deref() {

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::pieces_body::PiecesBody;
-use crate::queue::{TaskStatus, TaskView, WorkerId};
+use crate::queue::{PartView, TaskStatus, TaskView, WorkerId};
 use crate::shared_text::SharedText;
 
 /// Results longer than this that need no escaping are written as pieces.
@@ -50,6 +50,40 @@ pub(super) struct TaskReport<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false)]
     parts_total: Option<usize>,
+    /// A split task's parts, only for a caller that asked (`parts=1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<PartReport<'_>>>, required = false)]
+    parts: Option<PartsReport<'a>>,
+}
+
+/// A split task's parts as its report lists them:
+/// `[{"taskId":N,"status":"...","workerId":"..."},...]`.
+#[derive(Clone, Copy)]
+struct PartsReport<'a>(&'a [PartView]);
+
+/// One part of a split task in its report: its id, status and worker.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct PartReport<'a> {
+    /// The part's own task id.
+    task_id: u64,
+    /// Where the part is in its life.
+    #[schema(value_type = TaskStatusName)]
+    status: &'static str,
+    /// The worker that holds it or computed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, required = false)]
+    worker_id: Option<&'a str>,
+}
+
+impl Serialize for PartsReport<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|part| PartReport {
+            task_id: part.id.0,
+            status: part.status.as_str(),
+            worker_id: part.worker.as_ref().map(WorkerId::as_str),
+        }))
+    }
 }
 
 /// A task's status as the wire names it.
@@ -83,6 +117,17 @@ impl<'a> TaskReport<'a> {
             attempts: view.attempts,
             parts_done: view.parts.map(|p| p.done),
             parts_total: view.parts.map(|p| p.total),
+            parts: None,
+        }
+    }
+
+    /// The report with a split task's parts listed (`view` is the task
+    /// this report was made from).
+    #[must_use]
+    pub(super) fn with_parts(self, view: &'a TaskView) -> Self {
+        Self {
+            parts: view.part_list.as_deref().map(PartsReport),
+            ..self
         }
     }
 }

@@ -98,21 +98,32 @@ pub(super) async fn task_next(
     let Query(query) = query?;
     let wait = parse_wait(query.wait.as_deref(), state.config().max_wait)?;
     Ok(match state.lease(&query.worker(), wait).await {
-        Some(lease) => lease_response(&lease),
+        Some(lease) => lease_response(&lease, query.wants_description()),
         None => StatusCode::NO_CONTENT.into_response(),
     })
 }
 
 /// Writes `{"taskId":N,"data":DATA}` with the stored data's pieces as they
 /// are, one after another: the operands are never copied into the answer.
-fn lease_response(lease: &Lease) -> Response {
+/// With `describe`, a part's lease ends with where it belongs,
+/// `"part":{"of":S,"number":K,"total":T}` (part K of T of split task S,
+/// counting from 1), after the data so that readers find the id first.
+fn lease_response(lease: &Lease, describe: bool) -> Response {
     let mut chunks = Vec::with_capacity(lease.data.pieces().len() + 2);
     chunks.push(Bytes::from(format!(
         "{{\"taskId\":{},\"data\":",
         lease.id.0
     )));
     chunks.extend(lease.data.pieces().iter().cloned());
-    chunks.push(Bytes::from_static(b"}"));
+    match lease.part.filter(|_| describe) {
+        Some(part) => chunks.push(Bytes::from(format!(
+            ",\"part\":{{\"of\":{},\"number\":{},\"total\":{}}}}}",
+            part.split.0,
+            part.index + 1,
+            part.total
+        ))),
+        None => chunks.push(Bytes::from_static(b"}")),
+    }
     PiecesBody::json_response(chunks)
 }
 
@@ -216,7 +227,8 @@ pub(super) async fn task_cancel(
         ("id" = u64, Path, minimum = 1, description = "The task id: a positive integer"),
         ("wait" = inline(Option<WaitSecs>), Query, description = "Long poll: seconds to wait for the task to change (capped by `--max-wait-secs`)"),
         ("status" = inline(Option<KnownStatus>), Query, description = "The status the caller knows (default: the task's status when the request arrives)"),
-        ("partsDone" = inline(Option<KnownParts>), Query, description = "The parts done the caller knows, for a split task")
+        ("partsDone" = inline(Option<KnownParts>), Query, description = "The parts done the caller knows, for a split task"),
+        ("parts" = Option<u8>, Query, description = "`1`: a split task's report lists its parts")
     ),
     responses(
         (status = 200, description = "The task's status and result (`\"\"` until completed)", body = TaskReport<'_>),
@@ -224,10 +236,11 @@ pub(super) async fn task_cancel(
         (status = 404, description = "`Task not found`, or `Task result expired` after the keep time", body = ErrorBody)
     )
 )]
-/// `GET /result/N[?wait=S[&status=T&partsDone=D]]`: the task's status and
-/// result (`""` until completed). With `wait`, a task that is not finished
-/// is answered once it is no longer in status `T` with `D` parts done (as
-/// it was when the request came, when not given), or after `S` seconds.
+/// `GET /result/N[?wait=S[&status=T&partsDone=D]][&parts=1]`: the task's
+/// status and result (`""` until completed). With `wait`, a task that is
+/// not finished is answered once it is no longer in status `T` with `D`
+/// parts done (as it was when the request came, when not given), or after
+/// `S` seconds. With `parts=1`, a split task's report lists its parts.
 pub(super) async fn result_get(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
@@ -237,5 +250,9 @@ pub(super) async fn result_get(
     let Query(query) = query?;
     let wait = parse_wait(query.wait.as_deref(), state.config().max_wait)?;
     let view = state.view(id, wait, query.known()?).await?;
-    Ok(TaskReport::from_view(&view).into_response())
+    let report = TaskReport::from_view(&view);
+    if query.wants_parts() {
+        return Ok(report.with_parts(&view).into_response());
+    }
+    Ok(report.into_response())
 }

@@ -147,10 +147,12 @@ impl TaskQueue {
                 attempts: task.attempts,
                 expires_at,
             });
+            let (data, attempts, part_of) = (task.data.clone(), task.attempts, task.part_of);
             return Ok(Lease {
                 id,
-                data: task.data.clone(),
-                attempts: task.attempts,
+                data,
+                attempts,
+                part: part_of.and_then(|part_of| self.part_place(part_of)),
             });
         }
         Err(NoLease::NonePending)
@@ -208,7 +210,7 @@ impl TaskQueue {
             worker: view.leased_by.clone(),
         });
         if let Some(part_of) = part_of {
-            self.record_part(part_of, result, now, changes);
+            self.record_part(part_of, result, view.leased_by.clone(), now, changes);
         }
         Ok(Outcome::Applied(view))
     }

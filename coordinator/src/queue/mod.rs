@@ -51,7 +51,7 @@ pub(crate) use restore::{RestoredFinish, RestoredKind, RestoredOutcome, Restored
 pub(crate) use split_tasks::NewPart;
 pub(crate) use split_tasks::assemble;
 pub(crate) use task::FIRST_PART_ID;
-pub use task::{Lease, PartRef, PartsProgress, TaskId, TaskStatus, TaskView};
+pub use task::{Lease, PartPlace, PartRef, PartView, PartsProgress, TaskId, TaskStatus, TaskView};
 pub(crate) use workers::{DEFAULT_BENCH_TIME, DEFAULT_REJECT_LIMIT, RejectPolicy};
 pub use workers::{RELEASE_PAUSE, WORKER_SEEN_WINDOW, WorkerId, WorkerStats};
 
@@ -305,17 +305,18 @@ impl TaskQueue {
         })
     }
 
-    /// A snapshot of task `id`.
+    /// A snapshot of task `id`; for a split task, with its parts
+    /// ([`TaskView::part_list`]).
     ///
     /// # Errors
     ///
     /// [`QueueError::NotFound`] when it was never submitted,
     /// [`QueueError::Expired`] when it was evicted.
     pub(crate) fn get(&self, id: TaskId) -> Result<TaskView, QueueError> {
-        self.tasks
-            .get(&id)
-            .map(|task| task.view(id))
-            .ok_or_else(|| self.missing(id))
+        let task = self.tasks.get(&id).ok_or_else(|| self.missing(id))?;
+        let mut view = task.view(id);
+        view.part_list = self.part_views(task);
+        Ok(view)
     }
 
     /// The check a result for task `id` must pass, if it has one and is not

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::change::{Change, Changes};
-use super::task::{PartRef, PartsProgress, Task, TaskId, TaskStatus};
+use super::task::{PartPlace, PartRef, PartView, PartsProgress, Task, TaskId, TaskStatus};
+use super::workers::WorkerId;
 use super::{QueueError, TaskQueue};
 use crate::check::TaskCheck;
 use crate::shared_text::SharedText;
@@ -34,15 +35,20 @@ pub(super) struct SplitState {
     /// The parts' ids, in row order.
     parts: Vec<TaskId>,
     results: Vec<Option<SharedText>>,
+    /// The worker credited with each part's result (parts are dropped once
+    /// the split task is assembled; this says who computed them).
+    done_by: Vec<Option<WorkerId>>,
     done: usize,
 }
 
 impl SplitState {
     /// The state of a split task restored from a store: its parts' ids and
-    /// the results of the parts that are done.
+    /// the results of the parts that are done (who computed them is read
+    /// from the parts while they are kept).
     pub(super) fn restored(parts: Vec<TaskId>, results: Vec<Option<SharedText>>) -> Self {
         let done = results.iter().flatten().count();
         Self {
+            done_by: vec![None; parts.len()],
             parts,
             results,
             done,
@@ -101,6 +107,7 @@ impl TaskQueue {
                 .map(|k| TaskId(first_part - k))
                 .collect(),
             results: vec![None; parts.len()],
+            done_by: vec![None; parts.len()],
             done: 0,
         }));
         let split_id = self.insert(split);
@@ -132,12 +139,14 @@ impl TaskQueue {
         Ok(split_id)
     }
 
-    /// Keeps a part's result for its split task; when it was the last part,
-    /// assembles and completes the split task.
+    /// Keeps a part's result, and the worker credited with it, for its split
+    /// task; when it was the last part, assembles and completes the split
+    /// task.
     pub(super) fn record_part(
         &mut self,
         part_of: PartRef,
         result: SharedText,
+        worker: Option<WorkerId>,
         now: Instant,
         changes: &mut Changes,
     ) {
@@ -157,6 +166,7 @@ impl TaskQueue {
             return;
         }
         *slot = Some(result);
+        state.done_by[part_of.index] = worker;
         state.done += 1;
         if state.done < state.results.len() {
             return;
@@ -177,11 +187,34 @@ impl TaskQueue {
                     id: part_of.split,
                     result: product,
                 });
+                self.keep_part_workers(part_of.split, &parts);
                 self.drop_completed_parts(&parts, changes);
             }
             Err(error) => {
                 let error = Arc::from(format!("Could not assemble the parts: {error}"));
                 self.mark_failed(part_of.split, error, None, now, changes);
+            }
+        }
+    }
+
+    /// Notes, before the `parts` of split task `split` are dropped, who
+    /// computed those whose worker it has not recorded (parts completed
+    /// before a restart).
+    fn keep_part_workers(&mut self, split: TaskId, parts: &[TaskId]) {
+        let workers: Vec<Option<WorkerId>> = parts
+            .iter()
+            .map(|part| self.tasks.get(part).and_then(|task| task.leased_by.clone()))
+            .collect();
+        let Some(state) = self
+            .tasks
+            .get_mut(&split)
+            .and_then(|task| task.split.as_mut())
+        else {
+            return;
+        };
+        for (recorded, worker) in state.done_by.iter_mut().zip(workers) {
+            if recorded.is_none() {
+                *recorded = worker;
             }
         }
     }
@@ -237,6 +270,61 @@ impl TaskQueue {
         for other in others.into_iter().filter(|&p| p != part) {
             self.mark_failed(other, Arc::clone(&reason), None, now, changes);
         }
+    }
+}
+
+impl TaskQueue {
+    /// Where part `part_of` sits in its split task, for a lease; `None` when
+    /// the split task is gone.
+    pub(super) fn part_place(&self, part_of: PartRef) -> Option<PartPlace> {
+        let state = self.tasks.get(&part_of.split)?.split.as_ref()?;
+        Some(PartPlace {
+            split: part_of.split,
+            index: part_of.index,
+            total: state.parts.len(),
+        })
+    }
+
+    /// The parts of split task `task`, in row order: a part with a result
+    /// is completed by the worker credited with it (as recorded, else as the
+    /// part says while it is kept: after a restart), any other part is as
+    /// the queue holds it (failed with its split task when it is gone).
+    /// `None` for a task that is not split. O(parts).
+    pub(super) fn part_views(&self, task: &Task) -> Option<Vec<PartView>> {
+        let state = task.split.as_ref()?;
+        let views = state
+            .parts
+            .iter()
+            .enumerate()
+            .map(|(index, &id)| {
+                if state.results[index].is_some() {
+                    let worker = state.done_by[index]
+                        .clone()
+                        .or_else(|| self.tasks.get(&id).and_then(|part| part.leased_by.clone()));
+                    return PartView {
+                        id,
+                        status: TaskStatus::Completed,
+                        worker,
+                    };
+                }
+                match self.tasks.get(&id) {
+                    Some(part) => PartView {
+                        id,
+                        status: part.status,
+                        worker: match part.status {
+                            TaskStatus::Pending => None,
+                            _ => part.leased_by.clone(),
+                        },
+                    },
+                    None => PartView {
+                        id,
+                        status: TaskStatus::Failed,
+                        worker: None,
+                    },
+                }
+            })
+            .collect();
+        Some(views)
     }
 }
 

@@ -91,6 +91,30 @@ pub struct Lease {
     pub data: SharedText,
     /// How many times the task has been handed out, this time included.
     pub attempts: u32,
+    /// For a part of a split task: which split task, and where in it.
+    pub part: Option<PartPlace>,
+}
+
+/// Where a part sits in its split task ("part 2 of 4 of task 14").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartPlace {
+    /// The split task, the id its client knows.
+    pub split: TaskId,
+    /// The part's position in row order, from 0.
+    pub index: usize,
+    /// How many parts the split task has.
+    pub total: usize,
+}
+
+/// One part of a split task as its client may see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartView {
+    /// The part's own task id.
+    pub id: TaskId,
+    /// Its state.
+    pub status: TaskStatus,
+    /// The worker that holds it, or that computed it.
+    pub worker: Option<WorkerId>,
 }
 
 /// How far a split task is.
@@ -121,6 +145,9 @@ pub struct TaskView {
     pub parts: Option<PartsProgress>,
     /// For a part of a split task: the split task.
     pub split: Option<TaskId>,
+    /// For a split task read with [`super::TaskQueue::get`]: its parts, in
+    /// row order (`None` in the views that operations return).
+    pub part_list: Option<Vec<PartView>>,
 }
 
 /// One task as the queue holds it.
@@ -189,6 +216,7 @@ impl Task {
             attempts: self.attempts,
             parts: self.split.as_ref().map(|split| split.progress()),
             split: self.split_id(),
+            part_list: None,
         }
     }
 }

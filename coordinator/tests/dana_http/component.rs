@@ -392,6 +392,25 @@ impl<T: FnMut(&[u8]) -> Option<DanaAnswer>> DanaCoordinator<T> {
         self.fetch_result(task_id).status
     }
 
+    /// `cancel`: true when the coordinator answered 200.
+    pub(crate) fn cancel(&mut self, task_id: i64) -> bool {
+        self.failure = None;
+        let request = request_bytes(
+            "POST",
+            &format!("{}/task/{task_id}/cancel", self.base_url),
+            &[],
+            b"",
+        );
+        let r = (self.transport)(&request);
+        match &r {
+            Some(answer) if answer.response_code == "200" => true,
+            _ => {
+                self.answer_failure(r.as_ref(), task_id);
+                false
+            }
+        }
+    }
+
     /// `tryResult`: the product when completed, else `None`.
     pub(crate) fn try_result(&mut self, task_id: i64) -> Option<String> {
         self.failure = None;
