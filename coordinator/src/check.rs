@@ -1,12 +1,23 @@
 //! How a task's results are checked before they are accepted.
 //!
-//! A [`TaskCheck`] travels with a task through the queue, which never looks
-//! inside it: the use case that takes a result asks the check whether the
-//! result is right ([`TaskCheck::verify`]) outside the queue's lock, then
-//! tells the queue to complete or reject. Today the one kind of check is
-//! Freivalds' check of a matrix product (or of the row block of it that a
-//! part of a split task computes), prepared once per submitted product by
-//! the kernel with a secret seed.
+//! A [`TaskCheck`] travels with a task through the queue. There are two
+//! kinds:
+//!
+//! - [`TaskCheck::Product`]: Freivalds' check of a matrix product (or of
+//!   the row block of it that a part of a split task computes), prepared
+//!   once per submitted product by the kernel with a secret seed. The use
+//!   case that takes a result asks the check whether the result is right
+//!   ([`TaskCheck::verify`]) outside the queue's lock, then tells the queue
+//!   to complete or reject. It also bounds a result's size by the product's
+//!   shape ([`TaskCheck::max_result_bytes`]).
+//! - [`TaskCheck::Quorum`]: replication for results nothing can check
+//!   (BOINC's answer): the task is handed to several workers on distinct
+//!   addresses and completes when enough of their answers are identical.
+//!   A single answer cannot be verified, so [`TaskCheck::verify`] passes
+//!   it; the queue counts the votes ([`Quorum`] says how many).
+//!
+//! The queue looks inside a check only for what its rules need: whether a
+//! result was verified, and the quorum's numbers.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -17,7 +28,16 @@ use crate::shared_text::SharedText;
 
 /// What every result for one task is checked against.
 #[derive(Debug, Clone)]
-pub struct TaskCheck {
+pub enum TaskCheck {
+    /// Freivalds' check of rows of a matrix product.
+    Product(ProductRows),
+    /// Agreement of several workers' answers.
+    Quorum(Quorum),
+}
+
+/// Freivalds' check of some rows of a product.
+#[derive(Debug, Clone)]
+pub struct ProductRows {
     /// The prepared check of the whole product `A·B`, shared by its parts.
     product: Arc<ProductCheck>,
     /// The rows of the product this task computes.
@@ -27,42 +47,93 @@ pub struct TaskCheck {
     seed: u64,
 }
 
+/// How many workers compute a task that cannot be checked, and how many
+/// identical answers complete it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Quorum {
+    /// Workers (on distinct addresses) handed the task at first.
+    pub replicas: u32,
+    /// Identical answers that complete it (at most `replicas`).
+    pub agree: u32,
+}
+
+impl Quorum {
+    /// `replicas` workers, `agree` of which must agree; `None` when that is
+    /// no replication at all (one worker, whose answer stands alone).
+    pub fn new(replicas: u32, agree: u32) -> Option<Self> {
+        let agree = agree.clamp(1, replicas.max(1));
+        (replicas > 1 && agree > 1).then_some(Self { replicas, agree })
+    }
+}
+
 /// Why a result or an error report was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct CheckFailed(pub String);
 
+/// Most bytes one element of a product takes in matrix text, its comma and
+/// a space or two included: an `i64` is at most 20 characters, an `f64` in
+/// its shortest form at most 24.
+pub const MAX_ELEMENT_TEXT_BYTES: usize = 32;
+
 impl TaskCheck {
     /// The check of rows `rows` of the product `product` prepares, which
     /// was prepared with `seed`.
     pub fn product_rows(product: Arc<ProductCheck>, rows: Range<usize>, seed: u64) -> Self {
-        Self {
+        Self::Product(ProductRows {
             product,
             rows,
             seed,
+        })
+    }
+
+    /// The product check, for a task that has one.
+    pub fn product(&self) -> Option<&ProductRows> {
+        match self {
+            Self::Product(rows) => Some(rows),
+            Self::Quorum(_) => None,
         }
     }
 
-    /// The rows of the product the task computes.
-    pub fn rows(&self) -> Range<usize> {
-        self.rows.clone()
+    /// The quorum, for a replicated task.
+    pub fn quorum(&self) -> Option<Quorum> {
+        match self {
+            Self::Product(_) => None,
+            Self::Quorum(quorum) => Some(*quorum),
+        }
     }
 
-    /// The seed the product check was prepared with.
-    pub fn seed(&self) -> u64 {
-        self.seed
+    /// Whether a result that passed [`TaskCheck::verify`] is known right
+    /// (a product check), not merely accepted.
+    pub fn verifies(&self) -> bool {
+        matches!(self, Self::Product(_))
     }
 
-    /// Checks a worker's result text.
+    /// The most bytes a right result can take, when the check knows the
+    /// product's shape: [`MAX_ELEMENT_TEXT_BYTES`] per element, a few per row.
+    pub fn max_result_bytes(&self) -> Option<usize> {
+        let rows = self.product()?;
+        let cols = rows.product.cols();
+        let per_row = cols
+            .saturating_mul(MAX_ELEMENT_TEXT_BYTES)
+            .saturating_add(8);
+        Some(rows.rows.len().saturating_mul(per_row).saturating_add(64))
+    }
+
+    /// Checks a worker's result text (a quorum passes every single one).
     ///
     /// # Errors
     ///
     /// [`CheckFailed`] saying why the result is wrong (a row that does not
     /// pass, a text that is not a matrix of the right shape).
     pub fn verify(&self, result: &SharedText) -> Result<(), CheckFailed> {
-        self.product
-            .check_rows_text(self.rows(), &result.to_text())
-            .map_err(|e| CheckFailed(e.to_string()))
+        match self {
+            Self::Product(rows) => rows
+                .product
+                .check_rows_text(rows.rows(), &result.to_text())
+                .map_err(|e| CheckFailed(e.to_string())),
+            Self::Quorum(_) => Ok(()),
+        }
     }
 
     /// Checks a worker's error report: a product whose operands are valid
@@ -72,12 +143,24 @@ impl TaskCheck {
     ///
     /// [`CheckFailed`] when the report is false.
     pub fn verify_error_report(&self, report: &str) -> Result<(), CheckFailed> {
-        if self.product.product_may_fail() {
-            return Ok(());
+        match self {
+            Self::Product(rows) if !rows.product.product_may_fail() => Err(CheckFailed(format!(
+                "the task's matrices multiply without overflow, so the error report is false: {report}"
+            ))),
+            Self::Product(_) | Self::Quorum(_) => Ok(()),
         }
-        Err(CheckFailed(format!(
-            "the task's matrices multiply without overflow, so the error report is false: {report}"
-        )))
+    }
+}
+
+impl ProductRows {
+    /// The rows of the product the task computes.
+    pub fn rows(&self) -> Range<usize> {
+        self.rows.clone()
+    }
+
+    /// The seed the product check was prepared with.
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 }
 
@@ -109,5 +192,36 @@ mod tests {
             .unwrap();
         let may_fail = TaskCheck::product_rows(Arc::new(huge), 0..1, 7);
         assert_eq!(may_fail.verify_error_report("overflow"), Ok(()));
+    }
+
+    #[test]
+    fn a_results_size_is_bounded_by_the_products_shape() {
+        let whole = check(0..3).max_result_bytes().unwrap();
+        let one_row = check(2..3).max_result_bytes().unwrap();
+        assert!(one_row < whole);
+        // The widest right answer fits: every element the longest i64.
+        let widest = format!(
+            "[{}]",
+            ["[-9223372036854775808, -9223372036854775808]"; 3].join(", ")
+        );
+        assert!(widest.len() <= whole, "{} > {whole}", widest.len());
+        assert!(whole < 1024, "a 3x2 product is small: {whole}");
+    }
+
+    #[test]
+    fn a_quorum_passes_single_answers_and_needs_replication() {
+        let quorum = TaskCheck::Quorum(Quorum::new(3, 2).unwrap());
+        assert_eq!(quorum.verify(&"anything".into()), Ok(()));
+        assert_eq!(quorum.verify_error_report("no"), Ok(()));
+        assert!(!quorum.verifies() && quorum.max_result_bytes().is_none());
+        assert_eq!(Quorum::new(1, 1), None, "one worker is no replication");
+        assert_eq!(Quorum::new(3, 1), None, "one answer alone decides");
+        assert_eq!(
+            Quorum::new(2, 5),
+            Some(Quorum {
+                replicas: 2,
+                agree: 2
+            })
+        );
     }
 }

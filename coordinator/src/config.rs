@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::queue::{QueueLimits, RejectPolicy};
+use crate::check::Quorum;
+use crate::queue::{QueueLimits, RejectPolicy, TASK_OVERHEAD_BYTES};
 use crate::store::SyncPolicy;
 
 /// Default port, as the Dana coordinator used.
@@ -25,9 +26,14 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 /// Default largest request body: 64 MiB (a 1000x1000 matrix pair in Dana
 /// text is about 8 MB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
-/// Default most tasks held at once, in any state.
+/// Default most tasks held at once, in any state. Each task costs about
+/// [`TASK_OVERHEAD_BYTES`] beyond its text (counted in `heldBytes`), and
+/// about 600 bytes of resident memory for a small task: a million small
+/// tasks take about 0.6 GB (see the README's memory figures).
 pub const DEFAULT_MAX_TASKS: usize = 1_000_000;
-/// Default most bytes of task data, results and errors held at once: 2 GiB.
+/// Default most bytes of task data, results and errors held at once, each
+/// task's overhead included: 2 GiB, or a quarter of the machine's memory
+/// when that is less ([`default_max_held_bytes`]).
 pub const DEFAULT_MAX_HELD_BYTES: usize = 2 * 1024 * 1024 * 1024;
 /// Default time a finished task is kept for `GET /result/N`: one hour.
 pub const DEFAULT_KEEP_FINISHED_SECS: u64 = 3600;
@@ -50,6 +56,11 @@ pub const DEFAULT_MAX_PARTS: usize = 16;
 pub const DEFAULT_REJECT_LIMIT: u32 = crate::queue::DEFAULT_REJECT_LIMIT;
 /// Default seconds a benched worker gets no tasks.
 pub const DEFAULT_BENCH_SECS: u64 = crate::queue::DEFAULT_BENCH_TIME.as_secs();
+/// Default most leases the workers of one address hold at once.
+pub const DEFAULT_MAX_LEASES_PER_CLIENT: usize = crate::queue::DEFAULT_MAX_LEASES_PER_CLIENT;
+/// Default workers a task nothing can check is handed to: 1 (no
+/// replication).
+pub const DEFAULT_REPLICAS: u32 = 1;
 /// How often the background tick requeues expired leases and evicts
 /// finished tasks.
 pub const TICK_INTERVAL: Duration = Duration::from_millis(500);
@@ -99,6 +110,17 @@ pub struct Config {
     pub reject_limit: u32,
     /// How long a benched worker gets no tasks ([`DEFAULT_BENCH_SECS`]).
     pub bench_time: Duration,
+    /// Most leases the workers of one address hold at once
+    /// ([`DEFAULT_MAX_LEASES_PER_CLIENT`]).
+    pub max_leases_per_client: usize,
+    /// Whether answers and give-backs must carry the lease's token (every
+    /// lease then carries one, asked or not).
+    pub require_lease_token: bool,
+    /// Workers (on distinct addresses) a task that cannot be checked is
+    /// handed to ([`DEFAULT_REPLICAS`]: no replication).
+    pub replicas: u32,
+    /// Identical answers that complete a replicated task.
+    pub quorum: u32,
 }
 
 impl Default for Config {
@@ -121,6 +143,10 @@ impl Default for Config {
             max_parts: DEFAULT_MAX_PARTS,
             reject_limit: DEFAULT_REJECT_LIMIT,
             bench_time: Duration::from_secs(DEFAULT_BENCH_SECS),
+            max_leases_per_client: DEFAULT_MAX_LEASES_PER_CLIENT,
+            require_lease_token: false,
+            replicas: DEFAULT_REPLICAS,
+            quorum: DEFAULT_REPLICAS,
         }
     }
 }
@@ -134,7 +160,13 @@ impl Config {
             max_tasks: self.max_tasks,
             max_held_bytes: self.max_held_bytes,
             keep_finished: self.keep_finished,
+            task_overhead_bytes: TASK_OVERHEAD_BYTES,
         }
+    }
+
+    /// The quorum of a task that cannot be checked, when replication is on.
+    pub(crate) fn quorum(&self) -> Option<Quorum> {
+        Quorum::new(self.replicas, self.quorum)
     }
 
     /// When the queue benches workers for wrong results.
@@ -142,6 +174,40 @@ impl Config {
         RejectPolicy {
             limit: self.reject_limit.max(1),
             bench_time: self.bench_time,
+            max_leases_per_client: self.max_leases_per_client.max(1),
         }
+    }
+}
+
+/// The default of `--max-held-bytes` on this machine: a quarter of its
+/// memory (`MemTotal` in `/proc/meminfo`), at most
+/// [`DEFAULT_MAX_HELD_BYTES`]; that default where the memory cannot be read.
+pub fn default_max_held_bytes() -> usize {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| mem_total_bytes(&info));
+    total.map_or(DEFAULT_MAX_HELD_BYTES, |total| {
+        (total / 4).min(DEFAULT_MAX_HELD_BYTES)
+    })
+}
+
+/// `MemTotal` of `/proc/meminfo` text, in bytes.
+fn mem_total_bytes(meminfo: &str) -> Option<usize> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_is_read_from_meminfo() {
+        let info = "MemTotal:       24576000 kB\nMemFree:  1 kB\n";
+        assert_eq!(mem_total_bytes(info), Some(24_576_000 * 1024));
+        assert_eq!(mem_total_bytes("nothing"), None);
+        let limit = default_max_held_bytes();
+        assert!(limit > 0 && limit <= DEFAULT_MAX_HELD_BYTES);
     }
 }

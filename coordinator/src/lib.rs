@@ -64,13 +64,15 @@ use axum::middleware;
 use tokio::net::TcpListener;
 
 pub use api::ApiError;
+pub use check::{MAX_ELEMENT_TEXT_BYTES, Quorum};
 pub use config::Config;
 pub use queue::{
-    Change, Changes, Lease, PartRef, PartsProgress, QueueError, RELEASE_PAUSE, RequeueReason,
-    Stats, TaskId, TaskStatus, TaskView, WORKER_SEEN_WINDOW, WorkerId, WorkerStats,
+    Asker, Change, Changes, ClientKey, Lease, PRESSURE_KEEP_FLOOR, PartRef, PartsProgress,
+    QueueError, RELEASE_PAUSE, RequeueReason, Stats, TASK_OVERHEAD_BYTES, TaskId, TaskStatus,
+    TaskView, WORKER_SEEN_WINDOW, WorkerId, WorkerStats,
 };
 pub use shared_text::SharedText;
-pub use state::{AppState, KnownState, StatsReport, UseCaseError};
+pub use state::{AppState, Caller, KnownState, StatsReport, UseCaseError};
 pub use store::{StoreError, StoreStats, SyncPolicy, Totals};
 
 use body_budget::BodyBudget;

@@ -10,9 +10,9 @@ use clap::Parser;
 use coordinator::config::{
     DEFAULT_BENCH_SECS, DEFAULT_BIND, DEFAULT_DATA_DIR, DEFAULT_KEEP_FINISHED_SECS,
     DEFAULT_LEASE_SECS, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_HELD_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, DEFAULT_MAX_PARTS, DEFAULT_MAX_TASKS,
-    DEFAULT_MAX_WAIT_SECS, DEFAULT_PORT, DEFAULT_REJECT_LIMIT, DEFAULT_SPLIT_MIN_FLOPS,
-    DEFAULT_STATIC_DIR,
+    DEFAULT_MAX_INFLIGHT_BODY_BYTES, DEFAULT_MAX_LEASES_PER_CLIENT, DEFAULT_MAX_PARTS,
+    DEFAULT_MAX_TASKS, DEFAULT_MAX_WAIT_SECS, DEFAULT_PORT, DEFAULT_REJECT_LIMIT, DEFAULT_REPLICAS,
+    DEFAULT_SPLIT_MIN_FLOPS, DEFAULT_STATIC_DIR, default_max_held_bytes,
 };
 use coordinator::{Config, SyncPolicy};
 use tracing_subscriber::EnvFilter;
@@ -52,11 +52,15 @@ struct Cli {
     /// Largest request body in bytes (413 beyond it).
     #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
-    /// Most tasks held at once, in any state (503 beyond it).
+    /// Most tasks held at once, in any state (503 beyond it; finished tasks
+    /// older than a minute are evicted, oldest first, to make room). A small
+    /// task takes about 600 bytes of memory.
     #[arg(long, default_value_t = DEFAULT_MAX_TASKS)]
     max_tasks: usize,
-    /// Most bytes of task data and results held at once (503 beyond it).
-    #[arg(long, default_value_t = DEFAULT_MAX_HELD_BYTES)]
+    /// Most bytes of task data and results held at once, each task's fixed
+    /// overhead included (503 beyond it; a result larger than this, 413).
+    /// Default: a quarter of the machine's memory, at most 2 GiB.
+    #[arg(long, default_value_t = default_max_held_bytes())]
     max_held_bytes: usize,
     /// Seconds a finished task is kept before `GET /result/N` answers 404.
     #[arg(long, default_value_t = DEFAULT_KEEP_FINISHED_SECS)]
@@ -91,6 +95,22 @@ struct Cli {
     /// Seconds a worker with repeated rejected results gets no tasks.
     #[arg(long, default_value_t = DEFAULT_BENCH_SECS)]
     bench_secs: u64,
+    /// Most leases the workers of one client address hold at once.
+    #[arg(long, default_value_t = DEFAULT_MAX_LEASES_PER_CLIENT)]
+    max_leases_per_client: usize,
+    /// Refuse (409) results and give-backs without the lease's token, and
+    /// hand every lease out with one (deployments with only this project's
+    /// worker pages; Dana workers send no token).
+    #[arg(long)]
+    require_lease_token: bool,
+    /// Hand each task that cannot be checked (not a matrix product) to this
+    /// many workers on distinct addresses (1: no replication).
+    #[arg(long, default_value_t = DEFAULT_REPLICAS, value_parser = clap::value_parser!(u32).range(1..=16))]
+    replicas: u32,
+    /// Identical answers that complete a replicated task (at most
+    /// --replicas; default a majority of them).
+    #[arg(long)]
+    quorum: Option<u32>,
 }
 
 impl Cli {
@@ -117,6 +137,10 @@ impl Cli {
             max_parts: self.max_parts,
             reject_limit: self.reject_limit,
             bench_time: Duration::from_secs(self.bench_secs),
+            max_leases_per_client: self.max_leases_per_client,
+            require_lease_token: self.require_lease_token,
+            replicas: self.replicas,
+            quorum: self.quorum.unwrap_or(self.replicas / 2 + 1),
         }
     }
 }

@@ -14,11 +14,16 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::net::SocketAddr;
+
 use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
+use tower::ServiceExt;
 
 /// How long a client may take to send a request's headers, and how long a
 /// keep-alive connection may stay idle.
@@ -55,9 +60,9 @@ pub async fn serve_router(
             },
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     if !is_connection_error(&error) {
                         tracing::error!(%error, "accept failed");
@@ -70,7 +75,7 @@ pub async fn serve_router(
         };
         let (router, stop_rx, done_rx) = (router.clone(), stop_rx.clone(), done_rx.clone());
         tokio::spawn(async move {
-            serve_connection(stream, router, stop_rx).await;
+            serve_connection(stream, peer, router, stop_rx).await;
             drop(permit);
             drop(done_rx);
         });
@@ -82,9 +87,20 @@ pub async fn serve_router(
     Ok(())
 }
 
-async fn serve_connection(stream: TcpStream, router: Router, mut stop: watch::Receiver<()>) {
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    mut stop: watch::Receiver<()>,
+) {
     let _ = stream.set_nodelay(true);
-    let service = TowerToHyperService::new(router);
+    // Every request carries its connection's peer address.
+    let service = TowerToHyperService::new(router.map_request(
+        move |mut request: Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request
+        },
+    ));
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())

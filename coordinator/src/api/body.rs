@@ -1,5 +1,5 @@
 //! Reading what clients put in paths and queries: task ids, worker ids,
-//! long-poll waits, and the status a waiting client knows.
+//! lease tokens, long-poll waits, and the status a waiting client knows.
 
 use std::time::Duration;
 
@@ -47,12 +47,22 @@ pub(super) struct WorkerQuery {
     /// need a header the contract's CORS answers do not allow).
     #[serde(rename = "return")]
     pub(super) return_pref: Option<String>,
+    /// `1` on `GET /task/next`: the lease answer carries a `leaseToken`.
+    pub(super) token: Option<String>,
+    /// The lease token, on `POST /task/N/result` and `POST /task/N/release`.
+    #[serde(rename = "leaseToken")]
+    pub(super) lease_token: Option<String>,
 }
 
 impl WorkerQuery {
     /// The worker, `"unknown"` when it said nothing.
     pub(super) fn worker(&self) -> WorkerId {
         WorkerId::from_param(self.worker_id.as_deref())
+    }
+
+    /// Whether it asked for a lease token (`token=1`).
+    pub(super) fn wants_token(&self) -> bool {
+        matches!(self.token.as_deref(), Some("1" | "true"))
     }
 
     /// The worker, when it said who it is.

@@ -39,6 +39,13 @@ pub enum ApiError {
     /// queue.
     #[error("Result rejected: {0}")]
     Rejected(String),
+    /// The request conflicts with who holds the task (a wrong or missing
+    /// lease token).
+    #[error("{0}")]
+    Conflict(String),
+    /// A result larger than the task's product can be.
+    #[error("{0}")]
+    ResultTooLarge(String),
     /// A queue operation was refused.
     #[error(transparent)]
     Queue(#[from] QueueError),
@@ -58,7 +65,10 @@ impl ApiError {
             Self::InvalidTaskId | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge(_)
+            | Self::ResultTooLarge(_)
+            | Self::Queue(QueueError::ResultTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Queue(QueueError::NotFound | QueueError::Expired) => StatusCode::NOT_FOUND,
             Self::Queue(
@@ -96,6 +106,11 @@ impl From<UseCaseError> for ApiError {
         match error {
             UseCaseError::Queue(e) => Self::Queue(e),
             UseCaseError::EmptyTask(e) => Self::BadRequest(e.to_string()),
+            UseCaseError::BadTask(e) => Self::BadRequest(e.to_string()),
+            e @ (UseCaseError::WrongToken(_) | UseCaseError::TokenRequired(_)) => {
+                Self::Conflict(e.to_string())
+            }
+            e @ UseCaseError::ResultTooLarge { .. } => Self::ResultTooLarge(e.to_string()),
             UseCaseError::BadAnswer(text) => Self::BadRequest(text),
             UseCaseError::Rejected(reason) => Self::Rejected(reason),
             UseCaseError::Store(e) => Self::Unavailable(format!(

@@ -18,6 +18,8 @@
 //! - `answer`: `POST /task/N/result`: read the worker's answer, check it,
 //!   complete or reject (a split task completes with its last part).
 //! - `release`: `POST /task/N/release`: a worker gives a task back.
+//! - `caller`: who a request comes from, and the lease its token names
+//!   (`token`: making and reading lease tokens).
 //! - `cancel`: `POST /task/N/cancel`: a client cancels its task.
 //! - `view`: `GET /result/N` (waiting for a change) and `GET /stats`.
 //! - `tick`: the periodic housekeeping.
@@ -27,6 +29,7 @@
 //! - `error`: [`UseCaseError`], what the use cases refuse.
 
 mod answer;
+mod caller;
 mod cancel;
 mod cost;
 mod error;
@@ -35,6 +38,7 @@ mod log;
 mod release;
 mod submit;
 mod tick;
+mod token;
 mod view;
 mod waiters;
 
@@ -44,6 +48,7 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
+pub use caller::Caller;
 pub use error::UseCaseError;
 pub use view::{KnownState, StatsReport};
 
@@ -51,6 +56,7 @@ use crate::config::Config;
 use crate::queue::{Changes, FIRST_PART_ID, IdWindow, TaskQueue};
 use crate::store::{Store, StoreError, Ticket};
 use cost::Cost;
+use token::LeaseTokens;
 use waiters::ResultWaiters;
 
 /// Cheap to clone handle on the shared state.
@@ -68,6 +74,8 @@ struct Inner {
     /// Signalled once per task made pending; long polls for tasks wait on it.
     task_available: Notify,
     result_waiters: ResultWaiters,
+    /// The secret keys of lease tokens.
+    tokens: LeaseTokens,
     shutting_down: AtomicBool,
     started_at: Instant,
 }
@@ -114,6 +122,7 @@ impl AppState {
                 store,
                 task_available: Notify::new(),
                 result_waiters: ResultWaiters::default(),
+                tokens: LeaseTokens::new(),
                 shutting_down: AtomicBool::new(false),
                 started_at: Instant::now(),
             }),
