@@ -20,7 +20,9 @@
 //!   (bytes of request bodies read at once), `static_files` (the
 //!   `webserver/` folder, without path traversal), and `api` (routes and
 //!   handlers that parse a request, call one use case, and write the
-//!   answer, errors as `{"error":"..."}`).
+//!   answer, errors as `{"error":"..."}`). [`client_addr`] names the
+//!   client a request comes from ([`ClientAddr`], a request extension),
+//!   for limits that key on it.
 //! - Use cases: [`state`], where [`AppState`] is the only door to the task
 //!   state: submit, lease, answer, release, view, stats, tick. It passes
 //!   each change record on to the log and the waiting clients.
@@ -42,6 +44,7 @@
 mod api;
 pub mod body_budget;
 mod check;
+pub mod client_addr;
 pub mod config;
 mod headers;
 mod plan;
@@ -64,6 +67,7 @@ use axum::middleware;
 use tokio::net::TcpListener;
 
 pub use api::ApiError;
+pub use client_addr::ClientAddr;
 pub use config::Config;
 pub use queue::{
     Change, Changes, Lease, PartRef, PartsProgress, QueueError, RELEASE_PAUSE, RequeueReason,
