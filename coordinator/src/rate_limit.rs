@@ -5,10 +5,10 @@
 //! Each address (an IPv6 client by its /64, [`ClientAddr::key`]) gets a
 //! GCRA bucket from the `governor` crate: `per_sec` requests a second with
 //! bursts of `burst`. A request over the rate is answered 429 with
-//! `Retry-After`, and only after a pause of up to [`MAX_PAUSE`] (until its
-//! next request would be allowed): a client that retries at once on each
-//! 429 then sends a few requests a second per connection instead of
-//! spinning the server's cores.
+//! `Retry-After`, and only after a pause of [`PAUSE`]: a client that
+//! retries at once on each 429 then sends one request a second per
+//! connection instead of spinning the server's cores (its connections are
+//! capped per address too).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -25,8 +25,8 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use crate::api::ApiError;
 use crate::client_addr::ClientAddr;
 
-/// Longest pause before a 429 answer.
-pub(crate) const MAX_PAUSE: Duration = Duration::from_secs(1);
+/// Pause before a 429 answer.
+pub(crate) const PAUSE: Duration = Duration::from_secs(1);
 
 /// Buckets are pruned of addresses that went quiet every this many checks.
 const PRUNE_EVERY: u64 = 4096;
@@ -74,8 +74,8 @@ pub(crate) async fn limit_rate(
     match limit.check(client) {
         None => next.run(request).await,
         Some(wait) => {
-            tokio::time::sleep(wait.min(MAX_PAUSE)).await;
-            let retry_after = wait.saturating_sub(MAX_PAUSE).as_secs_f64().ceil() as u64;
+            tokio::time::sleep(PAUSE).await;
+            let retry_after = wait.saturating_sub(PAUSE).as_secs_f64().ceil() as u64;
             ApiError::TooManyRequests(retry_after.max(1)).into_response()
         }
     }

@@ -60,6 +60,9 @@ pub(crate) fn check(bytes: &[u8]) -> Result<Option<Head>, ApiError> {
         bytes,
         &mut slots,
     ) {
+        Ok(httparse::Status::Complete(len)) if len > MAX_HEAD_BYTES => {
+            return Err(ApiError::HeadersTooLarge);
+        }
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(ApiError::HeadersTooLarge),
