@@ -307,7 +307,7 @@ async fn serve(router: Router) -> (SocketAddr, tokio::sync::oneshot::Sender<()>)
     tokio::spawn(coordinator::server::serve_router(
         listener,
         router,
-        coordinator::config::DEFAULT_MAX_CONNECTIONS,
+        coordinator::server::ServeOptions::default(),
         async move {
             let _ = rx.await;
         },

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::check::Quorum;
+use crate::forwarded::TrustedProxies;
 use crate::queue::{QueueLimits, RejectPolicy, TASK_OVERHEAD_BYTES};
 use crate::store::SyncPolicy;
 
@@ -42,8 +43,36 @@ pub const DEFAULT_MAX_WAIT_SECS: u64 = 30;
 /// Default most bytes of request bodies being read at once: 512 MiB.
 pub const DEFAULT_MAX_INFLIGHT_BODY_BYTES: usize = 512 * 1024 * 1024;
 /// Default most client connections open at once; beyond it new ones wait
-/// in the kernel's accept backlog.
+/// in the kernel's accept backlog. The server lowers it to fit the
+/// process's open-file limit (see [`crate::server::fd_limit`]).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default most connections open at once from one client address (the TCP
+/// peer; trusted proxies are exempt): a browser opens about six per host,
+/// and a school or office behind one NAT address runs many browsers.
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 256;
+/// Default most bytes of request bodies being received at once from one
+/// client address: 128 MiB, two of the largest bodies, a quarter of the
+/// whole budget.
+pub const DEFAULT_MAX_INFLIGHT_BODY_BYTES_PER_CLIENT: usize = 128 * 1024 * 1024;
+/// Default slowest upload allowed: 16 KiB/s on average, after
+/// [`DEFAULT_BODY_GRACE_SECS`] (a body that has not received `r` bytes by
+/// `grace + r / rate` after its head is answered 408).
+pub const DEFAULT_BODY_MIN_BYTES_PER_SEC: u64 = 16 * 1024;
+/// Default seconds every request body gets before its rate is held to
+/// [`DEFAULT_BODY_MIN_BYTES_PER_SEC`].
+pub const DEFAULT_BODY_GRACE_SECS: u64 = 10;
+/// Default seconds an upload may wait for room in the body budget before it
+/// is answered 503.
+pub const DEFAULT_BODY_BUDGET_WAIT_SECS: u64 = 10;
+/// Default seconds a keep-alive connection may stay idle between requests.
+pub const DEFAULT_IDLE_SECS: u64 = 15;
+/// Default requests per second allowed from one client address; 0 turns
+/// the rate limit off (the default: many honest clients can share one
+/// address behind a NAT or a proxy).
+pub const DEFAULT_RATE_LIMIT_PER_SEC: u32 = 0;
+/// Default seconds given after SIGTERM for the requests in flight; then
+/// every connection is closed and the process exits.
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 10;
 /// Default smallest product, in floating point operations (`2 m k n`),
 /// that is split into parts: 2e9, about a 1000 x 1000 x 1000 product, which
 /// keeps one browser worker busy for around half a second or more. Below
@@ -97,6 +126,9 @@ pub struct Config {
     /// Most bytes of request bodies read at once
     /// ([`DEFAULT_MAX_INFLIGHT_BODY_BYTES`]); more uploads wait.
     pub max_inflight_body_bytes: usize,
+    /// The limits that keep one client from taking the server from others:
+    /// connections, upload bytes, request rate, timeouts.
+    pub edge: EdgeLimits,
     /// Whether every matrix result is checked before it is accepted
     /// (default on; off only for trusted workers).
     pub verify: bool,
@@ -138,6 +170,7 @@ impl Default for Config {
             max_wait: Duration::from_secs(DEFAULT_MAX_WAIT_SECS),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_inflight_body_bytes: DEFAULT_MAX_INFLIGHT_BODY_BYTES,
+            edge: EdgeLimits::default(),
             verify: true,
             split_min_flops: Some(DEFAULT_SPLIT_MIN_FLOPS),
             max_parts: DEFAULT_MAX_PARTS,
@@ -147,6 +180,57 @@ impl Default for Config {
             require_lease_token: false,
             replicas: DEFAULT_REPLICAS,
             quorum: DEFAULT_REPLICAS,
+        }
+    }
+}
+
+/// The HTTP edge's limits against clients that are broken or hostile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeLimits {
+    /// Most connections open at once from one client address, 0 for no
+    /// cap ([`DEFAULT_MAX_CONNECTIONS_PER_CLIENT`]).
+    pub max_connections_per_client: usize,
+    /// Most bytes of bodies received at once from one client address
+    /// ([`DEFAULT_MAX_INFLIGHT_BODY_BYTES_PER_CLIENT`]).
+    pub max_inflight_body_bytes_per_client: usize,
+    /// Slowest average upload rate allowed after `body_grace`
+    /// ([`DEFAULT_BODY_MIN_BYTES_PER_SEC`]).
+    pub body_min_bytes_per_sec: u64,
+    /// Time every body gets before its rate counts
+    /// ([`DEFAULT_BODY_GRACE_SECS`]).
+    pub body_grace: Duration,
+    /// How long an upload waits for room in the body budget
+    /// ([`DEFAULT_BODY_BUDGET_WAIT_SECS`]).
+    pub body_budget_wait: Duration,
+    /// How long a keep-alive connection may stay idle
+    /// ([`DEFAULT_IDLE_SECS`]; shorter when connections run short).
+    pub idle: Duration,
+    /// Requests per second allowed from one client address, with bursts
+    /// of `rate_limit_burst`; 0 is no limit ([`DEFAULT_RATE_LIMIT_PER_SEC`]).
+    pub rate_limit_per_sec: u32,
+    /// Requests one client address may send at once above its rate (0:
+    /// as many as `rate_limit_per_sec`).
+    pub rate_limit_burst: u32,
+    /// Proxies whose `X-Forwarded-For` names the client (none by default).
+    pub trusted_proxies: TrustedProxies,
+    /// Time given to requests in flight after shutdown begins
+    /// ([`DEFAULT_SHUTDOWN_GRACE_SECS`]).
+    pub shutdown_grace: Duration,
+}
+
+impl Default for EdgeLimits {
+    fn default() -> Self {
+        Self {
+            max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+            max_inflight_body_bytes_per_client: DEFAULT_MAX_INFLIGHT_BODY_BYTES_PER_CLIENT,
+            body_min_bytes_per_sec: DEFAULT_BODY_MIN_BYTES_PER_SEC,
+            body_grace: Duration::from_secs(DEFAULT_BODY_GRACE_SECS),
+            body_budget_wait: Duration::from_secs(DEFAULT_BODY_BUDGET_WAIT_SECS),
+            idle: Duration::from_secs(DEFAULT_IDLE_SECS),
+            rate_limit_per_sec: DEFAULT_RATE_LIMIT_PER_SEC,
+            rate_limit_burst: 0,
+            trusted_proxies: TrustedProxies::default(),
+            shutdown_grace: Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_SECS),
         }
     }
 }

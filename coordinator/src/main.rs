@@ -8,12 +8,16 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use coordinator::config::{
-    DEFAULT_BENCH_SECS, DEFAULT_BIND, DEFAULT_DATA_DIR, DEFAULT_KEEP_FINISHED_SECS,
-    DEFAULT_LEASE_SECS, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_INFLIGHT_BODY_BYTES, DEFAULT_MAX_LEASES_PER_CLIENT, DEFAULT_MAX_PARTS,
-    DEFAULT_MAX_TASKS, DEFAULT_MAX_WAIT_SECS, DEFAULT_PORT, DEFAULT_REJECT_LIMIT, DEFAULT_REPLICAS,
-    DEFAULT_SPLIT_MIN_FLOPS, DEFAULT_STATIC_DIR, default_max_held_bytes,
+    DEFAULT_BENCH_SECS, DEFAULT_BIND, DEFAULT_BODY_BUDGET_WAIT_SECS, DEFAULT_BODY_GRACE_SECS,
+    DEFAULT_BODY_MIN_BYTES_PER_SEC, DEFAULT_DATA_DIR, DEFAULT_IDLE_SECS,
+    DEFAULT_KEEP_FINISHED_SECS, DEFAULT_LEASE_SECS, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, DEFAULT_MAX_INFLIGHT_BODY_BYTES,
+    DEFAULT_MAX_INFLIGHT_BODY_BYTES_PER_CLIENT, DEFAULT_MAX_LEASES_PER_CLIENT, DEFAULT_MAX_PARTS,
+    DEFAULT_MAX_TASKS, DEFAULT_MAX_WAIT_SECS, DEFAULT_PORT, DEFAULT_RATE_LIMIT_PER_SEC,
+    DEFAULT_REJECT_LIMIT, DEFAULT_REPLICAS, DEFAULT_SHUTDOWN_GRACE_SECS, DEFAULT_SPLIT_MIN_FLOPS,
+    DEFAULT_STATIC_DIR, EdgeLimits, default_max_held_bytes,
 };
+use coordinator::forwarded::{AddrBlock, TrustedProxies};
 use coordinator::{Config, SyncPolicy};
 use tracing_subscriber::EnvFilter;
 
@@ -74,6 +78,44 @@ struct Cli {
     /// Most bytes of request bodies being received at once (more uploads wait).
     #[arg(long, default_value_t = DEFAULT_MAX_INFLIGHT_BODY_BYTES)]
     max_inflight_body_bytes: usize,
+    /// Most client connections open at once from one address (more are
+    /// answered 429); 0 for no cap. Trusted proxies are exempt.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS_PER_CLIENT)]
+    max_connections_per_client: usize,
+    /// Most bytes of request bodies being received at once from one address
+    /// (its further uploads wait).
+    #[arg(long, default_value_t = DEFAULT_MAX_INFLIGHT_BODY_BYTES_PER_CLIENT)]
+    max_inflight_body_bytes_per_client: usize,
+    /// Slowest average upload rate in bytes per second after
+    /// --body-grace-secs (slower bodies are answered 408).
+    #[arg(long, default_value_t = DEFAULT_BODY_MIN_BYTES_PER_SEC)]
+    body_min_bytes_per_sec: u64,
+    /// Seconds every request body gets before its rate counts.
+    #[arg(long, default_value_t = DEFAULT_BODY_GRACE_SECS)]
+    body_grace_secs: u64,
+    /// Seconds an upload waits for room in the body budget (then 503).
+    #[arg(long, default_value_t = DEFAULT_BODY_BUDGET_WAIT_SECS)]
+    body_budget_wait_secs: u64,
+    /// Seconds a keep-alive connection may stay idle (1 s while three
+    /// quarters of the connections are open).
+    #[arg(long, default_value_t = DEFAULT_IDLE_SECS, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_secs: u64,
+    /// Requests per second allowed from one address (429 beyond it, after
+    /// a pause of up to 1 s); 0 turns the limit off.
+    #[arg(long, default_value_t = DEFAULT_RATE_LIMIT_PER_SEC)]
+    rate_limit_per_sec: u32,
+    /// Requests one address may send at once above its rate (0: as many as
+    /// --rate-limit-per-sec).
+    #[arg(long, default_value_t = 0)]
+    rate_limit_burst: u32,
+    /// A proxy (ADDR or ADDR/PREFIX) whose X-Forwarded-For names the client;
+    /// may be given more than once. None is trusted by default.
+    #[arg(long = "trusted-proxy", value_name = "ADDR[/PREFIX]")]
+    trusted_proxies: Vec<AddrBlock>,
+    /// Seconds given to requests in flight after SIGTERM; then every
+    /// connection is closed and the process exits.
+    #[arg(long, default_value_t = DEFAULT_SHUTDOWN_GRACE_SECS)]
+    shutdown_grace_secs: u64,
     /// Accept matrix results without checking them (trusted workers only).
     #[arg(long)]
     no_verify: bool,
@@ -132,6 +174,18 @@ impl Cli {
             max_wait: Duration::from_secs(self.max_wait_secs),
             max_connections: self.max_connections,
             max_inflight_body_bytes: self.max_inflight_body_bytes,
+            edge: EdgeLimits {
+                max_connections_per_client: self.max_connections_per_client,
+                max_inflight_body_bytes_per_client: self.max_inflight_body_bytes_per_client,
+                body_min_bytes_per_sec: self.body_min_bytes_per_sec,
+                body_grace: Duration::from_secs(self.body_grace_secs),
+                body_budget_wait: Duration::from_secs(self.body_budget_wait_secs),
+                idle: Duration::from_secs(self.idle_secs),
+                rate_limit_per_sec: self.rate_limit_per_sec,
+                rate_limit_burst: self.rate_limit_burst,
+                trusted_proxies: TrustedProxies::new(self.trusted_proxies.clone()),
+                shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            },
             verify: !self.no_verify,
             split_min_flops: (!self.no_split).then_some(self.split_min_flops),
             max_parts: self.max_parts,
@@ -145,8 +199,21 @@ impl Cli {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Time the runtime gives work still running off the async threads (a
+/// body being planned) once the server has stopped.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(run());
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    result
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

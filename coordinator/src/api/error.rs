@@ -35,6 +35,27 @@ pub enum ApiError {
     /// The request body did not arrive in the allowed time (seconds).
     #[error("Request body not received within {0} s")]
     RequestTimeout(u64),
+    /// The request body arrived slower than the least rate allowed
+    /// (bytes per second, after a grace time).
+    #[error("Request body arrived slower than {0} bytes/s")]
+    BodyTooSlow(u64),
+    /// The request head did not arrive in the allowed time (seconds).
+    #[error("Request head not received within {0} s")]
+    HeadTimeout(u64),
+    /// The request head is larger than the server reads (or has too many
+    /// header lines).
+    #[error("Request header fields too large")]
+    HeadersTooLarge,
+    /// The request target is longer than the server reads.
+    #[error("Request target too long")]
+    UriTooLong,
+    /// The client's address has as many connections open as it may.
+    #[error("Too many connections from this address")]
+    TooManyConnections,
+    /// The client sent more requests than its rate allows; it may retry
+    /// after the seconds given (also in `Retry-After`).
+    #[error("Too many requests from this address; retry after {0} s")]
+    TooManyRequests(u64),
     /// A worker's result failed verification; the task went back to the
     /// queue.
     #[error("Result rejected: {0}")]
@@ -69,7 +90,12 @@ impl ApiError {
             | Self::ResultTooLarge(_)
             | Self::Queue(QueueError::ResultTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::RequestTimeout(_) | Self::BodyTooSlow(_) | Self::HeadTimeout(_) => {
+                StatusCode::REQUEST_TIMEOUT
+            }
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
+            Self::TooManyRequests(_) | Self::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             Self::Queue(QueueError::NotFound | QueueError::Expired) => StatusCode::NOT_FOUND,
             Self::Queue(
                 QueueError::Full(_)
@@ -147,6 +173,16 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        if let Self::TooManyConnections = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(1));
+        }
+        if let Self::TooManyRequests(secs) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         response
     }

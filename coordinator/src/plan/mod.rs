@@ -15,7 +15,7 @@
 //! outside the queue's lock (and off the async runtime for large bodies).
 
 mod matrix_pair;
-mod operands;
+pub(crate) mod operands;
 
 use std::sync::Arc;
 

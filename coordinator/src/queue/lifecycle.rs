@@ -132,12 +132,12 @@ impl TaskQueue {
         let client = self.workers.resolve(asker.client);
         let worker = &asker.worker;
         self.workers.touch(client, worker, now);
-        match self.workers.held_back(client, worker, now) {
-            Some(HeldBack::Benched) => return Err(NoLease::Benched),
-            Some(HeldBack::Paused(left)) => return Err(NoLease::Paused(left)),
-            Some(HeldBack::LeaseCap) => return Err(NoLease::LeaseCap),
-            None => {}
-        }
+        let probation = match self.workers.may_lease(client, worker, now) {
+            Ok(probation) => probation,
+            Err(HeldBack::Benched) => return Err(NoLease::Benched),
+            Err(HeldBack::Paused(left)) => return Err(NoLease::Paused(left)),
+            Err(HeldBack::LeaseCap) => return Err(NoLease::LeaseCap),
+        };
         let mut passed = Vec::new();
         let found = loop {
             let Some(id) = self.pending.pop_front() else {
@@ -157,19 +157,24 @@ impl TaskQueue {
                 break None;
             }
         };
-        let lease = found.and_then(|id| self.hand_out(id, client, asker, now, changes));
+        let holder = Holder {
+            client,
+            worker: asker.worker.clone(),
+            tokened: asker.tokened,
+            probation,
+        };
+        let lease = found.and_then(|id| self.hand_out(id, holder, now, changes));
         for id in passed.into_iter().rev() {
             self.pending.push_front(id);
         }
         lease.ok_or(NoLease::NonePending)
     }
 
-    /// Leases task `id` to `asker` (of address key `client`).
+    /// Leases task `id` to `holder`.
     fn hand_out(
         &mut self,
         id: TaskId,
-        client: super::ClientKey,
-        asker: &Asker,
+        holder: Holder,
         now: Instant,
         changes: &mut Changes,
     ) -> Option<Lease> {
@@ -178,15 +183,9 @@ impl TaskQueue {
         task.attempts += 1;
         task.lease_generation += 1;
         let number = task.lease_generation;
-        task.leases.push(LiveLease {
-            number,
-            holder: Holder {
-                client,
-                worker: asker.worker.clone(),
-                tokened: asker.tokened,
-            },
-        });
-        task.leased_by = Some(asker.worker.clone());
+        let (client, probation, worker) = (holder.client, holder.probation, holder.worker.clone());
+        task.leases.push(LiveLease { number, holder });
+        task.leased_by = Some(worker.clone());
         let was = task.status;
         task.status = TaskStatus::Processing;
         let wants_more = task.wants_lease();
@@ -197,14 +196,14 @@ impl TaskQueue {
             id,
             number,
         });
-        self.workers.lease_started(client);
+        self.workers.lease_started(client, probation);
         if wants_more {
             self.pending.push_front(id);
         }
         changes.push(Change::Leased {
             id,
             part,
-            worker: asker.worker.clone(),
+            worker,
             lease: number,
             attempts,
             expires_at,
@@ -237,7 +236,8 @@ impl TaskQueue {
         let lease = task.leases.remove(index);
         task.last_holder = Some(lease.holder.clone());
         task.leased_by = task.leases.last().map(|l| l.holder.worker.clone());
-        self.workers.lease_ended(lease.holder.client);
+        self.workers
+            .lease_ended(lease.holder.client, lease.holder.probation);
         Some((lease.holder, lease.number))
     }
 
@@ -429,7 +429,8 @@ impl TaskQueue {
         task.result = result;
         task.last_error = error;
         for lease in task.leases.drain(..) {
-            self.workers.lease_ended(lease.holder.client);
+            self.workers
+                .lease_ended(lease.holder.client, lease.holder.probation);
             // Its holder's later answer is a former holder's.
             task.last_holder = Some(lease.holder);
         }

@@ -164,6 +164,9 @@ pub(super) struct Holder {
     pub(super) worker: WorkerId,
     /// Whether it was handed a token: then only the token proves it.
     pub(super) tokened: bool,
+    /// Whether it took the lease on its address's probation (see
+    /// `workers`).
+    pub(super) probation: bool,
 }
 
 impl Holder {

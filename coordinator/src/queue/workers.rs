@@ -7,11 +7,13 @@
 //! *and* its address ([`ClientKey`]), and what must hold against such a
 //! client is counted per address: the leases its workers hold (at most
 //! [`RejectPolicy::max_leases_per_client`]) and its rejected results
-//! ("strikes"). An address with [`RejectPolicy::limit`] strikes hands no
-//! task to its unproven workers (ids without a verified result) until the
-//! strikes are forgiven, one per accepted verified result of the address or
-//! per `bench_time / limit`; its proven workers, honest pages behind the
-//! same address as a liar, keep working. Every table is bounded
+//! ("strikes"). An address with [`RejectPolicy::limit`] strikes is on
+//! probation until the strikes are forgiven, one per accepted verified
+//! result of the address or per `bench_time / limit`: its unproven workers
+//! (ids without a verified result) hold one lease at a time between them,
+//! so a liar minting ids wastes at most one lease at a time while a new
+//! honest page there still gets its turn; its proven workers, honest pages
+//! behind the same address as a liar, keep working as before. Every table is bounded
 //! ([`MAX_TRACKED_WORKERS`], [`MAX_WORKERS_PER_CLIENT`],
 //! [`MAX_TRACKED_CLIENTS`]) and forgets what was not seen within
 //! [`WORKER_SEEN_WINDOW`] (benched workers and addresses with leases or
@@ -121,13 +123,14 @@ pub(super) const MAX_WORKERS_PER_CLIENT: usize = 64;
 /// Why a worker gets no task now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum HeldBack {
-    /// Benched: its own results were rejected repeatedly, or it is unproven
-    /// and its address's were.
+    /// Benched: its own results were rejected repeatedly.
     Benched,
     /// It gave a task back this long ago less than [`RELEASE_PAUSE`]; this
     /// is what is left of the pause.
     Paused(Duration),
-    /// Its address holds [`RejectPolicy::max_leases_per_client`] leases.
+    /// Its address holds [`RejectPolicy::max_leases_per_client`] leases, or
+    /// it is unproven, its address is on probation and another unproven
+    /// worker there holds the one lease they may hold.
     LeaseCap,
 }
 
@@ -184,6 +187,8 @@ impl WorkerRecord {
 struct ClientRecord {
     /// Leases its workers hold now.
     leases: usize,
+    /// Of those, leases its unproven workers took on probation.
+    probation_leases: usize,
     /// Rejected results not yet forgiven.
     strikes: u32,
     /// When the last strike was counted or forgiven.
@@ -197,6 +202,7 @@ impl ClientRecord {
     fn new(now: Instant) -> Self {
         Self {
             leases: 0,
+            probation_leases: 0,
             strikes: 0,
             strikes_at: now,
             last_seen: now,
@@ -273,43 +279,53 @@ impl Workers {
         self.records.get(&(self.resolve(client), worker.clone()))
     }
 
-    /// Why `worker` of `client` gets no task at `now`, if it gets none.
-    pub(super) fn held_back(
+    /// Whether `worker` of `client` may take a task at `now`: `Ok(true)`
+    /// for a lease on its address's probation, `Ok(false)` for any other;
+    /// why not otherwise.
+    pub(super) fn may_lease(
         &mut self,
         client: ClientKey,
         worker: &WorkerId,
         now: Instant,
-    ) -> Option<HeldBack> {
+    ) -> Result<bool, HeldBack> {
         if self.is_benched(client, worker, now) {
-            return Some(HeldBack::Benched);
+            return Err(HeldBack::Benched);
+        }
+        if let Some(left) = self.release_pause_left(client, worker, now) {
+            return Err(HeldBack::Paused(left));
         }
         let step = self.forgive_step();
         let (limit, cap) = (self.policy.limit, self.policy.max_leases_per_client);
         let proven = self.record(client, worker).is_some_and(|r| r.proven);
-        if let Some(record) = self.clients.get_mut(&self.resolve(client)) {
-            record.forgive(now, step);
-            if record.strikes >= limit && !proven {
-                return Some(HeldBack::Benched);
-            }
-            if record.leases >= cap {
-                return Some(HeldBack::LeaseCap);
-            }
+        let Some(record) = self.clients.get_mut(&self.resolve(client)) else {
+            return Ok(false);
+        };
+        record.forgive(now, step);
+        if record.leases >= cap {
+            return Err(HeldBack::LeaseCap);
         }
-        self.release_pause_left(client, worker, now)
-            .map(HeldBack::Paused)
+        let probation = record.strikes >= limit && !proven;
+        if probation && record.probation_leases > 0 {
+            return Err(HeldBack::LeaseCap);
+        }
+        Ok(probation)
     }
 
-    /// Counts a lease handed to `client`.
-    pub(super) fn lease_started(&mut self, client: ClientKey) {
+    /// Counts a lease handed to `client` (on its probation or not).
+    pub(super) fn lease_started(&mut self, client: ClientKey, probation: bool) {
         if let Some(record) = self.clients.get_mut(&client) {
             record.leases += 1;
+            record.probation_leases += usize::from(probation);
         }
     }
 
     /// Counts a lease of `client` that ended.
-    pub(super) fn lease_ended(&mut self, client: ClientKey) {
+    pub(super) fn lease_ended(&mut self, client: ClientKey, probation: bool) {
         if let Some(record) = self.clients.get_mut(&client) {
             record.leases = record.leases.saturating_sub(1);
+            if probation {
+                record.probation_leases = record.probation_leases.saturating_sub(1);
+            }
         }
     }
 
