@@ -1,6 +1,7 @@
 // The coordinator's HTTP API as the pages use it, one method a route (CONTRACT.md
 // and the README's extensions): submitting a task, claiming one (long poll
-// `wait=`), posting a result (`return=minimal`), giving a task back, reading a
+// `wait=`, with its lease token), posting a result (`return=minimal`, the lease
+// token), giving a task back (the lease token), reading a
 // result (long poll `wait=`, `status=`, `partsDone=`) and the statistics.
 //
 // Every answer that is not a success, and every request that does not reach the
@@ -8,7 +9,7 @@
 // unreachable), the coordinator's own `{"error":"..."}` text, and `Retry-After`.
 // What to do about it (retry, back off, tell the person) is left to the callers.
 
-import { taskIdOf } from './task-reader.js';
+import { leaseTokenOf, taskIdOf } from './task-reader.js';
 
 /** A request the coordinator did not answer with success, or that did not reach it. */
 export class CoordinatorError extends Error {
@@ -80,6 +81,9 @@ function resultBlob(body) {
   return new Blob([JSON.stringify(body)]);
 }
 
+/** The `&leaseToken=T` query parameter of a lease's token, or nothing without one. */
+const tokenParam = (leaseToken) => (leaseToken ? `&leaseToken=${encodeURIComponent(leaseToken)}` : '');
+
 /** Talks to one coordinator; holds nothing but where it is. */
 export class CoordinatorClient {
   /** @param {string} base the coordinator's URL ending in `/`, or '' for the page's own */
@@ -132,20 +136,21 @@ export class CoordinatorClient {
   }
 
   /**
-   * `GET task/next?workerId=W&wait=S`: claims the next task, waiting up to S seconds
-   * for one on a coordinator with the long-poll extension (one without answers at once).
-   * The answer is kept as bytes: reading it is left to the compute worker, which gets
-   * them transferred.
+   * `GET task/next?workerId=W&wait=S&token=1`: claims the next task, waiting up to S
+   * seconds for one on a coordinator with the long-poll extension (one without answers
+   * at once), with the lease token that proves this page holds it (null from a
+   * coordinator without tokens). The answer is kept as bytes: reading it is left to the
+   * compute worker, which gets them transferred.
    *
    * @param {string} workerId
    * @param {{waitSecs?: number, signal?: AbortSignal}} options
-   * @returns {Promise<{taskId: number, answer: Uint8Array, receiveMs: number} | null>} the
-   *   task (`receiveMs`: time to download its body), or null when there was none (204)
+   * @returns {Promise<{taskId: number, leaseToken: string | null, answer: Uint8Array, receiveMs: number} | null>}
+   *   the task (`receiveMs`: time to download its body), or null when there was none (204)
    * @throws {CoordinatorError} an error answer, an answer without a valid task id, unreachable
    *   (an aborted request too)
    */
   async nextTask(workerId, { waitSecs = 0, signal } = {}) {
-    const query = `workerId=${encodeURIComponent(workerId)}&wait=${waitSecs}`;
+    const query = `workerId=${encodeURIComponent(workerId)}&wait=${waitSecs}&token=1`;
     const response = await this.ok(`task/next?${query}`, { signal, cache: 'no-store' });
     if (response.status === 204) return null;
     const headersAt = performance.now();
@@ -158,21 +163,23 @@ export class CoordinatorClient {
     const receiveMs = performance.now() - headersAt;
     const taskId = taskIdOf(answer);
     if (!Number.isSafeInteger(taskId) || taskId <= 0) throw badAnswer(response, 'has no valid taskId');
-    return { taskId, answer, receiveMs };
+    return { taskId, leaseToken: leaseTokenOf(answer), answer, receiveMs };
   }
 
   /**
-   * `POST task/N/result?workerId=W&return=minimal`: a product, or an error report
-   * for data the kernel refuses. `return=minimal`: the (large) result is not echoed.
+   * `POST task/N/result?workerId=W&leaseToken=T&return=minimal`: a product, or an error
+   * report for data the kernel refuses. `return=minimal`: the (large) result is not
+   * echoed.
    *
    * @param {number} taskId
    * @param {{result: Uint8Array | string} | {error: string}} body
    * @param {string} workerId credited with the result (and with its rejection)
-   * @throws {CoordinatorError} 422 (the coordinator's check rejected it), 404, 409,
-   *   5xx, unreachable
+   * @param {string | null} [leaseToken] the lease's token, when the claim had one
+   * @throws {CoordinatorError} 422 (the coordinator's check rejected it), 404, 409 (not
+   *   this page's lease), 413, 5xx, unreachable
    */
-  async postResult(taskId, body, workerId) {
-    await this.ok(`task/${taskId}/result?workerId=${encodeURIComponent(workerId)}&return=minimal`, {
+  async postResult(taskId, body, workerId, leaseToken = null) {
+    await this.ok(`task/${taskId}/result?workerId=${encodeURIComponent(workerId)}${tokenParam(leaseToken)}&return=minimal`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: resultBlob(body),
@@ -180,14 +187,18 @@ export class CoordinatorClient {
   }
 
   /**
-   * `POST task/N/release?workerId=W`: gives a held task back at once. Sent with
-   * `keepalive`, so it outlives a closing page. Never throws: without the extension
+   * `POST task/N/release?workerId=W&leaseToken=T`: gives a held task back at once. Sent
+   * with `keepalive`, so it outlives a closing page. Never throws: without the extension
    * (404/405) or the coordinator, the task comes back through its lease.
    *
+   * @param {number} taskId
+   * @param {string} workerId
+   * @param {string | null} [leaseToken] the lease's token, when the claim had one
    * @returns {Promise<boolean>} whether the coordinator took it back
    */
-  releaseTask(taskId, workerId) {
-    return this.request(`task/${taskId}/release?workerId=${encodeURIComponent(workerId)}`, { method: 'POST', keepalive: true }).then(
+  releaseTask(taskId, workerId, leaseToken = null) {
+    const path = `task/${taskId}/release?workerId=${encodeURIComponent(workerId)}${tokenParam(leaseToken)}`;
+    return this.request(path, { method: 'POST', keepalive: true }).then(
       (response) => response.ok,
       () => false,
     );

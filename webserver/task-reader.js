@@ -1,6 +1,6 @@
 // Reads what the pages get and what people type, without turning numbers into
-// JavaScript numbers: the task id and the operands A and B of a `GET task/next`
-// answer, found in its UTF-8 bytes, and Dana matrix text `[[1,2],[3,4]]` (its
+// JavaScript numbers: the task id, lease token and the operands A and B of a
+// `GET task/next` answer, found in its UTF-8 bytes, and Dana matrix text `[[1,2],[3,4]]` (its
 // shape, and its cells as written, checked for the person who typed it).
 //
 // `JSON.parse` rounds integers beyond 2^53, so a matrix is never parsed as JSON
@@ -150,6 +150,26 @@ export function taskIdOf(answer) {
     // Not an object: no id.
   }
   return Number.NaN;
+}
+
+/**
+ * The lease token of a `GET task/next?token=1` answer, which the coordinator writes
+ * before the task data (so the scan stops there), or null when there is none.
+ *
+ * @param {Uint8Array | string} answer the answer body
+ * @returns {string | null}
+ */
+export function leaseTokenOf(answer) {
+  const bytes = bytesOf(answer);
+  try {
+    for (const { key, start, end } of members(bytes, 0)) {
+      if (key === 'data') return null;
+      if (key === 'leaseToken' && bytes[start] === QUOTE) return JSON.parse(decoder.decode(bytes.subarray(start, end)));
+    }
+  } catch {
+    // Not an object: no token.
+  }
+  return null;
 }
 
 /** The characters of the JSON string at [start, end) as UTF-8: a view unless it has escapes. */

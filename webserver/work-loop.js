@@ -121,7 +121,7 @@ export class WorkLoop {
   }
 
   release(ticket) {
-    return this.client.releaseTask(ticket.taskId, ticket.workerId);
+    return this.client.releaseTask(ticket.taskId, ticket.workerId, ticket.leaseToken);
   }
 
   async dispatch(generation) {
@@ -247,7 +247,7 @@ export class WorkLoop {
       for (let attempt = 1; ; attempt += 1) {
         const posted = performance.now();
         try {
-          await this.client.postResult(taskId, body, ticket.workerId);
+          await this.client.postResult(taskId, body, ticket.workerId, ticket.leaseToken);
           this.pacer.online();
           ticket.deliverMs = performance.now() - posted;
           return true;

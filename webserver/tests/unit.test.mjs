@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatMatrix } from '../main-view.js';
 import { randomMatrixText } from '../random-matrix.js';
-import { MatrixTextError, TaskJsonError, fieldsOf, readMatrix, shapeOf, taskIdOf, taskOperands } from '../task-reader.js';
+import { MatrixTextError, TaskJsonError, fieldsOf, leaseTokenOf, readMatrix, shapeOf, taskIdOf, taskOperands } from '../task-reader.js';
 
 test('readMatrix reads shape and cells, spaces allowed', () => {
   const m = readMatrix(' [[1, 2 ,3],\n [ -4,5.5,6e3 ]] ', 'A');
@@ -88,6 +88,14 @@ test('fieldsOf handles escaped quotes and backslashes and nested values', () => 
   assert.equal(f.get('e'), '-1500');
   assert.throws(() => fieldsOf(utf8('{"a":[1,2}')), TaskJsonError);
   assert.throws(() => fieldsOf(utf8('{"a":"open}')), TaskJsonError);
+});
+
+test('leaseTokenOf finds the token written before the data, or none', () => {
+  assert.equal(leaseTokenOf('{"taskId":4,"leaseToken":"1-0f","data":{"A":"[[1]]","B":"[[2]]"}}'), '1-0f');
+  assert.equal(leaseTokenOf(new TextEncoder().encode('{"taskId":4,"leaseToken":"2-aa","data":"x"}')), '2-aa');
+  assert.equal(leaseTokenOf('{"taskId":4,"data":{"leaseToken":"not this"}}'), null);
+  assert.equal(leaseTokenOf('{"taskId":4,"leaseToken":5,"data":1}'), null);
+  assert.equal(leaseTokenOf('not json'), null);
 });
 
 test('taskIdOf finds the id at the start or anywhere, in text or bytes', () => {

@@ -83,6 +83,12 @@ impl Process {
         }
     }
 
+    /// The process id (to read its memory from `/proc`).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the process at once (SIGKILL), as a crash would.
     pub fn kill(mut self) {
         let _ = self.child.kill();
