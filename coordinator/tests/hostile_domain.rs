@@ -119,7 +119,7 @@ fn result(text: &str) -> String {
 fn start(args: &[&str]) -> Process {
     let mut all = vec!["--in-memory"];
     all.extend_from_slice(args);
-    Process::start(&all, &common::static_dir()).unwrap()
+    Process::start(&all, &common::static_dir()).expect("the coordinator starts")
 }
 
 /// Fails with `what` unless `condition` holds.
