@@ -1,16 +1,16 @@
 // The coordinator's HTTP API as the pages use it, one method a route (coordinator/CONTRACT.md
 // and the README's extensions): submitting a task, claiming one (long poll
-// `wait=`, a part's place with `describe=1`), posting a result (`return=minimal`),
-// giving a task back, cancelling one, reading a result (long poll `wait=`,
-// `status=`, `partsDone=`; a split task's parts with `parts=1`; the product kept as
-// bytes) and the statistics.
+// `wait=`, a part's place with `describe=1`, the lease token), posting a result
+// (`return=minimal`, the lease token), giving a task back (the lease token),
+// cancelling one, reading a result (long poll `wait=`, `status=`, `partsDone=`; a
+// split task's parts with `parts=1`; the product kept as bytes) and the statistics.
 //
 // Every answer that is not a success, and every request that does not reach the
 // coordinator, becomes one error type, CoordinatorError: the HTTP status (0 when
 // unreachable), the coordinator's own `{"error":"..."}` text, and `Retry-After`.
 // What to do about it (retry, back off, tell the person) is left to the callers.
 
-import { TaskJsonError, partOf, readReport, taskIdOf } from './task-reader.js';
+import { TaskJsonError, leaseTokenOf, partOf, readReport, taskIdOf } from './task-reader.js';
 
 /** A request the coordinator did not answer with success, or that did not reach it. */
 export class CoordinatorError extends Error {
@@ -94,6 +94,9 @@ function resultQuery({ waitSecs = 0, status, partsDone, parts = false }) {
   return query.length ? `?${query.join('&')}` : '';
 }
 
+/** The `&leaseToken=T` query parameter of a lease's token, or nothing without one. */
+const tokenParam = (leaseToken) => (leaseToken ? `&leaseToken=${encodeURIComponent(leaseToken)}` : '');
+
 /** Talks to one coordinator; holds nothing but where it is. */
 export class CoordinatorClient {
   /** @param {string} base the coordinator's URL ending in `/`, or '' for the page's own */
@@ -146,15 +149,16 @@ export class CoordinatorClient {
   }
 
   /**
-   * `GET task/next?workerId=W&wait=S[&describe=1]`: claims the next task, waiting up to
-   * S seconds for one on a coordinator with the long-poll extension (one without answers
-   * at once). The answer is kept as bytes: reading it is left to the compute worker,
-   * which gets them transferred. With `describe`, a part of a split task says which
-   * task it belongs to.
+   * `GET task/next?workerId=W&wait=S&token=1[&describe=1]`: claims the next task,
+   * waiting up to S seconds for one on a coordinator with the long-poll extension (one
+   * without answers at once), with the lease token that proves this page holds it (null
+   * from a coordinator without tokens). The answer is kept as bytes: reading it is left
+   * to the compute worker, which gets them transferred. With `describe`, a part of a
+   * split task says which task it belongs to.
    *
    * @param {string} workerId
    * @param {{waitSecs?: number, signal?: AbortSignal, describe?: boolean}} options
-   * @returns {Promise<{taskId: number, answer: Uint8Array, receiveMs: number,
+   * @returns {Promise<{taskId: number, leaseToken: string | null, answer: Uint8Array, receiveMs: number,
    *   part: {of: number, number: number, total: number} | null} | null>} the task
    *   (`receiveMs`: time to download its body; `part`: part `number` of `total` of task
    *   `of`), or null when there was none (204)
@@ -162,7 +166,7 @@ export class CoordinatorClient {
    *   (an aborted request too)
    */
   async nextTask(workerId, { waitSecs = 0, signal, describe = false } = {}) {
-    const query = `workerId=${encodeURIComponent(workerId)}&wait=${waitSecs}${describe ? '&describe=1' : ''}`;
+    const query = `workerId=${encodeURIComponent(workerId)}&wait=${waitSecs}&token=1${describe ? '&describe=1' : ''}`;
     const response = await this.ok(`task/next?${query}`, { signal, cache: 'no-store' });
     if (response.status === 204) return null;
     const headersAt = performance.now();
@@ -175,24 +179,26 @@ export class CoordinatorClient {
     const receiveMs = performance.now() - headersAt;
     const taskId = taskIdOf(answer);
     if (!Number.isSafeInteger(taskId) || taskId <= 0) throw badAnswer(response, 'has no valid taskId');
-    return { taskId, answer, receiveMs, part: describe ? partOf(answer) : null };
+    return { taskId, leaseToken: leaseTokenOf(answer), answer, receiveMs, part: describe ? partOf(answer) : null };
   }
 
   /**
-   * `POST task/N/result?workerId=W&return=minimal`: a product, or an error report
-   * for data the kernel refuses. `return=minimal`: the (large) result is not echoed.
+   * `POST task/N/result?workerId=W&leaseToken=T&return=minimal`: a product, or an error
+   * report for data the kernel refuses. `return=minimal`: the (large) result is not
+   * echoed.
    *
    * @param {number} taskId
    * @param {{result: Uint8Array | string} | {error: string}} body
    * @param {string} workerId credited with the result (and with its rejection)
+   * @param {string | null} [leaseToken] the lease's token, when the claim had one
    * @returns {Promise<object | null>} the task's report as the coordinator answered it
    *   (`status` `failed` when the task was cancelled or failed before), null when the
    *   answer is not JSON
-   * @throws {CoordinatorError} 422 (the coordinator's check rejected it), 404, 409,
-   *   5xx, unreachable
+   * @throws {CoordinatorError} 422 (the coordinator's check rejected it), 404, 409 (not
+   *   this page's lease, or another state that forbids it), 413, 5xx, unreachable
    */
-  async postResult(taskId, body, workerId) {
-    const response = await this.ok(`task/${taskId}/result?workerId=${encodeURIComponent(workerId)}&return=minimal`, {
+  async postResult(taskId, body, workerId, leaseToken = null) {
+    const response = await this.ok(`task/${taskId}/result?workerId=${encodeURIComponent(workerId)}${tokenParam(leaseToken)}&return=minimal`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: resultBlob(body),
@@ -217,14 +223,18 @@ export class CoordinatorClient {
   }
 
   /**
-   * `POST task/N/release?workerId=W`: gives a held task back at once. Sent with
-   * `keepalive`, so it outlives a closing page. Never throws: without the extension
+   * `POST task/N/release?workerId=W&leaseToken=T`: gives a held task back at once. Sent
+   * with `keepalive`, so it outlives a closing page. Never throws: without the extension
    * (404/405) or the coordinator, the task comes back through its lease.
    *
+   * @param {number} taskId
+   * @param {string} workerId
+   * @param {string | null} [leaseToken] the lease's token, when the claim had one
    * @returns {Promise<boolean>} whether the coordinator took it back
    */
-  releaseTask(taskId, workerId) {
-    return this.request(`task/${taskId}/release?workerId=${encodeURIComponent(workerId)}`, { method: 'POST', keepalive: true }).then(
+  releaseTask(taskId, workerId, leaseToken = null) {
+    const path = `task/${taskId}/release?workerId=${encodeURIComponent(workerId)}${tokenParam(leaseToken)}`;
+    return this.request(path, { method: 'POST', keepalive: true }).then(
       (response) => response.ok,
       () => false,
     );

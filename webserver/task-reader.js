@@ -1,8 +1,9 @@
 // Reads what the pages get and what people type, without turning numbers into
-// JavaScript numbers: the task id, the operands A and B and the part's place of a
-// `GET task/next` answer, found in its UTF-8 bytes; a task report (`GET result/N`)
-// whose product stays bytes; and Dana matrix text `[[1,2],[3,4]]` (its shape, its
-// top-left corner, and its cells as written, checked for the person who typed it).
+// JavaScript numbers: the task id, the lease token, the operands A and B and the
+// part's place of a `GET task/next` answer, found in its UTF-8 bytes; a task report
+// (`GET result/N`) whose product stays bytes; and Dana matrix text `[[1,2],[3,4]]`
+// (its shape, its top-left corner, and its cells as written, checked for the person
+// who typed it).
 //
 // `JSON.parse` rounds integers beyond 2^53, so a matrix is never parsed as JSON
 // here: one scanner finds where each JSON value starts and ends, and an operand's
@@ -151,6 +152,26 @@ export function taskIdOf(answer) {
     // Not an object: no id.
   }
   return Number.NaN;
+}
+
+/**
+ * The lease token of a `GET task/next?token=1` answer, which the coordinator writes
+ * before the task data (so the scan stops there), or null when there is none.
+ *
+ * @param {Uint8Array | string} answer the answer body
+ * @returns {string | null}
+ */
+export function leaseTokenOf(answer) {
+  const bytes = bytesOf(answer);
+  try {
+    for (const { key, start, end } of members(bytes, 0)) {
+      if (key === 'data') return null;
+      if (key === 'leaseToken' && bytes[start] === QUOTE) return JSON.parse(decoder.decode(bytes.subarray(start, end)));
+    }
+  } catch {
+    // Not an object: no token.
+  }
+  return null;
 }
 
 /**

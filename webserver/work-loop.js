@@ -138,7 +138,7 @@ export class WorkLoop {
   }
 
   release(ticket) {
-    return this.client.releaseTask(ticket.taskId, ticket.workerId);
+    return this.client.releaseTask(ticket.taskId, ticket.workerId, ticket.leaseToken);
   }
 
   async dispatch(generation) {
@@ -284,7 +284,7 @@ export class WorkLoop {
       for (let attempt = 1; ; attempt += 1) {
         const posted = performance.now();
         try {
-          const report = await this.client.postResult(taskId, body, ticket.workerId);
+          const report = await this.client.postResult(taskId, body, ticket.workerId, ticket.leaseToken);
           this.pacer.online();
           ticket.deliverMs = performance.now() - posted;
           return report ?? {};

@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::routing::get;
-use coordinator::{AppState, Config, WorkerId};
+use coordinator::{AppState, Asker, Caller, ClientKey, Config, WorkerId};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -314,7 +314,7 @@ async fn serve(router: Router) -> (SocketAddr, tokio::sync::oneshot::Sender<()>)
     tokio::spawn(coordinator::server::serve_router(
         listener,
         router,
-        coordinator::config::DEFAULT_MAX_CONNECTIONS,
+        coordinator::server::ServeOptions::default(),
         async move {
             let _ = rx.await;
         },
@@ -405,6 +405,8 @@ async fn coordinator_holding(
         static_dir: std::env::temp_dir().join("coordinator-bench-no-static"),
         lease: Duration::from_secs(3600),
         max_tasks: 10_000_000,
+        // The fill leases many tasks from one (unknown) address.
+        max_leases_per_client: usize::MAX,
         keep_finished,
         data_dir,
         metrics,
@@ -418,7 +420,11 @@ async fn coordinator_holding(
         }
     })
     .await;
-    let worker = WorkerId::from_param(Some("prefill"));
+    let worker = Asker {
+        client: ClientKey::Unknown,
+        worker: WorkerId::from_param(Some("prefill")),
+        tokened: false,
+    };
     let mut leased = Vec::new();
     for _ in 0..held.leased + held.finished {
         leased.push(state.lease(&worker, Duration::ZERO).await.unwrap().id);
@@ -428,7 +434,7 @@ async fn coordinator_holding(
         let (state, id) = (state.clone(), finished[k]);
         async move {
             state
-                .answer(id, None, Bytes::from_static(RESULT))
+                .answer(id, &Caller::anonymous(None), Bytes::from_static(RESULT))
                 .await
                 .unwrap();
         }

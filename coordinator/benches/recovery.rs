@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use coordinator::{AppState, Config, WorkerId};
+use coordinator::{AppState, Asker, Caller, ClientKey, Config, WorkerId};
 
 /// Small task data: a Dana-style 2 x 2 pair.
 const SMALL: &[u8] = br#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#;
@@ -54,6 +54,8 @@ fn fill(dir: &Path, count: usize, body: &Bytes) -> u64 {
         let config = Config {
             data_dir: Some(dir.to_path_buf()),
             max_tasks: 10_000_000,
+            // The fill leases many tasks from one (unknown) address.
+            max_leases_per_client: usize::MAX,
             max_held_bytes: usize::MAX,
             split_min_flops: None,
             ..Config::default()
@@ -70,7 +72,11 @@ fn fill(dir: &Path, count: usize, body: &Bytes) -> u64 {
             while batch.join_next().await.is_some() {}
             start = end;
         }
-        let worker = WorkerId::from_param(Some("fill"));
+        let worker = Asker {
+            client: ClientKey::Unknown,
+            worker: WorkerId::from_param(Some("fill")),
+            tokened: false,
+        };
         let mut leased = Vec::new();
         for _ in 0..count * 2 / 3 {
             leased.push(state.lease(&worker, Duration::ZERO).await.unwrap().id);
@@ -81,7 +87,7 @@ fn fill(dir: &Path, count: usize, body: &Bytes) -> u64 {
             batch.spawn(async move {
                 let result = Bytes::from_static(br#"{"result":"[[19,22],[43,50]]"}"#);
                 // A large task's product is not checked by this fill.
-                let _ = state.answer(id, None, result).await;
+                let _ = state.answer(id, &Caller::anonymous(None), result).await;
             });
         }
         while batch.join_next().await.is_some() {}

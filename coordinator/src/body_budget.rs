@@ -1,158 +1,229 @@
-//! A budget for request bodies being read at once, so memory stays bounded
-//! however many clients upload at the same time.
+//! A budget for request bodies being received at once, in total and per
+//! client address, so memory stays bounded however many clients upload at
+//! the same time and one address cannot take the whole budget.
 //!
-//! Each request body is buffered whole (up to the body limit) before a
-//! handler sees it. This middleware first takes as many bytes from a shared
-//! budget as the body can hold (its `Content-Length`, or the body limit when
-//! the length is not declared) and gives them back when the answer is
-//! ready, by which time the body has been stored or dropped. A request that
-//! does not fit waits for others to finish. Requests without a body take
-//! nothing. So that a client who stops sending cannot hold its share
-//! forever, a request with a body must be answered within
-//! [`BODY_TIMEOUT_BASE`] plus one second per [`BODY_MIN_BYTES_PER_SEC`] of
-//! its claim (408 otherwise). Bytes kept afterwards (task data, results) are
-//! bounded by the queue's own limits.
+//! Bytes are taken as they arrive, not up front: a request that declares
+//! 64 MiB and sends one byte holds one byte. What a request has taken is
+//! recorded in its [`Claim`], which gives it all back when the last of its
+//! holders (the body being read, the middleware waiting for the answer)
+//! lets go. Waiting for room, timing out, and answering are the job of
+//! [`crate::request_body`].
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::extract::{Request, State};
-use axum::http::header;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use tokio::sync::Semaphore;
+use tokio::sync::Notify;
 
-use crate::api::ApiError;
-
-/// Time every request with a body gets, whatever its size.
-pub const BODY_TIMEOUT_BASE: Duration = Duration::from_secs(60);
-/// The slowest upload rate allowed beyond [`BODY_TIMEOUT_BASE`]: 1 MiB/s.
-pub const BODY_MIN_BYTES_PER_SEC: usize = 1024 * 1024;
-
-/// The shared budget and the body limit it is measured against.
+/// The shared budget: cheap to clone.
 #[derive(Debug, Clone)]
 pub struct BodyBudget {
-    bytes: Arc<Semaphore>,
+    inner: Arc<Ledger>,
+}
+
+#[derive(Debug)]
+struct Ledger {
     total: usize,
-    max_body_bytes: usize,
+    per_client: usize,
+    used: Mutex<Used>,
+    /// Signalled whenever bytes are given back.
+    freed: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Used {
+    total: usize,
+    by_client: HashMap<IpAddr, usize>,
 }
 
 impl BodyBudget {
-    /// A budget of `total` bytes for bodies of at most `max_body_bytes`
-    /// each; `total` is raised to `max_body_bytes` so every body fits. Both
-    /// are capped at `u32::MAX` bytes (the semaphore's unit).
-    pub fn new(total: usize, max_body_bytes: usize) -> Self {
-        let cap = u32::MAX as usize;
-        let max_body_bytes = max_body_bytes.min(cap);
-        let total = total.max(max_body_bytes).min(cap);
+    /// A budget of `total` bytes, of which one client address may hold
+    /// `per_client` (at most `total`; at least one byte each).
+    pub fn new(total: usize, per_client: usize) -> Self {
+        let total = total.max(1);
         Self {
-            bytes: Arc::new(Semaphore::new(total)),
-            total,
-            max_body_bytes,
+            inner: Arc::new(Ledger {
+                total,
+                per_client: per_client.clamp(1, total),
+                used: Mutex::new(Used::default()),
+                freed: Notify::new(),
+            }),
         }
-    }
-
-    /// Bytes of the budget not taken right now.
-    pub fn available(&self) -> usize {
-        self.bytes.available_permits()
     }
 
     /// The whole budget.
     pub fn total(&self) -> usize {
-        self.total
+        self.inner.total
     }
 
-    /// How many bytes a request may buffer: its declared length (within the
-    /// body limit), the body limit when it declares none, 0 without a body.
-    fn claim(&self, request: &Request) -> usize {
-        let declared = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        match declared {
-            Some(length) => {
-                usize::try_from(length).map_or(self.max_body_bytes, |l| l.min(self.max_body_bytes))
-            }
-            None if request.headers().contains_key(header::TRANSFER_ENCODING) => {
-                self.max_body_bytes
-            }
-            None => 0,
+    /// What one client address may hold.
+    pub fn per_client(&self) -> usize {
+        self.inner.per_client
+    }
+
+    /// Bytes not taken right now.
+    pub fn available(&self) -> usize {
+        self.inner.total - self.used().total
+    }
+
+    /// Bytes `client` holds right now.
+    pub fn held_by(&self, client: IpAddr) -> usize {
+        self.used().by_client.get(&client).copied().unwrap_or(0)
+    }
+
+    /// A new claim, holding nothing yet, for a body from `client` (a key
+    /// from [`crate::ClientAddr::key`]).
+    pub fn claim(&self, client: IpAddr) -> Claim {
+        Claim {
+            budget: self.clone(),
+            client,
+            taken: AtomicUsize::new(0),
         }
     }
+
+    /// Resolves the next time bytes are given back. Create it before
+    /// trying to take bytes, so that a release in between is not missed.
+    pub(crate) fn freed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.inner.freed.notified()
+    }
+
+    fn used(&self) -> MutexGuard<'_, Used> {
+        self.inner
+            .used
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Takes `bytes` for `client` when both the total and the client's
+    /// share have room. A client that holds nothing may always take one
+    /// frame of up to the whole budget when the total has room, so that no
+    /// frame size can wait forever.
+    fn try_take(&self, client: IpAddr, bytes: usize) -> bool {
+        let mut used = self.used();
+        let held = used.by_client.get(&client).copied().unwrap_or(0);
+        let total_room = used.total + bytes <= self.inner.total || used.total == 0;
+        let client_room = held + bytes <= self.inner.per_client || held == 0;
+        if !(total_room && client_room) {
+            return false;
+        }
+        used.total += bytes;
+        *used.by_client.entry(client).or_insert(0) += bytes;
+        true
+    }
+
+    fn give_back(&self, client: IpAddr, bytes: usize) {
+        if bytes == 0 {
+            return;
+        }
+        {
+            let mut used = self.used();
+            used.total = used.total.saturating_sub(bytes);
+            if let Some(held) = used.by_client.get_mut(&client) {
+                *held = held.saturating_sub(bytes);
+                if *held == 0 {
+                    used.by_client.remove(&client);
+                }
+            }
+        }
+        self.inner.freed.notify_waiters();
+    }
 }
 
-/// Middleware: holds the request's share of the budget until its answer is
-/// ready.
-pub async fn limit_body_bytes(
-    State(budget): State<BodyBudget>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let claim = budget.claim(&request);
-    if claim == 0 {
-        return next.run(request).await;
+/// What one request body holds of the budget; given back when dropped.
+#[derive(Debug)]
+pub struct Claim {
+    budget: BodyBudget,
+    client: IpAddr,
+    taken: AtomicUsize,
+}
+
+impl Claim {
+    /// Takes `bytes` more when there is room; `false` leaves nothing taken.
+    pub fn try_take(&self, bytes: usize) -> bool {
+        if bytes == 0 {
+            return true;
+        }
+        let ok = self.budget.try_take(self.client, bytes);
+        if ok {
+            self.taken.fetch_add(bytes, Ordering::Relaxed);
+        }
+        ok
     }
-    let Ok(claim) = u32::try_from(claim) else {
-        return ApiError::PayloadTooLarge(budget.max_body_bytes).into_response();
-    };
-    let Ok(_permit) = Arc::clone(&budget.bytes).acquire_many_owned(claim).await else {
-        return ApiError::Internal("body budget closed".to_owned()).into_response();
-    };
-    let allowed = body_timeout(claim as usize);
-    match tokio::time::timeout(allowed, next.run(request)).await {
-        Ok(response) => response,
-        Err(_elapsed) => ApiError::RequestTimeout(allowed.as_secs()).into_response(),
+
+    /// Bytes this claim holds.
+    pub fn taken(&self) -> usize {
+        self.taken.load(Ordering::Relaxed)
+    }
+
+    /// The budget this claim takes from.
+    pub fn budget(&self) -> &BodyBudget {
+        &self.budget
     }
 }
 
-/// How long a request claiming `bytes` may take.
-pub fn body_timeout(bytes: usize) -> Duration {
-    BODY_TIMEOUT_BASE + Duration::from_secs((bytes / BODY_MIN_BYTES_PER_SEC) as u64)
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.budget.give_back(self.client, *self.taken.get_mut());
+    }
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use axum::body::Body;
-
     use super::*;
 
-    fn request(headers: &[(&str, &str)]) -> Request {
-        let mut builder = Request::builder().method("POST").uri("/task");
-        for (name, value) in headers {
-            builder = builder.header(*name, *value);
-        }
-        builder.body(Body::empty()).unwrap()
+    fn ip(n: u8) -> IpAddr {
+        IpAddr::from([192, 0, 2, n])
     }
 
     #[test]
-    fn claim_is_the_declared_length_within_the_body_limit() {
-        let budget = BodyBudget::new(1000, 100);
-        assert_eq!(budget.claim(&request(&[("content-length", "42")])), 42);
-        assert_eq!(budget.claim(&request(&[("content-length", "5000")])), 100);
-        assert_eq!(
-            budget.claim(&request(&[("transfer-encoding", "chunked")])),
-            100
-        );
-        assert_eq!(budget.claim(&request(&[])), 0);
-    }
-
-    #[test]
-    fn budget_always_fits_one_largest_body() {
-        let budget = BodyBudget::new(10, 100);
-        assert_eq!(budget.total(), 100);
+    fn claims_hold_what_they_took_until_dropped() {
+        let budget = BodyBudget::new(100, 100);
+        let claim = budget.claim(ip(1));
+        assert!(claim.try_take(30));
+        assert!(claim.try_take(30));
+        assert_eq!(claim.taken(), 60);
+        assert_eq!(budget.available(), 40);
+        assert_eq!(budget.held_by(ip(1)), 60);
+        drop(claim);
         assert_eq!(budget.available(), 100);
+        assert_eq!(budget.held_by(ip(1)), 0);
     }
 
     #[test]
-    fn larger_claims_get_more_time() {
-        assert_eq!(body_timeout(0), BODY_TIMEOUT_BASE);
-        let eight_mib = 8 * BODY_MIN_BYTES_PER_SEC;
-        assert_eq!(
-            body_timeout(eight_mib),
-            BODY_TIMEOUT_BASE + Duration::from_secs(8)
-        );
+    fn one_client_cannot_take_more_than_its_share() {
+        let budget = BodyBudget::new(100, 40);
+        let first = budget.claim(ip(1));
+        let second = budget.claim(ip(1));
+        assert!(first.try_take(30));
+        assert!(!second.try_take(20), "over the client's share");
+        assert!(second.try_take(10));
+        let other = budget.claim(ip(2));
+        assert!(other.try_take(40), "another client still has room");
+        assert!(!other.try_take(1));
+        assert_eq!(budget.available(), 20);
+    }
+
+    #[test]
+    fn the_total_is_shared() {
+        let budget = BodyBudget::new(100, 60);
+        let a = budget.claim(ip(1));
+        let b = budget.claim(ip(2));
+        assert!(a.try_take(60));
+        assert!(!b.try_take(50));
+        assert!(b.try_take(40));
+        drop(a);
+        assert!(b.try_take(20));
+        assert_eq!(budget.available(), 40);
+    }
+
+    #[test]
+    fn a_client_holding_nothing_may_take_one_oversized_frame() {
+        let budget = BodyBudget::new(100, 10);
+        let claim = budget.claim(ip(1));
+        assert!(claim.try_take(50));
+        assert!(!claim.try_take(1));
     }
 }

@@ -14,13 +14,20 @@
 //! The request path runs top to bottom; each layer only calls the one
 //! below it.
 //!
-//! - HTTP edge: [`server`] (the accept loop: HTTP/1.1, header-read
-//!   timeout, connection cap, graceful shutdown), `headers` (CORS and
-//!   cross-origin isolation on every answer, `OPTIONS`), [`body_budget`]
-//!   (bytes of request bodies read at once), `static_files` (the
+//! - HTTP edge: [`server`] (the accept loop and each connection: request
+//!   heads checked before hyper reads them, idle and head timeouts,
+//!   connection caps in total and per address, bounded shutdown),
+//!   `headers` (CORS and cross-origin isolation on every answer,
+//!   `OPTIONS`), [`body_budget`] (bytes of request bodies being received,
+//!   in total and per address), `request_body` (bodies refused, metered
+//!   and timed as they arrive), `rate_limit` (requests per second per
+//!   address), [`forwarded`] (the client behind a trusted proxy),
+//!   `static_files` (the
 //!   `webserver/` folder, without path traversal), and `api` (routes and
 //!   handlers that parse a request, call one use case, and write the
-//!   answer, errors as `{"error":"..."}`).
+//!   answer, errors as `{"error":"..."}`). [`client_addr`] names the
+//!   client a request comes from ([`ClientAddr`], a request extension),
+//!   for limits that key on it.
 //! - Use cases: [`state`], where [`AppState`] is the only door to the task
 //!   state: submit, lease, answer, release, view, stats, tick. It passes
 //!   each change record on to the log and the waiting clients.
@@ -46,11 +53,18 @@
 mod api;
 pub mod body_budget;
 mod check;
+pub mod client_addr;
 pub mod config;
+pub mod forwarded;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod headers;
 pub mod metrics;
 mod plan;
 mod queue;
+mod rate_limit;
+mod request_body;
 pub mod server;
 mod shared_text;
 pub mod state;
@@ -69,35 +83,62 @@ use axum::middleware;
 use tokio::net::TcpListener;
 
 pub use api::ApiError;
+pub use check::{MAX_ELEMENT_TEXT_BYTES, Quorum};
+pub use client_addr::ClientAddr;
 pub use config::Config;
 pub use queue::{
-    Change, Changes, Lease, PartPlace, PartRef, PartView, PartsProgress, QueueError, RELEASE_PAUSE,
-    RequeueReason, Stats, TaskId, TaskStatus, TaskView, WORKER_SEEN_WINDOW, WorkerId, WorkerStats,
+    Asker, Change, Changes, ClientKey, Lease, PRESSURE_KEEP_FLOOR, PartPlace, PartRef, PartView,
+    PartsProgress, QueueError, RELEASE_PAUSE, RequeueReason, Stats, TASK_OVERHEAD_BYTES, TaskId,
+    TaskStatus, TaskView, WORKER_SEEN_WINDOW, WorkerId, WorkerStats,
 };
 pub use shared_text::SharedText;
-pub use state::{AppState, KnownState, StatsReport, UseCaseError};
+pub use state::{AppState, Caller, KnownState, StatsReport, UseCaseError};
 pub use store::{StoreError, StoreStats, SyncPolicy, Totals};
 
 use body_budget::BodyBudget;
+use rate_limit::RateLimit;
+use request_body::{BodyLimits, Pace};
 use static_files::StaticFiles;
 
 /// Builds every route: the API, static files as the fallback, the body
-/// limit and budget, and the contract's headers on every answer. `state` should be
-/// built from the same `config` ([`AppState::new`]).
+/// limit, budget and pace, the rate limit per address (when configured),
+/// and the contract's headers on every answer. `state` should be built
+/// from the same `config` ([`AppState::new`]).
 pub fn app(config: Config, state: AppState) -> Router {
     let files = Arc::new(StaticFiles::new(config.static_dir.clone()));
     let metrics = Arc::clone(state.metrics());
+    let edge = &config.edge;
+    let bodies = BodyLimits {
+        budget: BodyBudget::new(
+            config.max_inflight_body_bytes.max(config.max_body_bytes),
+            edge.max_inflight_body_bytes_per_client,
+        ),
+        max_body_bytes: config.max_body_bytes,
+        pace: Pace {
+            min_bytes_per_sec: edge.body_min_bytes_per_sec.max(1),
+            grace: edge.body_grace,
+            budget_wait: edge.body_budget_wait,
+        },
+        state: state.clone(),
+    };
     let mut router =
         api::routes().fallback(move |request| static_files::serve(Arc::clone(&files), request));
     if metrics.is_enabled() {
         router = router.layer(metrics::TrackRequests::new(metrics));
     }
-    router
+    router = router
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn_with_state(
-            BodyBudget::new(config.max_inflight_body_bytes, config.max_body_bytes),
-            body_budget::limit_body_bytes,
-        ))
+            bodies,
+            request_body::meter_bodies,
+        ));
+    if let Some(limit) = RateLimit::new(edge.rate_limit_per_sec, edge.rate_limit_burst) {
+        router = router.layer(middleware::from_fn_with_state(
+            limit,
+            rate_limit::limit_rate,
+        ));
+    }
+    router
         .layer(middleware::from_fn(headers::contract_headers))
         .with_state(state)
 }
@@ -132,17 +173,12 @@ pub async fn serve(
     let on_shutdown = state.clone();
     let closing = state.clone();
     let (config_for_app, state) = (config.clone(), state);
-    let max_connections = config.max_connections;
-    let result = server::serve_router(
-        listener,
-        app(config_for_app, state),
-        max_connections,
-        async move {
-            shutdown.await;
-            tracing::info!("shutting down");
-            on_shutdown.begin_shutdown();
-        },
-    )
+    let options = server::ServeOptions::from_config(&config);
+    let result = server::serve_router(listener, app(config_for_app, state), options, async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        on_shutdown.begin_shutdown();
+    })
     .await;
     ticker.abort();
     closing.close();

@@ -185,6 +185,8 @@ async fn large_results_are_answered_exactly_with_their_length() {
 async fn array_result_is_answered_as_compact_matrix_text() {
     let app = TestApp::new();
     let id = app.submit("{}").await;
+    // Leased first: an answer from a client that never held it is ignored.
+    app.get("/task/next?workerId=w").await;
     let posted = app
         .post(
             &format!("/task/{id}/result"),
@@ -200,6 +202,8 @@ async fn array_result_is_answered_as_compact_matrix_text() {
 async fn second_result_does_not_overwrite_first() {
     let app = TestApp::new();
     let id = app.submit("{}").await;
+    // Leased first: an answer from a client that never held it is ignored.
+    app.get("/task/next?workerId=w").await;
     app.post(&format!("/task/{id}/result"), r#"{"result":"first"}"#)
         .await;
     let second = app
@@ -754,6 +758,8 @@ async fn evicted_result_is_404_expired() {
         ..config(static_dir())
     });
     let id = app.submit("{}").await;
+    // Leased first: an answer from a client that never held it is ignored.
+    app.get("/task/next?workerId=w").await;
     app.post(&format!("/task/{id}/result"), r#"{"result":"x"}"#)
         .await;
     app.state

@@ -48,9 +48,13 @@ const MAIN_APP_LOOP: &str = include_str!("../../dana/app/MainAppLoop.dn");
 const A: &str = "[[1,2],[3,4]]";
 const B: &str = "[[5,6],[7,8]]";
 const PRODUCT: &str = "[[19,22],[43,50]]";
-/// The mismatched task's right matrix and the worker's error for it.
+/// The mismatched task's right matrix, which the coordinator refuses.
 const B_MISMATCHED: &str = "[[1],[2],[3]]";
-const SHAPE_ERROR: &str = "shape mismatch: A is 2x2, B is 3x1";
+/// The overflowing task's matrices and the worker's error for it.
+const A_HUGE: &str = "[[9223372036854775807]]";
+const B_DOUBLE: &str = "[[2]]";
+const OVERFLOW_ERROR: &str =
+    "integer overflow: element (0,0) of the product does not fit in a 64-bit integer";
 /// A product with one element wrong, which the coordinator's check rejects.
 const WRONG_PRODUCT: &str = "[[19,22],[43,51]]";
 
@@ -284,11 +288,15 @@ fn wire_blocks_are_what_dana_http_request_writes() {
     };
     let get = |path: &str| dana_http::request_bytes("GET", &format!("{url}{path}"), &[], b"");
     let cancel = |path: &str| dana_http::request_bytes("POST", &format!("{url}{path}"), &[], b"");
-    let expected: [(&str, Vec<u8>); 11] = [
+    let expected: [(&str, Vec<u8>); 12] = [
         ("submit_task", post("/task", &json, &[("A", A), ("B", B)])),
         (
             "submit_task_mismatched",
             post("/task", &json, &[("A", A), ("B", B_MISMATCHED)]),
+        ),
+        (
+            "submit_task_overflowing",
+            post("/task", &json, &[("A", A_HUGE), ("B", B_DOUBLE)]),
         ),
         ("poll_result_1", get("/result/1")),
         ("poll_result_0", get("/result/0")),
@@ -304,7 +312,7 @@ fn wire_blocks_are_what_dana_http_request_writes() {
         ),
         (
             "worker_error_1",
-            post("/task/1/result", &[], &[("error", SHAPE_ERROR)]),
+            post("/task/1/result", &[], &[("error", OVERFLOW_ERROR)]),
         ),
         ("cancel_task_1", cancel("/task/1/cancel")),
         ("cancel_task_999", cancel("/task/999/cancel")),
@@ -538,21 +546,39 @@ fn failed_task_returns_failed_and_the_workers_error() {
     let wire = Wire::to(server.addr);
     let mut c = wire.coordinator();
 
-    // The mismatched task: submitTask with B = [[1],[2],[3]].
-    let mut mismatched = DanaCoordinator::new(base_url(), poll_plan(), wire.transport());
-    assert_eq!(mismatched.submit_task(A, B_MISMATCHED), 1);
+    // The overflowing task: submitTask with A = [[i64::MAX]], B = [[2]].
+    let mut overflowing = DanaCoordinator::new(base_url(), poll_plan(), wire.transport());
+    assert_eq!(overflowing.submit_task(A_HUGE, B_DOUBLE), 1);
     let next = wire.send("worker_next");
     let handed = dana_http::parse_document(&next.text()).expect("task/next body");
     let data = handed.get("data").expect("data field");
-    assert_eq!(data.field("B"), Some(B_MISMATCHED));
+    assert_eq!(data.field("B"), Some(B_DOUBLE));
     assert_eq!(wire.send("worker_error_1").response_code, "200");
 
-    let failed = format!("task 1 failed: {SHAPE_ERROR}");
+    let failed = format!("task 1 failed: {OVERFLOW_ERROR}");
     assert_every_poll_fails(&mut c, 1, STATUS_FAILED, &failed);
     assert_eq!(
         wire.sent(),
-        [vec!["submit_task_mismatched"], vec!["poll_result_1"; 3]].concat()
+        [vec!["submit_task_overflowing"], vec!["poll_result_1"; 3]].concat()
     );
+}
+
+#[test]
+fn mismatched_task_is_refused_at_submission_with_the_reason() {
+    let url = base_url();
+    let server = Server::start();
+    let wire = Wire::to(server.addr);
+    let mut c = wire.coordinator();
+    assert_eq!(c.submit_task(A, B_MISMATCHED), 0);
+    let reason = "Invalid matrix task: shape mismatch: cannot multiply a 2x2 matrix by a \
+                  3x1 matrix (2 columns vs 3 rows)";
+    assert_eq!(
+        c.last_error(),
+        Some(format!("coordinator at {url} refused the task: HTTP 400 {reason}").as_str())
+    );
+    assert_eq!(wire.sent(), ["submit_task_mismatched"]);
+    // Nothing was queued: a worker finds no task.
+    assert_eq!(wire.send("worker_next").response_code, "204");
 }
 
 #[test]
@@ -1153,8 +1179,8 @@ fn browser_main_loop_stops_with_the_reason_when_the_task_fails() {
     let mut app = MainAppLoop::new(
         wire.coordinator(),
         None,
-        A,
-        B_MISMATCHED,
+        A_HUGE,
+        B_DOUBLE,
         poll_every_loops(),
     );
     let mut moved = false;
@@ -1170,12 +1196,12 @@ fn browser_main_loop_stops_with_the_reason_when_the_task_fails() {
         [
             "task 1 is pending".to_owned(),
             "task 1 is failed".to_owned(),
-            format!("no product for task 1: task 1 failed: {SHAPE_ERROR}"),
+            format!("no product for task 1: task 1 failed: {OVERFLOW_ERROR}"),
         ]
     );
     assert_eq!(
         wire.sent(),
-        ["submit_task_mismatched", "poll_result_1", "poll_result_1"]
+        ["submit_task_overflowing", "poll_result_1", "poll_result_1"]
     );
 }
 

@@ -1,6 +1,7 @@
-//! The accept loop: header-read timeout and connection cap, over real
-//! sockets with tokio's clock paused (timers fire when the runtime idles,
-//! nothing sleeps for real).
+//! The accept loop and the body budget: head timeout, connection cap and
+//! idle connections, bodies metered as they arrive, over real sockets with
+//! tokio's clock paused (timers fire when the runtime idles, nothing sleeps
+//! for real).
 
 #![allow(clippy::unwrap_used)]
 
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use common::{Server, config, static_dir};
 use coordinator::Config;
-use coordinator::server::HEADER_READ_TIMEOUT;
+use coordinator::server::{HEADER_READ_TIMEOUT, IDLE_TIMEOUT_UNDER_PRESSURE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -34,7 +35,11 @@ async fn unfinished_headers_are_cut_off_after_the_timeout() {
         .await
         .expect("the half-sent request was never cut off");
     assert!(started.elapsed() >= HEADER_READ_TIMEOUT);
-    assert!(!answer.contains("200 OK"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 408 Request Timeout"),
+        "{answer}"
+    );
+    assert!(answer.contains(r#"{"error":"Request head not received within"#));
 
     let mut fresh = TcpStream::connect(server.addr).await.unwrap();
     fresh.write_all(HEALTH).await.unwrap();
@@ -42,7 +47,7 @@ async fn unfinished_headers_are_cut_off_after_the_timeout() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn connections_beyond_the_cap_wait_for_a_free_slot() {
+async fn a_busy_connection_at_the_cap_keeps_its_slot() {
     let server = Server::start(Config {
         max_connections: 1,
         ..config(static_dir())
@@ -50,24 +55,54 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     .await;
     let mut first = TcpStream::connect(server.addr).await.unwrap();
     first
-        .write_all(b"GET /health HTTP/1.1\r\nhost:x\r\n\r\n")
+        .write_all(b"GET /task/next?workerId=w&wait=20 HTTP/1.1\r\nhost:x\r\n\r\n")
         .await
         .unwrap();
-    let mut head = [0u8; 15];
-    first.read_exact(&mut head).await.unwrap();
-    assert_eq!(&head, b"HTTP/1.1 200 OK");
+    tokio::time::sleep(Duration::from_millis(10)).await;
 
-    // The first connection is kept alive, so the second is not served yet.
+    // The first connection is in a long poll, so the second is not served yet.
     let mut second = TcpStream::connect(server.addr).await.unwrap();
     second.write_all(HEALTH).await.unwrap();
     let waited = tokio::time::timeout(Duration::from_secs(5), read_all(&mut second)).await;
     assert!(waited.is_err(), "served beyond the cap: {waited:?}");
 
-    drop(first);
-    let answer = tokio::time::timeout(Duration::from_secs(5), read_all(&mut second))
+    let mut head = [0u8; 23];
+    first.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 204 No Content");
+    // Now idle while connections run short, the first makes way.
+    let answer = tokio::time::timeout(IDLE_TIMEOUT_UNDER_PRESSURE * 3, read_all(&mut second))
         .await
-        .expect("the waiting connection was not served after a slot freed");
+        .expect("the waiting connection was not served after the slot freed");
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_connections_make_way_when_connections_run_short() {
+    let server = Server::start(Config {
+        max_connections: 4,
+        ..config(static_dir())
+    })
+    .await;
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nhost:x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut head = [0u8; 15];
+        stream.read_exact(&mut head).await.unwrap();
+        idle.push(stream);
+    }
+    let started = tokio::time::Instant::now();
+    let mut fresh = TcpStream::connect(server.addr).await.unwrap();
+    fresh.write_all(HEALTH).await.unwrap();
+    let answer = tokio::time::timeout(IDLE_TIMEOUT_UNDER_PRESSURE * 3, read_all(&mut fresh))
+        .await
+        .expect("idle connections held every slot");
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(started.elapsed() < IDLE_TIMEOUT_UNDER_PRESSURE * 3);
+    assert!(started.elapsed() < coordinator::config::EdgeLimits::default().idle);
 }
 
 fn small_budget() -> Config {
@@ -81,28 +116,45 @@ fn small_budget() -> Config {
 const PARTIAL_UPLOAD: &[u8] =
     b"POST /task HTTP/1.1\r\nhost:x\r\ncontent-length:100\r\n\r\n0123456789";
 
+const SMALL_TASK: &[u8] =
+    b"POST /task HTTP/1.1\r\nhost:x\r\ncontent-length:2\r\nconnection:close\r\n\r\n{}";
+
+#[tokio::test(start_paused = true)]
+async fn a_declared_length_takes_no_budget_before_its_bytes_arrive() {
+    let server = Server::start(small_budget()).await;
+    let mut first = TcpStream::connect(server.addr).await.unwrap();
+    first.write_all(PARTIAL_UPLOAD).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+
+    let mut second = TcpStream::connect(server.addr).await.unwrap();
+    second.write_all(SMALL_TASK).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(1), read_all(&mut second))
+        .await
+        .expect("a declared length blocked another upload");
+    assert!(answer.ends_with(r#"{"taskId":1}"#), "{answer}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn uploads_beyond_the_body_budget_wait_their_turn() {
     let server = Server::start(small_budget()).await;
     let mut first = TcpStream::connect(server.addr).await.unwrap();
     first.write_all(PARTIAL_UPLOAD).await.unwrap();
-    // Let the server take the first upload's share before the second asks.
+    first.write_all(&[b' '; 85]).await.unwrap();
+    // Let the server take the first upload's 95 bytes before the second asks.
     tokio::time::sleep(Duration::from_millis(10)).await;
 
     let mut second = TcpStream::connect(server.addr).await.unwrap();
     second
-        .write_all(
-            b"POST /task HTTP/1.1\r\nhost:x\r\ncontent-length:2\r\nconnection:close\r\n\r\n{}",
-        )
+        .write_all(b"POST /task HTTP/1.1\r\nhost:x\r\ncontent-length:12\r\nconnection:close\r\n\r\n{\"x\":\"abcd\"}")
         .await
         .unwrap();
-    let waited = tokio::time::timeout(Duration::from_secs(5), read_all(&mut second)).await;
+    let waited = tokio::time::timeout(Duration::from_secs(2), read_all(&mut second)).await;
     assert!(
         waited.is_err(),
         "the second upload did not wait: {waited:?}"
     );
 
-    first.write_all(&[b'x'; 90]).await.unwrap();
+    first.write_all(&[b' '; 5]).await.unwrap();
     let mut head = [0u8; 15];
     first.read_exact(&mut head).await.unwrap();
     assert_eq!(&head, b"HTTP/1.1 200 OK");
@@ -113,29 +165,50 @@ async fn uploads_beyond_the_body_budget_wait_their_turn() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_upload_that_finds_no_room_in_time_gets_503() {
+    let mut config = small_budget();
+    config.edge.body_budget_wait = Duration::from_secs(2);
+    let server = Server::start(config).await;
+    let mut first = TcpStream::connect(server.addr).await.unwrap();
+    first.write_all(PARTIAL_UPLOAD).await.unwrap();
+    first.write_all(&[b' '; 89]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+
+    let mut second = TcpStream::connect(server.addr).await.unwrap();
+    second.write_all(SMALL_TASK).await.unwrap();
+    let wait = Duration::from_secs(2);
+    let answer = tokio::time::timeout(wait * 2, read_all(&mut second))
+        .await
+        .expect("the waiting upload was never answered");
+    assert!(
+        answer.starts_with("HTTP/1.1 503 Service Unavailable"),
+        "{answer}"
+    );
+    assert!(answer.contains("Too many uploads in progress"), "{answer}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn stalled_upload_gets_408_and_frees_its_share() {
     let server = Server::start(small_budget()).await;
     let mut stalled = TcpStream::connect(server.addr).await.unwrap();
     stalled.write_all(PARTIAL_UPLOAD).await.unwrap();
-    let allowed = coordinator::body_budget::body_timeout(100);
-    let answer = tokio::time::timeout(allowed * 2, read_all(&mut stalled))
+    let edge = coordinator::config::EdgeLimits::default();
+    let started = tokio::time::Instant::now();
+    let answer = tokio::time::timeout(edge.body_grace * 2, read_all(&mut stalled))
         .await
         .expect("the stalled upload was never answered");
+    assert!(started.elapsed() >= edge.body_grace);
     assert!(
         answer.starts_with("HTTP/1.1 408 Request Timeout"),
         "{answer}"
     );
     assert!(
-        answer.contains(r#"{"error":"Request body not received within"#),
+        answer.contains(r#"{"error":"Request body arrived slower than"#),
         "{answer}"
     );
 
     let mut next = TcpStream::connect(server.addr).await.unwrap();
-    next.write_all(
-        b"POST /task HTTP/1.1\r\nhost:x\r\ncontent-length:2\r\nconnection:close\r\n\r\n{}",
-    )
-    .await
-    .unwrap();
+    next.write_all(SMALL_TASK).await.unwrap();
     let answer = tokio::time::timeout(Duration::from_secs(5), read_all(&mut next))
         .await
         .unwrap();

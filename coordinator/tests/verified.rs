@@ -149,13 +149,20 @@ async fn a_worker_with_repeated_rejections_is_benched() {
         reject_limit: 2,
         ..unsplit()
     });
-    for seed in 0..3 {
+    for seed in 0..4 {
         app.submit(&pair(
             &matrix_text(2, 2, seed),
             &matrix_text(2, 2, seed + 1),
         ))
         .await;
     }
+    // An honest page behind the same address (every in-process request
+    // has the same, unknown one) proves itself first.
+    let (id, task) = lease(&app, "honest").await;
+    assert_eq!(
+        post_result(&app, id, "honest", &honest(&task)).await.status,
+        StatusCode::OK
+    );
     for _ in 0..2 {
         let (id, task) = lease(&app, "mallory").await;
         let answer = post_result(&app, id, "mallory", &off_by_one(&honest(&task), 0)).await;
@@ -170,6 +177,12 @@ async fn a_worker_with_repeated_rejections_is_benched() {
     // A benched worker's long poll waits it out without taking the task.
     let waiting = app.get("/task/next?workerId=mallory&wait=0.01").await;
     assert_eq!(waiting.status, StatusCode::NO_CONTENT);
+    // The address is on probation: its fresh ids hold one lease at a time
+    // between them; the proven page works as before.
+    let minted = app.get("/task/next?workerId=mallory2").await;
+    assert_eq!(minted.status, StatusCode::OK);
+    let another = app.get("/task/next?workerId=mallory3").await;
+    assert_eq!(another.status, StatusCode::NO_CONTENT);
     let (id, task) = lease(&app, "honest").await;
     assert_eq!(
         post_result(&app, id, "honest", &honest(&task)).await.status,

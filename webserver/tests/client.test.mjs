@@ -67,15 +67,23 @@ test('submitTask posts the data as it is and reads the task id', async () => {
   assert.ok(err instanceof CoordinatorError && err.malformed, 'an answer without a task id');
 });
 
-test('nextTask long-polls, reads 204 as no task and keeps a task as bytes', async () => {
-  answers({ status: 204 }, { status: 200, body: '{"taskId":5,"data":{"A":[[9007199254740993]],"B":"[[1]]"}}' });
+test('nextTask long-polls, reads 204 as no task and keeps a task as bytes, with its lease token', async () => {
+  const tokened = '{"taskId":6,"leaseToken":"1-ab","data":{"A":"[[1]]","B":"[[1]]"}}';
+  answers({ status: 204 }, { status: 200, body: '{"taskId":5,"data":{"A":[[9007199254740993]],"B":"[[1]]"}}' }, { status: 200, body: tokened });
   assert.equal(await client.nextTask('w 1', { waitSecs: 25 }), null);
   const task = await client.nextTask('w 1', { waitSecs: 0 });
   assert.equal(task.taskId, 5);
+  assert.equal(task.leaseToken, null, 'a coordinator without tokens');
   assert.ok(task.answer instanceof Uint8Array);
   assert.equal(new TextDecoder().decode(task.answer), '{"taskId":5,"data":{"A":[[9007199254740993]],"B":"[[1]]"}}');
   assert.ok(task.receiveMs >= 0);
-  assert.deepEqual(requests.map((r) => r.url), ['/task/next?workerId=w%201&wait=25', '/task/next?workerId=w%201&wait=0']);
+  const withToken = await client.nextTask('w 1', { waitSecs: 0 });
+  assert.deepEqual([withToken.taskId, withToken.leaseToken], [6, '1-ab']);
+  assert.deepEqual(requests.map((r) => r.url), [
+    '/task/next?workerId=w%201&wait=25&token=1',
+    '/task/next?workerId=w%201&wait=0&token=1',
+    '/task/next?workerId=w%201&wait=0&token=1',
+  ]);
 
   answers({ status: 200, body: '{"data":{}}' });
   const err = await client.nextTask('w', {}).catch((e) => e);
@@ -84,11 +92,11 @@ test('nextTask long-polls, reads 204 as no task and keeps a task as bytes', asyn
 
 test('postResult uploads the product bytes between the JSON braces, with return=minimal', async () => {
   answers({ status: 200, body: '{"taskId":5,"status":"completed"}' }, { status: 200 }, { status: 422, body: '{"error":"Result rejected: row 1 differs"}' });
-  await client.postResult(5, { result: new TextEncoder().encode('[[19,22],[43,50]]') }, 'w1');
+  await client.postResult(5, { result: new TextEncoder().encode('[[19,22],[43,50]]') }, 'w1', '1-ab');
   await client.postResult(6, { error: 'Matrix A is ragged' }, 'w1');
   const err = await client.postResult(7, { result: '[[1]]' }, 'w1').catch((e) => e);
   assert.deepEqual(requests, [
-    { method: 'POST', url: '/task/5/result?workerId=w1&return=minimal', body: '{"result":"[[19,22],[43,50]]"}' },
+    { method: 'POST', url: '/task/5/result?workerId=w1&leaseToken=1-ab&return=minimal', body: '{"result":"[[19,22],[43,50]]"}' },
     { method: 'POST', url: '/task/6/result?workerId=w1&return=minimal', body: '{"error":"Matrix A is ragged"}' },
     { method: 'POST', url: '/task/7/result?workerId=w1&return=minimal', body: '{"result":"[[1]]"}' },
   ]);
@@ -170,9 +178,9 @@ test('report asks for parts, keeps the product as bytes and reads every other fi
 
 test('releaseTask says whether the task was taken back, and never throws', async () => {
   answers({ status: 200, body: '{"taskId":4,"status":"pending"}' }, { status: 404, body: '{"error":"Task not found"}' });
-  assert.equal(await client.releaseTask(4, 'w1'), true);
+  assert.equal(await client.releaseTask(4, 'w1', '2-cd'), true);
   assert.equal(await client.releaseTask(4, 'w1'), false);
-  assert.deepEqual(requests.map((r) => `${r.method} ${r.url}`), ['POST /task/4/release?workerId=w1', 'POST /task/4/release?workerId=w1']);
+  assert.deepEqual(requests.map((r) => `${r.method} ${r.url}`), ['POST /task/4/release?workerId=w1&leaseToken=2-cd', 'POST /task/4/release?workerId=w1']);
   const nowhere = new CoordinatorClient('http://127.0.0.1:1/');
   assert.equal(await nowhere.releaseTask(4, 'w1'), false);
 });

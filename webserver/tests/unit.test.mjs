@@ -14,6 +14,7 @@ import {
   TaskJsonError,
   cornerOf,
   fieldsOf,
+  leaseTokenOf,
   partOf,
   readMatrix,
   readReport,
@@ -104,6 +105,14 @@ test('fieldsOf handles escaped quotes and backslashes and nested values', () => 
   assert.equal(f.get('e'), '-1500');
   assert.throws(() => fieldsOf(utf8('{"a":[1,2}')), TaskJsonError);
   assert.throws(() => fieldsOf(utf8('{"a":"open}')), TaskJsonError);
+});
+
+test('leaseTokenOf finds the token written before the data, or none', () => {
+  assert.equal(leaseTokenOf('{"taskId":4,"leaseToken":"1-0f","data":{"A":"[[1]]","B":"[[2]]"}}'), '1-0f');
+  assert.equal(leaseTokenOf(new TextEncoder().encode('{"taskId":4,"leaseToken":"2-aa","data":"x"}')), '2-aa');
+  assert.equal(leaseTokenOf('{"taskId":4,"data":{"leaseToken":"not this"}}'), null);
+  assert.equal(leaseTokenOf('{"taskId":4,"leaseToken":5,"data":1}'), null);
+  assert.equal(leaseTokenOf('not json'), null);
 });
 
 test('taskIdOf finds the id at the start or anywhere, in text or bytes', () => {

@@ -1,7 +1,9 @@
 // Three worker pages in headless Chromium compute 31 tasks in both data forms (Dana
-// strings and JSON arrays, 1x1 up to 256x256, 64-bit integers) plus invalid ones; every product must
-// equal the native kernel's text exactly, every invalid task must end `failed` with an
-// error, and each of the three workers must have done work.
+// strings and JSON arrays, 1x1 up to 256x256, 64-bit integers) plus one whose data is
+// not a matrix pair; every product must equal the native kernel's text exactly, the
+// one the pages cannot read must end `failed` with an error, and each of the three
+// workers must have done work. Matrix pairs that cannot be multiplied never reach a
+// worker: the coordinator refuses them at submission with 400 and the reason.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -35,7 +37,7 @@ const FLOAT_SHAPES = [
   [6, 5, 4],
 ];
 
-/** Data the workers must refuse, in both forms. */
+/** Data that cannot be multiplied, in both forms: refused at submission. */
 const INVALID = [
   { why: 'ragged A', data: { A: '[[1,2],[3]]', B: '[[1],[2]]' } },
   { why: 'shape mismatch', data: { A: [[1, 2, 3], [4, 5, 6]], B: [[1, 2], [3, 4]] } },
@@ -43,6 +45,9 @@ const INVALID = [
   { why: 'empty matrix', data: { A: [], B: [[1]] } },
   { why: 'ragged B', data: { A: [[1, 2]], B: [[1, 2], [3]] } },
 ];
+
+/** Data the coordinator takes (not a matrix pair to it) and the workers refuse. */
+const UNREADABLE = [{ why: 'A is not a matrix', data: { A: 5, B: [[1]] } }];
 
 const WORKERS = ['e2e-worker-1', 'e2e-worker-2', 'e2e-worker-3'];
 
@@ -91,13 +96,25 @@ function buildTasks() {
     data: '{"A":[[9007199254740993,1],[-9007199254740993,2]],"B":[[1],[3]]}',
     valid: true,
   });
-  for (const bad of INVALID) tasks.push({ label: `invalid: ${bad.why}`, data: bad.data, valid: false });
+  for (const bad of UNREADABLE) tasks.push({ label: `unreadable: ${bad.why}`, data: bad.data, valid: false });
   // The seed's example, as the Dana main app sends it.
   tasks[2] = { label: 'seed example [[1,2],[3,4]] x [[5,6],[7,8]]', data: { A: '[[1,2],[3,4]]', B: '[[5,6],[7,8]]' }, valid: true };
   return tasks;
 }
 
-test('three worker pages compute every task exactly and refuse invalid ones', { timeout: 180000 }, async (t) => {
+test('matrix pairs that cannot be multiplied are refused at submission with the reason', async () => {
+  const expected = await nativeProducts(INVALID.map((x) => x.data));
+  for (const [i, bad] of INVALID.entries()) {
+    assert.ok(expected[i].startsWith('error:'), `native reference refuses ${bad.why}`);
+    const res = await fetch(new URL('task', coordinator.url), { method: 'POST', body: JSON.stringify(bad.data) });
+    assert.equal(res.status, 400, bad.why);
+    const { error } = await res.json();
+    assert.match(error, /^Invalid matrix task: /, bad.why);
+  }
+  assert.equal((await getStats(coordinator.url)).totalTasks, 0, 'nothing was queued');
+});
+
+test('three worker pages compute every task exactly and refuse what they cannot read', { timeout: 180000 }, async (t) => {
   const tasks = buildTasks();
   const validCount = tasks.filter((x) => x.valid).length;
   assert.ok(validCount >= 30);
@@ -157,7 +174,7 @@ test('three worker pages compute every task exactly and refuse invalid ones', { 
   t.diagnostic(`tasks per worker by result.workerId: ${[...byWorker].map(([k, v]) => `${k}=${v}`).join(', ')}`);
   counters.forEach((c, i) => assert.ok(c.done + c.refused > 0, `${WORKERS[i]} did no work`));
   assert.equal(counters.reduce((s, c) => s + c.done, 0), validCount, 'each valid task computed exactly once');
-  assert.equal(counters.reduce((s, c) => s + c.refused, 0), INVALID.length, 'each invalid task refused once');
+  assert.equal(counters.reduce((s, c) => s + c.refused, 0), UNREADABLE.length, 'each unreadable task refused once');
   if (results.some((r) => 'workerId' in r)) {
     for (const [id, count] of byWorker) assert.ok(count > 0, `coordinator records no task by ${id}`);
   }

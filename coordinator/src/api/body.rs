@@ -1,5 +1,5 @@
 //! Reading what clients put in paths and queries: task ids, worker ids,
-//! long-poll waits, and the status a waiting client knows.
+//! lease tokens, long-poll waits, and the status a waiting client knows.
 
 use std::time::Duration;
 
@@ -51,6 +51,11 @@ pub(super) struct WorkerQuery {
     /// belongs to (`"part":{...}`). Dana workers never ask, and get the
     /// contract's bytes.
     pub(super) describe: Option<String>,
+    /// `1` on `GET /task/next`: the lease answer carries a `leaseToken`.
+    pub(super) token: Option<String>,
+    /// The lease token, on `POST /task/N/result` and `POST /task/N/release`.
+    #[serde(rename = "leaseToken")]
+    pub(super) lease_token: Option<String>,
 }
 
 impl WorkerQuery {
@@ -62,6 +67,11 @@ impl WorkerQuery {
     /// Whether the caller asked for a part's place in its lease (`describe=1`).
     pub(super) fn wants_description(&self) -> bool {
         self.describe.as_deref() == Some("1")
+    }
+
+    /// Whether it asked for a lease token (`token=1`).
+    pub(super) fn wants_token(&self) -> bool {
+        matches!(self.token.as_deref(), Some("1" | "true"))
     }
 
     /// The worker, when it said who it is.

@@ -35,10 +35,38 @@ pub enum ApiError {
     /// The request body did not arrive in the allowed time (seconds).
     #[error("Request body not received within {0} s")]
     RequestTimeout(u64),
+    /// The request body arrived slower than the least rate allowed
+    /// (bytes per second, after a grace time).
+    #[error("Request body arrived slower than {0} bytes/s")]
+    BodyTooSlow(u64),
+    /// The request head did not arrive in the allowed time (seconds).
+    #[error("Request head not received within {0} s")]
+    HeadTimeout(u64),
+    /// The request head is larger than the server reads (or has too many
+    /// header lines).
+    #[error("Request header fields too large")]
+    HeadersTooLarge,
+    /// The request target is longer than the server reads.
+    #[error("Request target too long")]
+    UriTooLong,
+    /// The client's address has as many connections open as it may.
+    #[error("Too many connections from this address")]
+    TooManyConnections,
+    /// The client sent more requests than its rate allows; it may retry
+    /// after the seconds given (also in `Retry-After`).
+    #[error("Too many requests from this address; retry after {0} s")]
+    TooManyRequests(u64),
     /// A worker's result failed verification; the task went back to the
     /// queue.
     #[error("Result rejected: {0}")]
     Rejected(String),
+    /// The request conflicts with who holds the task (a wrong or missing
+    /// lease token).
+    #[error("{0}")]
+    Conflict(String),
+    /// A result larger than the task's product can be.
+    #[error("{0}")]
+    ResultTooLarge(String),
     /// A queue operation was refused.
     #[error(transparent)]
     Queue(#[from] QueueError),
@@ -58,8 +86,16 @@ impl ApiError {
             Self::InvalidTaskId | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::PayloadTooLarge(_)
+            | Self::ResultTooLarge(_)
+            | Self::Queue(QueueError::ResultTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::RequestTimeout(_) | Self::BodyTooSlow(_) | Self::HeadTimeout(_) => {
+                StatusCode::REQUEST_TIMEOUT
+            }
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
+            Self::TooManyRequests(_) | Self::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             Self::Queue(QueueError::NotFound | QueueError::Expired) => StatusCode::NOT_FOUND,
             Self::Queue(
                 QueueError::Full(_)
@@ -96,6 +132,11 @@ impl From<UseCaseError> for ApiError {
         match error {
             UseCaseError::Queue(e) => Self::Queue(e),
             UseCaseError::EmptyTask(e) => Self::BadRequest(e.to_string()),
+            UseCaseError::BadTask(e) => Self::BadRequest(e.to_string()),
+            e @ (UseCaseError::WrongToken(_) | UseCaseError::TokenRequired(_)) => {
+                Self::Conflict(e.to_string())
+            }
+            e @ UseCaseError::ResultTooLarge { .. } => Self::ResultTooLarge(e.to_string()),
             UseCaseError::BadAnswer(text) => Self::BadRequest(text),
             UseCaseError::Rejected(reason) => Self::Rejected(reason),
             UseCaseError::Store(e) => Self::Unavailable(format!(
@@ -133,6 +174,16 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        if let Self::TooManyConnections = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(1));
+        }
+        if let Self::TooManyRequests(secs) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         response
     }

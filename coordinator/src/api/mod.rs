@@ -5,6 +5,7 @@
 //! `{"error":"..."}`.
 
 mod body;
+mod client;
 mod error;
 mod openapi;
 mod pieces_body;

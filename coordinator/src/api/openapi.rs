@@ -51,9 +51,28 @@ pub(super) struct ErrorBody {
 pub(super) struct LeasedTask {
     /// The task's id.
     task_id: u64,
+    /// The lease's token, when the worker asked for one (`token=1`) or
+    /// tokens are required: send it back with the result or release.
+    #[schema(required = false)]
+    lease_token: Option<String>,
     /// The task data as it was submitted: the JSON value itself when the
     /// body was JSON, else the body as a JSON string.
     data: serde_json::Value,
+    /// For a part of a split task, when the worker asked (`describe=1`):
+    /// part `number` of `total` of split task `of`.
+    #[schema(required = false)]
+    part: Option<PartOf>,
+}
+
+/// Where a leased part belongs.
+#[derive(Serialize, ToSchema)]
+pub(super) struct PartOf {
+    /// The split task's id.
+    of: u64,
+    /// The part's number, from 1.
+    number: u64,
+    /// Parts in all.
+    total: u64,
 }
 
 /// `POST /task`: task data that is not JSON, handed to workers as a JSON

@@ -13,14 +13,15 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::body::{ResultQuery, WorkerQuery, parse_wait, task_id_param};
+use super::client::Client;
 use super::error::ApiError;
 use super::openapi::{
     ErrorBody, KnownParts, KnownStatus, LeasedTask, TaskText, WaitSecs, WorkerAnswerBody,
 };
 use super::pieces_body::PiecesBody;
 use super::report::TaskReport;
-use crate::queue::{Lease, TaskStatus};
-use crate::state::AppState;
+use crate::queue::{Asker, Lease, TaskStatus};
+use crate::state::{AppState, Caller};
 
 /// `POST /task`: the new task's id.
 #[derive(Serialize, ToSchema)]
@@ -76,7 +77,9 @@ pub(super) async fn task_create(
     tag = "tasks",
     params(
         ("workerId" = Option<String>, Query, description = "The worker; missing or empty counts as `unknown`"),
-        ("wait" = inline(Option<WaitSecs>), Query, description = "Long poll: seconds to wait for a task (capped by `--max-wait-secs`); none answers at once")
+        ("wait" = inline(Option<WaitSecs>), Query, description = "Long poll: seconds to wait for a task (capped by `--max-wait-secs`); none answers at once"),
+        ("token" = Option<String>, Query, description = "`1`: the lease answer carries a `leaseToken` to send back with the result or release"),
+        ("describe" = Option<String>, Query, description = "`1`: a part's lease says which split task it belongs to (`part`)")
     ),
     responses(
         (status = 200, description = "A task, now processing and leased to the worker", body = LeasedTask),
@@ -84,12 +87,15 @@ pub(super) async fn task_create(
         (status = 400, description = "Invalid task ID, or a query or body that is not what the route expects", body = ErrorBody)
     )
 )]
-/// `GET /task/next?workerId=W[&wait=S]`: leases the next pending task as
-/// `{"taskId":N,"data":DATA}`, or answers 204 when none arrives in time.
-/// `HEAD` answers 204 and leases nothing (its body would be thrown away).
+/// `GET /task/next?workerId=W[&wait=S][&token=1]`: leases the next pending
+/// task as `{"taskId":N,"data":DATA}` (with `token=1`, or when tokens are
+/// required, `{"taskId":N,"leaseToken":"T","data":DATA}`), or answers 204
+/// when none arrives in time. `HEAD` answers 204 and leases nothing (its
+/// body would be thrown away).
 pub(super) async fn task_next(
     State(state): State<AppState>,
     method: Method,
+    Client(client): Client,
     query: Result<Query<WorkerQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     if method == Method::HEAD {
@@ -97,23 +103,37 @@ pub(super) async fn task_next(
     }
     let Query(query) = query?;
     let wait = parse_wait(query.wait.as_deref(), state.config().max_wait)?;
-    Ok(match state.lease(&query.worker(), wait).await {
-        Some(lease) => lease_response(&lease, query.wants_description()),
+    let asker = Asker {
+        client,
+        worker: query.worker(),
+        tokened: query.wants_token() || state.config().require_lease_token,
+    };
+    Ok(match state.lease(&asker, wait).await {
+        Some(lease) => {
+            let token = asker.tokened.then(|| state.lease_token(&lease));
+            lease_response(&lease, token.as_deref(), query.wants_description())
+        }
         None => StatusCode::NO_CONTENT.into_response(),
     })
 }
 
-/// Writes `{"taskId":N,"data":DATA}` with the stored data's pieces as they
-/// are, one after another: the operands are never copied into the answer.
-/// With `describe`, a part's lease ends with where it belongs,
+/// Writes `{"taskId":N,"data":DATA}` (with `"leaseToken":"T"` before the
+/// data when there is a token) with the stored data's pieces as they are,
+/// one after another: the operands are never copied into the answer. With
+/// `describe`, a part's lease ends with where it belongs,
 /// `"part":{"of":S,"number":K,"total":T}` (part K of T of split task S,
 /// counting from 1), after the data so that readers find the id first.
-fn lease_response(lease: &Lease, describe: bool) -> Response {
+fn lease_response(lease: &Lease, token: Option<&str>, describe: bool) -> Response {
     let mut chunks = Vec::with_capacity(lease.data.pieces().len() + 2);
-    chunks.push(Bytes::from(format!(
-        "{{\"taskId\":{},\"data\":",
-        lease.id.0
-    )));
+    let head = match token {
+        // A token is hex and a dash: it needs no escaping.
+        Some(token) => format!(
+            "{{\"taskId\":{},\"leaseToken\":\"{token}\",\"data\":",
+            lease.id.0
+        ),
+        None => format!("{{\"taskId\":{},\"data\":", lease.id.0),
+    };
+    chunks.push(Bytes::from(head));
     chunks.extend(lease.data.pieces().iter().cloned());
     match lease.part.filter(|_| describe) {
         Some(part) => chunks.push(Bytes::from(format!(
@@ -134,6 +154,7 @@ fn lease_response(lease: &Lease, describe: bool) -> Response {
     params(
         ("id" = u64, Path, minimum = 1, description = "The task id: a positive integer"),
         ("workerId" = Option<String>, Query, description = "The worker; missing or empty counts as `unknown`"),
+        ("leaseToken" = Option<String>, Query, description = "The token of the lease this answer is for (from `GET /task/next?token=1`); a wrong one is refused with 409"),
         ("return" = Option<String>, Query, description = "`minimal`: answer without echoing `result` back")
     ),
     request_body(content = WorkerAnswerBody, description = "The worker's result, or its error report"),
@@ -142,53 +163,65 @@ fn lease_response(lease: &Lease, describe: bool) -> Response {
         (status = 400, description = "Invalid task ID, or a query or body that is not what the route expects", body = ErrorBody),
         (status = 404, description = "`Task not found`, or `Task result expired` after the keep time", body = ErrorBody),
         (status = 408, description = "The body did not arrive in time", body = ErrorBody),
-        (status = 409, description = "The task is in a state that forbids this (another worker holds it, it is split into parts, it is completed)", body = ErrorBody),
+        (status = 409, description = "The task is in a state that forbids this (another worker holds it, a wrong lease token, it is split into parts, it is completed)", body = ErrorBody),
         (status = 413, description = "The body is over `--max-body-bytes`", body = ErrorBody),
         (status = 422, description = "`Result rejected: ...`: the result (or error report) failed the task's check; the task went back to the queue", body = ErrorBody)
     )
 )]
-/// `POST /task/N/result[?workerId=W][&return=minimal]`: a worker's answer
-/// for task N; answers the task's report (without its result when
-/// `return=minimal`).
+/// `POST /task/N/result[?workerId=W][&leaseToken=T][&return=minimal]`: a
+/// worker's answer for task N; answers the task's report (without its
+/// result when `return=minimal`).
 pub(super) async fn task_result_submit(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
+    Client(client): Client,
     query: Result<Query<WorkerQuery>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let id = task_id_param(id)?;
     let Query(query) = query?;
     let body = read_body(&state, body)?;
-    let view = state.answer(id, query.named_worker(), body).await?;
+    let minimal = query.return_pref.as_deref() == Some("minimal");
+    let view = state.answer(id, &caller(client, query), body).await?;
     let report = TaskReport::from_view(&view);
-    if query.return_pref.as_deref() == Some("minimal") {
+    if minimal {
         return Ok(report.without_result().into_response());
     }
     Ok(report.into_response())
+}
+
+/// Who sent an answer or a give-back.
+fn caller(client: crate::queue::ClientKey, query: WorkerQuery) -> Caller {
+    Caller {
+        client,
+        worker: query.named_worker(),
+        token: query.lease_token,
+    }
 }
 
 #[utoipa::path(
     post,
     path = "/task/{id}/release",
     tag = "tasks",
-    params(("id" = u64, Path, minimum = 1, description = "The task id: a positive integer"), ("workerId" = Option<String>, Query, description = "The worker; missing or empty counts as `unknown`")),
+    params(("id" = u64, Path, minimum = 1, description = "The task id: a positive integer"), ("workerId" = Option<String>, Query, description = "The worker; missing or empty counts as `unknown`"), ("leaseToken" = Option<String>, Query, description = "The token of the lease given back; a wrong one is refused with 409")),
     responses(
         (status = 200, description = "The task is pending again, at the front of the queue", body = Released),
         (status = 400, description = "Invalid task ID, or a query or body that is not what the route expects", body = ErrorBody),
         (status = 404, description = "`Task not found`, or `Task result expired` after the keep time", body = ErrorBody),
-        (status = 409, description = "The task is in a state that forbids this (another worker holds it, it is split into parts, it is completed)", body = ErrorBody)
+        (status = 409, description = "The task is in a state that forbids this (another worker holds it, a wrong lease token, it is split into parts, it is completed)", body = ErrorBody)
     )
 )]
-/// `POST /task/N/release?workerId=W`: worker W gives task N back; it goes to
-/// the front of the queue without counting an attempt.
+/// `POST /task/N/release?workerId=W[&leaseToken=T]`: worker W gives task N
+/// back; it goes to the front of the queue without counting an attempt.
 pub(super) async fn task_release(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
+    Client(client): Client,
     query: Result<Query<WorkerQuery>, QueryRejection>,
 ) -> Result<Json<impl Serialize>, ApiError> {
     let id = task_id_param(id)?;
     let Query(query) = query?;
-    state.release(id, &query.worker())?;
+    state.release(id, &caller(client, query))?;
     Ok(Json(Released {
         task_id: id.0,
         status: TaskStatus::Pending.as_str(),
@@ -204,7 +237,7 @@ pub(super) async fn task_release(
         (status = 200, description = "The task's report: failed with `Task cancelled`", body = TaskReport<'_>),
         (status = 400, description = "Invalid task ID, or a query or body that is not what the route expects", body = ErrorBody),
         (status = 404, description = "`Task not found`, or `Task result expired` after the keep time", body = ErrorBody),
-        (status = 409, description = "The task is in a state that forbids this (another worker holds it, it is split into parts, it is completed)", body = ErrorBody)
+        (status = 409, description = "The task is in a state that forbids this (another worker holds it, a wrong lease token, it is split into parts, it is completed)", body = ErrorBody)
     )
 )]
 /// `POST /task/N/cancel`: the client cancels task N (and the parts of a

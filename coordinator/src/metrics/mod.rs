@@ -243,6 +243,9 @@ impl Metrics {
                     .recent
                     .problem(*id, "rejected", worker.as_ref(), reason);
             }
+            // An answer kept for later, or a vote counted: the task's own
+            // end, if it comes, is its own change.
+            Change::Kept { .. } | Change::Voted { .. } => {}
             Change::Evicted { id } => {
                 f.evicted.inc();
                 tracked.times.finished(*id);

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::config::Config;
-use crate::queue::WorkerId;
-use crate::state::{AppState, UseCaseError};
+use crate::queue::{Asker, ClientKey, WorkerId};
+use crate::state::{AppState, Caller, UseCaseError};
 
 const TASK: &str = r#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#;
 const RIGHT: &str = r#"{"result":"[[19,22],[43,50]]"}"#;
@@ -25,6 +25,15 @@ fn worker(name: &str) -> WorkerId {
     WorkerId::from_param(Some(name))
 }
 
+/// Worker `name` asking for a task from an address of its own.
+fn asker(name: &str) -> Asker {
+    Asker {
+        client: ClientKey::Unknown,
+        worker: worker(name),
+        tokened: false,
+    }
+}
+
 #[tokio::test]
 async fn counters_and_histograms_follow_a_rejected_then_completed_task() {
     let state = AppState::new(&Config::default());
@@ -32,26 +41,17 @@ async fn counters_and_histograms_follow_a_rejected_then_completed_task() {
         .submit(Bytes::from_static(TASK.as_bytes()))
         .await
         .unwrap();
-    let lease = state
-        .lease(&worker("liar-7"), Duration::ZERO)
-        .await
-        .unwrap();
+    let lease = state.lease(&asker("liar-7"), Duration::ZERO).await.unwrap();
     assert_eq!(lease.id, id);
-    let wrong = state.answer(
-        id,
-        Some(worker("liar-7")),
-        Bytes::from_static(WRONG.as_bytes()),
-    );
+    let liar = Caller::anonymous(Some(worker("liar-7")));
+    let wrong = state.answer(id, &liar, Bytes::from_static(WRONG.as_bytes()));
     assert!(matches!(wrong.await, Err(UseCaseError::Rejected(_))));
     state
-        .lease(&worker("honest-3"), Duration::ZERO)
+        .lease(&asker("honest-3"), Duration::ZERO)
         .await
         .unwrap();
-    let right = state.answer(
-        id,
-        Some(worker("honest-3")),
-        Bytes::from_static(RIGHT.as_bytes()),
-    );
+    let honest = Caller::anonymous(Some(worker("honest-3")));
+    let right = state.answer(id, &honest, Bytes::from_static(RIGHT.as_bytes()));
     right.await.unwrap();
 
     let text = state.metrics_text().unwrap();
@@ -106,14 +106,18 @@ async fn a_split_task_counts_its_parts_and_its_assembly() {
         .await
         .unwrap();
     for _ in 0..2 {
-        let part = state.lease(&worker("w"), Duration::ZERO).await.unwrap();
+        let part = state.lease(&asker("w"), Duration::ZERO).await.unwrap();
         let row = if part.data.to_text().contains("[[1,2]]") {
             r#"{"result":"[[19,22]]"}"#
         } else {
             r#"{"result":"[[43,50]]"}"#
         };
         state
-            .answer(part.id, None, Bytes::from_static(row.as_bytes()))
+            .answer(
+                part.id,
+                &Caller::anonymous(None),
+                Bytes::from_static(row.as_bytes()),
+            )
             .await
             .unwrap();
     }
@@ -158,7 +162,7 @@ async fn an_expired_lease_is_counted_and_shown() {
         .submit(Bytes::from_static(TASK.as_bytes()))
         .await
         .unwrap();
-    state.lease(&worker("gone"), Duration::ZERO).await.unwrap();
+    state.lease(&asker("gone"), Duration::ZERO).await.unwrap();
     state.tick(Instant::now() + state.config().lease + Duration::from_secs(1));
     let text = state.metrics_text().unwrap();
     assert_eq!(
@@ -181,7 +185,7 @@ async fn open_long_polls_are_counted_while_they_wait() {
     let state = AppState::new(&Config::default());
     let waiting = state.clone();
     let poll =
-        tokio::spawn(async move { waiting.lease(&worker("w"), Duration::from_secs(20)).await });
+        tokio::spawn(async move { waiting.lease(&asker("w"), Duration::from_secs(20)).await });
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert_eq!(state.metrics().long_polls_open(), 1);
     state

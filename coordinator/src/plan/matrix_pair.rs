@@ -20,6 +20,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use bytes::Bytes;
+use kernel::MatrixError;
 use kernel::text::{RowSpans, row_spans};
 
 #[cfg(test)]
@@ -78,12 +79,18 @@ impl<'a> Operands<'a> {
     }
 
     /// The pair, its shapes found by scanning both texts' structure (no
-    /// numbers read); `None` when a matrix is ragged, empty or malformed,
-    /// or `A`'s columns are not `B`'s rows.
-    pub(crate) fn scan(self) -> Option<MatrixPair<'a>> {
-        let a = row_spans(&self.a_text).ok()?;
-        let b = row_spans(&self.b_text).ok()?;
-        (a.cols == b.rows.len()).then(|| self.with_rows(a, b.cols))
+    /// numbers read).
+    ///
+    /// # Errors
+    ///
+    /// What is wrong, in the kernel's words, when a matrix is ragged, empty
+    /// or malformed, or `A`'s columns are not `B`'s rows.
+    pub(crate) fn scan(self) -> Result<MatrixPair<'a>, String> {
+        let a = row_spans(&self.a_text).map_err(|e| format!("matrix A: {e}"))?;
+        let b = row_spans(&self.b_text).map_err(|e| format!("matrix B: {e}"))?;
+        MatrixError::check_shapes(a.rows.len(), a.cols, b.rows.len(), b.cols)
+            .map_err(|e| e.to_string())?;
+        Ok(self.with_rows(a, b.cols))
     }
 }
 
@@ -106,7 +113,9 @@ impl<'a> MatrixPair<'a> {
     /// or empty matrices.
     #[cfg(test)]
     pub(crate) fn parse(data: &'a str) -> Option<Self> {
-        Operands::find(data, &operands::find(data).ok()??)?.scan()
+        Operands::find(data, &operands::find(data).ok()??)?
+            .scan()
+            .ok()
     }
 
     /// Rows of `A` (and of the product).

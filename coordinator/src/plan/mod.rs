@@ -7,20 +7,20 @@
 //! secret random seed (unless verification is off). If its product costs at
 //! least [`Config::split_min_flops`], it is split into as many parts as
 //! workers were seen recently, between [`MIN_PARTS`] and
-//! [`Config::max_parts`], each a slice of the body. Anything else (other
-//! task data, matrices that do not read or do not multiply) is queued
+//! [`Config::max_parts`], each a slice of the body. Anything else (task
+//! data that is not a matrix pair) is queued
 //! untouched, for the worker to compute or report.
 //!
 //! Reading the operands costs `O(n^2)`; the submit use case runs [`plan`]
 //! outside the queue's lock (and off the async runtime for large bodies).
 
 mod matrix_pair;
-mod operands;
+pub(crate) mod operands;
 
 use bytes::Bytes;
 use kernel::verify::{ProductCheck, fresh_seed};
 
-use crate::check::SharedProduct;
+use crate::check::{SharedProduct, TaskCheck};
 use crate::config::Config;
 use crate::queue::{NewPart, NewTask};
 use crate::shared_text::SharedText;
@@ -76,43 +76,62 @@ impl Submission {
     }
 }
 
+/// A matrix task whose matrices cannot be multiplied: what is wrong, in
+/// the kernel's words (which matrix, which row, which value).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Invalid matrix task: {0}")]
+pub struct BadTask(pub String);
+
 /// Decides how to queue `submission` given `config` and the number of
 /// workers seen recently.
-pub(crate) fn plan(config: &Config, workers_seen: usize, submission: Submission) -> NewTask {
+///
+/// # Errors
+///
+/// [`BadTask`] for a matrix task (an object whose `A` and `B` are matrix
+/// texts or arrays) whose shapes do not multiply, or with a matrix that is
+/// ragged, empty or holds a value that is not a number (with verification
+/// off, values are not read: only the structure is checked).
+pub(crate) fn plan(
+    config: &Config,
+    workers_seen: usize,
+    submission: Submission,
+) -> Result<NewTask, BadTask> {
     let Submission { data, operands } = submission;
-    let unchecked = |data| NewTask::One { data, check: None };
+    // A task nothing can check is replicated when the settings ask for it.
+    let quorum = config.quorum().map(TaskCheck::Quorum);
+    let unchecked = |data| NewTask::One {
+        data,
+        check: quorum.clone(),
+    };
     // Submitted data is one piece: the request body.
     let ([source], Some(found)) = (data.pieces(), operands.as_ref()) else {
-        return unchecked(data);
+        return Ok(unchecked(data));
     };
     let Some(operands) = std::str::from_utf8(source)
         .ok()
         .and_then(|text| Operands::find(text, found))
     else {
-        return unchecked(data);
+        return Ok(unchecked(data));
     };
     // The operands are read once: by the check, which also finds A's rows,
     // or, with verification off, by a scan of their structure.
     let seed = fresh_seed();
     let (pair, check) = if config.verify {
-        match ProductCheck::from_text_with_rows(operands.a_text(), operands.b_text(), seed) {
-            Ok((check, a_rows)) => {
-                let (inner, b_cols) = (a_rows.cols, check.cols());
-                (
-                    operands.with_rows(a_rows, b_cols),
-                    Some(SharedProduct::prepared(check, inner)),
-                )
-            }
-            // The worker will find the same problem and report it.
-            Err(_) => return unchecked(data),
-        }
+        let (check, a_rows) =
+            ProductCheck::from_text_with_rows(operands.a_text(), operands.b_text(), seed)
+                .map_err(|e| BadTask(e.to_string()))?;
+        let (inner, b_cols) = (a_rows.cols, check.cols());
+        (
+            operands.with_rows(a_rows, b_cols),
+            Some(SharedProduct::prepared(check, inner)),
+        )
     } else {
-        match operands.scan() {
-            Some(pair) => (pair, None),
-            None => return unchecked(data),
-        }
+        (operands.scan().map_err(BadTask)?, None)
     };
-    let check_rows = |rows| check.as_ref().map(|check| check.rows(rows, seed));
+    let check_rows = |rows| match &check {
+        Some(check) => Some(check.rows(rows, seed)),
+        None => quorum.clone(),
+    };
     let parts = part_count(config, workers_seen, &pair);
     if parts >= MIN_PARTS {
         let parts = pair
@@ -123,10 +142,10 @@ pub(crate) fn plan(config: &Config, workers_seen: usize, submission: Submission)
                 check: check_rows(rows),
             })
             .collect();
-        return NewTask::Split { data, parts };
+        return Ok(NewTask::Split { data, parts });
     }
     let check = check_rows(0..pair.rows());
-    NewTask::One { data, check }
+    Ok(NewTask::One { data, check })
 }
 
 /// Prepares again the product check of task data `data` (a matrix pair as
@@ -170,6 +189,10 @@ mod tests {
     const PAIR: &str = r#"{"A":"[[1,2],[3,4],[5,6]]","B":"[[1,0],[0,1]]"}"#;
 
     fn planned(config: &Config, workers: usize, data: &str) -> NewTask {
+        try_plan(config, workers, data).unwrap()
+    }
+
+    fn try_plan(config: &Config, workers: usize, data: &str) -> Result<NewTask, BadTask> {
         let submission = Submission::read(Bytes::copy_from_slice(data.as_bytes())).unwrap();
         plan(config, workers, submission)
     }
@@ -218,8 +241,8 @@ mod tests {
         for data in [
             r#""text""#,
             "{}",
-            r#"{"A":"[[1,x]]","B":"[[1]]"}"#,
-            r#"{"A":"[[1]]","B":"[[1,2],[3,4]]"}"#,
+            r#"{"A":5,"B":"[[1]]"}"#,
+            r#"{"A":"[[1]]"}"#,
         ] {
             assert!(
                 matches!(
@@ -232,6 +255,72 @@ mod tests {
     }
 
     #[test]
+    fn matrix_tasks_that_cannot_be_multiplied_are_refused_with_the_reason() {
+        let unchecked = Config {
+            verify: false,
+            ..config(None)
+        };
+        for (data, reason, structure) in [
+            (
+                r#"{"A":"[[1,2],[3,4]]","B":"[[1,2,3]]"}"#,
+                "shape mismatch",
+                true,
+            ),
+            (
+                r#"{"A":[[1,2],[3]],"B":"[[1],[2]]"}"#,
+                "matrix A: ragged rows",
+                true,
+            ),
+            (
+                r#"{"A":"[[1]]","B":"[[1,2],[3]]"}"#,
+                "matrix B: ragged rows",
+                true,
+            ),
+            (
+                r#"{"A":"[[1,x]]","B":"[[1],[2]]"}"#,
+                "matrix A: not a number",
+                false,
+            ),
+            (
+                r#"{"A":"[[1e400]]","B":"[[1]]"}"#,
+                "matrix A: not a number",
+                false,
+            ),
+            (r#"{"A":[],"B":"[[1]]"}"#, "matrix A: empty matrix", true),
+        ] {
+            let refused = try_plan(&config(None), 4, data).unwrap_err();
+            assert!(refused.0.contains(reason), "{data}: {refused}");
+            assert!(refused.to_string().starts_with("Invalid matrix task: "));
+            // Without verification only the structure is read.
+            assert_eq!(try_plan(&unchecked, 4, data).is_err(), structure, "{data}");
+        }
+    }
+
+    #[test]
+    fn tasks_nothing_can_check_are_replicated_when_asked() {
+        let replicated = Config {
+            replicas: 3,
+            quorum: 2,
+            ..config(None)
+        };
+        let NewTask::One {
+            check: Some(check), ..
+        } = planned(&replicated, 4, r#""text""#)
+        else {
+            panic!("not replicated");
+        };
+        assert_eq!(check.quorum(), crate::check::Quorum::new(3, 2));
+        // A product is checked, not replicated.
+        let NewTask::One {
+            check: Some(check), ..
+        } = planned(&replicated, 4, PAIR)
+        else {
+            panic!("not checked");
+        };
+        assert!(check.verifies());
+    }
+
+    #[test]
     fn small_products_are_checked_whole() {
         let NewTask::One {
             check: Some(check), ..
@@ -239,7 +328,7 @@ mod tests {
         else {
             panic!("not checked whole");
         };
-        assert_eq!(check.rows(), 0..3);
+        assert_eq!(check.product().unwrap().rows(), 0..3);
         assert_eq!(check.verify(&"[[1,2],[3,4],[5,6]]".into()), Ok(()));
         assert!(check.verify(&"[[1,2],[3,4],[5,7]]".into()).is_err());
     }
@@ -260,7 +349,7 @@ mod tests {
             .check
             .as_ref()
             .unwrap_or_else(|| panic!("unchecked"));
-        assert_eq!(check.rows(), 2..3);
+        assert_eq!(check.product().unwrap().rows(), 2..3);
         assert_eq!(
             parts[2].data.to_text(),
             r#"{"A":"[[5,6]]","B":"[[1,0],[0,1]]"}"#

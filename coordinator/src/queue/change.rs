@@ -81,21 +81,56 @@ pub enum Change {
         part: Option<PartRef>,
         /// The worker that holds it.
         worker: WorkerId,
+        /// The lease's number (the task's leases count up from 1; a
+        /// replicated task has several live at once).
+        lease: u64,
         /// Hand-outs so far, this one included.
         attempts: u32,
         /// When the lease ends.
         expires_at: Instant,
     },
-    /// A task went back to the front of the queue.
+    /// A lease of a task ended without an answer that settles it: the task
+    /// is back at the front of the queue, or still processing under its
+    /// other leases (a replicated task), or settled by the change that
+    /// follows (a kept answer, its last attempt).
     Requeued {
         /// The task.
         id: TaskId,
         /// For a part: its split task and place.
         part: Option<PartRef>,
-        /// Hand-outs counted so far (a release does not count its own).
+        /// The lease that ended.
+        lease: u64,
+        /// Hand-outs counted so far (a release or a rejected result does
+        /// not count its own).
         attempts: u32,
         /// Why.
         reason: RequeueReason,
+    },
+    /// A former holder's answer, given while another lease of the task is
+    /// live, was kept aside: it settles the task if no holder answers
+    /// before the leases end. The task itself does not change.
+    Kept {
+        /// The task.
+        id: TaskId,
+        /// For a part: its split task and place.
+        part: Option<PartRef>,
+        /// Who gave it.
+        worker: WorkerId,
+    },
+    /// An answer for a replicated task was counted as a vote; the voter's
+    /// lease, if it held one, ended. When the vote makes a quorum, a
+    /// [`Change::Completed`] or [`Change::Failed`] follows.
+    Voted {
+        /// The task.
+        id: TaskId,
+        /// For a part: its split task and place.
+        part: Option<PartRef>,
+        /// The voter's lease that ended (none for a former holder).
+        lease: Option<u64>,
+        /// The voter.
+        worker: WorkerId,
+        /// Votes identical to this one, this one included.
+        agreeing: usize,
     },
     /// A task completed with a result (for a part, its split task counts
     /// one more part done).
@@ -138,16 +173,19 @@ pub enum Change {
         part: Option<PartRef>,
     },
     /// A result for a task failed its check. The task itself changes only
-    /// by a [`Change::Requeued`] or [`Change::Failed`] that follows.
+    /// by a [`Change::Requeued`] that follows (when the poster held it).
     Rejected {
         /// The task.
         id: TaskId,
         /// For a part: its split task and place.
         part: Option<PartRef>,
-        /// The poster, when known.
+        /// The poster: the holder, or the id a non-holder gave.
         worker: Option<WorkerId>,
         /// Why the result was refused.
         reason: Arc<str>,
+        /// Whether the poster held the task, so that the rejection counted
+        /// against it and its address (a stranger's costs no one anything).
+        counted: bool,
         /// Whether this rejection benched the worker.
         benched: bool,
     },
@@ -173,6 +211,8 @@ impl Change {
             | Self::Failed { id, .. }
             | Self::Cancelled { id, .. }
             | Self::Rejected { id, .. }
+            | Self::Kept { id, .. }
+            | Self::Voted { id, .. }
             | Self::Evicted { id } => *id,
         }
     }
@@ -191,7 +231,9 @@ impl Change {
             | Self::Completed { part, .. }
             | Self::Failed { part, .. }
             | Self::Cancelled { part, .. }
-            | Self::Rejected { part, .. } => *part,
+            | Self::Rejected { part, .. }
+            | Self::Kept { part, .. }
+            | Self::Voted { part, .. } => *part,
             Self::Submitted { .. }
             | Self::SplitSubmitted { .. }
             | Self::Assembled { .. }
@@ -199,12 +241,21 @@ impl Change {
         }
     }
 
-    /// Whether this change put a task in the queue for workers to take.
-    pub fn makes_pending(&self) -> bool {
-        matches!(
-            self,
-            Self::Submitted { .. } | Self::PartSubmitted { .. } | Self::Requeued { .. }
-        )
+    /// How many leases this change may have made available to workers: a
+    /// submitted task's (its replicas, for a replicated one), or one for a
+    /// lease that ended without settling its task.
+    pub fn leases_offered(&self) -> usize {
+        let replicas = |check: &Option<TaskCheck>| {
+            check
+                .as_ref()
+                .and_then(TaskCheck::quorum)
+                .map_or(1, |q| q.replicas as usize)
+        };
+        match self {
+            Self::Submitted { check, .. } | Self::PartSubmitted { check, .. } => replicas(check),
+            Self::Requeued { .. } | Self::Voted { .. } => 1,
+            _ => 0,
+        }
     }
 }
 
@@ -237,10 +288,10 @@ impl Changes {
         self.0.len()
     }
 
-    /// How many more tasks are pending after these changes than before
-    /// (the long polls to wake): tasks made pending less tasks leased.
+    /// How many more leases are available after these changes than before
+    /// (the long polls to wake): leases offered less leases taken.
     pub fn pending_added(&self) -> usize {
-        let added = self.0.iter().filter(|c| c.makes_pending()).count();
+        let added: usize = self.0.iter().map(Change::leases_offered).sum();
         let leased = self
             .0
             .iter()

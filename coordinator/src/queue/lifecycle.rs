@@ -1,5 +1,10 @@
-//! The transitions of one task: submitted, leased, completed, failed,
-//! rejected, given back, requeued when its lease expires, evicted.
+//! The transitions of one task that time and workers asking drive:
+//! submitted, leased, its leases ending (expired, given back, answered
+//! wrongly), settled (completed or failed), evicted.
+//!
+//! Answers are in `answers` (and a replicated task's in `quorum`); this
+//! file holds what every path shares: ending a lease, what happens to a
+//! task whose lease ended ([`TaskQueue::after_lease_end`]), and settling.
 //!
 //! Every operation appends the transitions it made to the caller's
 //! [`Changes`], also when it then refuses (a submission that evicted due
@@ -9,17 +14,30 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::change::{Change, Changes, RequeueReason};
-use super::task::{Lease, Task, TaskId, TaskStatus, TaskView};
-use super::workers::WorkerId;
+use super::client::Asker;
+use super::task::{Holder, Lease, LiveLease, Task, TaskId, TaskStatus, TaskView};
+use super::workers::{HeldBack, WorkerId};
 use super::{LeaseEntry, NewTask, QueueError, TaskQueue};
 use crate::check::TaskCheck;
 use crate::shared_text::SharedText;
+
+/// How many pending tasks a worker may pass over, looking for one it may
+/// take (a replicated task goes to distinct addresses), before it is told
+/// nothing is pending for it.
+const SKIP_LIMIT: usize = 32;
 
 /// What [`TaskQueue::complete`] and [`TaskQueue::fail`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// The task changed state as asked.
     Applied(TaskView),
+    /// The answer was taken but does not settle the task yet: a former
+    /// holder's answer kept while another lease is live, or a replicated
+    /// task's vote waiting for others to agree.
+    Kept(TaskView),
+    /// The poster holds no lease of the task (and its answer proves
+    /// nothing): nothing changed.
+    Ignored(TaskView),
     /// The task was already completed; nothing changed.
     AlreadyCompleted(TaskView),
     /// The task had already failed and an error changes nothing.
@@ -30,7 +48,11 @@ impl Outcome {
     /// The task as it is now.
     pub(crate) fn view(&self) -> &TaskView {
         match self {
-            Self::Applied(view) | Self::AlreadyCompleted(view) | Self::AlreadyFailed(view) => view,
+            Self::Applied(view)
+            | Self::Kept(view)
+            | Self::Ignored(view)
+            | Self::AlreadyCompleted(view)
+            | Self::AlreadyFailed(view) => view,
         }
     }
 }
@@ -38,25 +60,16 @@ impl Outcome {
 /// Why [`TaskQueue::lease_next`] handed out no task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NoLease {
-    /// Nothing is pending.
+    /// Nothing is pending (that this worker may take).
     NonePending,
-    /// The worker is benched after repeated rejected results.
+    /// The worker is benched after repeated rejected results, or it is
+    /// unproven and its address is.
     Benched,
     /// The worker gave a task back this long ago less than
     /// [`super::RELEASE_PAUSE`]; this is what is left of the pause.
     Paused(Duration),
-}
-
-/// What [`TaskQueue::reject`] did with the task.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Rejection {
-    /// It went back to the front of the queue for another worker.
-    Requeued,
-    /// It had used its last attempt and failed.
-    Failed,
-    /// It was not processing by the poster (completed, failed, requeued after
-    /// its lease expired, or leased to someone else): it stays as it is.
-    Unchanged(TaskStatus),
+    /// The workers of its address hold as many leases as one address may.
+    LeaseCap,
 }
 
 impl TaskQueue {
@@ -68,8 +81,9 @@ impl TaskQueue {
     /// # Errors
     ///
     /// [`QueueError::Full`] or [`QueueError::FullBytes`] when holding the task
-    /// would pass a limit (after evicting what is due at `now`);
-    /// [`QueueError::PartIdsExhausted`] when no part ids are left.
+    /// would pass a limit (after evicting what is due at `now`, then
+    /// finished tasks oldest first); [`QueueError::PartIdsExhausted`] when
+    /// no part ids are left.
     pub(crate) fn submit(
         &mut self,
         task: NewTask,
@@ -101,267 +115,251 @@ impl TaskQueue {
     }
 
     /// Requeues the leases expired by `now`, then hands the first pending
-    /// task to `worker` for one lease (the worker counts as seen either way).
+    /// task `asker` may take to it for one lease (the worker counts as seen
+    /// either way). A replicated task that wants more leases stays at the
+    /// front, for the next worker of another address.
     ///
     /// # Errors
     ///
     /// [`NoLease`] says why no task was handed out.
     pub(crate) fn lease_next(
         &mut self,
-        worker: &WorkerId,
+        asker: &Asker,
         now: Instant,
         changes: &mut Changes,
     ) -> Result<Lease, NoLease> {
         self.requeue_expired(now, changes);
-        self.workers.touch(worker, now);
-        if self.workers.is_benched(worker, now) {
-            return Err(NoLease::Benched);
-        }
-        if let Some(left) = self.workers.release_pause_left(worker, now) {
-            return Err(NoLease::Paused(left));
-        }
-        while let Some(id) = self.pending.pop_front() {
-            let Some(task) = self.tasks.get_mut(&id) else {
+        let client = self.workers.resolve(asker.client);
+        let worker = &asker.worker;
+        self.workers.touch(client, worker, now);
+        let probation = match self.workers.may_lease(client, worker, now) {
+            Ok(probation) => probation,
+            Err(HeldBack::Benched) => return Err(NoLease::Benched),
+            Err(HeldBack::Paused(left)) => return Err(NoLease::Paused(left)),
+            Err(HeldBack::LeaseCap) => return Err(NoLease::LeaseCap),
+        };
+        let mut passed = Vec::new();
+        let found = loop {
+            let Some(id) = self.pending.pop_front() else {
+                break None;
+            };
+            let Some(task) = self.tasks.get(&id) else {
                 continue; // evicted while queued
             };
-            if task.status != TaskStatus::Pending {
-                continue; // completed by a late result while queued
+            if !task.wants_lease() || task.attempts >= self.attempt_limit(task) {
+                continue; // leased, completed, or out of attempts while queued
             }
-            let expires_at = now + self.limits.lease;
-            task.status = TaskStatus::Processing;
-            task.attempts += 1;
-            task.lease_generation += 1;
-            task.leased_by = Some(worker.clone());
-            task.lease_expires_at = Some(expires_at);
-            self.leases.push_back(LeaseEntry {
-                expires_at,
-                id,
-                generation: task.lease_generation,
-            });
-            self.counters
-                .moved(TaskStatus::Pending, TaskStatus::Processing);
-            changes.push(Change::Leased {
-                id,
-                part: task.part_of,
-                worker: worker.clone(),
-                attempts: task.attempts,
-                expires_at,
-            });
-            let (data, attempts, part_of) = (task.data.clone(), task.attempts, task.part_of);
-            return Ok(Lease {
-                id,
-                data,
-                attempts,
-                part: part_of.and_then(|part_of| self.part_place(part_of)),
-            });
+            if task.takeable_by(client) {
+                break Some(id);
+            }
+            passed.push(id);
+            if passed.len() >= SKIP_LIMIT {
+                break None;
+            }
+        };
+        let holder = Holder {
+            client,
+            worker: asker.worker.clone(),
+            tokened: asker.tokened,
+            probation,
+        };
+        let lease = found.and_then(|id| self.hand_out(id, holder, now, changes));
+        for id in passed.into_iter().rev() {
+            self.pending.push_front(id);
         }
-        Err(NoLease::NonePending)
+        lease.ok_or(NoLease::NonePending)
     }
 
-    /// Stores `result` for task `id` and marks it completed, unless it is
-    /// completed already (then nothing changes: results are immutable).
-    /// Accepted in any other state, so a result that arrives after the lease
-    /// expired is not wasted. `worker` is the poster when known; otherwise
-    /// the task's last lease holder is credited. The result of the last
-    /// part of a split task completes the split task too, with the parts'
-    /// results joined.
-    ///
-    /// # Errors
-    ///
-    /// [`QueueError::NotFound`] or [`QueueError::Expired`] for an unknown id;
-    /// [`QueueError::SplitTask`] for a split task that is not completed
-    /// (its result is assembled from its parts).
-    pub(crate) fn complete(
+    /// Leases task `id` to `holder`.
+    fn hand_out(
         &mut self,
         id: TaskId,
-        result: SharedText,
-        worker: Option<&WorkerId>,
+        holder: Holder,
         now: Instant,
         changes: &mut Changes,
-    ) -> Result<Outcome, QueueError> {
-        let task = self.tasks.get(&id).ok_or_else(|| self.missing(id))?;
-        if task.status == TaskStatus::Completed {
-            return Ok(Outcome::AlreadyCompleted(task.view(id)));
-        }
-        if task.cancelled {
-            return Ok(Outcome::AlreadyFailed(task.view(id)));
-        }
-        if task.split.is_some() {
-            return Err(QueueError::SplitTask(id));
-        }
-        let part_of = task.part_of;
-        let view = self
-            .settle(
-                id,
-                TaskStatus::Completed,
-                Some(result.clone()),
-                None,
-                worker,
-                now,
-            )
-            .ok_or(QueueError::NotFound)?;
-        if let Some(credited) = &view.leased_by {
-            self.workers.credit_completed(credited, now);
-        }
-        changes.push(Change::Completed {
+    ) -> Option<Lease> {
+        let expires_at = now + self.limits.lease;
+        let task = self.tasks.get_mut(&id)?;
+        task.attempts += 1;
+        task.lease_generation += 1;
+        let number = task.lease_generation;
+        let (client, probation, worker) = (holder.client, holder.probation, holder.worker.clone());
+        task.leases.push(LiveLease { number, holder });
+        task.leased_by = Some(worker.clone());
+        let was = task.status;
+        task.status = TaskStatus::Processing;
+        let wants_more = task.wants_lease();
+        let (part, attempts, data) = (task.part_of, task.attempts, task.data.clone());
+        self.counters.moved(was, TaskStatus::Processing);
+        self.leases.push_back(LeaseEntry {
+            expires_at,
             id,
-            part: part_of,
-            result: result.clone(),
-            worker: view.leased_by.clone(),
+            number,
         });
-        if let Some(part_of) = part_of {
-            self.record_part(part_of, result, view.leased_by.clone(), now, changes);
+        self.workers.lease_started(client, probation);
+        if wants_more {
+            self.pending.push_front(id);
         }
-        Ok(Outcome::Applied(view))
-    }
-
-    /// Marks task `id` failed with `error`, as a worker's error answer does.
-    /// A completed task stays completed; a failed one keeps its first error.
-    ///
-    /// # Errors
-    ///
-    /// [`QueueError::NotFound`] or [`QueueError::Expired`] for an unknown id.
-    pub(crate) fn fail(
-        &mut self,
-        id: TaskId,
-        error: Arc<str>,
-        worker: Option<&WorkerId>,
-        now: Instant,
-        changes: &mut Changes,
-    ) -> Result<Outcome, QueueError> {
-        let task = self.tasks.get(&id).ok_or_else(|| self.missing(id))?;
-        match task.status {
-            TaskStatus::Completed => return Ok(Outcome::AlreadyCompleted(task.view(id))),
-            TaskStatus::Failed => return Ok(Outcome::AlreadyFailed(task.view(id))),
-            TaskStatus::Pending | TaskStatus::Processing => {}
-        }
-        let view = self
-            .mark_failed(id, error, worker, now, changes)
-            .ok_or(QueueError::NotFound)?;
-        if let Some(credited) = &view.leased_by {
-            self.workers.count_failed(credited, Some(now));
-        }
-        Ok(Outcome::Applied(view))
-    }
-
-    /// Records that a result for task `id` failed its check: counts the
-    /// rejection for `worker` (the poster, or the task's lease holder when
-    /// unknown), benches the worker after repeated rejections
-    /// ([`super::RejectPolicy`]), and, when the task is processing by that
-    /// worker, puts it back at the front of the queue (or fails it after its
-    /// last attempt).
-    ///
-    /// # Errors
-    ///
-    /// [`QueueError::NotFound`] or [`QueueError::Expired`] for an unknown id.
-    pub(crate) fn reject(
-        &mut self,
-        id: TaskId,
-        worker: Option<&WorkerId>,
-        reason: &str,
-        now: Instant,
-        changes: &mut Changes,
-    ) -> Result<Rejection, QueueError> {
-        let task = self.tasks.get(&id).ok_or_else(|| self.missing(id))?;
-        let poster = worker.cloned().or_else(|| task.leased_by.clone());
-        let held_by_poster = task.status == TaskStatus::Processing && task.leased_by == poster;
-        let (status, attempts, part) = (task.status, task.attempts, task.part_of);
-        self.counters.rejected += 1;
-        let benched = poster
-            .as_ref()
-            .is_some_and(|poster| self.workers.count_rejection(poster, now));
-        changes.push(Change::Rejected {
+        changes.push(Change::Leased {
             id,
             part,
-            worker: poster,
-            reason: Arc::from(reason),
-            benched,
+            worker,
+            lease: number,
+            attempts,
+            expires_at,
         });
-        if !held_by_poster {
-            return Ok(Rejection::Unchanged(status));
-        }
-        if attempts >= self.limits.max_attempts {
-            let error = format!("Every result was rejected ({attempts} attempts): {reason}");
-            self.mark_failed(id, Arc::from(error), None, now, changes);
-            return Ok(Rejection::Failed);
-        }
-        self.requeue_front(id, RequeueReason::Rejected, changes);
-        Ok(Rejection::Requeued)
+        Some(Lease {
+            id,
+            data,
+            attempts,
+            part: part.and_then(|part_of| self.part_place(part_of)),
+            number,
+        })
     }
 
-    /// Gives task `id` back from `worker` (a closing browser tab): it goes to
-    /// the front of the queue at once and the attempt is not counted. The
-    /// worker then gets no task for [`super::RELEASE_PAUSE`].
-    ///
-    /// # Errors
-    ///
-    /// [`QueueError::NotFound`] or [`QueueError::Expired`] for an unknown id;
-    /// [`QueueError::NotLeasedBy`] when the task is not processing by `worker`.
-    pub(crate) fn release(
-        &mut self,
-        id: TaskId,
-        worker: &WorkerId,
-        now: Instant,
-        changes: &mut Changes,
-    ) -> Result<(), QueueError> {
-        let Some(task) = self.tasks.get_mut(&id) else {
-            return Err(self.missing(id));
+    /// How many hand-outs a task gets before it fails when its leases keep
+    /// ending without an answer: `max_attempts`, times the replicas of a
+    /// replicated task.
+    pub(super) fn attempt_limit(&self, task: &Task) -> u32 {
+        let replicas = task.quorum().map_or(1, |q| q.replicas);
+        self.limits.max_attempts.saturating_mul(replicas)
+    }
+
+    /// Ends the live lease at `index` of task `id` without an answer that
+    /// settles the task: the holder's address holds one lease less, and
+    /// the holder is remembered as the task's last one. Returns the holder
+    /// and the lease's number.
+    pub(super) fn end_lease(&mut self, id: TaskId, index: usize) -> Option<(Holder, u64)> {
+        let task = self.tasks.get_mut(&id)?;
+        if index >= task.leases.len() {
+            return None;
+        }
+        let lease = task.leases.remove(index);
+        task.last_holder = Some(lease.holder.clone());
+        task.leased_by = task.leases.last().map(|l| l.holder.worker.clone());
+        self.workers
+            .lease_ended(lease.holder.client, lease.holder.probation);
+        Some((lease.holder, lease.number))
+    }
+
+    /// What happens to task `id` after one of its leases ended without
+    /// settling it: nothing more while other leases are live (it is queued
+    /// again if it wants another); with none left, a kept answer of a
+    /// former holder settles it, a task out of attempts fails, and any
+    /// other goes back to the front of the queue.
+    pub(super) fn after_lease_end(&mut self, id: TaskId, now: Instant, changes: &mut Changes) {
+        let Some(task) = self.tasks.get(&id) else {
+            return;
         };
-        if task.status != TaskStatus::Processing || task.leased_by.as_ref() != Some(worker) {
-            return Err(QueueError::NotLeasedBy(id));
+        if task.status.is_finished() {
+            return;
         }
-        task.attempts = task.attempts.saturating_sub(1);
-        self.requeue_front(id, RequeueReason::Released, changes);
-        self.workers.note_release(worker, now);
-        Ok(())
+        let limit = self.attempt_limit(task);
+        let out_of_attempts = task.attempts >= limit;
+        if !task.leases.is_empty() {
+            if task.wants_lease() && !out_of_attempts {
+                self.pending.push_front(id);
+            }
+            return;
+        }
+        let error = out_of_attempts.then(|| match task.quorum() {
+            Some(quorum) => format!(
+                "No {} identical answers after {} attempts ({} answers, at most {} agreeing)",
+                quorum.agree,
+                task.attempts,
+                task.votes.len(),
+                task.best_agreement()
+            ),
+            None => format!(
+                "No result after {} attempts: every lease of {} s expired",
+                task.attempts,
+                self.limits.lease.as_secs_f64()
+            ),
+        });
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        if let Some(kept) = task.provisional.take() {
+            self.held_bytes -= kept.answer.held_bytes();
+            let (worker, client) = (Some(&kept.worker), Some(kept.client));
+            self.settle_answer(id, kept.answer, worker, client, false, now, changes);
+            return;
+        }
+        if let Some(error) = error {
+            self.mark_failed(id, Arc::from(error), None, now, changes);
+            return;
+        }
+        self.counters.moved(task.status, TaskStatus::Pending);
+        task.status = TaskStatus::Pending;
+        task.leased_by = None;
+        self.pending.push_front(id);
     }
 
-    /// Puts every task whose lease expired by `now` back at the front of the
-    /// queue with its attempt counted, or fails it when it has had
-    /// [`super::QueueLimits::max_attempts`] attempts.
+    /// Ends every lease expired by `now`: each one counts as an attempt of
+    /// its task and a failure of its holder, and the task goes back to the
+    /// front of the queue, fails after its last attempt, or takes a former
+    /// holder's kept answer.
     pub(crate) fn requeue_expired(&mut self, now: Instant, changes: &mut Changes) {
         while let Some(entry) = self.leases.front().copied() {
             if entry.expires_at > now {
                 break;
             }
             self.leases.pop_front();
+            let Some(index) = self
+                .tasks
+                .get(&entry.id)
+                .and_then(|task| task.leases.iter().position(|l| l.number == entry.number))
+            else {
+                continue; // answered, given back or settled before it expired
+            };
+            let Some((holder, number)) = self.end_lease(entry.id, index) else {
+                continue;
+            };
+            self.workers
+                .count_failed(holder.client, &holder.worker, None);
             let Some(task) = self.tasks.get(&entry.id) else {
                 continue;
             };
-            if task.status != TaskStatus::Processing || task.lease_generation != entry.generation {
-                continue;
-            }
-            let holder = task.leased_by.clone();
-            if task.attempts >= self.limits.max_attempts {
-                let error: Arc<str> = Arc::from(format!(
-                    "No result after {} attempts: every lease of {} s expired",
-                    task.attempts,
-                    self.limits.lease.as_secs_f64()
-                ));
-                self.mark_failed(entry.id, error, None, now, changes);
-            } else {
+            let settles = task.leases.is_empty()
+                && (task.provisional.is_some() || task.attempts >= self.attempt_limit(task));
+            if !settles {
                 self.counters.requeued += 1;
-                self.requeue_front(entry.id, RequeueReason::LeaseExpired, changes);
             }
-            if let Some(holder) = holder {
-                self.workers.count_failed(&holder, None);
-            }
+            changes.push(Change::Requeued {
+                id: entry.id,
+                part: task.part_of,
+                lease: number,
+                attempts: task.attempts,
+                reason: RequeueReason::LeaseExpired,
+            });
+            self.after_lease_end(entry.id, now, changes);
         }
     }
 
     /// Evicts finished tasks kept for [`super::QueueLimits::keep_finished`]
     /// by `now`.
     pub(crate) fn evict_finished(&mut self, now: Instant, changes: &mut Changes) {
+        self.evict_finished_until(now, &|_| false, changes);
+    }
+
+    /// Evicts finished tasks due by `due` (oldest first), stopping early
+    /// once `enough(self)`.
+    pub(super) fn evict_finished_until(
+        &mut self,
+        due: Instant,
+        enough: &dyn Fn(&Self) -> bool,
+        changes: &mut Changes,
+    ) {
         while let Some(&(evict_at, id)) = self.finished.front() {
-            if evict_at > now {
+            if evict_at > due || enough(self) {
                 break;
             }
             self.finished.pop_front();
-            let due = self
+            let kept = self
                 .tasks
                 .get(&id)
                 .is_some_and(|task| task.status.is_finished() && task.evict_at == Some(evict_at));
-            if due && self.drop_task(id).is_some() {
+            if kept && self.drop_task(id).is_some() {
                 changes.push(Change::Evicted { id });
             }
         }
@@ -374,30 +372,6 @@ impl TaskQueue {
         self.requeue_expired(now, changes);
         self.evict_finished(now, changes);
         self.workers.forget_unseen(now);
-    }
-
-    /// Puts processing task `id` back at the front of the queue.
-    pub(super) fn requeue_front(
-        &mut self,
-        id: TaskId,
-        reason: RequeueReason,
-        changes: &mut Changes,
-    ) {
-        let Some(task) = self.tasks.get_mut(&id) else {
-            return;
-        };
-        task.status = TaskStatus::Pending;
-        task.leased_by = None;
-        task.lease_expires_at = None;
-        self.pending.push_front(id);
-        self.counters
-            .moved(TaskStatus::Processing, TaskStatus::Pending);
-        changes.push(Change::Requeued {
-            id,
-            part: task.part_of,
-            attempts: task.attempts,
-            reason,
-        });
     }
 
     /// Moves a pending or processing task to failed, and a part's split
@@ -436,8 +410,9 @@ impl TaskQueue {
     }
 
     /// Moves task `id` to finished status `to` (with `result` when it
-    /// completes, `error` when it fails), credits `worker` as its holder when given, and schedules
-    /// its eviction; returns its view.
+    /// completes, `error` when it fails), ends its live leases and drops
+    /// its waiting answers, credits `worker` as its holder when given, and
+    /// schedules its eviction; returns its view.
     pub(super) fn settle(
         &mut self,
         id: TaskId,
@@ -454,7 +429,14 @@ impl TaskQueue {
         task.status = to;
         task.result = result;
         task.last_error = error;
-        task.lease_expires_at = None;
+        for lease in task.leases.drain(..) {
+            self.workers
+                .lease_ended(lease.holder.client, lease.holder.probation);
+            // Its holder's later answer is a former holder's.
+            task.last_holder = Some(lease.holder);
+        }
+        task.provisional = None;
+        task.votes = Vec::new();
         if let Some(worker) = worker {
             task.leased_by = Some(worker.clone());
         }

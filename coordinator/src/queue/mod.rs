@@ -1,7 +1,7 @@
 //! The task state machine: every task's life from submission to eviction.
 //!
-//! A task is `Pending` (waiting in the queue), `Processing` (leased to one
-//! worker until a deadline), `Completed` (holds its result, never
+//! A task is `Pending` (waiting in the queue), `Processing` (leased to a
+//! worker until a deadline; a replicated task to several), `Completed` (holds its result, never
 //! overwritten) or `Failed` (holds an error). This module is plain
 //! synchronous Rust: no HTTP, no async, no clock. Every operation that
 //! depends on time takes `now: Instant`, so tests drive leases and eviction
@@ -12,8 +12,13 @@
 //! # Layout
 //!
 //! - `task`: one task, its id, status and snapshot ([`TaskView`]).
-//! - `lifecycle`: submitting, leasing, completing, failing, rejecting,
-//!   giving back, requeueing expired leases and evicting.
+//! - `client`: who asks and answers: address keys, posters, askers.
+//! - `lifecycle`: submitting, leasing, ending leases (expired, given back),
+//!   settling, evicting.
+//! - `answers`: results, error reports, rejections and give-backs, weighed
+//!   by whether the poster holds the task.
+//! - `quorum`: replicated tasks, whose answers are votes.
+//! - `table`: the sharded table of tasks.
 //! - `split_tasks`: split tasks and their parts: a split task completes
 //!   when its last part does, with the parts' results joined.
 //! - `workers`: workers seen, their rejections, bench and release pause.
@@ -21,7 +26,8 @@
 //!
 //! # Complexity
 //!
-//! Tasks live in a `HashMap` keyed by id. The pending queue is a `VecDeque`
+//! Tasks live in hash maps keyed by id, in shards so that no growth moves
+//! them all at once (`table`). The pending queue is a `VecDeque`
 //! of ids (requeued tasks go to the front). Lease deadlines and eviction
 //! deadlines go into FIFO deques: every lease has the same length and every
 //! finished task is kept for the same time, so both deques are sorted by
@@ -30,33 +36,42 @@
 //! operation is O(1) amortised, apart from submitting or finishing a split
 //! task (O(parts)). Statistics are counters, never scans.
 
+mod answers;
 mod cancel;
 mod change;
+mod client;
 mod lifecycle;
+mod quorum;
 mod restore;
 mod split_tasks;
+mod table;
 mod task;
 mod workers;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 #[cfg(test)]
+use answers::Rejection;
+#[cfg(test)]
 use cancel::CANCELLED;
 pub use change::{Change, Changes, RequeueReason};
-#[cfg(test)]
-use lifecycle::Rejection;
+pub(crate) use client::Poster;
+pub use client::{Asker, ClientKey};
 pub(crate) use lifecycle::{NoLease, Outcome};
 pub(crate) use restore::{RestoredFinish, RestoredKind, RestoredOutcome, RestoredTask};
 pub(crate) use split_tasks::NewPart;
 pub(crate) use split_tasks::assemble;
 pub(crate) use task::FIRST_PART_ID;
 pub use task::{Lease, PartPlace, PartRef, PartView, PartsProgress, TaskId, TaskStatus, TaskView};
-pub(crate) use workers::{DEFAULT_BENCH_TIME, DEFAULT_REJECT_LIMIT, RejectPolicy};
+pub(crate) use workers::{
+    DEFAULT_BENCH_TIME, DEFAULT_MAX_LEASES_PER_CLIENT, DEFAULT_REJECT_LIMIT, RejectPolicy,
+};
 pub use workers::{RELEASE_PAUSE, WORKER_SEEN_WINDOW, WorkerId, WorkerStats};
 
 use crate::check::TaskCheck;
 use crate::shared_text::SharedText;
+use table::TaskTable;
 use task::Task;
 use workers::Workers;
 
@@ -71,9 +86,27 @@ pub(crate) struct QueueLimits {
     pub max_tasks: usize,
     /// Most bytes of task data, results and errors held at once.
     pub max_held_bytes: usize,
-    /// How long a finished task is kept before it is evicted.
+    /// How long a finished task is kept before it is evicted (finished
+    /// tasks older than [`PRESSURE_KEEP_FLOOR`] go sooner, oldest first,
+    /// when a new task or result needs their room).
     pub keep_finished: Duration,
+    /// Bytes counted for each task held on top of its text: what the
+    /// queue's own records of it take ([`TASK_OVERHEAD_BYTES`]).
+    pub task_overhead_bytes: usize,
 }
+
+/// A finished task is kept at least this long (or its keep time, if
+/// shorter) before a submission or a result that needs room evicts it:
+/// long enough for the client that waits on it to read it.
+pub const PRESSURE_KEEP_FLOOR: Duration = Duration::from_secs(60);
+
+/// What one task costs the queue beyond its text, in bytes, as counted in
+/// `heldBytes`: its entry in the task table (at the table's worst load,
+/// half full), the shared-text and body headers around its data (three
+/// allocations), and its places in the queue of pending ids and of
+/// finished ones.
+pub const TASK_OVERHEAD_BYTES: usize =
+    2 * std::mem::size_of::<(TaskId, Task)>() + 3 * 16 + 32 + 48 + 3 * 16 + 24;
 
 /// Why a queue operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,8 +123,16 @@ pub enum QueueError {
     /// Accepting the task would hold more than [`QueueLimits::max_held_bytes`].
     #[error("Queue is full ({0} bytes held)")]
     FullBytes(usize),
-    /// The task is not processing, or is leased to another worker.
-    #[error("Task {0} is not processing by this worker")]
+    /// A result larger than every byte the queue may hold.
+    #[error("Result of {bytes} bytes is larger than the {limit} bytes the coordinator may hold")]
+    ResultTooLarge {
+        /// The result's bytes.
+        bytes: usize,
+        /// [`QueueLimits::max_held_bytes`].
+        limit: usize,
+    },
+    /// The task is not leased to the client that asked.
+    #[error("Task {0} is not leased to this client")]
     NotLeasedBy(TaskId),
     /// The task was split into parts: results are taken per part.
     #[error("Task {0} is split into parts; post the results of its parts")]
@@ -192,7 +233,8 @@ pub struct Stats {
 struct LeaseEntry {
     expires_at: Instant,
     id: TaskId,
-    generation: u64,
+    /// The lease's number among the task's leases.
+    number: u64,
 }
 
 #[derive(Debug, Default)]
@@ -228,7 +270,7 @@ impl Counters {
 #[derive(Debug)]
 pub(crate) struct TaskQueue {
     limits: QueueLimits,
-    tasks: HashMap<TaskId, Task>,
+    tasks: TaskTable,
     pending: VecDeque<TaskId>,
     leases: VecDeque<LeaseEntry>,
     finished: VecDeque<(Instant, TaskId)>,
@@ -248,7 +290,7 @@ impl TaskQueue {
     pub(crate) fn new(limits: QueueLimits, policy: RejectPolicy) -> Self {
         Self {
             limits,
-            tasks: HashMap::new(),
+            tasks: TaskTable::default(),
             pending: VecDeque::new(),
             leases: VecDeque::new(),
             finished: VecDeque::new(),
@@ -339,17 +381,19 @@ impl TaskQueue {
         self.workers.len()
     }
 
-    /// Whether `worker` is benched at `now`.
+    /// Whether `worker` of `client` is benched at `now`.
     #[cfg(test)]
-    pub(crate) fn is_benched(&self, worker: &WorkerId, now: Instant) -> bool {
-        self.workers.is_benched(worker, now)
+    pub(crate) fn is_benched(&self, client: ClientKey, worker: &WorkerId, now: Instant) -> bool {
+        self.workers.is_benched(client, worker, now)
     }
 
-    /// How much longer `worker` gets no task because it gave one back
-    /// ([`RELEASE_PAUSE`]); `None` when it is not paused.
+    /// How much longer `worker` (of an unknown address) gets no task
+    /// because it gave one back ([`RELEASE_PAUSE`]); `None` when it is not
+    /// paused.
     #[cfg(test)]
     pub(crate) fn release_pause_left(&self, worker: &WorkerId, now: Instant) -> Option<Duration> {
-        self.workers.release_pause_left(worker, now)
+        self.workers
+            .release_pause_left(ClientKey::Unknown, worker, now)
     }
 
     /// The counters and the recently seen workers.
@@ -379,8 +423,10 @@ impl TaskQueue {
         }
     }
 
-    /// Evicts what is due if holding `tasks` more tasks of `bytes` more
-    /// bytes would pass a limit, then refuses if it still would.
+    /// If holding `tasks` more tasks and `bytes` more bytes (each task's
+    /// overhead added) would pass a limit, evicts what is due, then finished
+    /// tasks older than [`PRESSURE_KEEP_FLOOR`], oldest first, until they
+    /// fit; refuses if they still do not.
     fn make_room(
         &mut self,
         tasks: usize,
@@ -388,12 +434,19 @@ impl TaskQueue {
         now: Instant,
         changes: &mut Changes,
     ) -> Result<(), QueueError> {
-        let fits = |queue: &Self| {
+        let bytes = bytes + tasks * self.limits.task_overhead_bytes;
+        let fits = move |queue: &Self| {
             queue.tasks.len() + tasks <= queue.limits.max_tasks
                 && queue.held_bytes + bytes <= queue.limits.max_held_bytes
         };
         if !fits(self) {
             self.evict_finished(now, changes);
+        }
+        if !fits(self) {
+            // Finished at least the floor ago: kept until `now + keep - floor`.
+            let keep = self.limits.keep_finished;
+            let due = now + keep.saturating_sub(PRESSURE_KEEP_FLOOR.min(keep));
+            self.evict_finished_until(due, &fits, changes);
         }
         if self.tasks.len() + tasks > self.limits.max_tasks {
             return Err(QueueError::Full(self.tasks.len()));
@@ -430,14 +483,14 @@ impl TaskQueue {
 
     fn hold(&mut self, id: TaskId, task: Task) {
         self.counters.submitted += 1;
-        self.held_bytes += task.held_bytes();
+        self.held_bytes += task.held_bytes() + self.limits.task_overhead_bytes;
         self.tasks.insert(id, task);
     }
 
     /// Removes task `id` and its bytes.
     fn drop_task(&mut self, id: TaskId) -> Option<Task> {
         let task = self.tasks.remove(&id)?;
-        self.held_bytes -= task.held_bytes();
+        self.held_bytes -= task.held_bytes() + self.limits.task_overhead_bytes;
         Some(task)
     }
 }

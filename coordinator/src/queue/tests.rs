@@ -86,7 +86,16 @@ impl Harness {
     }
 
     fn lease_next(&mut self, worker: &WorkerId, now: Instant) -> Option<Lease> {
-        self.record(|q, c| q.lease_next(worker, now, c)).0.ok()
+        let asker = Asker {
+            client: ClientKey::Unknown,
+            worker: worker.clone(),
+            tokened: false,
+        };
+        self.lease_as(&asker, now).ok()
+    }
+
+    fn lease_as(&mut self, asker: &Asker, now: Instant) -> Result<Lease, NoLease> {
+        self.record(|q, c| q.lease_next(asker, now, c)).0
     }
 
     fn complete(
@@ -96,7 +105,17 @@ impl Harness {
         worker: Option<&WorkerId>,
         now: Instant,
     ) -> Result<Outcome, QueueError> {
-        self.record(|q, c| q.complete(id, result, worker, now, c)).0
+        self.complete_as(id, result, &anonymous(worker), now)
+    }
+
+    fn complete_as(
+        &mut self,
+        id: TaskId,
+        result: SharedText,
+        poster: &Poster,
+        now: Instant,
+    ) -> Result<Outcome, QueueError> {
+        self.record(|q, c| q.complete(id, result, poster, now, c)).0
     }
 
     fn fail(
@@ -106,7 +125,17 @@ impl Harness {
         worker: Option<&WorkerId>,
         now: Instant,
     ) -> Result<Outcome, QueueError> {
-        self.record(|q, c| q.fail(id, error, worker, now, c)).0
+        self.fail_as(id, error, &anonymous(worker), now)
+    }
+
+    fn fail_as(
+        &mut self,
+        id: TaskId,
+        error: Arc<str>,
+        poster: &Poster,
+        now: Instant,
+    ) -> Result<Outcome, QueueError> {
+        self.record(|q, c| q.fail(id, error, poster, now, c)).0
     }
 
     fn reject(
@@ -116,11 +145,29 @@ impl Harness {
         reason: &str,
         now: Instant,
     ) -> Result<Rejection, QueueError> {
-        self.record(|q, c| q.reject(id, worker, reason, now, c)).0
+        self.reject_as(id, &anonymous(worker), reason, now)
+    }
+
+    fn reject_as(
+        &mut self,
+        id: TaskId,
+        poster: &Poster,
+        reason: &str,
+        now: Instant,
+    ) -> Result<Rejection, QueueError> {
+        self.record(|q, c| q.reject(id, poster, reason, now, c)).0
     }
 
     fn release(&mut self, id: TaskId, worker: &WorkerId, now: Instant) -> Result<(), QueueError> {
-        self.record(|q, c| q.release(id, worker, now, c)).0
+        self.release_as(id, &anonymous(Some(worker)), now)
+    }
+
+    fn release_as(&mut self, id: TaskId, poster: &Poster, now: Instant) -> Result<(), QueueError> {
+        self.record(|q, c| q.release(id, poster, now, c)).0
+    }
+
+    fn submit_task(&mut self, task: NewTask, now: Instant) -> Result<TaskId, QueueError> {
+        self.record(|q, c| q.submit(task, now, c)).0
     }
 
     fn cancel(&mut self, id: TaskId, now: Instant) -> Result<TaskView, QueueError> {
@@ -147,6 +194,20 @@ impl Harness {
             leased_by: Option<WorkerId>,
             split: Option<TaskId>,
             parts: Option<PartsProgress>,
+            /// Live leases: number and holder.
+            leases: Vec<(u64, WorkerId)>,
+        }
+        impl Folded {
+            /// Lease `number` ended without settling the task.
+            fn end_lease(&mut self, number: Option<u64>) {
+                self.leases.retain(|(n, _)| Some(*n) != number);
+                self.leased_by = self.leases.last().map(|(_, w)| w.clone());
+                self.status = if self.leases.is_empty() {
+                    TaskStatus::Pending
+                } else {
+                    TaskStatus::Processing
+                };
+            }
         }
         let fresh = |status, split, parts| Folded {
             status,
@@ -156,6 +217,7 @@ impl Harness {
             leased_by: None,
             split,
             parts,
+            leases: Vec::new(),
         };
         let mut tasks: HashMap<TaskId, Folded> = HashMap::new();
         for change in &self.log {
@@ -175,19 +237,31 @@ impl Harness {
                     tasks.insert(id, fresh(TaskStatus::Pending, Some(part.split), None));
                 }
                 Change::Leased {
-                    worker, attempts, ..
+                    worker,
+                    attempts,
+                    lease,
+                    ..
                 } => {
                     let task = tasks.get_mut(&id).unwrap();
                     task.status = TaskStatus::Processing;
                     task.leased_by = Some(worker.clone());
                     task.attempts = *attempts;
+                    task.leases.push((*lease, worker.clone()));
                 }
-                Change::Requeued { attempts, .. } => {
+                Change::Requeued {
+                    attempts, lease, ..
+                } => {
                     let task = tasks.get_mut(&id).unwrap();
-                    task.status = TaskStatus::Pending;
-                    task.leased_by = None;
+                    task.end_lease(Some(*lease));
                     task.attempts = *attempts;
                 }
+                Change::Voted { lease, .. } => {
+                    let task = tasks.get_mut(&id).unwrap();
+                    if lease.is_some() {
+                        task.end_lease(*lease);
+                    }
+                }
+                Change::Kept { .. } => {}
                 Change::Completed {
                     result,
                     worker,
@@ -198,6 +272,7 @@ impl Harness {
                     task.status = TaskStatus::Completed;
                     task.result = Some(result.clone());
                     task.error = None;
+                    task.leases.clear();
                     if worker.is_some() {
                         task.leased_by.clone_from(worker);
                     }
@@ -216,6 +291,7 @@ impl Harness {
                 }
                 Change::Failed { error, worker, .. } => {
                     let task = tasks.get_mut(&id).unwrap();
+                    task.leases.clear();
                     task.status = TaskStatus::Failed;
                     task.error = Some(Arc::clone(error));
                     if worker.is_some() {
@@ -224,6 +300,7 @@ impl Harness {
                 }
                 Change::Cancelled { .. } => {
                     let task = tasks.get_mut(&id).unwrap();
+                    task.leases.clear();
                     task.status = TaskStatus::Failed;
                     task.error = Some(Arc::from(CANCELLED));
                 }
@@ -270,7 +347,32 @@ fn limits() -> QueueLimits {
         max_tasks: 100,
         max_held_bytes: 1 << 20,
         keep_finished: KEEP,
+        task_overhead_bytes: 0,
     }
+}
+
+/// A poster from an unknown address with no token.
+fn anonymous(worker: Option<&WorkerId>) -> Poster {
+    Poster::tokenless(ClientKey::Unknown, worker.cloned())
+}
+
+/// The address key of `127.0.0.N`.
+fn client(n: u8) -> ClientKey {
+    ClientKey::V4([127, 0, 0, n])
+}
+
+/// Worker `name` at `127.0.0.N`, without a token.
+fn asker(name: &str, n: u8) -> Asker {
+    Asker {
+        client: client(n),
+        worker: WorkerId::from_param(Some(name)),
+        tokened: false,
+    }
+}
+
+/// `asker` posting without a token.
+fn poster_of(asker: &Asker) -> Poster {
+    Poster::tokenless(asker.client, Some(asker.worker.clone()))
 }
 
 fn data(text: &str) -> Arc<str> {
@@ -514,6 +616,7 @@ fn error_result_does_not_undo_a_completed_task() {
     let mut queue = Harness::new(limits());
     let now = Instant::now();
     let id = queue.submit(data("1"), now).unwrap();
+    queue.lease_next(&worker("w"), now).unwrap();
     queue.complete(id, text("ok"), None, now).unwrap();
     let outcome = queue.fail(id, data("boom"), None, now).unwrap();
     assert!(matches!(outcome, Outcome::AlreadyCompleted(_)));
@@ -525,6 +628,7 @@ fn second_error_keeps_the_first() {
     let mut queue = Harness::new(limits());
     let now = Instant::now();
     let id = queue.submit(data("1"), now).unwrap();
+    queue.lease_next(&worker("w"), now).unwrap();
     queue.fail(id, data("first"), None, now).unwrap();
     let outcome = queue.fail(id, data("second"), None, now).unwrap();
     assert!(matches!(outcome, Outcome::AlreadyFailed(_)));
@@ -533,13 +637,34 @@ fn second_error_keeps_the_first() {
 }
 
 #[test]
-fn result_for_a_pending_task_completes_it() {
+fn a_strangers_answer_for_a_task_nothing_checks_is_ignored() {
     let mut queue = Harness::new(limits());
     let now = Instant::now();
     let id = queue.submit(data("1"), now).unwrap();
-    queue.complete(id, text("r"), None, now).unwrap();
-    assert_eq!(status(&queue, id), TaskStatus::Completed);
-    assert_eq!(queue.lease_next(&worker("w"), now), None);
+    // Nobody ever leased it: the answer proves nothing and is ignored.
+    let outcome = queue.complete(id, text("r"), None, now).unwrap();
+    assert!(matches!(outcome, Outcome::Ignored(_)));
+    let error = queue.fail(id, data("e"), None, now).unwrap();
+    assert!(matches!(error, Outcome::Ignored(_)));
+    assert_eq!(status(&queue, id), TaskStatus::Pending);
+    // Leased to a worker at one address, a stranger at another (even one
+    // giving the holder's worker id) is ignored; the holder is taken.
+    let holder = asker("w", 1);
+    queue.lease_as(&holder, now).unwrap();
+    let stranger = Poster::tokenless(client(2), Some(worker("w")));
+    let ignored = queue.complete_as(id, text("lie"), &stranger, now).unwrap();
+    assert!(matches!(ignored, Outcome::Ignored(_)));
+    assert_eq!(
+        queue.release_as(id, &stranger, now),
+        Err(QueueError::NotLeasedBy(id))
+    );
+    let view = queue.get(id).unwrap();
+    assert_eq!((view.status, view.attempts), (TaskStatus::Processing, 1));
+    let taken = queue
+        .complete_as(id, text("r"), &poster_of(&holder), now)
+        .unwrap();
+    assert!(matches!(taken, Outcome::Applied(_)));
+    assert_eq!(queue.get(id).unwrap().result, Some(text("r")));
     assert_eq!(queue.stats(now).queue_size, 0);
 }
 
@@ -626,6 +751,8 @@ fn finished_task_is_evicted_after_keep_time() {
     let id = queue.submit(data("1"), t0).unwrap();
     let failed = queue.submit(data("2"), t0).unwrap();
     let open = queue.submit(data("3"), t0).unwrap();
+    queue.lease_next(&worker("w"), t0).unwrap();
+    queue.lease_next(&worker("w"), t0).unwrap();
     queue.complete(id, text("r"), None, t0).unwrap();
     queue.fail(failed, data("e"), None, t0).unwrap();
     assert_eq!(queue.tick(t0 + KEEP - Duration::from_millis(1)).evicted, 0);
@@ -643,8 +770,11 @@ fn completing_a_failed_task_restarts_its_keep_time() {
     let mut queue = Harness::new(limits());
     let t0 = Instant::now();
     let id = queue.submit(data("1"), t0).unwrap();
+    queue.lease_next(&worker("w"), t0).unwrap();
     queue.fail(id, data("e"), None, t0).unwrap();
-    queue.complete(id, text("r"), None, t0 + KEEP / 2).unwrap();
+    // Its former holder's late result completes it.
+    let late = queue.complete(id, text("r"), None, t0 + KEEP / 2).unwrap();
+    assert!(matches!(late, Outcome::Applied(_)));
     assert_eq!(queue.tick(t0 + KEEP).evicted, 0);
     assert_eq!(status(&queue, id), TaskStatus::Completed);
     assert_eq!(queue.tick(t0 + KEEP + KEEP / 2).evicted, 1);
@@ -660,6 +790,8 @@ fn full_queue_refuses_new_tasks() {
     queue.submit(data("1"), now).unwrap();
     let done = queue.submit(data("2"), now).unwrap();
     assert_eq!(queue.submit(data("3"), now), Err(QueueError::Full(2)));
+    queue.lease_next(&worker("w"), now).unwrap();
+    queue.lease_next(&worker("w"), now).unwrap();
     queue.complete(done, text("r"), None, now).unwrap();
     assert_eq!(queue.submit(data("3"), now), Err(QueueError::Full(2)));
     // Once the finished task is due for eviction there is room again.
@@ -776,6 +908,7 @@ mod split {
             max_tasks: 100,
             max_held_bytes: 1 << 20,
             keep_finished: Duration::from_secs(3600),
+            task_overhead_bytes: 0,
         })
     }
 
@@ -847,7 +980,7 @@ mod split {
     }
 
     #[test]
-    fn late_result_for_a_requeued_part_is_taken_once() {
+    fn late_result_for_a_requeued_part_waits_for_the_holder_and_is_taken_once() {
         let mut q = queue();
         let t0 = Instant::now();
         let id = q
@@ -860,24 +993,57 @@ mod split {
         q.requeue_expired(later);
         assert_eq!(q.lease_next(&fast, later).unwrap().id, other);
         assert_eq!(q.lease_next(&fast, later).unwrap().id, part);
-        // The slow worker's honest result arrives late: accepted.
+        // The slow worker's late result is kept while the fast one holds
+        // the part (nothing checks these parts).
         let first = q.complete(part, text("[[7]]"), Some(&slow), later).unwrap();
-        assert!(matches!(first, Outcome::Applied(_)));
-        // The fast worker's result for the same part changes nothing.
-        let second = q.complete(part, text("[[7]]"), Some(&fast), later).unwrap();
-        assert!(matches!(second, Outcome::AlreadyCompleted(_)));
+        assert!(matches!(first, Outcome::Kept(_)));
+        assert_eq!(q.get(part).unwrap().status, TaskStatus::Processing);
+        // The holder's result is the one taken, once.
+        let second = q.complete(part, text("[[9]]"), Some(&fast), later).unwrap();
+        assert!(matches!(second, Outcome::Applied(_)));
+        let third = q.complete(part, text("[[7]]"), Some(&slow), later).unwrap();
+        assert!(matches!(third, Outcome::AlreadyCompleted(_)));
         assert_eq!(q.get(id).unwrap().parts.unwrap().done, 1, "counted once");
         q.complete(other, text("[[8]]"), Some(&fast), later)
             .unwrap();
         assert_eq!(
             q.get(id).unwrap().result.map(|r| r.to_string()).as_deref(),
-            Some("[[7],[8]]")
+            Some("[[9],[8]]")
         );
         assert_eq!(
             q.stats(later).completed_tasks,
             3,
             "two parts, one split task"
         );
+    }
+
+    #[test]
+    fn a_kept_late_answer_stands_when_the_holder_does_not_answer() {
+        let mut q = queue();
+        let t0 = Instant::now();
+        let id = q.submit(Arc::from("a"), t0).unwrap();
+        let (slow, fast) = (asker("slow", 1), asker("fast", 2));
+        q.lease_as(&slow, t0).unwrap();
+        let later = t0 + LEASE;
+        q.requeue_expired(later);
+        q.lease_as(&fast, later).unwrap();
+        let kept = q
+            .complete_as(id, text("late"), &poster_of(&slow), later)
+            .unwrap();
+        assert!(matches!(kept, Outcome::Kept(_)));
+        assert_eq!(q.stats(later).held_bytes, ("a".len() + "late".len()) as u64);
+        // A second late answer does not replace the first.
+        let again = q
+            .complete_as(id, text("other"), &poster_of(&slow), later)
+            .unwrap();
+        assert!(matches!(again, Outcome::Ignored(_)));
+        // The fast worker's lease expires unanswered: the kept answer stands.
+        q.requeue_expired(later + LEASE);
+        let view = q.get(id).unwrap();
+        assert_eq!(view.status, TaskStatus::Completed);
+        assert_eq!(view.result, Some(text("late")));
+        assert_eq!(view.leased_by, Some(worker("slow")));
+        assert_eq!(q.stats(later).held_bytes, ("a".len() + "late".len()) as u64);
     }
 
     #[test]
@@ -1083,26 +1249,28 @@ mod split {
     }
 
     #[test]
-    fn task_fails_when_its_last_attempt_is_rejected() {
+    fn rejected_results_never_fail_a_task() {
+        // Seven fake workers, each under a fresh id, lease the task and post
+        // a wrong product: each rejection gives its attempt back.
         let mut q = queue();
         let t0 = Instant::now();
         let id = q.submit(Arc::from("a"), t0).unwrap();
         q.set_reject_policy(RejectPolicy {
             limit: 100,
-            bench_time: LEASE,
+            ..RejectPolicy::default()
         });
-        for attempt in 1..=5 {
-            q.lease_next(&worker("liar"), t0).unwrap();
-            let expected = if attempt < 5 {
-                Rejection::Requeued
-            } else {
-                Rejection::Failed
-            };
-            assert_eq!(q.reject(id, None, "row 0 is wrong", t0), Ok(expected));
+        for fake in 0..7 {
+            let liar = worker(&format!("fake-{fake}"));
+            assert_eq!(q.lease_next(&liar, t0).unwrap().id, id);
+            assert_eq!(
+                q.reject(id, Some(&liar), "row 0 is wrong", t0),
+                Ok(Rejection::Requeued)
+            );
         }
         let view = q.get(id).unwrap();
-        assert_eq!(view.status, TaskStatus::Failed);
-        assert!(view.last_error.unwrap().contains("row 0 is wrong"));
+        assert_eq!((view.status, view.attempts), (TaskStatus::Pending, 0));
+        assert_eq!(q.stats(t0).failed_tasks, 0);
+        assert_eq!(q.stats(t0).rejected_results, 7);
     }
 
     #[test]
@@ -1113,18 +1281,22 @@ mod split {
         q.set_reject_policy(RejectPolicy {
             limit: 2,
             bench_time: bench,
+            ..RejectPolicy::default()
         });
         for _ in 0..3 {
             q.submit(Arc::from("a"), t0).unwrap();
         }
-        let liar = worker("liar");
-        let first = q.lease_next(&liar, t0).unwrap().id;
-        q.reject(first, Some(&liar), "wrong", t0).unwrap();
-        let second = q.lease_next(&liar, t0).unwrap().id;
-        q.reject(second, Some(&liar), "wrong", t0).unwrap();
-        assert!(q.is_benched(&liar, t0));
-        assert_eq!(q.lease_next(&liar, t0), None, "benched");
-        assert!(q.lease_next(&worker("honest"), t0).is_some());
+        let liar_at = asker("liar", 1);
+        let liar = liar_at.worker.clone();
+        let first = q.lease_as(&liar_at, t0).unwrap().id;
+        q.reject_as(first, &poster_of(&liar_at), "wrong", t0)
+            .unwrap();
+        let second = q.lease_as(&liar_at, t0).unwrap().id;
+        q.reject_as(second, &poster_of(&liar_at), "wrong", t0)
+            .unwrap();
+        assert!(q.is_benched(client(1), &liar, t0));
+        assert_eq!(q.lease_as(&liar_at, t0), Err(NoLease::Benched));
+        assert!(q.lease_as(&asker("honest", 2), t0).is_ok());
         let line = q
             .stats(t0)
             .workers
@@ -1134,8 +1306,8 @@ mod split {
         assert_eq!(line.benched_for, Some(bench));
         // Still benched after a tick past the seen window, then free again.
         q.tick(t0 + Duration::from_secs(120));
-        assert!(q.is_benched(&liar, t0 + Duration::from_secs(120)));
-        assert!(q.lease_next(&liar, t0 + bench).is_some());
+        assert!(q.is_benched(client(1), &liar, t0 + Duration::from_secs(120)));
+        assert!(q.lease_as(&liar_at, t0 + bench).is_ok());
     }
 
     #[test]
@@ -1145,6 +1317,7 @@ mod split {
         q.set_reject_policy(RejectPolicy {
             limit: 2,
             bench_time: LEASE,
+            ..RejectPolicy::default()
         });
         for _ in 0..4 {
             q.submit(Arc::from("a"), t0).unwrap();
@@ -1156,6 +1329,10 @@ mod split {
         q.complete(b, text("ok"), Some(&w), t0).unwrap();
         let c = q.lease_next(&w, t0).unwrap().id;
         q.reject(c, Some(&w), "wrong", t0).unwrap();
-        assert!(!q.is_benched(&w, t0));
+        assert!(!q.is_benched(ClientKey::Unknown, &w, t0));
     }
 }
+
+mod holders;
+mod replicas;
+mod room;

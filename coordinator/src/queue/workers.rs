@@ -2,21 +2,36 @@
 //! finished, its rejected results and bench time, and its pause after
 //! giving a task back.
 //!
-//! Workers name themselves (`workerId`), so the table is bounded
-//! ([`MAX_TRACKED_WORKERS`]) and forgets workers not seen within
-//! [`WORKER_SEEN_WINDOW`] (benched ones are kept until their bench ends).
+//! Workers name themselves (`workerId`), and a hostile client can give
+//! itself a fresh id for every request, so a worker is tracked by its id
+//! *and* its address ([`ClientKey`]), and what must hold against such a
+//! client is counted per address: the leases its workers hold (at most
+//! [`RejectPolicy::max_leases_per_client`]) and its rejected results
+//! ("strikes"). An address with [`RejectPolicy::limit`] strikes is on
+//! probation until the strikes are forgiven, one per accepted verified
+//! result of the address or per `bench_time / limit`: its unproven workers
+//! (ids without a verified result) hold one lease at a time between them,
+//! so a liar minting ids wastes at most one lease at a time while a new
+//! honest page there still gets its turn; its proven workers, honest pages
+//! behind the same address as a liar, keep working as before. Every table is bounded
+//! ([`MAX_TRACKED_WORKERS`], [`MAX_WORKERS_PER_CLIENT`],
+//! [`MAX_TRACKED_CLIENTS`]) and forgets what was not seen within
+//! [`WORKER_SEEN_WINDOW`] (benched workers and addresses with leases or
+//! strikes are kept).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::client::ClientKey;
+
 /// How long a worker counts as "seen recently" in [`super::Stats`].
 pub const WORKER_SEEN_WINDOW: Duration = Duration::from_secs(60);
 
 /// At most this many workers are tracked; workers not seen within
 /// [`WORKER_SEEN_WINDOW`] are forgotten on [`super::TaskQueue::tick`].
-pub(super) const MAX_TRACKED_WORKERS: usize = 1024;
+pub(super) const MAX_TRACKED_WORKERS: usize = 16_384;
 
 /// After a worker gives a task back ([`super::TaskQueue::release`]) it is
 /// given no task for this long. A worker that releases is going away (its
@@ -70,14 +85,18 @@ impl fmt::Display for WorkerId {
     }
 }
 
-/// When a worker is benched for posting wrong results.
+/// When the queue holds workers and addresses back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RejectPolicy {
     /// Rejected results in a row (no accepted result in between) that bench
-    /// a worker.
+    /// a worker; also the rejections an address may have outstanding before
+    /// its unproven workers get no tasks.
     pub limit: u32,
-    /// How long a benched worker gets no tasks.
+    /// How long a benched worker gets no tasks; an address's rejections
+    /// are forgiven one per `bench_time / limit`.
     pub bench_time: Duration,
+    /// Most leases the workers of one address hold at once.
+    pub max_leases_per_client: usize,
 }
 
 impl Default for RejectPolicy {
@@ -85,8 +104,34 @@ impl Default for RejectPolicy {
         Self {
             limit: DEFAULT_REJECT_LIMIT,
             bench_time: DEFAULT_BENCH_TIME,
+            max_leases_per_client: DEFAULT_MAX_LEASES_PER_CLIENT,
         }
     }
+}
+
+/// Default most leases the workers of one address hold at once.
+pub(crate) const DEFAULT_MAX_LEASES_PER_CLIENT: usize = 256;
+
+/// At most this many addresses are tracked; beyond it new ones share one
+/// record (and so one lease cap).
+pub(super) const MAX_TRACKED_CLIENTS: usize = 65_536;
+
+/// At most this many worker ids of one address are tracked; the others
+/// count as unproven workers of that address.
+pub(super) const MAX_WORKERS_PER_CLIENT: usize = 64;
+
+/// Why a worker gets no task now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HeldBack {
+    /// Benched: its own results were rejected repeatedly.
+    Benched,
+    /// It gave a task back this long ago less than [`RELEASE_PAUSE`]; this
+    /// is what is left of the pause.
+    Paused(Duration),
+    /// Its address holds [`RejectPolicy::max_leases_per_client`] leases, or
+    /// it is unproven, its address is on probation and another unproven
+    /// worker there holds the one lease they may hold.
+    LeaseCap,
 }
 
 /// One worker's line in [`super::Stats::workers`].
@@ -117,6 +162,9 @@ struct WorkerRecord {
     benched_until: Option<Instant>,
     /// When it last gave a task back ([`RELEASE_PAUSE`]).
     released_at: Option<Instant>,
+    /// Whether a result of it was verified right: it keeps working when
+    /// its address is held back for another worker's wrong results.
+    proven: bool,
 }
 
 impl WorkerRecord {
@@ -129,14 +177,57 @@ impl WorkerRecord {
             rejections_in_a_row: 0,
             benched_until: None,
             released_at: None,
+            proven: false,
         }
     }
 }
 
-/// The workers seen recently and what they did.
+/// What the queue knows of one address.
+#[derive(Debug)]
+struct ClientRecord {
+    /// Leases its workers hold now.
+    leases: usize,
+    /// Of those, leases its unproven workers took on probation.
+    probation_leases: usize,
+    /// Rejected results not yet forgiven.
+    strikes: u32,
+    /// When the last strike was counted or forgiven.
+    strikes_at: Instant,
+    last_seen: Instant,
+    /// Worker records of this address.
+    workers: usize,
+}
+
+impl ClientRecord {
+    fn new(now: Instant) -> Self {
+        Self {
+            leases: 0,
+            probation_leases: 0,
+            strikes: 0,
+            strikes_at: now,
+            last_seen: now,
+            workers: 0,
+        }
+    }
+
+    /// Forgives one strike per `step` since the last change.
+    fn forgive(&mut self, now: Instant, step: Duration) {
+        if self.strikes == 0 || step.is_zero() {
+            self.strikes_at = now;
+            return;
+        }
+        let steps = now.saturating_duration_since(self.strikes_at).as_nanos() / step.as_nanos();
+        let forgiven = steps.min(u128::from(self.strikes)) as u32;
+        self.strikes -= forgiven;
+        self.strikes_at += step * forgiven;
+    }
+}
+
+/// The workers and addresses seen recently and what they did.
 #[derive(Debug, Default)]
 pub(super) struct Workers {
-    records: HashMap<WorkerId, WorkerRecord>,
+    records: HashMap<(ClientKey, WorkerId), WorkerRecord>,
+    clients: HashMap<ClientKey, ClientRecord>,
     policy: RejectPolicy,
 }
 
@@ -144,47 +235,156 @@ impl Workers {
     pub(super) fn new(policy: RejectPolicy) -> Self {
         Self {
             records: HashMap::new(),
+            clients: HashMap::new(),
             policy,
         }
     }
 
-    /// Notes that `worker` was seen at `now` (a new worker is tracked while
-    /// there is room).
-    pub(super) fn touch(&mut self, worker: &WorkerId, now: Instant) {
-        if let Some(record) = self.records.get_mut(worker) {
-            record.last_seen = now;
-        } else if self.records.len() < MAX_TRACKED_WORKERS {
-            self.records.insert(worker.clone(), WorkerRecord::new(now));
+    /// The key `client` is tracked under: itself, or the shared record of
+    /// addresses beyond [`MAX_TRACKED_CLIENTS`].
+    pub(super) fn resolve(&self, client: ClientKey) -> ClientKey {
+        if self.clients.len() < MAX_TRACKED_CLIENTS || self.clients.contains_key(&client) {
+            client
+        } else {
+            ClientKey::Unknown
         }
     }
 
-    /// Credits `worker` with a completed task: its rejections in a row end.
-    pub(super) fn credit_completed(&mut self, worker: &WorkerId, now: Instant) {
-        self.touch(worker, now);
-        if let Some(record) = self.records.get_mut(worker) {
+    /// Notes that `worker` of `client` was seen at `now` (tracked while
+    /// there is room).
+    pub(super) fn touch(&mut self, client: ClientKey, worker: &WorkerId, now: Instant) {
+        let client = self.resolve(client);
+        let record = self
+            .clients
+            .entry(client)
+            .or_insert_with(|| ClientRecord::new(now));
+        record.last_seen = now;
+        let key = (client, worker.clone());
+        if let Some(record) = self.records.get_mut(&key) {
+            record.last_seen = now;
+        } else if self.records.len() < MAX_TRACKED_WORKERS
+            && record.workers < MAX_WORKERS_PER_CLIENT
+        {
+            record.workers += 1;
+            self.records.insert(key, WorkerRecord::new(now));
+        }
+    }
+
+    fn record_mut(&mut self, client: ClientKey, worker: &WorkerId) -> Option<&mut WorkerRecord> {
+        let client = self.resolve(client);
+        self.records.get_mut(&(client, worker.clone()))
+    }
+
+    fn record(&self, client: ClientKey, worker: &WorkerId) -> Option<&WorkerRecord> {
+        self.records.get(&(self.resolve(client), worker.clone()))
+    }
+
+    /// Whether `worker` of `client` may take a task at `now`: `Ok(true)`
+    /// for a lease on its address's probation, `Ok(false)` for any other;
+    /// why not otherwise.
+    pub(super) fn may_lease(
+        &mut self,
+        client: ClientKey,
+        worker: &WorkerId,
+        now: Instant,
+    ) -> Result<bool, HeldBack> {
+        if self.is_benched(client, worker, now) {
+            return Err(HeldBack::Benched);
+        }
+        if let Some(left) = self.release_pause_left(client, worker, now) {
+            return Err(HeldBack::Paused(left));
+        }
+        let step = self.forgive_step();
+        let (limit, cap) = (self.policy.limit, self.policy.max_leases_per_client);
+        let proven = self.record(client, worker).is_some_and(|r| r.proven);
+        let Some(record) = self.clients.get_mut(&self.resolve(client)) else {
+            return Ok(false);
+        };
+        record.forgive(now, step);
+        if record.leases >= cap {
+            return Err(HeldBack::LeaseCap);
+        }
+        let probation = record.strikes >= limit && !proven;
+        if probation && record.probation_leases > 0 {
+            return Err(HeldBack::LeaseCap);
+        }
+        Ok(probation)
+    }
+
+    /// Counts a lease handed to `client` (on its probation or not).
+    pub(super) fn lease_started(&mut self, client: ClientKey, probation: bool) {
+        if let Some(record) = self.clients.get_mut(&client) {
+            record.leases += 1;
+            record.probation_leases += usize::from(probation);
+        }
+    }
+
+    /// Counts a lease of `client` that ended.
+    pub(super) fn lease_ended(&mut self, client: ClientKey, probation: bool) {
+        if let Some(record) = self.clients.get_mut(&client) {
+            record.leases = record.leases.saturating_sub(1);
+            if probation {
+                record.probation_leases = record.probation_leases.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Credits `worker` of `client` with a completed task: its rejections
+    /// in a row end. A `verified` result also proves the worker and
+    /// forgives one of its address's strikes.
+    pub(super) fn credit_completed(
+        &mut self,
+        client: ClientKey,
+        worker: &WorkerId,
+        verified: bool,
+        now: Instant,
+    ) {
+        self.touch(client, worker, now);
+        if let Some(record) = self.record_mut(client, worker) {
             record.tasks_completed += 1;
             record.rejections_in_a_row = 0;
+            record.proven |= verified;
+        }
+        if verified && let Some(record) = self.clients.get_mut(&self.resolve(client)) {
+            record.strikes = record.strikes.saturating_sub(1);
         }
     }
 
-    /// Counts a task `worker` failed (an error it posted, a lease it let
-    /// expire). `seen` tells whether this is news from the worker itself.
-    pub(super) fn count_failed(&mut self, worker: &WorkerId, seen: Option<Instant>) {
+    /// Counts a task `worker` of `client` failed (an error it posted, a
+    /// lease it let expire). `seen` tells whether this is news from the
+    /// worker itself.
+    pub(super) fn count_failed(
+        &mut self,
+        client: ClientKey,
+        worker: &WorkerId,
+        seen: Option<Instant>,
+    ) {
         if let Some(now) = seen {
-            self.touch(worker, now);
+            self.touch(client, worker, now);
         }
-        if let Some(record) = self.records.get_mut(worker) {
+        if let Some(record) = self.record_mut(client, worker) {
             record.tasks_failed += 1;
         }
     }
 
-    /// Counts a rejected result of `worker`; benches it after
-    /// [`RejectPolicy::limit`] rejections in a row. Returns whether it was
-    /// benched by this one.
-    pub(super) fn count_rejection(&mut self, worker: &WorkerId, now: Instant) -> bool {
-        self.touch(worker, now);
+    /// Counts a rejected result of `worker` of `client`: a strike for the
+    /// address, and a bench for the worker after [`RejectPolicy::limit`]
+    /// rejections in a row. Returns whether the worker was benched by this
+    /// one.
+    pub(super) fn count_rejection(
+        &mut self,
+        client: ClientKey,
+        worker: &WorkerId,
+        now: Instant,
+    ) -> bool {
+        self.touch(client, worker, now);
         let policy = self.policy;
-        let Some(record) = self.records.get_mut(worker) else {
+        let step = self.forgive_step();
+        if let Some(record) = self.clients.get_mut(&self.resolve(client)) {
+            record.forgive(now, step);
+            record.strikes = record.strikes.saturating_add(1);
+        }
+        let Some(record) = self.record_mut(client, worker) else {
             return false;
         };
         record.results_rejected += 1;
@@ -197,35 +397,63 @@ impl Workers {
         true
     }
 
-    /// Notes that `worker` gave a task back at `now` ([`RELEASE_PAUSE`]).
-    pub(super) fn note_release(&mut self, worker: &WorkerId, now: Instant) {
-        self.touch(worker, now);
-        if let Some(record) = self.records.get_mut(worker) {
+    /// How long an address waits for one strike to be forgiven.
+    fn forgive_step(&self) -> Duration {
+        self.policy.bench_time / self.policy.limit.max(1)
+    }
+
+    /// Notes that `worker` of `client` gave a task back at `now`
+    /// ([`RELEASE_PAUSE`]).
+    pub(super) fn note_release(&mut self, client: ClientKey, worker: &WorkerId, now: Instant) {
+        self.touch(client, worker, now);
+        if let Some(record) = self.record_mut(client, worker) {
             record.released_at = Some(now);
         }
     }
 
-    /// Whether `worker` is benched at `now`.
-    pub(super) fn is_benched(&self, worker: &WorkerId, now: Instant) -> bool {
-        self.records
-            .get(worker)
+    /// Whether `worker` of `client` is benched at `now`.
+    pub(super) fn is_benched(&self, client: ClientKey, worker: &WorkerId, now: Instant) -> bool {
+        self.record(client, worker)
             .and_then(|record| record.benched_until)
             .is_some_and(|until| until > now)
     }
 
-    /// How much longer `worker` gets no task because it gave one back.
-    pub(super) fn release_pause_left(&self, worker: &WorkerId, now: Instant) -> Option<Duration> {
-        let released_at = self.records.get(worker)?.released_at?;
+    /// How much longer `worker` of `client` gets no task because it gave
+    /// one back.
+    pub(super) fn release_pause_left(
+        &self,
+        client: ClientKey,
+        worker: &WorkerId,
+        now: Instant,
+    ) -> Option<Duration> {
+        let released_at = self.record(client, worker)?.released_at?;
         let left = (released_at + RELEASE_PAUSE).saturating_duration_since(now);
         (!left.is_zero()).then_some(left)
     }
 
     /// Forgets workers not seen within [`WORKER_SEEN_WINDOW`] (benched
-    /// workers are remembered until their bench time ends).
+    /// workers are remembered until their bench time ends), and addresses
+    /// not seen within it that hold no lease and have no strike left.
     pub(super) fn forget_unseen(&mut self, now: Instant) {
+        let recent = |seen: Instant| now.saturating_duration_since(seen) < WORKER_SEEN_WINDOW;
         self.records.retain(|_, record| {
-            now.saturating_duration_since(record.last_seen) < WORKER_SEEN_WINDOW
-                || record.benched_until.is_some_and(|until| until > now)
+            recent(record.last_seen) || record.benched_until.is_some_and(|until| until > now)
+        });
+        let step = self.forgive_step();
+        for record in self.clients.values_mut() {
+            record.forgive(now, step);
+            record.workers = 0;
+        }
+        for (client, _) in self.records.keys() {
+            if let Some(record) = self.clients.get_mut(client) {
+                record.workers += 1;
+            }
+        }
+        self.clients.retain(|_, record| {
+            recent(record.last_seen)
+                || record.leases > 0
+                || record.strikes > 0
+                || record.workers > 0
         });
     }
 
@@ -235,12 +463,18 @@ impl Workers {
         self.records.len()
     }
 
+    /// Leases the workers of `client` hold now.
+    #[cfg(test)]
+    pub(super) fn leases_of(&self, client: ClientKey) -> usize {
+        self.clients.get(&client).map_or(0, |r| r.leases)
+    }
+
     /// The lines of the workers seen within [`WORKER_SEEN_WINDOW`], by id.
     pub(super) fn stats(&self, now: Instant) -> Vec<WorkerStats> {
         let mut lines: Vec<WorkerStats> = self
             .records
             .iter()
-            .filter_map(|(id, record)| {
+            .filter_map(|((_, id), record)| {
                 let ago = now.saturating_duration_since(record.last_seen);
                 (ago < WORKER_SEEN_WINDOW).then(|| WorkerStats {
                     id: id.clone(),

@@ -1,6 +1,7 @@
-//! Taking a worker's answer: read it, check it against the task's check
-//! outside the lock, then complete (a split task with its last part) or
-//! fail the task, or reject the answer.
+//! Taking a worker's answer: establish who sent it, bound its size, read
+//! it, check it against the task's check outside the lock, then let the
+//! queue complete (a split task with its last part), fail, keep or ignore
+//! it, or reject the answer.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,32 +9,48 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::cost::{Cost, Spent};
-use super::{AppState, UseCaseError, run_sized};
-use crate::check::CheckFailed;
-use crate::queue::{Outcome, TaskId, TaskView, WorkerId};
+use super::{AppState, Caller, UseCaseError, run_sized};
+use crate::check::{CheckFailed, TaskCheck};
+use crate::queue::{Outcome, Poster, QueueError, TaskId, TaskView};
 use crate::shared_text::SharedText;
 use crate::worker_answer::WorkerAnswer;
 
 impl AppState {
-    /// `POST /task/N/result`: a worker's `{"result":...}` completes task
-    /// `id` (a completed task keeps its first result); `{"error":"..."}`
-    /// fails it, unless its check says the product cannot fail (then the
-    /// report is false). A result or report that fails the check is
-    /// rejected: the task goes back to the queue and the worker is counted.
-    /// `worker` is the poster when it said who it is. Returns the task as it
-    /// is afterwards.
+    /// `POST /task/N/result`: a worker's `{"result":...}` or
+    /// `{"error":"..."}` for task `id`, from `caller`. A result is checked
+    /// against the task's check outside the lock (a product check also
+    /// bounds its size); a result or a report that fails the check is
+    /// rejected. The queue then weighs the answer by whether its poster
+    /// holds the task ([`crate::queue`]'s `answers`). Returns the task as
+    /// it is afterwards.
     ///
     /// # Errors
     ///
-    /// [`UseCaseError::BadAnswer`] for a body that is not an answer;
-    /// [`UseCaseError::Queue`] for an unknown task or a split task's own id;
-    /// [`UseCaseError::Rejected`] for an answer that failed the check.
+    /// [`UseCaseError::WrongToken`] or [`UseCaseError::TokenRequired`] for
+    /// a token that proves nothing; [`UseCaseError::ResultTooLarge`] for a
+    /// body larger than the product can be; [`UseCaseError::BadAnswer`] for
+    /// a body that is not an answer; [`UseCaseError::Rejected`] for an
+    /// answer that failed the check; [`UseCaseError::Queue`] for an unknown
+    /// task, a split task's own id, a poster that holds no lease of a task
+    /// its answer cannot settle, or no room to hold the result.
     pub async fn answer(
         &self,
         id: TaskId,
-        worker: Option<WorkerId>,
+        caller: &Caller,
         body: Bytes,
     ) -> Result<TaskView, UseCaseError> {
+        let poster = self.poster(id, caller)?;
+        let check = self.queue().check_for(id).inspect_err(|e| unknown(id, e))?;
+        let check = check.filter(|_| self.config().verify);
+        if let Some(limit) = check.as_ref().and_then(TaskCheck::max_result_bytes)
+            && body.len() > limit.saturating_add(ANSWER_FRAME_BYTES)
+        {
+            return Err(UseCaseError::ResultTooLarge {
+                id,
+                bytes: body.len(),
+                limit,
+            });
+        }
         let (answer, read) = run_sized(body.len(), move || {
             Spent::measure(|| WorkerAnswer::read(&body))
         })
@@ -42,11 +59,6 @@ impl AppState {
         let mut cost = Cost {
             read: Some(read),
             ..Cost::none()
-        };
-        let check = if self.config().verify {
-            self.queue().check_for(id).inspect_err(|e| unknown(id, e))?
-        } else {
-            None
         };
         let (decided, changes, ticket) = match answer {
             WorkerAnswer::Result(text) => {
@@ -57,11 +69,11 @@ impl AppState {
                         run_sized(text.len(), move || Spent::measure(|| check.verify(&result)))
                             .await?;
                     cost.verify = Some(spent);
-                    verdict.map_err(|refused| self.reject(id, worker.as_ref(), refused, &cost))?;
+                    verdict.map_err(|refused| self.reject(id, &poster, refused, &cost))?;
                 }
                 let (decided, spent) = Spent::measure(|| {
                     self.decide(|queue, changes| {
-                        queue.complete(id, text, worker.as_ref(), Instant::now(), changes)
+                        queue.complete(id, text, &poster, Instant::now(), changes)
                     })
                 });
                 cost.decide = Some(spent);
@@ -71,11 +83,11 @@ impl AppState {
                 if let Some(check) = check {
                     check
                         .verify_error_report(&report)
-                        .map_err(|refused| self.reject(id, worker.as_ref(), refused, &cost))?;
+                        .map_err(|refused| self.reject(id, &poster, refused, &cost))?;
                 }
                 self.decide(|queue, changes| {
                     let report = Arc::from(report);
-                    queue.fail(id, report, worker.as_ref(), Instant::now(), changes)
+                    queue.fail(id, report, &poster, Instant::now(), changes)
                 })
             }
         };
@@ -90,7 +102,11 @@ impl AppState {
         ticket.durable().await?;
         self.commit(&changes, &cost);
         match &outcome {
-            Outcome::Applied(_) => {}
+            Outcome::Applied(_) | Outcome::Kept(_) => {}
+            Outcome::Ignored(_) => {
+                tracing::warn!(task = %id, "answer from a client that holds no lease of the task ignored");
+                return Err(QueueError::NotLeasedBy(id).into());
+            }
             Outcome::AlreadyCompleted(_) => {
                 tracing::warn!(task = %id, "answer for a completed task ignored: results are immutable");
             }
@@ -106,12 +122,12 @@ impl AppState {
     fn reject(
         &self,
         id: TaskId,
-        worker: Option<&WorkerId>,
+        poster: &Poster,
         refused: CheckFailed,
         cost: &Cost,
     ) -> UseCaseError {
         let (rejected, changes, _) = self
-            .decide(|queue, changes| queue.reject(id, worker, &refused.0, Instant::now(), changes));
+            .decide(|queue, changes| queue.reject(id, poster, &refused.0, Instant::now(), changes));
         self.commit(&changes, cost);
         match rejected {
             Ok(_) => UseCaseError::Rejected(refused.0),
@@ -119,6 +135,10 @@ impl AppState {
         }
     }
 }
+
+/// Bytes an answer body takes beyond its result text: `{"result":"..."}`
+/// and some whitespace.
+const ANSWER_FRAME_BYTES: usize = 1024;
 
 /// Logs an answer for a task the queue does not hold.
 fn unknown(id: TaskId, error: &crate::queue::QueueError) {

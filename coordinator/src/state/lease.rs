@@ -6,18 +6,20 @@ use std::time::{Duration, Instant};
 use super::AppState;
 use super::cost::Cost;
 use crate::metrics::LongPoll;
-use crate::queue::{Lease, NoLease, WorkerId};
+use crate::queue::{Asker, Lease, NoLease};
 
 /// How often a benched worker's long poll looks for shutdown.
 const BENCHED_POLL_STEP: Duration = Duration::from_secs(1);
 
 impl AppState {
-    /// `GET /task/next`: leases the next pending task to `worker`, waiting
+    /// `GET /task/next`: leases the next pending task to `asker`, waiting
     /// up to `wait` for one to arrive; `None` when none did. A worker that
     /// released a task within [`crate::queue::RELEASE_PAUSE`] gets none
-    /// until the pause is over; a benched worker gets none and waits out
-    /// its `wait` without taking a wake-up meant for another worker.
-    pub async fn lease(&self, worker: &WorkerId, wait: Duration) -> Option<Lease> {
+    /// until the pause is over; a benched worker, or one whose address
+    /// holds as many leases as it may, gets none and waits out its `wait`
+    /// without taking a wake-up meant for another worker (one at its
+    /// address's lease cap looks again every second).
+    pub async fn lease(&self, asker: &Asker, wait: Duration) -> Option<Lease> {
         // tokio's clock, so paused-time tests can run the wait out.
         let deadline = tokio::time::Instant::now() + wait;
         let _open = (!wait.is_zero()).then(|| self.inner.metrics.long_poll(LongPoll::Task));
@@ -25,11 +27,19 @@ impl AppState {
         loop {
             let mut notified = pin!(self.inner.task_available.notified());
             notified.as_mut().enable();
-            let paused = match self.lease_now(worker) {
+            let paused = match self.lease_now(asker) {
                 Ok(lease) => return Some(lease),
                 Err(NoLease::Benched) => {
                     self.wait_benched(deadline).await;
                     return None;
+                }
+                Err(NoLease::LeaseCap) => {
+                    let now = tokio::time::Instant::now();
+                    if now >= deadline || self.is_shutting_down() {
+                        return None;
+                    }
+                    tokio::time::sleep_until((now + BENCHED_POLL_STEP).min(deadline)).await;
+                    continue;
                 }
                 Err(NoLease::Paused(left)) => Some(left),
                 Err(NoLease::NonePending) => None,
@@ -58,9 +68,9 @@ impl AppState {
     }
 
     /// One lease attempt under one lock.
-    fn lease_now(&self, worker: &WorkerId) -> Result<Lease, NoLease> {
+    fn lease_now(&self, asker: &Asker) -> Result<Lease, NoLease> {
         let (lease, changes, _) =
-            self.decide(|queue, changes| queue.lease_next(worker, Instant::now(), changes));
+            self.decide(|queue, changes| queue.lease_next(asker, Instant::now(), changes));
         self.commit(&changes, &Cost::none());
         lease
     }

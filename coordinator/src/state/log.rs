@@ -2,8 +2,9 @@
 //! spent on the task's bytes.
 //!
 //! The lines are the per-task lifecycle at `info` (submitted, assigned,
-//! completed) and `warn` (requeued after an expired lease, rejected,
-//! failed); parts queued and tasks evicted are `debug`.
+//! completed, late answers kept, votes) and `warn` (requeued after an
+//! expired lease, rejected, failed); parts queued and tasks evicted are
+//! `debug`.
 
 use tracing::{debug, info, warn};
 
@@ -76,15 +77,31 @@ pub(super) fn change(change: &Change, cost: &Cost) {
             Some(part) => info!(task = %id, split = %part.split, "part cancelled"),
             None => info!(task = %id, "task cancelled"),
         },
+        Change::Kept { id, worker, .. } => info!(
+            task = %id,
+            worker = %worker,
+            "late answer kept: it stands if the current holder does not answer"
+        ),
+        Change::Voted {
+            id,
+            worker,
+            agreeing,
+            ..
+        } => info!(task = %id, worker = %worker, agreeing, "answer counted towards the quorum"),
         Change::Rejected {
             id,
             worker,
             reason,
+            counted,
             benched,
             ..
         } => {
             let by = name(worker.as_ref());
-            warn!(task = %id, worker = by, reason = &**reason, "result rejected");
+            if *counted {
+                warn!(task = %id, worker = by, reason = &**reason, "result rejected");
+            } else {
+                warn!(task = %id, worker = by, reason = &**reason, "result from a client that holds no lease of the task rejected");
+            }
             if *benched {
                 warn!(
                     worker = by,

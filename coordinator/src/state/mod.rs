@@ -18,6 +18,8 @@
 //! - `answer`: `POST /task/N/result`: read the worker's answer, check it,
 //!   complete or reject (a split task completes with its last part).
 //! - `release`: `POST /task/N/release`: a worker gives a task back.
+//! - `caller`: who a request comes from, and the lease its token names
+//!   (`token`: making and reading lease tokens).
 //! - `cancel`: `POST /task/N/cancel`: a client cancels its task.
 //! - `view`: `GET /result/N` (waiting for a change) and `GET /stats`.
 //! - `tick`: the periodic housekeeping.
@@ -29,6 +31,7 @@
 //! - `error`: [`UseCaseError`], what the use cases refuse.
 
 mod answer;
+mod caller;
 mod cancel;
 pub(crate) mod cost;
 mod error;
@@ -37,6 +40,7 @@ mod log;
 mod release;
 mod submit;
 mod tick;
+mod token;
 mod view;
 mod waiters;
 mod watch;
@@ -47,6 +51,7 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
+pub use caller::Caller;
 pub use error::UseCaseError;
 pub use view::{KnownState, StatsReport};
 pub use watch::EVENT_INTERVAL;
@@ -56,6 +61,7 @@ use crate::metrics::Metrics;
 use crate::queue::{Changes, FIRST_PART_ID, IdWindow, TaskQueue};
 use crate::store::{Store, StoreError, Ticket};
 use cost::Cost;
+use token::LeaseTokens;
 use waiters::ResultWaiters;
 
 /// Cheap to clone handle on the shared state.
@@ -73,6 +79,8 @@ struct Inner {
     /// Signalled once per task made pending; long polls for tasks wait on it.
     task_available: Notify,
     result_waiters: ResultWaiters,
+    /// The secret keys of lease tokens.
+    tokens: LeaseTokens,
     shutting_down: AtomicBool,
     started_at: Instant,
     metrics: Arc<Metrics>,
@@ -123,6 +131,7 @@ impl AppState {
                 store,
                 task_available: Notify::new(),
                 result_waiters: ResultWaiters::default(),
+                tokens: LeaseTokens::new(),
                 shutting_down: AtomicBool::new(false),
                 started_at: Instant::now(),
                 metrics: Arc::new(Metrics::new(config.metrics)),

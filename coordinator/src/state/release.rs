@@ -3,20 +3,24 @@
 use std::time::Instant;
 
 use super::cost::Cost;
-use super::{AppState, UseCaseError};
-use crate::queue::{TaskId, WorkerId};
+use super::{AppState, Caller, UseCaseError};
+use crate::queue::TaskId;
 
 impl AppState {
-    /// `POST /task/N/release`: `worker` gives task `id` back; it goes to the
-    /// front of the queue without counting an attempt.
+    /// `POST /task/N/release`: `caller` gives task `id` back; it goes to the
+    /// front of the queue without counting an attempt. Only the holder of
+    /// a live lease can (by its token, or without one by its address and
+    /// worker id).
     ///
     /// # Errors
     ///
-    /// [`UseCaseError::Queue`] for an unknown task, or one `worker` does not
-    /// hold.
-    pub fn release(&self, id: TaskId, worker: &WorkerId) -> Result<(), UseCaseError> {
+    /// [`UseCaseError::WrongToken`] or [`UseCaseError::TokenRequired`];
+    /// [`UseCaseError::Queue`] for an unknown task, or one `caller` does
+    /// not hold.
+    pub fn release(&self, id: TaskId, caller: &Caller) -> Result<(), UseCaseError> {
+        let poster = self.poster(id, caller)?;
         let (released, changes, _) =
-            self.decide(|queue, changes| queue.release(id, worker, Instant::now(), changes));
+            self.decide(|queue, changes| queue.release(id, &poster, Instant::now(), changes));
         self.commit(&changes, &Cost::none());
         Ok(released?)
     }

@@ -15,11 +15,16 @@ impl AppState {
     /// client gets. A large matrix product is split into parts (see
     /// [`crate::plan`]); the client still gets one id.
     ///
+    /// A small body is copied out of the connection's read buffer first
+    /// ([`own_small`]), so that holding it does not hold the whole buffer.
+    ///
     /// # Errors
     ///
     /// [`UseCaseError::EmptyTask`] for an empty body;
+    /// [`UseCaseError::BadTask`] for matrices that cannot be multiplied;
     /// [`UseCaseError::Queue`] when the queue is full.
     pub async fn submit(&self, body: Bytes) -> Result<TaskId, UseCaseError> {
+        let body = own_small(body);
         let workers_seen = self.queue().workers_seen();
         let state = self.clone();
         let (task, cost) = run_sized(body.len(), move || {
@@ -27,6 +32,7 @@ impl AppState {
             let submission = submission?;
             let (task, plan) =
                 Spent::measure(|| plan::plan(state.config(), workers_seen, submission));
+            let task = task?;
             let cost = Cost {
                 read: Some(read),
                 plan: Some(plan),
@@ -66,5 +72,21 @@ impl AppState {
         self.inner.store.reserve(window).durable().await?;
         self.queue().reserve_ids(window);
         Ok(())
+    }
+}
+
+/// Bodies up to this many bytes are copied before they are kept.
+pub(crate) const COPY_BELOW_BYTES: usize = 1024 * 1024;
+
+/// `body` in an allocation of its own when it is small: a body read from
+/// the connection can be a slice of the connection's read buffer (8 KiB
+/// and more), which stays alive as long as any slice of it does, so a
+/// 42-byte task would keep kilobytes. A large body is kept as it is: it
+/// was gathered from several reads into one buffer of its own size.
+pub(crate) fn own_small(body: Bytes) -> Bytes {
+    if body.len() <= COPY_BELOW_BYTES {
+        Bytes::copy_from_slice(&body)
+    } else {
+        body
     }
 }

@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | `id d` | the task data, as received | submitted (not for parts) |
 //! | `id s` | [`Static`]: kind, check seed and rows, a part's data as pieces of its split task's data | submitted |
+//! | `id q` | [`Quorum`]: a replicated task's replicas and quorum | submitted (replicated tasks only) |
 //! | `id a` | attempts, `u32` big-endian | leased, given back |
 //! | `id f` | [`Final`]: how it ended, by whom, when | completed, failed, cancelled, assembled |
 //! | `id r` | the result text | completed (not for parts) |
@@ -18,14 +19,16 @@
 //! Task data and results are written as the bytes the coordinator holds,
 //! never copied into a record; the small records are [`postcard`]-encoded.
 //! Leases are not kept (a processing task comes back pending), nor are
-//! rejections and worker statistics.
+//! rejections, worker statistics, a former holder's answer kept aside or a
+//! replicated task's votes (the task is handed out afresh; an agreed
+//! result is kept like any other).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::check::TaskCheck;
+use crate::check::{ProductRows, Quorum, TaskCheck};
 use crate::queue::{Change, Changes, IdWindow, TaskId};
 use crate::shared_text::SharedText;
 
@@ -40,6 +43,7 @@ pub(super) const ATTEMPTS: u8 = b'a';
 pub(super) const FINAL: u8 = b'f';
 pub(super) const RESULT: u8 = b'r';
 pub(super) const PART_RESULT: u8 = b'p';
+pub(super) const QUORUM: u8 = b'q';
 pub(super) const META: u8 = b'm';
 /// Meta key names (under task id 0, which is never a task).
 pub(super) const META_IDS: u8 = b'i';
@@ -114,15 +118,17 @@ impl CheckSpec {
         Some(usize::try_from(self.start).ok()?..usize::try_from(self.end).ok()?)
     }
 
-    fn of(check: &TaskCheck) -> Self {
-        let rows = check.rows();
-        Self {
-            seed: check.seed(),
-            inner: check.inner() as u64,
-            cols: check.cols() as u64,
+    /// The spec of a task's check, when it is a product check.
+    fn of(check: &TaskCheck) -> Option<Self> {
+        let product: &ProductRows = check.product()?;
+        let rows = product.rows();
+        Some(Self {
+            seed: product.seed(),
+            inner: product.inner() as u64,
+            cols: product.cols() as u64,
             start: rows.start as u64,
             end: rows.end as u64,
-        }
+        })
     }
 }
 
@@ -244,6 +250,13 @@ fn part_pieces(data: &SharedText, source: &Bytes) -> Vec<Piece> {
         .collect()
 }
 
+/// Stores a replicated task's quorum under `q`.
+fn quorum_op(id: TaskId, check: Option<&TaskCheck>, ops: &mut Vec<Op>) {
+    if let Some(quorum) = check.and_then(TaskCheck::quorum) {
+        ops.push(Op::Put(key(id, QUORUM), encode::<Quorum>(&quorum)));
+    }
+}
+
 /// The operations that store the reservation `window`.
 pub(super) fn reservation(window: IdWindow) -> Op {
     Op::Put(meta_key(META_IDS), encode(&window))
@@ -265,8 +278,12 @@ pub(super) fn ops(changes: &Changes, ops: &mut Vec<Op>) {
         match change {
             Change::Submitted { id, data, check } => {
                 ops.push(Op::Put(key(*id, DATA), Value::Shared(one_piece(data))));
-                let check = check.as_ref().map(CheckSpec::of);
-                ops.push(Op::Put(key(*id, STATIC), encode(&Static::One { check })));
+                let spec = check.as_ref().and_then(CheckSpec::of);
+                ops.push(Op::Put(
+                    key(*id, STATIC),
+                    encode(&Static::One { check: spec }),
+                ));
+                quorum_op(*id, check.as_ref(), ops);
             }
             Change::SplitSubmitted { id, data, parts } => {
                 let data = one_piece(data);
@@ -289,9 +306,10 @@ pub(super) fn ops(changes: &Changes, ops: &mut Vec<Op>) {
                     split: part.split.0,
                     index: part.index as u32,
                     pieces,
-                    check: check.as_ref().map(CheckSpec::of),
+                    check: check.as_ref().and_then(CheckSpec::of),
                 };
                 ops.push(Op::Put(key(*id, STATIC), encode(&record)));
+                quorum_op(*id, check.as_ref(), ops);
             }
             Change::Leased { id, attempts, .. } | Change::Requeued { id, attempts, .. } => {
                 let attempts = attempts.to_be_bytes().to_vec();
@@ -325,7 +343,7 @@ pub(super) fn ops(changes: &Changes, ops: &mut Vec<Op>) {
                 let record = finished(FinalOutcome::Cancelled, None);
                 ops.push(Op::Put(key(*id, FINAL), record));
             }
-            Change::Rejected { .. } => {}
+            Change::Rejected { .. } | Change::Kept { .. } | Change::Voted { .. } => {}
             Change::Evicted { id } => ops.push(Op::DeleteTask(*id)),
         }
     }

@@ -3,7 +3,8 @@
 //! The records come in key order, so each task's fields come together.
 //! Each task is rebuilt from them: its data (a part's from its split task's
 //! data), its check (to be prepared again from the data and the kept seed
-//! when a result first needs it), its attempts and how it ended. A record that does not decode is skipped with
+//! when a result first needs it, or a replicated task's quorum), its
+//! attempts and how it ended. A record that does not decode is skipped with
 //! a warning, never a refusal to start; so is a part whose split task is
 //! gone.
 
@@ -15,9 +16,9 @@ use bytes::Bytes;
 
 use super::layout::{
     self, ATTEMPTS, CheckSpec, DATA, FINAL, Final, FinalOutcome, META, META_IDS, PART_RESULT,
-    Piece, RESULT, STATIC, Static,
+    Piece, QUORUM, RESULT, STATIC, Static,
 };
-use crate::check::{SharedProduct, TaskCheck};
+use crate::check::{Quorum, SharedProduct, TaskCheck};
 use crate::plan;
 use crate::queue::{
     IdWindow, PartRef, RestoredFinish, RestoredKind, RestoredOutcome, RestoredTask, TaskId,
@@ -70,6 +71,7 @@ struct Fields {
     finished: Option<Final>,
     result: Option<Bytes>,
     part_results: Vec<(usize, Bytes)>,
+    quorum: Option<Quorum>,
 }
 
 /// Builds the tasks from `records`, every `(key, value)` in key order.
@@ -111,6 +113,9 @@ pub(crate) fn recover(records: impl Iterator<Item = (Vec<u8>, Bytes)>) -> Recove
                 fields.result = Some(value);
                 true
             }
+            QUORUM => postcard::from_bytes(&value)
+                .map(|quorum| fields.quorum = Some(quorum))
+                .is_ok(),
             PART_RESULT => <[u8; 4]>::try_from(rest)
                 .map(|index| {
                     let index = u32::from_be_bytes(index) as usize;
@@ -228,9 +233,12 @@ fn whole_task(
     let completed = is_completed(fields.finished.as_ref());
     let (kind, check, result) = match fields.record? {
         Static::One { check } => {
-            let check = check.filter(|_| !completed).and_then(|spec| {
-                Some(lazy_product(data.clone(), spec).rows(spec.rows()?, spec.seed))
-            });
+            let check = match fields.quorum {
+                Some(quorum) => Some(TaskCheck::Quorum(quorum)),
+                None => check.filter(|_| !completed).and_then(|spec| {
+                    Some(lazy_product(data.clone(), spec).rows(spec.rows()?, spec.seed))
+                }),
+            };
             let result = fields.result.map(|bytes| {
                 found.bytes += bytes.len() as u64;
                 SharedText::from_utf8_bytes(bytes)
@@ -319,9 +327,12 @@ fn part_task(
         })
         .collect::<Option<Vec<_>>>()?;
     let data = SharedText::from_pieces(pieces).borrowing(borrowed);
-    let check = check
-        .filter(|_| !is_completed(fields.finished.as_ref()))
-        .and_then(|spec| source.check(spec));
+    let check = match fields.quorum {
+        Some(quorum) => Some(TaskCheck::Quorum(quorum)),
+        None => check
+            .filter(|_| !is_completed(fields.finished.as_ref()))
+            .and_then(|spec| source.check(spec)),
+    };
     let result = source.results.get(part.index).cloned().flatten();
     let finished = match fields.finished {
         Some(record) => Some(finish(record, result, found)?.at(now_ms)),

@@ -25,7 +25,21 @@ impl Process {
     /// folder) and waits until it says where it listens; `Err` with its
     /// output when it exits first.
     pub fn start(args: &[&str], static_dir: &Path) -> Result<Self, String> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_coordinator"))
+        Self::start_under(&[], args, static_dir)
+    }
+
+    /// As [`Process::start`], run through `wrapper` (a command and its
+    /// arguments that runs the rest, such as `prlimit --nofile=1024 --`).
+    pub fn start_under(wrapper: &[&str], args: &[&str], static_dir: &Path) -> Result<Self, String> {
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(env!("CARGO_BIN_EXE_coordinator"));
+                command
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_coordinator")),
+        };
+        let mut child = command
             .args(["0", "--bind", "127.0.0.1", "--static-dir"])
             .arg(static_dir)
             .args(args)
@@ -69,10 +83,44 @@ impl Process {
         }
     }
 
+    /// The process id (to read its memory from `/proc`).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the process at once (SIGKILL), as a crash would.
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM and waits for the process to exit, at most `limit`:
+    /// its exit status and how long it took (`Err` when it did not exit in
+    /// time; it is killed then).
+    #[cfg(unix)]
+    pub fn terminate(
+        mut self,
+        limit: Duration,
+    ) -> Result<(std::process::ExitStatus, Duration), String> {
+        let started = std::time::Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .map_err(|e| format!("kill: {e}"))?;
+        if !sent.success() {
+            return Err("kill -TERM failed".to_owned());
+        }
+        while started.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                return Ok((status, started.elapsed()));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Err(format!(
+            "still running {limit:?} after SIGTERM:\n{}",
+            self.log_tail()
+        ))
     }
 
     /// The last log lines.
