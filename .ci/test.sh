@@ -19,7 +19,14 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "Rust tests"
-cargo test --workspace --locked
+# The hostile-client suite runs on its own below, where its table shows.
+cargo test --workspace --locked -- --skip hostile_edge_suite
+
+step "hostile clients at the HTTP edge"
+cargo test -p coordinator --locked --test hostile_edge -- --nocapture
+
+step "fuzz: request path, 60 s"
+coordinator/fuzz/run.sh request_path 60
 
 step "browser end-to-end tests"
 webserver/tests/run-e2e.sh

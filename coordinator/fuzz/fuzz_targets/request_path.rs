@@ -115,7 +115,7 @@ fn check_answers(mut bytes: &[u8]) -> Result<(), String> {
                 Ok((name.trim().to_ascii_lowercase(), value.trim()))
             })
             .collect::<Result<_, &str>>()?;
-        let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+        let header = |name: &str| get(&headers, name);
         bytes = &bytes[head_end + 4..];
         if (100..200).contains(&status) {
             // `100 Continue`, written by hyper before the body is read.
@@ -146,18 +146,31 @@ fn check_answers(mut bytes: &[u8]) -> Result<(), String> {
                 body
             }
         };
-        check_body(status, &header, body)?;
+        check_body(status, &headers, body)?;
     }
     Ok(())
 }
 
-/// Error answers are JSON `{"error":"..."}`.
-fn check_body(status: u16, header: &dyn Fn(&str) -> Option<&str>, body: &[u8]) -> Result<(), String> {
-    if status < 400 || body.is_empty() && header("content-length").is_some_and(|l| l != "0") {
+/// The value of header `name`.
+fn get<'h>(headers: &'h [(String, &'h str)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, value)| *value)
+}
+
+/// Error answers are JSON `{"error":"..."}` (an answer to `HEAD` has no
+/// body to look at).
+fn check_body(status: u16, headers: &[(String, &str)], body: &[u8]) -> Result<(), String> {
+    let head_only = body.is_empty() && get(headers, "content-length").is_some_and(|l| l != "0");
+    if status < 400 || head_only {
         return Ok(());
     }
-    if header("content-type") != Some("application/json") {
-        return Err(format!("{status} not JSON: {:?}", header("content-type")));
+    if get(headers, "content-type") != Some("application/json") {
+        return Err(format!(
+            "{status} not JSON: {:?}",
+            get(headers, "content-type")
+        ));
     }
     let json: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| format!("{status} body not JSON: {e}"))?;
