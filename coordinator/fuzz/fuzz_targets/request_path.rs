@@ -104,8 +104,10 @@ fn check_answers(mut bytes: &[u8]) -> Result<(), String> {
         let head = std::str::from_utf8(&bytes[..head_end]).map_err(|_| "a head not UTF-8")?;
         let mut lines = head.split("\r\n");
         let status_line = lines.next().unwrap_or_default();
+        // hyper answers an HTTP/1.0 request in HTTP/1.0.
         let status: u16 = status_line
             .strip_prefix("HTTP/1.1 ")
+            .or_else(|| status_line.strip_prefix("HTTP/1.0 "))
             .and_then(|rest| rest.get(..3))
             .and_then(|code| code.parse().ok())
             .ok_or_else(|| format!("bad status line {status_line:?}"))?;
@@ -137,7 +139,8 @@ fn check_answers(mut bytes: &[u8]) -> Result<(), String> {
                 Some(value) => value.parse().map_err(|_| "bad content-length")?,
                 None => 0,
             };
-            if length > 0 && (bytes.is_empty() || bytes.starts_with(b"HTTP/1.1 ")) {
+            let next_answer = bytes.starts_with(b"HTTP/1.1 ") || bytes.starts_with(b"HTTP/1.0 ");
+            if length > 0 && (bytes.is_empty() || next_answer) {
                 // The answer to a HEAD request: the length without the body.
                 &[]
             } else {
