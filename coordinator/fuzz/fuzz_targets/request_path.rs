@@ -10,7 +10,7 @@
 #![no_main]
 
 use std::net::SocketAddr;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -30,10 +30,35 @@ const CONTRACT_HEADERS: [(&str, &str); 5] = [
     ("cross-origin-embedder-policy", "require-corp"),
 ];
 
+/// Inputs served by one app before a fresh one replaces it, so that its
+/// queue does not stay full (503) for the rest of a long run.
+const INPUTS_PER_APP: u32 = 2000;
+
 struct World {
     runtime: tokio::runtime::Runtime,
-    router: Router,
+    config: Config,
+    app: Mutex<(Router, u32)>,
     rules: ConnectionRules,
+}
+
+impl World {
+    /// The app to serve the next input with.
+    fn router(&self) -> Router {
+        let mut app = self.app.lock().unwrap_or_else(|p| p.into_inner());
+        app.1 += 1;
+        if app.1 > INPUTS_PER_APP {
+            *app = (fresh_app(&self.runtime, &self.config), 1);
+        }
+        app.0.clone()
+    }
+}
+
+/// An app with an empty queue.
+fn fresh_app(runtime: &tokio::runtime::Runtime, config: &Config) -> Router {
+    runtime.block_on(async {
+        let state = AppState::new(config);
+        app(config.clone(), state)
+    })
 }
 
 static WORLD: LazyLock<World> = LazyLock::new(|| {
@@ -51,27 +76,26 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         max_body_bytes: 1 << 20,
         ..Config::default()
     };
-    let router = runtime.block_on(async {
-        let state = AppState::new(&config);
-        app(config, state)
-    });
+    let router = fresh_app(&runtime, &config);
     let rules = ConnectionRules::new(Duration::from_secs(15), TrustedProxies::default());
     World {
         runtime,
-        router,
+        config,
+        app: Mutex::new((router, 0)),
         rules,
     }
 });
 
 fuzz_target!(|input: &[u8]| {
     let world = &*WORLD;
+    let router = world.router();
     let output = world.runtime.block_on(async {
         let (client, server) = tokio::io::duplex(64 * 1024);
         let peer = SocketAddr::from(([192, 0, 2, 1], 4711));
         let served = tokio::spawn(serve_connection(
             server,
             peer,
-            world.router.clone(),
+            router,
             world.rules.clone(),
         ));
         let (mut reader, mut writer) = tokio::io::split(client);
