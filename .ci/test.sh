@@ -34,7 +34,19 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "Rust tests"
-cargo test --workspace --locked
+# The hostile-client suites run on their own below, where their tables show.
+cargo test --workspace --locked -- --skip hostile_edge_suite --skip hostile_domain_suite
+
+step "hostile clients at the HTTP edge"
+cargo test -p coordinator --locked --test hostile_edge -- --nocapture
+
+step "hostile clients against the task rules"
+cargo test -p coordinator --locked --test hostile_domain -- --nocapture
+
+for target in request_path dana_text operand_scan result_check; do
+  step "fuzz: $target, 30 s"
+  coordinator/fuzz/run.sh "$target" 30
+done
 
 step "API fuzzing (schemathesis against the real binary)"
 coordinator/tests/api-fuzz/run.sh

@@ -111,7 +111,9 @@ pub fn app(config: Config, state: AppState) -> Router {
     let bodies = BodyLimits {
         budget: BodyBudget::new(
             config.max_inflight_body_bytes.max(config.max_body_bytes),
-            edge.max_inflight_body_bytes_per_client,
+            // One client can always have one largest body in flight.
+            edge.max_inflight_body_bytes_per_client
+                .max(config.max_body_bytes),
         ),
         max_body_bytes: config.max_body_bytes,
         pace: Pace {

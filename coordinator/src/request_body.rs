@@ -99,9 +99,9 @@ impl Pace {
     /// When a body that has received `received` bytes since `started`
     /// must have received more.
     fn deadline(&self, started: Instant, received: u64) -> Instant {
-        let rate = self.min_bytes_per_sec.max(1);
-        let earned = Duration::from_secs(received / rate)
-            + Duration::from_nanos((received % rate) * 1_000_000_000 / rate);
+        let rate = u128::from(self.min_bytes_per_sec.max(1));
+        let nanos = u128::from(received) * 1_000_000_000 / rate;
+        let earned = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
         started + self.grace + earned
     }
 }

@@ -214,3 +214,45 @@ async fn stalled_upload_gets_408_and_frees_its_share() {
         .unwrap();
     assert!(answer.ends_with(r#"{"taskId":1}"#), "{answer}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn pipelined_requests_are_answered_in_order_up_to_a_malformed_one() {
+    let server = Server::start(config(static_dir())).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /task HTTP/1.1\r\nhost:x\r\ncontent-length:2\r\n\r\n{}\
+              POST /task HTTP/1.1\r\nhost:x\r\ntransfer-encoding:chunked\r\n\r\n2;x=y\r\n[]\r\n0\r\nx-t: 1\r\n\r\n\
+              GET /health HTTP/1.1\r\nhost:x\r\n\r\n\
+              GET /\xff HTTP/1.1\r\nhost:x\r\n\r\n\
+              GET /health HTTP/1.1\r\nhost:x\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), read_all(&mut stream))
+        .await
+        .expect("the connection was not closed after the malformed request");
+    let first = answer.find(r#"{"taskId":1}"#).expect(&answer);
+    let second = answer.find(r#"{"taskId":2}"#).expect(&answer);
+    let health = answer.find(r#"{"status":"ok""#).expect(&answer);
+    let refused = answer.find("HTTP/1.1 400 Bad Request").expect(&answer);
+    assert!(
+        first < second && second < health && health < refused,
+        "{answer}"
+    );
+    let tail = &answer[refused..];
+    assert!(tail.contains("content-type: application/json"), "{tail}");
+    assert!(
+        tail.contains("cross-origin-embedder-policy: require-corp"),
+        "{tail}"
+    );
+    assert!(
+        tail.contains(r#"{"error":"Malformed request: invalid request target"}"#),
+        "{tail}"
+    );
+    assert_eq!(
+        answer.matches("HTTP/1.1 ").count(),
+        4,
+        "nothing after the refusal: {answer}"
+    );
+}

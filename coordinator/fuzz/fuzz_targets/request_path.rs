@@ -10,7 +10,7 @@
 #![no_main]
 
 use std::net::SocketAddr;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -30,10 +30,35 @@ const CONTRACT_HEADERS: [(&str, &str); 5] = [
     ("cross-origin-embedder-policy", "require-corp"),
 ];
 
+/// Inputs served by one app before a fresh one replaces it, so that its
+/// queue does not stay full (503) for the rest of a long run.
+const INPUTS_PER_APP: u32 = 2000;
+
 struct World {
     runtime: tokio::runtime::Runtime,
-    router: Router,
+    config: Config,
+    app: Mutex<(Router, u32)>,
     rules: ConnectionRules,
+}
+
+impl World {
+    /// The app to serve the next input with.
+    fn router(&self) -> Router {
+        let mut app = self.app.lock().unwrap_or_else(|p| p.into_inner());
+        app.1 += 1;
+        if app.1 > INPUTS_PER_APP {
+            *app = (fresh_app(&self.runtime, &self.config), 1);
+        }
+        app.0.clone()
+    }
+}
+
+/// An app with an empty queue.
+fn fresh_app(runtime: &tokio::runtime::Runtime, config: &Config) -> Router {
+    runtime.block_on(async {
+        let state = AppState::new(config);
+        app(config.clone(), state)
+    })
 }
 
 static WORLD: LazyLock<World> = LazyLock::new(|| {
@@ -51,27 +76,26 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         max_body_bytes: 1 << 20,
         ..Config::default()
     };
-    let router = runtime.block_on(async {
-        let state = AppState::new(&config);
-        app(config, state)
-    });
+    let router = fresh_app(&runtime, &config);
     let rules = ConnectionRules::new(Duration::from_secs(15), TrustedProxies::default());
     World {
         runtime,
-        router,
+        config,
+        app: Mutex::new((router, 0)),
         rules,
     }
 });
 
 fuzz_target!(|input: &[u8]| {
     let world = &*WORLD;
+    let router = world.router();
     let output = world.runtime.block_on(async {
         let (client, server) = tokio::io::duplex(64 * 1024);
         let peer = SocketAddr::from(([192, 0, 2, 1], 4711));
         let served = tokio::spawn(serve_connection(
             server,
             peer,
-            world.router.clone(),
+            router,
             world.rules.clone(),
         ));
         let (mut reader, mut writer) = tokio::io::split(client);
@@ -104,8 +128,10 @@ fn check_answers(mut bytes: &[u8]) -> Result<(), String> {
         let head = std::str::from_utf8(&bytes[..head_end]).map_err(|_| "a head not UTF-8")?;
         let mut lines = head.split("\r\n");
         let status_line = lines.next().unwrap_or_default();
+        // hyper answers an HTTP/1.0 request in HTTP/1.0.
         let status: u16 = status_line
             .strip_prefix("HTTP/1.1 ")
+            .or_else(|| status_line.strip_prefix("HTTP/1.0 "))
             .and_then(|rest| rest.get(..3))
             .and_then(|code| code.parse().ok())
             .ok_or_else(|| format!("bad status line {status_line:?}"))?;
@@ -115,7 +141,7 @@ fn check_answers(mut bytes: &[u8]) -> Result<(), String> {
                 Ok((name.trim().to_ascii_lowercase(), value.trim()))
             })
             .collect::<Result<_, &str>>()?;
-        let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+        let header = |name: &str| get(&headers, name);
         bytes = &bytes[head_end + 4..];
         if (100..200).contains(&status) {
             // `100 Continue`, written by hyper before the body is read.
@@ -137,7 +163,8 @@ fn check_answers(mut bytes: &[u8]) -> Result<(), String> {
                 Some(value) => value.parse().map_err(|_| "bad content-length")?,
                 None => 0,
             };
-            if length > 0 && (bytes.is_empty() || bytes.starts_with(b"HTTP/1.1 ")) {
+            let next_answer = bytes.starts_with(b"HTTP/1.1 ") || bytes.starts_with(b"HTTP/1.0 ");
+            if length > 0 && (bytes.is_empty() || next_answer) {
                 // The answer to a HEAD request: the length without the body.
                 &[]
             } else {
@@ -146,18 +173,31 @@ fn check_answers(mut bytes: &[u8]) -> Result<(), String> {
                 body
             }
         };
-        check_body(status, &header, body)?;
+        check_body(status, &headers, body)?;
     }
     Ok(())
 }
 
-/// Error answers are JSON `{"error":"..."}`.
-fn check_body(status: u16, header: &dyn Fn(&str) -> Option<&str>, body: &[u8]) -> Result<(), String> {
-    if status < 400 || body.is_empty() && header("content-length").is_some_and(|l| l != "0") {
+/// The value of header `name`.
+fn get<'h>(headers: &'h [(String, &'h str)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, value)| *value)
+}
+
+/// Error answers are JSON `{"error":"..."}` (an answer to `HEAD` has no
+/// body to look at).
+fn check_body(status: u16, headers: &[(String, &str)], body: &[u8]) -> Result<(), String> {
+    let head_only = body.is_empty() && get(headers, "content-length").is_some_and(|l| l != "0");
+    if status < 400 || head_only {
         return Ok(());
     }
-    if header("content-type") != Some("application/json") {
-        return Err(format!("{status} not JSON: {:?}", header("content-type")));
+    if get(headers, "content-type") != Some("application/json") {
+        return Err(format!(
+            "{status} not JSON: {:?}",
+            get(headers, "content-type")
+        ));
     }
     let json: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| format!("{status} body not JSON: {e}"))?;
