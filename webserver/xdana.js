@@ -14,25 +14,16 @@
 import { CoordinatorClient, CoordinatorError } from './coordinator-client.js';
 import { formatElapsed, formatSize } from './format.js';
 import { MainView } from './main-view.js';
+import { Generator, MAX_GENERATED } from './matrix-generator.js';
 import { watchResult } from './result-watch.js';
 import { MatrixTextError, readMatrix } from './task-reader.js';
 
-/** Largest generated dimension (a 4096x4096 matrix is about 40 MB of text). */
-const MAX_GENERATED = 4096;
-/** Values of generated matrices. */
-const GENERATED_RANGE = { lo: -9, hi: 9 };
-/**
- * Generated matrices up to this many bytes of text go into the text fields; larger
- * ones stand in for them as a summary (a text field of megabytes slows the page).
- */
-const TEXT_FIELD_MAX_BYTES = 256 * 1024;
 /** Coordinator statistics refresh. */
 const STATS_EVERY_MS = 3000;
 /** Redraw of a running task's status line (its elapsed time). */
 const STATUS_EVERY_MS = 250;
 /** The error of a task its client cancelled, as the coordinator writes it. */
 const CANCELLED = 'Task cancelled';
-
 
 /** A matrix as compact Dana text. */
 function compact(matrix) {
@@ -62,45 +53,6 @@ function submitProblem(err, bytes) {
     return `The coordinator queue is full; try again ${when}.`;
   }
   return `The coordinator refused the task (${err.message}).`;
-}
-
-/** The generator's Web Worker: one request at a time, answered with the matrices' bytes. */
-class Generator {
-  constructor() {
-    this.worker = null;
-    this.next = 1;
-    this.waiting = new Map();
-  }
-
-  /**
-   * Random A (m x k) and B (k x n) as Dana text: each a Blob, and a string too when
-   * at most TEXT_FIELD_MAX_BYTES.
-   *
-   * @returns {Promise<{a: {blob: Blob, size: number, text: string | null},
-   *   b: {blob: Blob, size: number, text: string | null}, ms: number}>}
-   */
-  generate(m, k, n) {
-    if (!this.worker) {
-      this.worker = new Worker(new URL('./generate-worker.js', import.meta.url), { type: 'module' });
-      this.worker.onmessage = ({ data }) => {
-        const pending = this.waiting.get(data.id);
-        this.waiting.delete(data.id);
-        if (data.error) pending?.reject(new Error(data.error));
-        else pending?.resolve(data);
-      };
-      this.worker.onerror = (event) => {
-        event.preventDefault();
-        for (const pending of this.waiting.values()) pending.reject(new Error(event.message || 'the generator failed'));
-        this.waiting.clear();
-        this.worker = null;
-      };
-    }
-    const id = this.next++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, m, k, n, ...GENERATED_RANGE, textMaxBytes: TEXT_FIELD_MAX_BYTES });
-    });
-  }
 }
 
 /** The main app: one task at a time, the latest one submitted. */

@@ -273,6 +273,19 @@ impl ProductRows {
 }
 
 #[cfg(test)]
+impl TaskCheck {
+    /// The check of the whole product of matrix texts `a` and `b`, prepared
+    /// with `seed` (for tests elsewhere in the crate, which need not know
+    /// the kernel).
+    pub(crate) fn of_texts(a: &str, b: &str, seed: u64) -> Self {
+        let product = ProductCheck::from_text(a, b, seed).expect("matrices that multiply");
+        let rows = product.rows();
+        let inner = kernel::text::parse(b).map_or(0, |b| b.rows());
+        SharedProduct::prepared(product, inner).rows(0..rows, seed)
+    }
+}
+
+#[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 

@@ -5,10 +5,9 @@ use super::*;
 
 /// A task with Freivalds' check of `[[1,2]]·[[3],[4]] = [[11]]`.
 fn checked_task() -> NewTask {
-    let product = kernel::verify::ProductCheck::from_text("[[1,2]]", "[[3],[4]]", 9).unwrap();
     NewTask::One {
         data: SharedText::from("{}"),
-        check: Some(crate::check::SharedProduct::prepared(product, 2).rows(0..1, 9)),
+        check: Some(TaskCheck::of_texts("[[1,2]]", "[[3],[4]]", 9)),
     }
 }
 
