@@ -261,7 +261,7 @@ pub(super) async fn task_cancel(
         ("wait" = inline(Option<WaitSecs>), Query, description = "Long poll: seconds to wait for the task to change (capped by `--max-wait-secs`)"),
         ("status" = inline(Option<KnownStatus>), Query, description = "The status the caller knows (default: the task's status when the request arrives)"),
         ("partsDone" = inline(Option<KnownParts>), Query, description = "The parts done the caller knows, for a split task"),
-        ("parts" = Option<u8>, Query, description = "`1`: a split task's report lists its parts")
+        ("parts" = Option<String>, Query, description = "`1`: a split task's report lists its parts (any other value is ignored)")
     ),
     responses(
         (status = 200, description = "The task's status and result (`\"\"` until completed)", body = TaskReport<'_>),
