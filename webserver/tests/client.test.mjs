@@ -113,17 +113,19 @@ test('result asks at once, or long-polls for a change from what the caller saw',
 
 test('nextTask with describe asks where a part belongs and reads it from the answer', async () => {
   answers(
-    { status: 200, body: '{"taskId":2147483646,"data":{"A":"[[3,4]]","B":"[[1],[2]]"},"part":{"of":14,"number":2,"total":4}}' },
+    { status: 200, body: '{"taskId":2147483646,"leaseToken":"1-0f3a","data":{"A":"[[3,4]]","B":"[[1],[2]]"},"part":{"of":14,"number":2,"total":4}}' },
     { status: 200, body: '{"taskId":15,"data":{"A":"[[1]]","B":"[[2]]"}}' },
   );
   const part = await client.nextTask('w1', { waitSecs: 0, describe: true });
   assert.equal(part.taskId, 2147483646);
   assert.deepEqual(part.part, { of: 14, number: 2, total: 4 });
+  assert.equal(part.leaseToken, '1-0f3a', 'the token before the data, the place after it');
   const whole = await client.nextTask('w1', { waitSecs: 0, describe: true });
   assert.equal(whole.part, null, 'a task that is not a part');
+  assert.equal(whole.leaseToken, null, 'a coordinator that sent no token');
   assert.deepEqual(requests.map((r) => r.url), [
-    '/task/next?workerId=w1&wait=0&describe=1',
-    '/task/next?workerId=w1&wait=0&describe=1',
+    '/task/next?workerId=w1&wait=0&token=1&describe=1',
+    '/task/next?workerId=w1&wait=0&token=1&describe=1',
   ]);
 });
 

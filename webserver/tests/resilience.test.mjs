@@ -146,7 +146,8 @@ test('a rejected result is counted on the worker page and the task is computed a
   assert.equal(corrupted, 1);
   assert.equal(r.status, 'completed');
   assert.equal(r.result, '[[19,22],[43,50]]');
-  assert.equal(r.attempts, 2, 'the rejected result cost one attempt');
+  // A rejected result is the worker's fault, not the task's: its attempt is given back.
+  assert.equal(r.attempts, 1, 'the rejected result cost the task no attempt');
 
   await w.page.waitForFunction(
     () => document.getElementById('rejected').textContent === '1' && document.getElementById('rejected-total').textContent === '1',
