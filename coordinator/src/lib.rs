@@ -60,6 +60,7 @@ pub mod forwarded;
 #[doc(hidden)]
 pub mod fuzzing;
 mod headers;
+mod id_map;
 pub mod metrics;
 mod plan;
 mod queue;

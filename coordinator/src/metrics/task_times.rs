@@ -7,10 +7,9 @@
 //! (completed, failed, cancelled) or is evicted, so the table never holds
 //! more than the queue does (`--max-tasks`).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Instant;
 
+use crate::id_map::IdMap;
 use crate::queue::TaskId;
 
 /// What a task is, for the `kind` label.
@@ -53,33 +52,10 @@ pub(super) struct Times {
     pub(super) flops: u64,
 }
 
-/// Hashes task ids (one `u64` each, given out in order) by a multiply,
-/// which spreads consecutive ids over the table; cheaper than the default
-/// hasher, which guards against keys chosen by an attacker (the coordinator
-/// chooses these).
-#[derive(Debug, Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u64(u64::from(byte));
-        }
-    }
-
-    fn write_u64(&mut self, id: u64) {
-        self.0 = (self.0 ^ id).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
 /// The times of the unfinished tasks.
 #[derive(Debug, Default)]
 pub(super) struct TaskTimes {
-    tasks: HashMap<TaskId, Times, BuildHasherDefault<IdHasher>>,
+    tasks: IdMap<Times>,
 }
 
 impl TaskTimes {

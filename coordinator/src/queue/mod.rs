@@ -26,8 +26,8 @@
 //!
 //! # Complexity
 //!
-//! Tasks live in hash maps keyed by id, in shards so that no growth moves
-//! them all at once (`table`). The pending queue is a `VecDeque`
+//! Tasks live boxed in hash maps keyed by id, in shards so that no growth
+//! moves them all at once (`table`). The pending queue is a `VecDeque`
 //! of ids (requeued tasks go to the front). Lease deadlines and eviction
 //! deadlines go into FIFO deques: every lease has the same length and every
 //! finished task is kept for the same time, so both deques are sorted by
@@ -101,12 +101,19 @@ pub(crate) struct QueueLimits {
 pub const PRESSURE_KEEP_FLOOR: Duration = Duration::from_secs(60);
 
 /// What one task costs the queue beyond its text, in bytes, as counted in
-/// `heldBytes`: its entry in the task table (at the table's worst load,
-/// half full), the shared-text and body headers around its data (three
+/// `heldBytes`: its entry in the task table (an id and a pointer, at the
+/// table's worst load, half full), the boxed task and its allocation
+/// header, the shared-text and body headers around its data (three
 /// allocations), and its places in the queue of pending ids and of
 /// finished ones.
-pub const TASK_OVERHEAD_BYTES: usize =
-    2 * std::mem::size_of::<(TaskId, Task)>() + 3 * 16 + 32 + 48 + 3 * 16 + 24;
+pub const TASK_OVERHEAD_BYTES: usize = 2 * std::mem::size_of::<(TaskId, Box<Task>)>()
+    + std::mem::size_of::<Task>()
+    + 16
+    + 3 * 16
+    + 32
+    + 48
+    + 3 * 16
+    + 24;
 
 /// Why a queue operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
