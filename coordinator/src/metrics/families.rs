@@ -340,7 +340,7 @@ impl Families {
         );
         r.register_with_unit(
             "cpu",
-            "CPU time the coordinator spent on a task's bytes, by pass (read, plan, verify, assemble)",
+            "CPU time the coordinator spent on a task's bytes, by pass (read, plan, verify, assemble), for passes over 64 KiB or more",
             Unit::Seconds,
             self.cpu.clone(),
         );

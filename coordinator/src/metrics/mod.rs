@@ -257,16 +257,16 @@ impl Metrics {
         let cpu = &self.families.by.cpu;
         let passes = [cost.read, cost.plan, cost.verify];
         for (histogram, spent) in cpu.iter().zip(passes) {
-            if let Some(spent) = spent {
-                histogram.observe(spent.cpu.as_secs_f64());
+            if let Some(cpu) = spent.and_then(|spent| spent.cpu) {
+                histogram.observe(cpu.as_secs_f64());
             }
         }
-        if let Some(spent) = cost.decide
+        if let Some(assembly) = cost.decide.and_then(|spent| spent.cpu)
             && changes
                 .iter()
                 .any(|change| matches!(change, Change::Assembled { .. }))
         {
-            cpu[3].observe(spent.cpu.as_secs_f64());
+            cpu[3].observe(assembly.as_secs_f64());
         }
     }
 

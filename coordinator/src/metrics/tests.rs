@@ -67,8 +67,9 @@ async fn counters_and_histograms_follow_a_rejected_then_completed_task() {
             1.0,
         ),
         ("coordinator_flops_completed_total", 16.0),
-        ("coordinator_cpu_seconds_count{pass=\"verify\"}", 2.0),
-        ("coordinator_cpu_seconds_count{pass=\"plan\"}", 1.0),
+        // Passes over a few bytes are timed on the wall clock only.
+        ("coordinator_cpu_seconds_count{pass=\"verify\"}", 0.0),
+        ("coordinator_cpu_seconds_count{pass=\"plan\"}", 0.0),
         ("coordinator_tasks_pending", 0.0),
         ("coordinator_tasks_processing", 0.0),
         ("coordinator_tasks_held", 1.0),
@@ -139,7 +140,7 @@ async fn a_split_task_counts_its_parts_and_its_assembly() {
             "coordinator_task_end_to_end_seconds_count{kind=\"split\"}",
             1.0,
         ),
-        ("coordinator_cpu_seconds_count{pass=\"assemble\"}", 1.0),
+        ("coordinator_cpu_seconds_count{pass=\"assemble\"}", 0.0),
         ("coordinator_flops_completed_total", 16.0),
     ];
     for (name, value) in expect {
@@ -233,4 +234,65 @@ fn event_streams_are_bounded() {
     );
     drop(open);
     assert!(metrics.open_event_stream().is_some());
+}
+
+/// An `n` x `n` matrix of single digits, as Dana writes it.
+fn digits(n: usize, seed: usize) -> Vec<Vec<i64>> {
+    (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| ((i * 7 + j * 3 + seed) % 10) as i64)
+                .collect()
+        })
+        .collect()
+}
+
+fn text(matrix: &[Vec<i64>]) -> String {
+    serde_json::to_string(matrix).unwrap()
+}
+
+#[tokio::test]
+async fn passes_over_large_bodies_count_their_cpu_time() {
+    let n = 192;
+    let (a, b) = (digits(n, 1), digits(n, 4));
+    let body = serde_json::json!({ "A": text(&a), "B": text(&b) }).to_string();
+    assert!(body.len() >= crate::state::cost::CPU_TIMED_BYTES);
+    let config = Config {
+        split_min_flops: Some(1),
+        max_parts: 2,
+        ..Config::default()
+    };
+    let state = AppState::new(&config);
+    let id = state.submit(Bytes::from(body)).await.unwrap();
+    for _ in 0..2 {
+        let part = state.lease(&asker("w"), Duration::ZERO).await.unwrap();
+        let data: serde_json::Value = serde_json::from_str(&part.data.to_text()).unwrap();
+        let rows: Vec<Vec<i64>> = serde_json::from_str(data["A"].as_str().unwrap()).unwrap();
+        let product: Vec<Vec<i64>> = rows
+            .iter()
+            .map(|row| {
+                (0..n)
+                    .map(|j| (0..n).map(|k| row[k] * b[k][j]).sum())
+                    .collect()
+            })
+            .collect();
+        let answer = serde_json::json!({ "result": text(&product) }).to_string();
+        assert!(answer.len() >= crate::state::cost::CPU_TIMED_BYTES);
+        state
+            .answer(part.id, &Caller::anonymous(None), Bytes::from(answer))
+            .await
+            .unwrap();
+    }
+    let status = state.view(id, Duration::ZERO, Default::default()).await;
+    assert_eq!(status.unwrap().status, crate::queue::TaskStatus::Completed);
+    let text = state.metrics_text().unwrap();
+    for (pass, count) in [
+        ("read", 3.0),
+        ("plan", 1.0),
+        ("verify", 2.0),
+        ("assemble", 1.0),
+    ] {
+        let name = format!("coordinator_cpu_seconds_count{{pass=\"{pass}\"}}");
+        assert_eq!(sample(&text, &name), Some(count), "{name} in\n{text}");
+    }
 }

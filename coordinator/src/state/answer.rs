@@ -52,7 +52,7 @@ impl AppState {
             });
         }
         let (answer, read) = run_sized(body.len(), move || {
-            Spent::measure(|| WorkerAnswer::read(&body))
+            Spent::measure(body.len(), || WorkerAnswer::read(&body))
         })
         .await?;
         let answer = answer.map_err(|bad| UseCaseError::BadAnswer(bad.0))?;
@@ -65,13 +65,14 @@ impl AppState {
                 let text = SharedText::from(text);
                 if let Some(check) = check {
                     let result = text.clone();
-                    let (verdict, spent) =
-                        run_sized(text.len(), move || Spent::measure(|| check.verify(&result)))
-                            .await?;
+                    let (verdict, spent) = run_sized(text.len(), move || {
+                        Spent::measure(result.len(), || check.verify(&result))
+                    })
+                    .await?;
                     cost.verify = Some(spent);
                     verdict.map_err(|refused| self.reject(id, &poster, refused, &cost))?;
                 }
-                let (decided, spent) = Spent::measure(|| {
+                let (decided, spent) = Spent::measure(text.len(), || {
                     self.decide(|queue, changes| {
                         queue.complete(id, text, &poster, Instant::now(), changes)
                     })

@@ -1,29 +1,40 @@
 //! What a use case spent on a task's bytes: each pass over them (reading a
-//! body as JSON, planning, checking a result, assembling) in wall time and
-//! in the CPU time of the thread that ran it, for the task's log line and
-//! the CPU-time histograms.
+//! body as JSON, planning, checking a result, assembling) in wall time and,
+//! for passes over at least [`CPU_TIMED_BYTES`], in the CPU time of the
+//! thread that ran it, for the task's log line and the CPU-time histograms.
 
 use std::time::{Duration, Instant};
 
 use cpu_time::ThreadTime;
 
+/// Passes over fewer bytes than this are timed on the wall clock only:
+/// reading a thread's CPU clock is a system call, and two of them would
+/// cost a small task's pass more than the pass itself (a claim-and-answer
+/// cycle made ten).
+pub(crate) const CPU_TIMED_BYTES: usize = 64 * 1024;
+
 /// Wall and CPU time of one pass.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Spent {
     pub(crate) wall: Duration,
-    pub(crate) cpu: Duration,
+    /// `None` for a pass over fewer than [`CPU_TIMED_BYTES`], or where the
+    /// platform cannot tell.
+    pub(crate) cpu: Option<Duration>,
 }
 
 impl Spent {
-    /// Runs `work` and measures it (CPU time is zero where the platform
-    /// cannot tell).
-    pub(crate) fn measure<T>(work: impl FnOnce() -> T) -> (T, Self) {
-        let cpu = ThreadTime::try_now().ok();
+    /// Runs `work`, a pass over `bytes` bytes, and measures it.
+    pub(crate) fn measure<T>(bytes: usize, work: impl FnOnce() -> T) -> (T, Self) {
+        let cpu = if bytes >= CPU_TIMED_BYTES {
+            ThreadTime::try_now().ok()
+        } else {
+            None
+        };
         let wall = Instant::now();
         let out = work();
         let spent = Self {
             wall: wall.elapsed(),
-            cpu: cpu.map_or(Duration::ZERO, |t| t.elapsed()),
+            cpu: cpu.map(|t| t.elapsed()),
         };
         (out, spent)
     }
@@ -33,9 +44,9 @@ impl Spent {
         millis(self.wall)
     }
 
-    /// CPU milliseconds, to a microsecond, for the log.
-    pub(crate) fn cpu_ms(self) -> f64 {
-        millis(self.cpu)
+    /// CPU milliseconds, to a microsecond, for the log (when measured).
+    pub(crate) fn cpu_ms(self) -> Option<f64> {
+        self.cpu.map(millis)
     }
 }
 

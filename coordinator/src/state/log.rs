@@ -14,7 +14,7 @@ use crate::queue::{Change, RequeueReason, WorkerId};
 /// Logs `change`; `cost` is what the use case that made it measured.
 pub(super) fn change(change: &Change, cost: &Cost) {
     let wall = |spent: Option<Spent>| spent.map(Spent::wall_ms);
-    let cpu = |spent: Option<Spent>| spent.map(Spent::cpu_ms);
+    let cpu = |spent: Option<Spent>| spent.and_then(Spent::cpu_ms);
     match change {
         Change::Submitted { id, data, .. } => info!(
             task = %id,

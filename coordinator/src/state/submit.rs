@@ -28,10 +28,12 @@ impl AppState {
         let workers_seen = self.queue().workers_seen();
         let state = self.clone();
         let (task, cost) = run_sized(body.len(), move || {
-            let (submission, read) = Spent::measure(|| Submission::read(body));
+            let bytes = body.len();
+            let (submission, read) = Spent::measure(bytes, || Submission::read(body));
             let submission = submission?;
-            let (task, plan) =
-                Spent::measure(|| plan::plan(state.config(), workers_seen, submission));
+            let (task, plan) = Spent::measure(bytes, || {
+                plan::plan(state.config(), workers_seen, submission)
+            });
             let task = task?;
             let cost = Cost {
                 read: Some(read),
