@@ -43,6 +43,10 @@ use coordinator::{AppState, Asker, Caller, ClientKey, Config, WorkerId};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+/// The binary's allocator, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Concurrent client connections.
 const CLIENTS: usize = 32;
 /// Warm-up before each measured window.

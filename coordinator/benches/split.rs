@@ -37,6 +37,10 @@ use http_body_util::BodyExt;
 use kernel::{Matrix, multiply_exact, text};
 use tower::ServiceExt;
 
+/// The binary's allocator, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Runs per figure.
 const RUNS: usize = 5;
 

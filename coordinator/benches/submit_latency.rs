@@ -26,6 +26,10 @@ use coordinator::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// The binary's allocator, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Submissions in all.
 const TASKS: usize = 1_000_000;
 /// Concurrent client connections.

@@ -21,6 +21,13 @@ use coordinator::forwarded::{AddrBlock, TrustedProxies};
 use coordinator::{Config, SyncPolicy};
 use tracing_subscriber::EnvFilter;
 
+/// The allocator: a request allocates and frees dozens of small buffers
+/// (heads, headers, futures, answers), and mimalloc's thread-local free
+/// lists take a fraction of the instructions glibc's allocator does
+/// (`coordinator/benches/instructions.sh`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Hands matrix-multiplication tasks to pulling workers over the Dana
 /// coordinator's HTTP contract.
 #[derive(Debug, Parser)]
