@@ -62,6 +62,9 @@ impl Outcome {
 pub(crate) enum NoLease {
     /// Nothing is pending (that this worker may take).
     NonePending,
+    /// Nothing is pending for this worker now, but a backup copy of a part
+    /// may be worth handing it after this long, if nothing changes before.
+    NotYet(Duration),
     /// The worker is benched after repeated rejected results, or it is
     /// unproven and its address is.
     Benched,
@@ -92,7 +95,9 @@ impl TaskQueue {
     ) -> Result<TaskId, QueueError> {
         match task {
             NewTask::One { data, check } => self.submit_one(data, check, now, changes),
-            NewTask::Split { data, parts } => self.submit_split(data, parts, now, changes),
+            NewTask::Split { data, parts, pace } => {
+                self.submit_split(data, parts, pace, now, changes)
+            }
         }
     }
 
@@ -150,7 +155,16 @@ impl TaskQueue {
                 continue; // leased, completed, or out of attempts while queued
             }
             if task.takeable_by(client) {
-                break Some(id);
+                // A part of a split task sized by speeds: the one that
+                // fits this worker, or none while faster ones may take it.
+                match self.fitting_part(id, client, worker, now) {
+                    Some(pick) if pick == id => break Some(id),
+                    Some(pick) => {
+                        passed.push(id);
+                        break Some(pick);
+                    }
+                    None => {}
+                }
             }
             passed.push(id);
             if passed.len() >= SKIP_LIMIT {
@@ -163,28 +177,52 @@ impl TaskQueue {
             tokened: asker.tokened,
             probation,
         };
-        let lease = found.and_then(|id| self.hand_out(id, holder, now, changes));
         for id in passed.into_iter().rev() {
             self.pending.push_front(id);
         }
-        lease.ok_or(NoLease::NonePending)
+        if let Some(id) = found {
+            return self
+                .hand_out(id, holder, false, now, changes)
+                .ok_or(NoLease::NonePending);
+        }
+        if probation || !self.limits.by_speed {
+            return Err(NoLease::NonePending);
+        }
+        match self.backup_for(client, worker, now) {
+            Ok(id) => self
+                .hand_out(id, holder, true, now, changes)
+                .ok_or(NoLease::NonePending),
+            Err(Some(due)) => Err(NoLease::NotYet(due)),
+            Err(None) => Err(NoLease::NonePending),
+        }
     }
 
-    /// Leases task `id` to `holder`.
+    /// Leases task `id` to `holder`; a `backup` copy of a part another
+    /// worker holds counts no attempt.
     fn hand_out(
         &mut self,
         id: TaskId,
         holder: Holder,
+        backup: bool,
         now: Instant,
         changes: &mut Changes,
     ) -> Option<Lease> {
         let expires_at = now + self.limits.lease;
         let task = self.tasks.get_mut(&id)?;
-        task.attempts += 1;
+        if backup {
+            task.backed_up = true;
+            self.counters.backups += 1;
+        } else {
+            task.attempts += 1;
+        }
         task.lease_generation += 1;
         let number = task.lease_generation;
         let (client, probation, worker) = (holder.client, holder.probation, holder.worker.clone());
-        task.leases.push(LiveLease { number, holder });
+        task.leases.push(LiveLease {
+            number,
+            holder,
+            started_at: now,
+        });
         task.leased_by = Some(worker.clone());
         let was = task.status;
         task.status = TaskStatus::Processing;
@@ -429,11 +467,28 @@ impl TaskQueue {
         task.status = to;
         task.result = result;
         task.last_error = error;
+        let work = if to == TaskStatus::Completed {
+            task.work
+        } else {
+            0
+        };
+        let mut lost_copy = false;
         for lease in task.leases.drain(..) {
             self.workers
                 .lease_ended(lease.holder.client, lease.holder.probation);
-            // Its holder's later answer is a former holder's.
-            task.last_holder = Some(lease.holder);
+            let lost = worker.is_some_and(|w| *w != lease.holder.worker);
+            if lost && work > 0 {
+                // Another copy won: this holder is at most this fast.
+                let held = now.saturating_duration_since(lease.started_at);
+                self.workers
+                    .censor_speed(lease.holder.client, &lease.holder.worker, work, held);
+            }
+            // Its holder's later answer is a former holder's (of a copy
+            // that lost, when there was one: the winner answered).
+            if lost || !lost_copy {
+                task.last_holder = Some(lease.holder);
+            }
+            lost_copy |= lost;
         }
         task.provisional = None;
         task.votes = Vec::new();
