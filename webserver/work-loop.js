@@ -380,7 +380,8 @@ export class WorkLoop {
   }
 
   /**
-   * Reads this worker id's line of `GET stats` (tasks, rejected results, bench time).
+   * Reads this worker id's line of `GET stats` (tasks, rejected results, bench time,
+   * the speed the coordinator measured).
    * Coordinators without the `workers` extension leave it unknown; failures are quiet
    * (the claim loop reports an unreachable coordinator).
    */
