@@ -217,10 +217,12 @@ pub(super) fn pick_part(
 /// the gain is not worth a copy ([`BACKUP_MIN_RATIO`], [`BACKUP_MIN_GAIN`])
 /// or when the asker's speed is not known.
 ///
-/// The holder is expected to finish as its speed says; when its speed is
-/// not known, or it is already late, it is expected to need as long again
-/// as it has held the part (a task that has run for `t` is, at the median,
-/// half done).
+/// The holder is expected to finish as its speed says. When it is already
+/// late, it is expected to be late by as long again as it is now; when its
+/// speed is not known, to need as long again as it has held the part (a
+/// wait that has lasted `t` lasts, at the median, `2t`). So a measured
+/// holder on time is never copied, and a late one only once it is late by
+/// more than the asker needs for the whole part.
 pub(super) fn backup_gain(
     work: u64,
     asker: Option<Speed>,
@@ -230,8 +232,8 @@ pub(super) fn backup_gain(
     let asker_secs = asker?.secs_for(work);
     let held = held.as_secs_f64();
     let holder_left = match holder {
-        Some(speed) if speed.secs_for(work) > held => speed.secs_for(work) - held,
-        _ => held,
+        Some(speed) => (speed.secs_for(work) - held).abs(),
+        None => held,
     };
     let gain = holder_left - asker_secs;
     (holder_left >= asker_secs * BACKUP_MIN_RATIO && gain >= BACKUP_MIN_GAIN.as_secs_f64())
@@ -249,11 +251,11 @@ pub(super) fn backup_due_in(
     held: Duration,
 ) -> Option<Duration> {
     let asker_secs = asker?.secs_for(work);
-    let due = (asker_secs * BACKUP_MIN_RATIO).max(asker_secs + BACKUP_MIN_GAIN.as_secs_f64());
-    // A measured holder on time is expected late once its time is up.
+    let needed = (asker_secs * BACKUP_MIN_RATIO).max(asker_secs + BACKUP_MIN_GAIN.as_secs_f64());
+    // A measured holder is copied once it is late by what the copy needs.
     let due = match holder {
-        Some(speed) => due.max(speed.secs_for(work)),
-        None => due,
+        Some(speed) => speed.secs_for(work) + needed,
+        None => needed,
     };
     let left = due - held.as_secs_f64();
     (left > 0.0 && left.is_finite()).then(|| Duration::from_secs_f64(left))
@@ -326,6 +328,10 @@ mod tests {
         assert_eq!(pick_part(&[], speed(20.0), pace, now), None);
     }
 
+    fn secs_f(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
     #[test]
     fn backups_need_a_real_gain() {
         let secs = Duration::from_secs;
@@ -343,7 +349,11 @@ mod tests {
         let due = backup_due_in(100, speed(100.0), None, secs(1)).unwrap();
         assert!((due.as_secs_f64() - 0.1).abs() < 1e-9, "{due:?}");
         assert!(backup_gain(100, speed(100.0), None, secs(1) + due).is_some());
+        // A measured holder (2 s for the part) is waited for until it is
+        // late by more than the asker needs (1.1 s).
         let due = backup_due_in(100, speed(100.0), speed(50.0), secs(1)).unwrap();
-        assert_eq!(due, secs(1), "a measured holder is waited for");
+        assert!((due.as_secs_f64() - 2.1).abs() < 1e-9, "{due:?}");
+        assert_eq!(backup_gain(100, speed(100.0), speed(50.0), secs(3)), None);
+        assert!(backup_gain(100, speed(100.0), speed(50.0), secs_f(3.2)).is_some());
     }
 }

@@ -229,25 +229,31 @@ fn no_backup_without_a_real_gain_and_the_wait_for_one_is_told() {
     let (a, b, c, new) = (worker("a"), worker("b"), worker("c"), worker("new"));
     let t = measure(&mut q, &a, 2, Instant::now());
     let t = measure(&mut q, &b, 2, t);
+    let t = measure(&mut q, &c, 2, t);
     split_of(&mut q, &[4 * GFLOP, 4 * GFLOP], None, t);
     let held = q.lease_next(&a, t).unwrap();
     q.lease_next(&c, t).unwrap();
     // `b` is as fast as the holder, which is on time (2 s for the part):
-    // no copy now, but one may be worth it once the holder is late.
+    // no copy now, but one may be worth it once the holder is late by more
+    // than `b` needs (2.2 s).
     let early = t + secs(0.5);
     let b_asks = asker_unknown(&b);
     match q.lease_as(&b_asks, early) {
-        Err(NoLease::NotYet(due)) => assert!((due.as_secs_f64() - 1.7).abs() < 1e-6, "{due:?}"),
+        Err(NoLease::NotYet(due)) => assert!((due.as_secs_f64() - 3.7).abs() < 1e-6, "{due:?}"),
         other => panic!("expected a wait, got {other:?}"),
     }
+    assert!(
+        q.lease_as(&b_asks, t + secs(4.1)).is_err(),
+        "late, not by enough"
+    );
     // A worker whose speed is not measured gets no copy at all.
     assert_eq!(
         q.lease_as(&asker_unknown(&new), early).unwrap_err(),
         NoLease::NonePending
     );
-    // Late by then, the holder is expected to need as long again as it
-    // held the part (2.3 s), `b` 2 s.
-    let backup = q.lease_as(&b_asks, t + secs(2.3)).unwrap();
+    // Late by 2.3 s, the holder is expected to be late as long again; `b`
+    // needs 2 s.
+    let backup = q.lease_as(&b_asks, t + secs(4.3)).unwrap();
     assert_eq!(backup.id, held.id);
     assert_eq!(q.stats(t).backups, 1);
 }
