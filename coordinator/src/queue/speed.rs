@@ -263,6 +263,8 @@ pub(super) fn backup_due_in(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     fn speed(flops_per_sec: f64) -> Option<Speed> {
