@@ -62,8 +62,9 @@ impl Outcome {
 pub(crate) enum NoLease {
     /// Nothing is pending (that this worker may take).
     NonePending,
-    /// Nothing is pending for this worker now, but a backup copy of a part
-    /// may be worth handing it after this long, if nothing changes before.
+    /// Nothing is pending for this worker now, but after this long, if
+    /// nothing changes before, a backup copy of a part may be worth handing
+    /// it, or a part held back for faster workers may be its.
     NotYet(Duration),
     /// The worker is benched after repeated rejected results, or it is
     /// unproven and its address is.
@@ -144,6 +145,8 @@ impl TaskQueue {
             Err(HeldBack::LeaseCap) => return Err(NoLease::LeaseCap),
         };
         let mut passed = Vec::new();
+        // How long until a part held back from this worker is its to take.
+        let mut held_back: Option<Duration> = None;
         let found = loop {
             let Some(id) = self.pending.pop_front() else {
                 break None;
@@ -158,12 +161,12 @@ impl TaskQueue {
                 // A part of a split task sized by speeds: the one that
                 // fits this worker, or none while faster ones may take it.
                 match self.fitting_part(id, client, worker, now) {
-                    Some(pick) if pick == id => break Some(id),
-                    Some(pick) => {
+                    Ok(pick) if pick == id => break Some(id),
+                    Ok(pick) => {
                         passed.push(id);
                         break Some(pick);
                     }
-                    None => {}
+                    Err(left) => held_back = Some(held_back.map_or(left, |h| h.min(left))),
                 }
             }
             passed.push(id);
@@ -192,8 +195,11 @@ impl TaskQueue {
             Ok(id) => self
                 .hand_out(id, holder, true, now, changes)
                 .ok_or(NoLease::NonePending),
-            Err(Some(due)) => Err(NoLease::NotYet(due)),
-            Err(None) => Err(NoLease::NonePending),
+            Err(due) => match (due, held_back) {
+                (Some(a), Some(b)) => Err(NoLease::NotYet(a.min(b))),
+                (Some(left), None) | (None, Some(left)) => Err(NoLease::NotYet(left)),
+                (None, None) => Err(NoLease::NonePending),
+            },
         }
     }
 
@@ -472,13 +478,21 @@ impl TaskQueue {
         } else {
             0
         };
+        // When the copy of the credited worker started, if it was live.
+        let winner_started = task
+            .leases
+            .iter()
+            .find(|l| worker.is_some_and(|w| *w == l.holder.worker))
+            .map(|l| l.started_at);
         let mut lost_copy = false;
         for lease in task.leases.drain(..) {
             self.workers
                 .lease_ended(lease.holder.client, lease.holder.probation);
             let lost = worker.is_some_and(|w| *w != lease.holder.worker);
-            if lost && work > 0 {
-                // Another copy won: this holder is at most this fast.
+            let straggled = winner_started.is_some_and(|started| lease.started_at <= started);
+            if lost && straggled && work > 0 {
+                // A copy started after this one won: this holder is at
+                // most this fast.
                 let held = now.saturating_duration_since(lease.started_at);
                 self.workers
                     .censor_speed(lease.holder.client, &lease.holder.worker, work, held);

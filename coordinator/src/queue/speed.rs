@@ -177,8 +177,9 @@ pub(super) struct Pace {
 
 /// Which pending part of a split task a worker gets, from the parts' work
 /// (`(index, flops)`, in queue order), the worker's speed and the split
-/// task's pace; `None` when the worker gets none of them now (it would hold
-/// up a part a faster worker can finish sooner).
+/// task's pace; `Err(left)` when the worker gets none of them for `left`
+/// (it would hold up a part a faster worker can finish sooner), `Err` of
+/// zero when no part is pending.
 ///
 /// A measured worker gets the largest part it finishes within the planned
 /// time (a little over, for measuring noise), or else the smallest; a
@@ -189,10 +190,12 @@ pub(super) fn pick_part(
     speed: Option<Speed>,
     pace: Pace,
     now: Instant,
-) -> Option<usize> {
-    let smallest = pending.iter().min_by_key(|(_, work)| *work)?;
+) -> Result<usize, Duration> {
+    let Some(smallest) = pending.iter().min_by_key(|(_, work)| *work) else {
+        return Err(Duration::ZERO);
+    };
     let Some(speed) = speed else {
-        return Some(smallest.0);
+        return Ok(smallest.0);
     };
     let fair = speed.flops_per_sec * pace.planned_secs * 1.15;
     let fitting = pending
@@ -205,10 +208,11 @@ pub(super) fn pick_part(
     let waited = now
         .saturating_duration_since(pace.submitted_at)
         .as_secs_f64();
-    if too_slow && waited < SLOW_PART_FACTOR * pace.planned_secs {
-        return None;
+    let left = SLOW_PART_FACTOR * pace.planned_secs - waited;
+    if too_slow && left > 0.0 {
+        return Err(Duration::from_secs_f64(left));
     }
-    Some(pick.0)
+    Ok(pick.0)
 }
 
 /// How much sooner a part of `work` flops is expected to be done if an
@@ -319,15 +323,16 @@ mod tests {
             submitted_at: now,
         };
         let parts = [(0, 80), (1, 20)];
-        assert_eq!(pick_part(&parts, speed(80.0), pace, now), Some(0));
-        assert_eq!(pick_part(&parts, speed(20.0), pace, now), Some(1));
-        assert_eq!(pick_part(&parts, None, pace, now), Some(1));
+        assert_eq!(pick_part(&parts, speed(80.0), pace, now), Ok(0));
+        assert_eq!(pick_part(&parts, speed(20.0), pace, now), Ok(1));
+        assert_eq!(pick_part(&parts, None, pace, now), Ok(1));
         // A worker far too slow for what is left waits while others may
-        // take it, then gets it.
-        assert_eq!(pick_part(&[(0, 80)], speed(20.0), pace, now), None);
-        let later = now + Duration::from_secs(3);
-        assert_eq!(pick_part(&[(0, 80)], speed(20.0), pace, later), Some(0));
-        assert_eq!(pick_part(&[], speed(20.0), pace, now), None);
+        // take it (twice the planned time), then gets it.
+        let wait = pick_part(&[(0, 80)], speed(20.0), pace, now);
+        assert_eq!(wait, Err(Duration::from_secs(2)));
+        let later = now + Duration::from_secs(2);
+        assert_eq!(pick_part(&[(0, 80)], speed(20.0), pace, later), Ok(0));
+        assert_eq!(pick_part(&[], speed(20.0), pace, now), Err(Duration::ZERO));
     }
 
     fn secs_f(s: f64) -> Duration {

@@ -301,30 +301,30 @@ impl TaskQueue {
     /// The part `worker` of `client` should take when pending task `id` is
     /// the first it may take: `id` itself, unless `id` is a part of a split
     /// task sized by measured speeds, then the pending part of it that fits
-    /// the worker's speed, or `None` while faster workers may take them
-    /// ([`super::speed::pick_part`]). O(parts).
+    /// the worker's speed, or none for the time faster workers may still
+    /// take them (`Err`, [`super::speed::pick_part`]). O(parts).
     pub(super) fn fitting_part(
         &self,
         id: TaskId,
         client: ClientKey,
         worker: &WorkerId,
         now: Instant,
-    ) -> Option<TaskId> {
+    ) -> Result<TaskId, Duration> {
         if !self.limits.by_speed {
-            return Some(id);
+            return Ok(id);
         }
         let Some(part_of) = self.tasks.get(&id).and_then(|task| task.part_of) else {
-            return Some(id);
+            return Ok(id);
         };
         let Some(state) = self
             .tasks
             .get(&part_of.split)
             .and_then(|task| task.split.as_deref())
         else {
-            return Some(id);
+            return Ok(id);
         };
         let Some(pace) = state.pace else {
-            return Some(id);
+            return Ok(id);
         };
         let pending: Vec<(usize, u64)> = state
             .parts
@@ -340,7 +340,11 @@ impl TaskQueue {
             })
             .collect();
         let speed = self.workers.speed(client, worker);
-        pick_part(&pending, speed, pace, now).map(|index| state.parts[index])
+        match pick_part(&pending, speed, pace, now) {
+            Ok(index) => Ok(state.parts[index]),
+            Err(left) if left.is_zero() => Ok(id),
+            Err(left) => Err(left),
+        }
     }
 
     /// The part of an open split task whose backup copy `worker` of

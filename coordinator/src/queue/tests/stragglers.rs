@@ -117,16 +117,16 @@ fn a_much_slower_worker_gets_no_part_a_faster_one_can_finish_sooner() {
     };
     let split = split_of(&mut q, &[4 * GFLOP, 4 * GFLOP], Some(pace), t);
     // 4 s of work for the slow worker, 4 times the plan: not while the
-    // fast one may still take it.
+    // fast one may still take it (twice the plan, 2 s).
     assert_eq!(
         q.lease_as(&asker_unknown(&slow), t).unwrap_err(),
-        NoLease::NonePending
+        NoLease::NotYet(secs(2.0))
     );
     let first = q.lease_next(&fast, t).unwrap();
     assert_eq!(
         q.lease_as(&asker_unknown(&slow), t + secs(1.0))
             .unwrap_err(),
-        NoLease::NonePending
+        NoLease::NotYet(secs(1.0))
     );
     // Past twice the planned time, anyone may take what is left.
     let late = t + secs(2.5);
@@ -221,6 +221,9 @@ fn the_holders_result_wins_when_it_comes_before_the_backups() {
     assert_eq!(view.result.unwrap().to_string(), "[[5]]");
     assert_eq!(view.parts.unwrap().done, 1);
     assert_eq!(q.stats(t1).late_results, 1);
+    // The copy that lost started after the winner: it says nothing of the
+    // fast worker's speed.
+    assert_eq!(speed_of(&q, &fast, t1), Some(4 * GFLOP));
 }
 
 #[test]
@@ -275,4 +278,29 @@ fn the_equal_split_makes_no_backup() {
         NoLease::NonePending
     );
     assert_eq!(q.stats(t).backups, 0);
+}
+
+#[test]
+fn an_unmeasured_straggler_is_copied_once_it_has_held_its_part_longer_than_the_copy_needs() {
+    let mut q = Harness::new(limits());
+    let (fast, slow) = (worker("fast"), worker("slow"));
+    let t = measure(&mut q, &fast, 4, Instant::now());
+    split_of(&mut q, &[4 * GFLOP], None, t);
+    let held = q.lease_next(&slow, t).unwrap();
+    // The copy needs 1 s; the holder is expected to need as long again as
+    // it has held the part.
+    let fast_asks = asker_unknown(&fast);
+    match q.lease_as(&fast_asks, t + secs(0.5)) {
+        Err(NoLease::NotYet(due)) => assert!((due.as_secs_f64() - 0.6).abs() < 1e-6, "{due:?}"),
+        other => panic!("expected a wait, got {other:?}"),
+    }
+    let backup = q.lease_as(&fast_asks, t + secs(1.2)).unwrap();
+    assert_eq!(backup.id, held.id);
+    let done = t + secs(2.2);
+    q.complete(backup.id, text("[[1]]"), Some(&fast), done)
+        .unwrap();
+    // The straggler held 4 GFLOP for 2.2 s without finishing: taken as
+    // half done, 4 / 4.4 GFLOP/s.
+    assert_eq!(speed_of(&q, &slow, done), Some(909_090_909));
+    assert_eq!(speed_of(&q, &fast, done), Some(4 * GFLOP));
 }
