@@ -19,8 +19,12 @@
 // Worker where the kernel computes, so it cannot slow the compute).
 //
 // Each product is timed from `POST task` to `GET result/N` saying completed, and
-// checked against the native kernel's product (exact text). Before each product every
-// page is idle (a losing backup copy finishes first), so each starts alike. The table
+// checked against the native kernel's product (exact text). Lines are measured in two
+// groups, each line with the one it is compared with (fast and fast + slow; fast + fast
+// and fast + fast + slow), both modes of both lines open at once (a coordinator and
+// pages each; idle pages only hold a long poll), taking turns product by product, so
+// that a change in the machine's load hits every figure of a comparison alike. Before
+// each product every page of the group is idle (a losing backup copy ends first). The table
 // shows the median of the REPEATS totals, every total, and for the speed split the
 // share of the product's rows the slow page was credited with and the backup copies
 // handed out.
@@ -67,7 +71,6 @@ async function allIdle(pages) {
 
 /** One product on `coordinator`; returns its total, parts and who computed them. */
 async function oneProduct(coordinator, pages, data, expected) {
-  await waitFor(() => allIdle(pages), { timeoutMs: CAP_SECS * 1000, intervalMs: 100, what: 'every page to be idle' });
   const before = await getStats(coordinator.url);
   const started = performance.now();
   const res = await fetch(new URL('task', coordinator.url), {
@@ -122,10 +125,15 @@ async function oneProduct(coordinator, pages, data, expected) {
   };
 }
 
-async function runLine(browsers, mode, line, data, expected) {
+/** A coordinator of `mode` with the pages of `line` waiting for work. */
+async function setUp(browsers, mode, line) {
   const name = `bench-stragglers-${mode.name}-${line.join('-')}`;
   const coordinator = await startCoordinator(name, ['--split-min-flops', '100000000', ...mode.args]);
   const pages = [];
+  const close = async () => {
+    for (const p of pages) await p.context.close().catch(() => {});
+    await coordinator.stop();
+  };
   try {
     for (const [i, kind] of line.entries()) {
       const id = `${kind}-${i + 1}`;
@@ -137,20 +145,43 @@ async function runLine(browsers, mode, line, data, expected) {
       timeoutMs: 20000,
       what: 'the pages to be seen',
     });
-    const runs = [];
-    for (let i = 0; i < REPEATS; i += 1) {
-      const run = await oneProduct(coordinator, pages, data, expected);
-      runs.push(run);
-      if (run.timedOut) break;
-      console.log(
-        `${mode.name.padEnd(5)} ${line.join('+').padEnd(14)} run ${i + 1}: ${secs(run.totalMs)}, ${run.parts} parts, ` +
-          `slow share ${(run.slowShare * 100).toFixed(0)}%, backups ${run.backups}; speeds ${run.speeds}`,
-      );
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { mode, line, coordinator, pages, close, runs: [] };
+}
+
+/**
+ * Runs REPEATS products on each set-up of `group` (lines x modes), taking turns
+ * product by product (in a rotated order), so that every figure compared in the
+ * table was measured in the same minutes; every page of the group is idle before
+ * each product.
+ */
+async function runGroup(browsers, group, data, expected) {
+  const setups = [];
+  try {
+    for (const line of group) {
+      for (const mode of MODES) setups.push(await setUp(browsers, mode, line));
     }
-    return runs;
+    const allPages = setups.flatMap((x) => x.pages);
+    for (let i = 0; i < REPEATS; i += 1) {
+      const order = setups.map((_, k) => setups[(k + i) % setups.length]);
+      for (const setup of order) {
+        if (setup.runs.some((x) => x.timedOut)) continue;
+        await waitFor(() => allIdle(allPages), { timeoutMs: CAP_SECS * 1000, intervalMs: 100, what: 'every page to be idle' });
+        const run = await oneProduct(setup.coordinator, setup.pages, data, expected);
+        setup.runs.push(run);
+        if (run.timedOut) continue;
+        console.log(
+          `${setup.mode.name.padEnd(5)} ${setup.line.join('+').padEnd(14)} run ${i + 1}: ${secs(run.totalMs)}, ${run.parts} parts, ` +
+            `slow share ${(run.slowShare * 100).toFixed(0)}%, backups ${run.backups}; speeds ${run.speeds}`,
+        );
+      }
+    }
+    return setups.map(({ line, mode, runs }) => ({ line, mode: mode.name, runs }));
   } finally {
-    for (const p of pages) await p.context.close().catch(() => {});
-    await coordinator.stop();
+    for (const setup of setups) await setup.close();
   }
 }
 
@@ -164,11 +195,10 @@ const loadBefore = loadavg()[0];
 const browsers = { fast: await launchBrowser(), slow: await launchSlowBrowser(SLOW_RATE) };
 const results = [];
 try {
-  for (const line of LINES) {
-    for (const mode of MODES) {
-      const runs = await runLine(browsers, mode, line, data, expected);
-      results.push({ line, mode: mode.name, runs });
-    }
+  // Each line with the line it is compared with: fast + slow against fast alone,
+  // fast + fast + slow against fast + fast.
+  for (const group of [LINES.slice(0, 2), LINES.slice(2, 4)]) {
+    results.push(...(await runGroup(browsers, group, data, expected)));
   }
 } finally {
   await browsers.slow.close();
