@@ -3,8 +3,9 @@
 // renderers get a quarter of the CPU time (`launchSlowBrowser(4)`; Chromium's own
 // `Emulation.setCPUThrottlingRate` 4 on its page as well). Behaviour, not timing:
 // - the first product finds no speed measured: equal parts; the fast page, done with
-//   its part, gets a backup copy of the slow page's part; the product is exact; the
-//   slow page stops computing its copy (or, when it sends it, it is counted late);
+//   its part, gets a backup copy of the slow page's part; the product is exact, each
+//   part counted once; the losing copy's page stops computing it (or, when it sends
+//   it, it is counted late);
 // - the coordinator has measured both pages (`/stats`, and each page shows its own
 //   speed), the fast one faster;
 // - the second product is cut by those speeds: the slow page is credited with less
@@ -79,32 +80,33 @@ function workerLine(stats, id) {
   return stats.workers.find((w) => w.workerId === id);
 }
 
-test('with no speed measured, the fast page takes a backup copy of the slow page\'s part', { timeout: 180000 }, async () => {
+test('with no speed measured, the fast page gets a backup copy of the slow page\'s part', { timeout: 180000 }, async () => {
+  const statsBefore = await getStats(coordinator.url);
   const taskId = await submitTask(coordinator.url, data);
   const done = await waitForFinished(coordinator.url, taskId, 150000);
   assert.equal(done.status, 'completed', done.error);
   assert.equal(done.partsTotal, 2, 'one part per page');
   assert.ok(done.result === expected, 'the product equals the native kernel\'s');
   const stats = await getStats(coordinator.url);
-  assert.ok(stats.backups >= 1, `a backup copy was handed out (${JSON.stringify(stats)})`);
+  assert.ok(stats.backups - statsBefore.backups >= 1, `a backup copy was handed out (${JSON.stringify(stats)})`);
+  assert.equal(stats.completedTasks - statsBefore.completedTasks, 3, 'the split task and its two parts, each once');
   const parts = await partsOf(taskId);
-  assert.deepEqual(
-    parts.map((p) => p.workerId),
-    ['straggle-fast', 'straggle-fast'],
-    'the fast page is credited with both parts',
+  assert.ok(
+    parts.some((p) => p.workerId === 'straggle-fast'),
+    `the fast page is credited with a part: ${JSON.stringify(parts)}`,
   );
-  // The slow page's copy is not used: the page stops computing it when it finds the
+  // The copy that lost is not used: its page stops computing it when it finds the
   // part completed elsewhere, or, when it finishes first, its result is taken late,
   // ignored and counted. The product is unchanged either way.
+  const stoppedOn = (page) =>
+    page.$$eval('#log li', (lis) => lis.some((li) => li.textContent.includes('stopped computing, another worker completed it')));
   const ended = await waitFor(
     async () => {
-      if ((await getStats(coordinator.url)).lateResults >= 1) return 'late result counted';
-      const stopped = await slow.page.$$eval('#log li', (lis) =>
-        lis.some((li) => li.textContent.includes('stopped computing, another worker completed it')),
-      );
-      return stopped ? 'stopped computing' : null;
+      if ((await getStats(coordinator.url)).lateResults > statsBefore.lateResults) return 'late result counted';
+      if ((await stoppedOn(slow.page)) || (await stoppedOn(fast.page))) return 'stopped computing';
+      return null;
     },
-    { timeoutMs: 90000, intervalMs: 250, what: 'the slow page to stop or send its copy' },
+    { timeoutMs: 90000, intervalMs: 250, what: 'the losing copy to stop or be sent' },
   );
   assert.ok(ended);
   assert.ok((await getResult(coordinator.url, taskId)).result === expected);
@@ -114,14 +116,14 @@ test('the coordinator measures each page, and each page shows its own speed', { 
   const stats = await getStats(coordinator.url);
   const [f, s] = [workerLine(stats, 'straggle-fast'), workerLine(stats, 'straggle-slow')];
   assert.ok(f?.gflops > 0 && s?.gflops > 0, `both measured: ${JSON.stringify(stats.workers)}`);
-  assert.ok(f.gflops > 2 * s.gflops, `the fast page measured faster: ${f.gflops} vs ${s.gflops} GFLOP/s`);
+  assert.ok(f.gflops > s.gflops, `the fast page measured faster: ${f.gflops} vs ${s.gflops} GFLOP/s`);
   await fast.page.waitForFunction(() => /^\d/.test(document.getElementById('measured-speed').textContent), null, {
     timeout: 40000,
   });
 });
 
 test('the next product is cut by the measured speeds: the slow page gets less of it', { timeout: 180000 }, async () => {
-  const before = await getStats(coordinator.url);
+  const statsBefore = await getStats(coordinator.url);
   // Both pages idle first (the slow page may still be finishing its late copy).
   await waitFor(
     async () => {
@@ -146,6 +148,6 @@ test('the next product is cut by the measured speeds: the slow page gets less of
   });
   const slowFlops = await creditedFlops(slow.page, 'straggle-slow', parts);
   assert.ok(slowFlops < fastFlops, `the slow page did less: ${slowFlops} vs ${fastFlops} flops`);
-  const after = await getStats(coordinator.url);
-  assert.equal(after.completedTasks - before.completedTasks, 3, 'the split task and its two parts, each once');
+  const statsAfter = await getStats(coordinator.url);
+  assert.equal(statsAfter.completedTasks - statsBefore.completedTasks, 3, 'the split task and its two parts, each once');
 });
