@@ -394,7 +394,10 @@ impl TaskQueue {
     }
 
     /// The check a result for task `id` must pass, if it has one and is not
-    /// completed yet (a result for a completed task changes nothing).
+    /// completed yet (a result for a completed task changes nothing), or is
+    /// a part with a backup copy: the losing copy's late result is checked
+    /// too, so that a wrong one is rejected and counted against its worker
+    /// like any other.
     ///
     /// # Errors
     ///
@@ -404,7 +407,7 @@ impl TaskQueue {
         Ok(task
             .check
             .clone()
-            .filter(|_| task.status != TaskStatus::Completed))
+            .filter(|_| task.status != TaskStatus::Completed || task.backed_up))
     }
 
     /// Workers seen within [`WORKER_SEEN_WINDOW`] (as of the last tick,

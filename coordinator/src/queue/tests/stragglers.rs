@@ -304,3 +304,29 @@ fn an_unmeasured_straggler_is_copied_once_it_has_held_its_part_longer_than_the_c
     assert_eq!(speed_of(&q, &slow, done), Some(909_090_909));
     assert_eq!(speed_of(&q, &fast, done), Some(4 * GFLOP));
 }
+
+#[test]
+fn a_backed_up_part_keeps_its_check_for_the_losing_copy() {
+    let mut q = Harness::new(limits());
+    let (fast, slow) = (worker("fast"), worker("slow"));
+    let t = measure(&mut q, &fast, 4, Instant::now());
+    let task = NewTask::Split {
+        data: SharedText::from("\"all\""),
+        parts: vec![NewPart {
+            data: SharedText::from("\"p\""),
+            check: Some(TaskCheck::of_texts("[[1,2]]", "[[3],[4]]", 9)),
+            work: 4 * GFLOP,
+        }],
+        pace: None,
+    };
+    let split = q.submit_task(task, t).unwrap();
+    let held = q.lease_next(&slow, t).unwrap();
+    let backup = q.lease_next(&fast, t + secs(1.5)).unwrap();
+    assert_eq!(backup.id, held.id);
+    q.complete(backup.id, text("[[11]]"), Some(&fast), t + secs(2.5))
+        .unwrap();
+    assert_eq!(status(&q, split), TaskStatus::Completed);
+    // Kept after the split task was assembled, with its check: a wrong late
+    // copy is rejected, not taken.
+    assert!(q.check_for(held.id).unwrap().is_some());
+}
