@@ -297,6 +297,10 @@ impl TaskQueue {
 /// at most (the oldest first).
 const BACKUP_SCAN_SPLITS: usize = 4;
 
+/// ... among this many entries at most of the list of split tasks that may
+/// be open (finished ones are skipped).
+const BACKUP_SCAN_ENTRIES: usize = 64;
+
 impl TaskQueue {
     /// The part `worker` of `client` should take when pending task `id` is
     /// the first it may take: `id` itself, unless `id` is a part of a split
@@ -353,7 +357,8 @@ impl TaskQueue {
     /// is expected to finish soonest before its holder
     /// ([`super::speed::backup_gain`]). Otherwise, when such a copy may
     /// become worth it if nothing changes: how long until then.
-    /// O(parts of [`BACKUP_SCAN_SPLITS`] split tasks).
+    /// O(parts of [`BACKUP_SCAN_SPLITS`] split tasks, among
+    /// [`BACKUP_SCAN_ENTRIES`]).
     pub(super) fn backup_for(
         &mut self,
         client: ClientKey,
@@ -376,8 +381,15 @@ impl TaskQueue {
         }
         let mut best: Option<(Duration, TaskId)> = None;
         let mut due: Option<Duration> = None;
-        for split in self.open_splits.iter().take(BACKUP_SCAN_SPLITS) {
-            let Some(state) = self.tasks.get(split).and_then(|t| t.split.as_deref()) else {
+        let open = self
+            .open_splits
+            .iter()
+            .take(BACKUP_SCAN_ENTRIES)
+            .filter_map(|split| self.tasks.get(split))
+            .filter(|task| !task.status.is_finished())
+            .take(BACKUP_SCAN_SPLITS);
+        for split in open {
+            let Some(state) = split.split.as_deref() else {
                 continue;
             };
             let parts: Vec<&Task> = state
