@@ -228,6 +228,7 @@ impl TaskQueue {
             number,
             holder,
             started_at: now,
+            backup,
         });
         task.leased_by = Some(worker.clone());
         let was = task.status;
@@ -271,14 +272,19 @@ impl TaskQueue {
 
     /// Ends the live lease at `index` of task `id` without an answer that
     /// settles the task: the holder's address holds one lease less, and
-    /// the holder is remembered as the task's last one. Returns the holder
-    /// and the lease's number.
+    /// the holder is remembered as the task's last one. A backup copy,
+    /// which counted no attempt when it was handed out, counts one now, as
+    /// every lease that ends unanswered does (given back or rejected, the
+    /// caller gives it back). Returns the holder and the lease's number.
     pub(super) fn end_lease(&mut self, id: TaskId, index: usize) -> Option<(Holder, u64)> {
         let task = self.tasks.get_mut(&id)?;
         if index >= task.leases.len() {
             return None;
         }
         let lease = task.leases.remove(index);
+        if lease.backup {
+            task.attempts += 1;
+        }
         task.last_holder = Some(lease.holder.clone());
         task.leased_by = task.leases.last().map(|l| l.holder.worker.clone());
         self.workers

@@ -182,6 +182,9 @@ pub(super) struct LiveLease {
     pub(super) holder: Holder,
     /// When it was handed out.
     pub(super) started_at: Instant,
+    /// Whether it is a backup copy of a part another worker holds (it
+    /// counts an attempt only if it ends unanswered).
+    pub(super) backup: bool,
 }
 
 /// Who holds (or held) a lease.

@@ -330,3 +330,22 @@ fn a_backed_up_part_keeps_its_check_for_the_losing_copy() {
     // copy is rejected, not taken.
     assert!(q.check_for(held.id).unwrap().is_some());
 }
+
+#[test]
+fn a_backup_counts_an_attempt_only_when_it_ends_unanswered() {
+    let mut q = Harness::new(limits());
+    let (fast, slow, other) = (worker("fast"), worker("slow"), worker("other"));
+    let t = measure(&mut q, &fast, 4, Instant::now());
+    let t = measure(&mut q, &slow, 1, t);
+    let t = measure(&mut q, &other, 4, t);
+    split_of(&mut q, &[4 * GFLOP], None, t);
+    let held = q.lease_next(&slow, t).unwrap();
+    let backup = q.lease_next(&fast, t + secs(1.0)).unwrap();
+    assert_eq!((held.attempts, backup.attempts), (1, 1));
+    // Given back: no attempt.
+    q.release(backup.id, &fast, t + secs(1.5)).unwrap();
+    assert_eq!(q.get(held.id).unwrap().attempts, 1);
+    assert_eq!(status(&q, held.id), TaskStatus::Processing);
+    // At most one backup per part, even after the first one ended.
+    assert!(q.lease_next(&other, t + secs(3.0)).is_none());
+}
