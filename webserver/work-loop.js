@@ -241,6 +241,9 @@ export class WorkLoop {
         this.log(`${name}: the product was not used, ${why}`, 'warn');
       } else if (report) {
         this.done += 1;
+        // Until the coordinator has measured this worker, read its line after each
+        // part (then every STATS_EVERY_MS).
+        if (typeof this.record?.gflops !== 'number' && ticket.part) this.refreshRecord();
         const busyMs = ticket.receiveMs + (performance.now() - ticket.startedAt);
         slot.lastBytes = { in: ticket.bytesIn, out: bytesOut };
         this.throughput.add(slot, { flops: outcome.flops || 0, computeMs: outcome.ms, busyMs, bytesIn: ticket.bytesIn, bytesOut });
@@ -380,7 +383,8 @@ export class WorkLoop {
   }
 
   /**
-   * Reads this worker id's line of `GET stats` (tasks, rejected results, bench time).
+   * Reads this worker id's line of `GET stats` (tasks, rejected results, bench time,
+   * the speed the coordinator measured).
    * Coordinators without the `workers` extension leave it unknown; failures are quiet
    * (the claim loop reports an unreachable coordinator).
    */

@@ -118,6 +118,7 @@ export class WorkerView {
     text('rejected', String(loop.rejected));
     const { record } = loop;
     text('rejected-total', record ? String(record.resultsRejected ?? 0) : '—');
+    text('measured-speed', typeof record?.gflops === 'number' ? gflopsText(record.gflops) : '—');
     text(
       'benched',
       record?.benchedSecs

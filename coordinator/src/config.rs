@@ -137,6 +137,10 @@ pub struct Config {
     pub split_min_flops: Option<u64>,
     /// Most parts a task is split into ([`DEFAULT_MAX_PARTS`]).
     pub max_parts: usize,
+    /// Whether split tasks are cut into equal parts handed out in order,
+    /// one copy each, as before parts were sized by measured speeds (a
+    /// baseline for benchmarks; default off).
+    pub equal_parts: bool,
     /// Rejected results in a row that bench a worker
     /// ([`DEFAULT_REJECT_LIMIT`]).
     pub reject_limit: u32,
@@ -177,6 +181,7 @@ impl Default for Config {
             verify: true,
             split_min_flops: Some(DEFAULT_SPLIT_MIN_FLOPS),
             max_parts: DEFAULT_MAX_PARTS,
+            equal_parts: false,
             reject_limit: DEFAULT_REJECT_LIMIT,
             bench_time: Duration::from_secs(DEFAULT_BENCH_SECS),
             metrics: true,
@@ -249,6 +254,7 @@ impl Config {
             max_held_bytes: self.max_held_bytes,
             keep_finished: self.keep_finished,
             task_overhead_bytes: TASK_OVERHEAD_BYTES,
+            by_speed: !self.equal_parts,
         }
     }
 

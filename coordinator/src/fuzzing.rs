@@ -15,7 +15,7 @@ use bytes::Bytes;
 use crate::check::TaskCheck;
 use crate::config::Config;
 use crate::plan::{self, Submission};
-use crate::queue::NewTask;
+use crate::queue::{Crew, NewTask};
 use crate::shared_text::SharedText;
 use crate::worker_answer::WorkerAnswer;
 
@@ -56,14 +56,15 @@ pub fn plan_body(body: &[u8], workers: usize) -> Result<Planned, String> {
         ..Config::default()
     };
     let submission = Submission::read(Bytes::copy_from_slice(body)).map_err(|e| e.to_string())?;
-    let task = plan::plan(&config, workers, submission).map_err(|e| e.to_string())?;
+    let task = plan::plan(&config, &Crew::new(vec![None; workers]), submission)
+        .map_err(|e| e.to_string())?;
     Ok(match task {
         NewTask::One { data, check } => Planned {
             data: data.to_string(),
             checked: check.as_ref().is_some_and(TaskCheck::verifies),
             parts: Vec::new(),
         },
-        NewTask::Split { data, parts } => Planned {
+        NewTask::Split { data, parts, .. } => Planned {
             data: data.to_string(),
             checked: parts
                 .iter()
@@ -86,7 +87,7 @@ impl ResultCheck {
             split_min_flops: None,
             ..Config::default()
         };
-        match plan::plan(&config, 1, submission).ok()? {
+        match plan::plan(&config, &Crew::new(vec![None]), submission).ok()? {
             NewTask::One {
                 check: Some(check), ..
             } if check.verifies() => Some(Self(check)),

@@ -137,6 +137,11 @@ struct Cli {
     /// in the last minute, at least 2).
     #[arg(long, default_value_t = DEFAULT_MAX_PARTS)]
     max_parts: usize,
+    /// Cut split tasks into equal parts handed out in order, one copy
+    /// each, instead of sizing them by the workers' measured speeds with
+    /// backup copies for stragglers (the old behaviour, as a baseline).
+    #[arg(long)]
+    equal_parts: bool,
     /// Rejected results in a row after which a worker gets no tasks for
     /// `--bench-secs`.
     #[arg(long, default_value_t = DEFAULT_REJECT_LIMIT, value_parser = clap::value_parser!(u32).range(1..))]
@@ -214,6 +219,7 @@ impl Cli {
             verify: !self.no_verify,
             split_min_flops: (!self.no_split).then_some(self.split_min_flops),
             max_parts: self.max_parts,
+            equal_parts: self.equal_parts,
             reject_limit: self.reject_limit,
             bench_time: Duration::from_secs(self.bench_secs),
             metrics: !self.no_metrics,

@@ -590,6 +590,63 @@ async fn a_split_task_lists_its_parts_and_their_workers_only_when_asked() {
 }
 
 #[tokio::test]
+async fn stats_show_measured_speeds_backups_and_late_results_as_extra_fields() {
+    let app = splitting_app();
+    let split = app
+        .submit(r#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#)
+        .await;
+    let before = app.get("/stats").await.json();
+    assert_eq!(
+        (before["backups"].clone(), before["lateResults"].clone()),
+        (json!(0), json!(0))
+    );
+    let first = app.get("/task/next?workerId=w1").await.json();
+    app.get("/task/next?workerId=w2").await;
+    app.get("/task/next?workerId=idle").await;
+    let id = first["taskId"].as_u64().unwrap();
+    let answer = app
+        .post(
+            &format!("/task/{id}/result?workerId=w1"),
+            r#"{"result":"[[19,22]]"}"#,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let stats = app.get("/stats").await;
+    // The contract's fields come first, as they were.
+    assert!(
+        stats
+            .text()
+            .starts_with(r#"{"totalTasks":3,"completedTasks":1,"activeTasks":2,"queueSize":0,"#),
+        "{}",
+        stats.text()
+    );
+    let stats = stats.json();
+    let line = |id: &str| {
+        stats["workers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["workerId"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert!(
+        line("w1")["gflops"].as_f64().unwrap() >= 0.0,
+        "measured: {stats}"
+    );
+    assert!(
+        line("w2").get("gflops").is_none(),
+        "not measured yet: {stats}"
+    );
+    assert!(line("idle").get("gflops").is_none());
+    assert_eq!(stats["backups"], 0);
+    assert_eq!(
+        app.get(&format!("/result/{split}")).await.json()["partsDone"],
+        1
+    );
+}
+
+#[tokio::test]
 async fn parts_keep_their_place_and_workers_across_a_restart() {
     let config = Config {
         split_min_flops: Some(1),

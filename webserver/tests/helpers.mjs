@@ -6,7 +6,7 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -284,4 +284,101 @@ export function randomIntMatrix(rand, rows, cols, lo = -50, hi = 50) {
 /** Dana text of a matrix given as an array of rows. */
 export function danaText(matrix) {
   return `[${matrix.map((row) => `[${row.join(',')}]`).join(',')}]`;
+}
+
+/**
+ * A Chromium of its own whose pages run `rate` times slower than they would:
+ * its renderer processes (the pages, and the Web Workers that compute for
+ * them) are stopped (SIGSTOP) for `1 - 1/rate` of every 40 ms and run the
+ * rest (SIGCONT). Chromium's own CPU throttling (DevTools
+ * `Emulation.setCPUThrottlingRate`) is applied to its pages too
+ * ({@link throttlePage}), but it slows only a page's main thread: a
+ * dedicated worker, where the wasm kernel runs, refuses it ("only supported
+ * for pages, not workers"). Linux only (reads /proc).
+ *
+ * @param {number} rate slow-down factor (4: a quarter of the CPU time)
+ * @returns {Promise<{browser: import('playwright-core').Browser, close: () => Promise<void>}>}
+ */
+export async function launchSlowBrowser(rate) {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+  const server = await chromium.launchServer({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30000 });
+  const browser = await chromium.connect(server.wsEndpoint(), { timeout: 30000 });
+  const root = server.process().pid;
+  const periodMs = 40;
+  const runMs = periodMs / rate;
+  let stopped = [];
+  let closing = false;
+  let pids = [];
+  let cycles = 0;
+  const signal = (pids, sig) => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // the process ended
+      }
+    }
+  };
+  const cycle = async () => {
+    while (!closing) {
+      // Renderers come and go with pages: look for them every second.
+      if (cycles % 25 === 0) pids = rendererPids(root);
+      cycles += 1;
+      stopped = pids;
+      signal(stopped, 'SIGSTOP');
+      await new Promise((resolve) => setTimeout(resolve, periodMs - runMs));
+      signal(stopped, 'SIGCONT');
+      stopped = [];
+      await new Promise((resolve) => setTimeout(resolve, runMs));
+    }
+  };
+  const running = cycle();
+  return {
+    browser,
+    close: async () => {
+      closing = true;
+      await running;
+      signal(stopped, 'SIGCONT');
+      await browser.close().catch(() => {});
+      await server.close().catch(() => {});
+    },
+  };
+}
+
+/** The renderer processes under process `root` (its descendants started with `--type=renderer`). */
+function rendererPids(root) {
+  const children = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(entry));
+    } catch {
+      // the process ended
+    }
+  }
+  const found = [];
+  const stack = [root];
+  while (stack.length > 0) {
+    const pid = stack.pop();
+    for (const child of children.get(pid) ?? []) {
+      stack.push(child);
+      try {
+        if (readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('--type=renderer')) found.push(child);
+      } catch {
+        // the process ended
+      }
+    }
+  }
+  return found;
+}
+
+/** Chromium's own CPU throttling of `page`'s main thread (DevTools `Emulation.setCPUThrottlingRate`). */
+export async function throttlePage(page, rate) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Emulation.setCPUThrottlingRate', { rate });
+  return cdp;
 }

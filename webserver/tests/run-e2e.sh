@@ -50,4 +50,4 @@ export MULTIPLY_BIN="${MULTIPLY_BIN:-$target_dir/release/examples/multiply}"
 echo "e2e: running the browser tests"
 exec node --test --test-concurrency=1 "$@" \
   "$here/unit.test.mjs" "$here/client.test.mjs" "$here/workers.test.mjs" "$here/main-app.test.mjs" "$here/lease.test.mjs" "$here/resilience.test.mjs" \
-  "$here/adversarial.test.mjs" "$here/dashboard.test.mjs" "$here/tabs.test.mjs" "$here/large-products.test.mjs" "$here/proxy.test.mjs"
+  "$here/adversarial.test.mjs" "$here/dashboard.test.mjs" "$here/tabs.test.mjs" "$here/large-products.test.mjs" "$here/stragglers.test.mjs" "$here/proxy.test.mjs"

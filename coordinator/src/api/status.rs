@@ -46,6 +46,12 @@ pub(super) struct StatsBody {
     uptime_secs: u64,
     workers: Vec<WorkerLine>,
     store: StoreLine,
+    /// Backup copies of parts handed out (a copy for an idle worker of a
+    /// part whose holder straggles).
+    backups: u64,
+    /// Results for tasks already completed, from workers that held them
+    /// (a copy that lost, a lease that expired): taken and ignored.
+    late_results: u64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -93,11 +99,17 @@ pub(super) struct WorkerLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     benched_secs: Option<u64>,
     last_seen_secs_ago: u64,
+    /// Its measured speed, smoothed: GFLOP per second of wall time from
+    /// the lease of a part to its accepted result (absent until it has
+    /// computed one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gflops: Option<f64>,
 }
 
 /// `GET /stats`: the contract's four counters, then the extensions (failed,
 /// requeued, rejected results, held tasks and bytes, workers seen in the
-/// last minute with their rejected results and bench time, uptime).
+/// last minute with their rejected results, bench time and measured speed,
+/// uptime, backup copies and late results).
 #[utoipa::path(
     get,
     path = "/stats",
@@ -120,6 +132,7 @@ pub(super) async fn stats_get(State(state): State<AppState>) -> Json<StatsBody> 
             results_rejected: w.results_rejected,
             benched_secs: w.benched_for.map(|left| left.as_secs().max(1)),
             last_seen_secs_ago: w.last_seen_ago.as_secs(),
+            gflops: w.flops_per_sec.map(|f| (f as f64 / 1e7).round() / 100.0),
         })
         .collect();
     Json(StatsBody {
@@ -136,5 +149,7 @@ pub(super) async fn stats_get(State(state): State<AppState>) -> Json<StatsBody> 
         uptime_secs: uptime.as_secs(),
         workers,
         store: StoreLine::of(store),
+        backups: stats.backups,
+        late_results: stats.late_results,
     })
 }

@@ -137,7 +137,12 @@ impl<'a> MatrixPair<'a> {
 
     /// Floating point operations of the product: `2 m k n`.
     pub(crate) fn flops(&self) -> u128 {
-        2 * self.rows() as u128 * self.a_cols as u128 * self.b_cols as u128
+        self.rows_flops(&(0..self.rows()))
+    }
+
+    /// Floating point operations of the product's `rows`.
+    pub(crate) fn rows_flops(&self, rows: &Range<usize>) -> u128 {
+        2 * rows.len() as u128 * self.a_cols as u128 * self.b_cols as u128
     }
 
     /// `A`'s matrix text.
@@ -156,6 +161,12 @@ impl<'a> MatrixPair<'a> {
     /// one): sizes differ by at most one, larger blocks first.
     pub(crate) fn part_rows(&self, parts: usize) -> Vec<Range<usize>> {
         balanced_ranges(self.rows(), parts)
+    }
+
+    /// The rows of one block per weight, in the weights' order, each as
+    /// close to its share of the rows as whole rows allow (at least one).
+    pub(crate) fn weighted_part_rows(&self, weights: &[f64]) -> Vec<Range<usize>> {
+        weighted_ranges(self.rows(), weights)
     }
 
     /// The task data of the part covering `rows` of `A`, made of slices of
@@ -226,6 +237,57 @@ pub(super) fn balanced_ranges(len: usize, parts: usize) -> Vec<Range<usize>> {
             let end = start + base + usize::from(p < extra);
             let range = start..end;
             start = end;
+            range
+        })
+        .collect()
+}
+
+/// Splits `0..len` into one contiguous range per weight (at most `len`),
+/// each of about its weight's share of `len` and at least 1 long (largest
+/// remainders round up); empty when `len` is 0.
+pub(super) fn weighted_ranges(len: usize, weights: &[f64]) -> Vec<Range<usize>> {
+    let parts = weights.len().min(len);
+    let weights = &weights[..parts];
+    let total: f64 = weights.iter().filter(|w| w.is_finite() && **w > 0.0).sum();
+    if weights.iter().any(|w| !w.is_finite()) {
+        return balanced_ranges(len, parts);
+    }
+    if parts == 0 || total <= 0.0 {
+        return balanced_ranges(len, parts);
+    }
+    // Each its share rounded down (at least one row), then the rows left
+    // to the largest remainders, or taken back from the largest parts.
+    let shares: Vec<f64> = weights
+        .iter()
+        .map(|w| w.max(0.0) / total * len as f64)
+        .collect();
+    let mut sizes: Vec<usize> = shares.iter().map(|s| (s.floor() as usize).max(1)).collect();
+    let mut by_remainder: Vec<usize> = (0..parts).collect();
+    by_remainder.sort_by(|&a, &b| {
+        let remainder = |p: usize| shares[p] - shares[p].floor();
+        remainder(b).total_cmp(&remainder(a))
+    });
+    let mut given: usize = sizes.iter().sum();
+    for &part in by_remainder.iter().cycle().take(len) {
+        if given >= len {
+            break;
+        }
+        sizes[part] += 1;
+        given += 1;
+    }
+    while given > len {
+        let Some(largest) = (0..parts).max_by_key(|&p| sizes[p]) else {
+            break;
+        };
+        sizes[largest] -= 1;
+        given -= 1;
+    }
+    let mut start = 0;
+    sizes
+        .into_iter()
+        .map(|size| {
+            let range = start..start + size;
+            start += size;
             range
         })
         .collect()
@@ -456,6 +518,36 @@ mod tests {
                 assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
                 let sizes: Vec<usize> = ranges.iter().map(ExactSizeIterator::len).collect();
                 assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1);
+            }
+        }
+    }
+
+    #[test]
+    fn weighted_ranges_follow_the_weights_and_cover_every_row_once() {
+        assert_eq!(weighted_ranges(100, &[4.0, 1.0]), vec![0..80, 80..100]);
+        assert_eq!(
+            weighted_ranges(10, &[1.0, 1.0, 1.0]),
+            vec![0..4, 4..7, 7..10]
+        );
+        // Every part gets a row, however small its weight.
+        assert_eq!(
+            weighted_ranges(3, &[100.0, 0.01, 0.0]),
+            vec![0..1, 1..2, 2..3]
+        );
+        assert_eq!(weighted_ranges(2, &[1.0, 1.0, 1.0]), vec![0..1, 1..2]);
+        assert!(weighted_ranges(0, &[1.0]).is_empty());
+        for len in 1..40 {
+            for weights in [&[5.0, 1.0][..], &[1.0, 2.0, 3.0], &[9.0, 9.0, 1.0, 0.5]] {
+                let ranges = weighted_ranges(len, weights);
+                assert_eq!(ranges.len(), weights.len().min(len));
+                assert_eq!(ranges.first().unwrap().start, 0);
+                assert_eq!(ranges.last().unwrap().end, len);
+                assert!(ranges.iter().all(|r| !r.is_empty()));
+                assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+                for (range, weight) in ranges.iter().zip(weights) {
+                    let share = weight / weights.iter().sum::<f64>() * len as f64;
+                    assert!((range.len() as f64 - share).abs() < weights.len() as f64);
+                }
             }
         }
     }

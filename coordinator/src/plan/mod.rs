@@ -5,11 +5,15 @@
 //! what to queue: a task whose data is a matrix pair `{"A":..,"B":..}`
 //! ([`MatrixPair`]) gets a Freivalds check prepared from its operands with a
 //! secret random seed (unless verification is off). If its product costs at
-//! least [`Config::split_min_flops`], it is split into as many parts as
-//! workers were seen recently, between [`MIN_PARTS`] and
-//! [`Config::max_parts`], each a slice of the body. Anything else (task
-//! data that is not a matrix pair) is queued
-//! untouched, for the worker to compute or report.
+//! least [`Config::split_min_flops`], it is split into one part per worker
+//! likely to take one (the [`Crew`]: seen recently, not benched, not far
+//! slower than the fastest), between [`MIN_PARTS`] and
+//! [`Config::max_parts`], each a slice of the body. The parts' rows follow
+//! the workers' measured speeds, fastest first, so that each worker's part
+//! takes it about as long as the others' take them; with no speeds
+//! measured, or with [`Config::equal_parts`], the parts are equal. Anything
+//! else (task data that is not a matrix pair) is queued untouched, for the
+//! worker to compute or report.
 //!
 //! Reading the operands costs `O(n^2)`; the submit use case runs [`plan`]
 //! outside the queue's lock (and off the async runtime for large bodies).
@@ -17,12 +21,14 @@
 mod matrix_pair;
 pub(crate) mod operands;
 
+use std::ops::Range;
+
 use bytes::Bytes;
 use kernel::verify::{ProductCheck, fresh_seed};
 
 use crate::check::{SharedProduct, TaskCheck};
 use crate::config::Config;
-use crate::queue::{NewPart, NewTask};
+use crate::queue::{Crew, NewPart, NewTask, SplitPace};
 use crate::shared_text::SharedText;
 pub(crate) use matrix_pair::MatrixPair;
 use matrix_pair::Operands;
@@ -82,8 +88,8 @@ impl Submission {
 #[error("Invalid matrix task: {0}")]
 pub struct BadTask(pub String);
 
-/// Decides how to queue `submission` given `config` and the number of
-/// workers seen recently.
+/// Decides how to queue `submission` given `config` and the workers likely
+/// to take its parts (`crew`).
 ///
 /// # Errors
 ///
@@ -93,7 +99,7 @@ pub struct BadTask(pub String);
 /// off, values are not read: only the structure is checked).
 pub(crate) fn plan(
     config: &Config,
-    workers_seen: usize,
+    crew: &Crew,
     submission: Submission,
 ) -> Result<NewTask, BadTask> {
     let Submission { data, operands } = submission;
@@ -132,17 +138,16 @@ pub(crate) fn plan(
         Some(check) => Some(check.rows(rows, seed)),
         None => quorum.clone(),
     };
-    let parts = part_count(config, workers_seen, &pair);
-    if parts >= MIN_PARTS {
-        let parts = pair
-            .part_rows(parts)
+    if let Some((rows, pace)) = part_rows(config, crew, &pair) {
+        let parts = rows
             .into_iter()
             .map(|rows| NewPart {
                 data: pair.part_data(source, rows.clone()),
+                work: u64::try_from(pair.rows_flops(&rows)).unwrap_or(u64::MAX),
                 check: check_rows(rows),
             })
             .collect();
-        return Ok(NewTask::Split { data, parts });
+        return Ok(NewTask::Split { data, parts, pace });
     }
     let check = check_rows(0..pair.rows());
     Ok(NewTask::One { data, check })
@@ -159,18 +164,37 @@ pub(crate) fn rebuild_product_check(data: &SharedText, seed: u64) -> Option<Prod
     ProductCheck::from_text(pair.a_text(), pair.b_text(), seed).ok()
 }
 
-/// How many parts to split `pair` into: 0 when it is not split.
-fn part_count(config: &Config, workers_seen: usize, pair: &MatrixPair<'_>) -> usize {
-    let Some(min_flops) = config.split_min_flops else {
-        return 0;
-    };
+/// The row blocks to split `pair` into, with the pace of the crew they
+/// were sized for when its speeds were measured; `None` when `pair` is not
+/// split.
+fn part_rows(
+    config: &Config,
+    crew: &Crew,
+    pair: &MatrixPair<'_>,
+) -> Option<(Vec<Range<usize>>, Option<SplitPace>)> {
+    let min_flops = config.split_min_flops?;
     if pair.flops() < u128::from(min_flops) || config.max_parts < MIN_PARTS {
-        return 0;
+        return None;
     }
-    let parts = workers_seen
-        .clamp(MIN_PARTS, config.max_parts)
-        .min(pair.rows());
-    if parts >= MIN_PARTS { parts } else { 0 }
+    let planned = crew.plan(config.max_parts);
+    let workers = if config.equal_parts {
+        crew.len()
+    } else {
+        planned.speeds.len()
+    };
+    let parts = workers.clamp(MIN_PARTS, config.max_parts).min(pair.rows());
+    if parts < MIN_PARTS {
+        return None;
+    }
+    let weights = &planned.speeds;
+    if config.equal_parts || weights.len() != parts {
+        return Some((pair.part_rows(parts), None));
+    }
+    let pace = planned.measured.then(|| SplitPace {
+        rate: weights.iter().sum(),
+        fastest: weights[0],
+    });
+    Some((pair.weighted_part_rows(weights), pace))
 }
 
 #[cfg(test)]
@@ -193,8 +217,75 @@ mod tests {
     }
 
     fn try_plan(config: &Config, workers: usize, data: &str) -> Result<NewTask, BadTask> {
+        try_plan_for(config, &Crew::new(vec![None; workers]), data)
+    }
+
+    fn try_plan_for(config: &Config, crew: &Crew, data: &str) -> Result<NewTask, BadTask> {
         let submission = Submission::read(Bytes::copy_from_slice(data.as_bytes())).unwrap();
-        plan(config, workers, submission)
+        plan(config, crew, submission)
+    }
+
+    /// The rows of each part of a split task planned for `crew`, and its
+    /// pace.
+    fn split_rows(config: &Config, crew: &Crew, data: &str) -> (Vec<usize>, Option<SplitPace>) {
+        match try_plan_for(config, crew, data).unwrap() {
+            NewTask::Split { parts, pace, .. } => {
+                let rows = parts
+                    .iter()
+                    .map(|p| p.check.as_ref().unwrap().product().unwrap().rows().len())
+                    .collect();
+                (rows, pace)
+            }
+            other => panic!("not split: {other:?}"),
+        }
+    }
+
+    /// An integer n x n pair as task data.
+    fn square(n: usize) -> String {
+        let row = format!("[{}]", vec!["1"; n].join(","));
+        let m = format!("[{}]", vec![row; n].join(","));
+        format!(r#"{{"A":"{m}","B":"{m}"}}"#)
+    }
+
+    #[test]
+    fn parts_follow_measured_speeds_fastest_first() {
+        let config = config(Some(1));
+        let data = square(100);
+        // Measured 4 : 1: the fast worker's part is four times the slow one's.
+        let crew = Crew::new(vec![Some(1e9), Some(4e9)]);
+        let (rows, pace) = split_rows(&config, &crew, &data);
+        assert_eq!(rows, vec![80, 20]);
+        assert_eq!(
+            pace,
+            Some(SplitPace {
+                rate: 5e9,
+                fastest: 4e9
+            })
+        );
+        // Two fast and one slow.
+        let crew = Crew::new(vec![Some(4e9), Some(1e9), Some(4e9)]);
+        assert_eq!(split_rows(&config, &crew, &data).0, vec![45, 44, 11]);
+        // Not measured yet: equal parts, no pace.
+        let (rows, pace) = split_rows(&config, &Crew::new(vec![None, None]), &data);
+        assert_eq!((rows, pace), (vec![50, 50], None));
+        // A worker far slower than the fastest gets no part.
+        let crew = Crew::new(vec![Some(100e9), Some(1e9), Some(50e9)]);
+        assert_eq!(split_rows(&config, &crew, &data).0, vec![67, 33]);
+        // The old equal split, asked for.
+        let equal = Config {
+            equal_parts: true,
+            ..config.clone()
+        };
+        let crew = Crew::new(vec![Some(1e9), Some(4e9), Some(100e9)]);
+        assert_eq!(split_rows(&equal, &crew, &data), (vec![34, 33, 33], None));
+        // Every part's work is its rows' flops.
+        let NewTask::Split { parts, .. } =
+            try_plan_for(&config, &Crew::new(vec![Some(1e9), Some(4e9)]), &data).unwrap()
+        else {
+            panic!("not split");
+        };
+        assert_eq!(parts[0].work, 2 * 80 * 100 * 100);
+        assert_eq!(parts[1].work, 2 * 20 * 100 * 100);
     }
 
     /// `data` as submitted, as text.

@@ -65,7 +65,12 @@ impl TaskQueue {
     ) -> Result<Outcome, QueueError> {
         let task = self.tasks.get(&id).ok_or_else(|| self.missing(id))?;
         if task.status == TaskStatus::Completed {
-            return Ok(Outcome::AlreadyCompleted(task.view(id)));
+            let view = task.view(id);
+            if task.role(poster) == Role::Former {
+                // A copy that lost, or a lease that expired: late.
+                self.counters.late_results += 1;
+            }
+            return Ok(Outcome::AlreadyCompleted(view));
         }
         if task.cancelled {
             return Ok(Outcome::AlreadyFailed(task.view(id)));
@@ -128,8 +133,20 @@ impl TaskQueue {
         let stands = matches!(role, Role::Holder(_))
             || verified
             || (role == Role::Former && task.leases.is_empty());
+        // The holder's result measures its speed: the part's work over the
+        // time from its lease to now.
+        let measured = match (role, &answer) {
+            (Role::Holder(index), Answer::Result(_)) if task.work > 0 => {
+                let held = now.saturating_duration_since(task.leases[index].started_at);
+                Some(task.work as f64 / held.as_secs_f64())
+            }
+            _ => None,
+        };
         if stands {
             self.room_for(&answer, now, changes)?;
+            if let (Some(sample), Some(worker)) = (measured, worker.as_ref()) {
+                self.workers.learn_speed(client, worker, sample);
+            }
             let view = self.settle_answer(
                 id,
                 answer,

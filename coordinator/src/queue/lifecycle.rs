@@ -62,6 +62,10 @@ impl Outcome {
 pub(crate) enum NoLease {
     /// Nothing is pending (that this worker may take).
     NonePending,
+    /// Nothing is pending for this worker now, but after this long, if
+    /// nothing changes before, a backup copy of a part may be worth handing
+    /// it, or a part held back for faster workers may be its.
+    NotYet(Duration),
     /// The worker is benched after repeated rejected results, or it is
     /// unproven and its address is.
     Benched,
@@ -92,7 +96,9 @@ impl TaskQueue {
     ) -> Result<TaskId, QueueError> {
         match task {
             NewTask::One { data, check } => self.submit_one(data, check, now, changes),
-            NewTask::Split { data, parts } => self.submit_split(data, parts, now, changes),
+            NewTask::Split { data, parts, pace } => {
+                self.submit_split(data, parts, pace, now, changes)
+            }
         }
     }
 
@@ -139,6 +145,8 @@ impl TaskQueue {
             Err(HeldBack::LeaseCap) => return Err(NoLease::LeaseCap),
         };
         let mut passed = Vec::new();
+        // How long until a part held back from this worker is its to take.
+        let mut held_back: Option<Duration> = None;
         let found = loop {
             let Some(id) = self.pending.pop_front() else {
                 break None;
@@ -150,7 +158,16 @@ impl TaskQueue {
                 continue; // leased, completed, or out of attempts while queued
             }
             if task.takeable_by(client) {
-                break Some(id);
+                // A part of a split task sized by speeds: the one that
+                // fits this worker, or none while faster ones may take it.
+                match self.fitting_part(id, client, worker, now) {
+                    Ok(pick) if pick == id => break Some(id),
+                    Ok(pick) => {
+                        passed.push(id);
+                        break Some(pick);
+                    }
+                    Err(left) => held_back = Some(held_back.map_or(left, |h| h.min(left))),
+                }
             }
             passed.push(id);
             if passed.len() >= SKIP_LIMIT {
@@ -163,28 +180,56 @@ impl TaskQueue {
             tokened: asker.tokened,
             probation,
         };
-        let lease = found.and_then(|id| self.hand_out(id, holder, now, changes));
         for id in passed.into_iter().rev() {
             self.pending.push_front(id);
         }
-        lease.ok_or(NoLease::NonePending)
+        if let Some(id) = found {
+            return self
+                .hand_out(id, holder, false, now, changes)
+                .ok_or(NoLease::NonePending);
+        }
+        if probation || !self.limits.by_speed {
+            return Err(NoLease::NonePending);
+        }
+        match self.backup_for(client, worker, now) {
+            Ok(id) => self
+                .hand_out(id, holder, true, now, changes)
+                .ok_or(NoLease::NonePending),
+            Err(due) => match (due, held_back) {
+                (Some(a), Some(b)) => Err(NoLease::NotYet(a.min(b))),
+                (Some(left), None) | (None, Some(left)) => Err(NoLease::NotYet(left)),
+                (None, None) => Err(NoLease::NonePending),
+            },
+        }
     }
 
-    /// Leases task `id` to `holder`.
+    /// Leases task `id` to `holder`; a `backup` copy of a part another
+    /// worker holds counts no attempt.
     fn hand_out(
         &mut self,
         id: TaskId,
         holder: Holder,
+        backup: bool,
         now: Instant,
         changes: &mut Changes,
     ) -> Option<Lease> {
         let expires_at = now + self.limits.lease;
         let task = self.tasks.get_mut(&id)?;
-        task.attempts += 1;
+        if backup {
+            task.backed_up = true;
+            self.counters.backups += 1;
+        } else {
+            task.attempts += 1;
+        }
         task.lease_generation += 1;
         let number = task.lease_generation;
         let (client, probation, worker) = (holder.client, holder.probation, holder.worker.clone());
-        task.leases.push(LiveLease { number, holder });
+        task.leases.push(LiveLease {
+            number,
+            holder,
+            started_at: now,
+            backup,
+        });
         task.leased_by = Some(worker.clone());
         let was = task.status;
         task.status = TaskStatus::Processing;
@@ -227,14 +272,19 @@ impl TaskQueue {
 
     /// Ends the live lease at `index` of task `id` without an answer that
     /// settles the task: the holder's address holds one lease less, and
-    /// the holder is remembered as the task's last one. Returns the holder
-    /// and the lease's number.
+    /// the holder is remembered as the task's last one. A backup copy,
+    /// which counted no attempt when it was handed out, counts one now, as
+    /// every lease that ends unanswered does (given back or rejected, the
+    /// caller gives it back). Returns the holder and the lease's number.
     pub(super) fn end_lease(&mut self, id: TaskId, index: usize) -> Option<(Holder, u64)> {
         let task = self.tasks.get_mut(&id)?;
         if index >= task.leases.len() {
             return None;
         }
         let lease = task.leases.remove(index);
+        if lease.backup {
+            task.attempts += 1;
+        }
         task.last_holder = Some(lease.holder.clone());
         task.leased_by = task.leases.last().map(|l| l.holder.worker.clone());
         self.workers
@@ -429,11 +479,36 @@ impl TaskQueue {
         task.status = to;
         task.result = result;
         task.last_error = error;
+        let work = if to == TaskStatus::Completed {
+            task.work
+        } else {
+            0
+        };
+        // When the copy of the credited worker started, if it was live.
+        let winner_started = task
+            .leases
+            .iter()
+            .find(|l| worker.is_some_and(|w| *w == l.holder.worker))
+            .map(|l| l.started_at);
+        let mut lost_copy = false;
         for lease in task.leases.drain(..) {
             self.workers
                 .lease_ended(lease.holder.client, lease.holder.probation);
-            // Its holder's later answer is a former holder's.
-            task.last_holder = Some(lease.holder);
+            let lost = worker.is_some_and(|w| *w != lease.holder.worker);
+            let straggled = winner_started.is_some_and(|started| lease.started_at <= started);
+            if lost && straggled && work > 0 {
+                // A copy started after this one won: this holder is at
+                // most this fast.
+                let held = now.saturating_duration_since(lease.started_at);
+                self.workers
+                    .censor_speed(lease.holder.client, &lease.holder.worker, work, held);
+            }
+            // Its holder's later answer is a former holder's (of a copy
+            // that lost, when there was one: the winner answered).
+            if lost || !lost_copy {
+                task.last_holder = Some(lease.holder);
+            }
+            lost_copy |= lost;
         }
         task.provisional = None;
         task.votes = Vec::new();

@@ -21,7 +21,11 @@
 //! - `table`: the sharded table of tasks.
 //! - `split_tasks`: split tasks and their parts: a split task completes
 //!   when its last part does, with the parts' results joined.
-//! - `workers`: workers seen, their rejections, bench and release pause.
+//! - `workers`: workers seen, their speeds, rejections, bench and release
+//!   pause.
+//! - `speed`: measured speeds and the rules built on them: parts sized by
+//!   speed, parts handed to the workers they fit, backup copies of parts
+//!   whose holders straggle.
 //! - `change`: the change record.
 //!
 //! # Complexity
@@ -43,6 +47,7 @@ mod client;
 mod lifecycle;
 mod quorum;
 mod restore;
+mod speed;
 mod split_tasks;
 mod table;
 mod task;
@@ -60,6 +65,7 @@ pub(crate) use client::Poster;
 pub use client::{Asker, ClientKey};
 pub(crate) use lifecycle::{NoLease, Outcome};
 pub(crate) use restore::{RestoredFinish, RestoredKind, RestoredOutcome, RestoredTask};
+pub(crate) use speed::{Crew, SplitPace};
 pub(crate) use split_tasks::NewPart;
 pub(crate) use split_tasks::assemble;
 pub(crate) use task::FIRST_PART_ID;
@@ -93,6 +99,10 @@ pub(crate) struct QueueLimits {
     /// Bytes counted for each task held on top of its text: what the
     /// queue's own records of it take ([`TASK_OVERHEAD_BYTES`]).
     pub task_overhead_bytes: usize,
+    /// Whether parts go to workers by their measured speeds, with backup
+    /// copies of straggling parts (`speed`); `false` hands parts out in
+    /// order, one copy each (the equal split of `--equal-parts`).
+    pub by_speed: bool,
 }
 
 /// A finished task is kept at least this long (or its keep time, if
@@ -189,6 +199,9 @@ pub(crate) enum NewTask {
         data: SharedText,
         /// The parts, in row order.
         parts: Vec<NewPart>,
+        /// The crew its parts were sized for, when its speeds were
+        /// measured.
+        pace: Option<SplitPace>,
     },
 }
 
@@ -234,6 +247,12 @@ pub struct Stats {
     pub held_bytes: u64,
     /// Workers seen within [`WORKER_SEEN_WINDOW`], sorted by id.
     pub workers: Vec<WorkerStats>,
+    /// Backup copies of parts handed out.
+    pub backups: u64,
+    /// Results for tasks already completed, from workers that held them
+    /// (the losing copy of a backed-up part, a lease that expired): taken
+    /// and ignored.
+    pub late_results: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -254,6 +273,8 @@ struct Counters {
     pending: u64,
     processing: u64,
     rejected: u64,
+    backups: u64,
+    late_results: u64,
 }
 
 impl Counters {
@@ -290,6 +311,9 @@ pub(crate) struct TaskQueue {
     /// The ids reserved in a store; `None` when every id may be used (no
     /// store to reserve them in).
     ids: Option<IdWindow>,
+    /// Split tasks in submission order, that may still be open (finished
+    /// ones are skipped when met): where backup copies are looked for.
+    open_splits: VecDeque<TaskId>,
 }
 
 impl TaskQueue {
@@ -307,6 +331,7 @@ impl TaskQueue {
             counters: Counters::default(),
             workers: Workers::new(policy),
             ids: None,
+            open_splits: VecDeque::new(),
         }
     }
 
@@ -369,7 +394,10 @@ impl TaskQueue {
     }
 
     /// The check a result for task `id` must pass, if it has one and is not
-    /// completed yet (a result for a completed task changes nothing).
+    /// completed yet (a result for a completed task changes nothing), or is
+    /// a part with a backup copy: the losing copy's late result is checked
+    /// too, so that a wrong one is rejected and counted against its worker
+    /// like any other.
     ///
     /// # Errors
     ///
@@ -379,13 +407,20 @@ impl TaskQueue {
         Ok(task
             .check
             .clone()
-            .filter(|_| task.status != TaskStatus::Completed))
+            .filter(|_| task.status != TaskStatus::Completed || task.backed_up))
     }
 
     /// Workers seen within [`WORKER_SEEN_WINDOW`] (as of the last tick,
     /// which forgets the others), plus benched ones.
+    #[cfg(test)]
     pub(crate) fn workers_seen(&self) -> usize {
         self.workers.len()
+    }
+
+    /// The workers likely to take the parts of a task submitted at `now`,
+    /// with their measured speeds. O(workers tracked).
+    pub(crate) fn crew(&self, now: Instant) -> Crew {
+        self.workers.crew(now)
     }
 
     /// Whether `worker` of `client` is benched at `now`.
@@ -416,6 +451,8 @@ impl TaskQueue {
             held_tasks: self.tasks.len() as u64,
             held_bytes: self.held_bytes as u64,
             workers: self.workers.stats(now),
+            backups: self.counters.backups,
+            late_results: self.counters.late_results,
         }
     }
 

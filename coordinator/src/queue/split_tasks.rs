@@ -11,9 +11,11 @@
 //! Every operation here is O(parts).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::change::{Change, Changes};
+use super::client::ClientKey;
+use super::speed::{Pace, SplitPace, backup_due_in, backup_gain, pick_part};
 use super::task::{PartPlace, PartRef, PartView, PartsProgress, Task, TaskId, TaskStatus};
 use super::workers::WorkerId;
 use super::{QueueError, TaskQueue};
@@ -27,6 +29,9 @@ pub(crate) struct NewPart {
     pub data: SharedText,
     /// The check of the part's results.
     pub check: Option<TaskCheck>,
+    /// Its floating-point operations (0 when not known): what its workers'
+    /// speeds are measured by and its size is weighed by.
+    pub work: u64,
 }
 
 /// A split task's parts and their results.
@@ -39,6 +44,8 @@ pub(super) struct SplitState {
     /// the split task is assembled; this says who computed them).
     done_by: Vec<Option<WorkerId>>,
     done: usize,
+    /// How its parts were sized, when by measured speeds.
+    pace: Option<Pace>,
 }
 
 impl SplitState {
@@ -52,6 +59,7 @@ impl SplitState {
             parts,
             results,
             done,
+            pace: None,
         }
     }
 
@@ -88,6 +96,7 @@ impl TaskQueue {
         &mut self,
         data: SharedText,
         parts: Vec<NewPart>,
+        pace: Option<SplitPace>,
         now: Instant,
         changes: &mut Changes,
     ) -> Result<TaskId, QueueError> {
@@ -102,6 +111,12 @@ impl TaskQueue {
         let mut split = Task::new(data.clone(), None);
         split.status = TaskStatus::Processing;
         let first_part = self.next_part_id;
+        let work: u64 = parts.iter().map(|p| p.work).fold(0, u64::saturating_add);
+        let pace = pace.filter(|p| p.rate > 0.0 && work > 0).map(|p| Pace {
+            planned_secs: work as f64 / p.rate,
+            fastest: p.fastest,
+            submitted_at: now,
+        });
         split.split = Some(Box::new(SplitState {
             parts: (0..parts.len() as u64)
                 .map(|k| TaskId(first_part - k))
@@ -109,8 +124,10 @@ impl TaskQueue {
             results: vec![None; parts.len()],
             done_by: vec![None; parts.len()],
             done: 0,
+            pace,
         }));
         let split_id = self.insert(split);
+        self.open_splits.push_back(split_id);
         self.counters.processing += 1;
         changes.push(Change::SplitSubmitted {
             id: split_id,
@@ -119,6 +136,7 @@ impl TaskQueue {
         });
         for (index, spec) in parts.into_iter().enumerate() {
             let mut part = Task::new(spec.data.clone(), spec.check.clone());
+            part.work = spec.work;
             part.part_of = Some(PartRef {
                 split: split_id,
                 index,
@@ -221,14 +239,16 @@ impl TaskQueue {
 
     /// Removes the completed `parts` of an assembled split task (their
     /// results live on in its product; stale entries in the queues are
-    /// skipped when met, as for evicted tasks). A late answer for one of
-    /// them is then told the task expired.
+    /// skipped when met, as for evicted tasks), except those with a backup
+    /// copy. A late answer for a removed one is then told the task expired.
     fn drop_completed_parts(&mut self, parts: &[TaskId], changes: &mut Changes) {
         for &part in parts {
             let completed = self
                 .tasks
                 .get(&part)
-                .is_some_and(|task| task.status == TaskStatus::Completed);
+                // A part with a backup copy is kept for its keep time, so
+                // that the other copy's late answer is known as such.
+                .is_some_and(|task| task.status == TaskStatus::Completed && !task.backed_up);
             if completed && self.drop_task(part).is_some() {
                 changes.push(Change::Evicted { id: part });
             }
@@ -273,7 +293,140 @@ impl TaskQueue {
     }
 }
 
+/// A worker looking for a backup copy looks at this many open split tasks
+/// at most (the oldest first).
+const BACKUP_SCAN_SPLITS: usize = 4;
+
+/// ... among this many entries at most of the list of split tasks that may
+/// be open (finished ones are skipped).
+const BACKUP_SCAN_ENTRIES: usize = 64;
+
 impl TaskQueue {
+    /// The part `worker` of `client` should take when pending task `id` is
+    /// the first it may take: `id` itself, unless `id` is a part of a split
+    /// task sized by measured speeds, then the pending part of it that fits
+    /// the worker's speed, or none for the time faster workers may still
+    /// take them (`Err`, [`super::speed::pick_part`]). O(parts).
+    pub(super) fn fitting_part(
+        &self,
+        id: TaskId,
+        client: ClientKey,
+        worker: &WorkerId,
+        now: Instant,
+    ) -> Result<TaskId, Duration> {
+        if !self.limits.by_speed {
+            return Ok(id);
+        }
+        let Some(part_of) = self.tasks.get(&id).and_then(|task| task.part_of) else {
+            return Ok(id);
+        };
+        let Some(state) = self
+            .tasks
+            .get(&part_of.split)
+            .and_then(|task| task.split.as_deref())
+        else {
+            return Ok(id);
+        };
+        let Some(pace) = state.pace else {
+            return Ok(id);
+        };
+        let pending: Vec<(usize, u64)> = state
+            .parts
+            .iter()
+            .enumerate()
+            .filter_map(|(index, part)| {
+                let task = self.tasks.get(part)?;
+                let open = task.status == TaskStatus::Pending
+                    && task.wants_lease()
+                    && task.attempts < self.attempt_limit(task)
+                    && task.takeable_by(client);
+                open.then_some((index, task.work))
+            })
+            .collect();
+        let speed = self.workers.speed(client, worker);
+        match pick_part(&pending, speed, pace, now) {
+            Ok(index) => Ok(state.parts[index]),
+            Err(left) if left.is_zero() => Ok(id),
+            Err(left) => Err(left),
+        }
+    }
+
+    /// The part of an open split task whose backup copy `worker` of
+    /// `client` should compute now: of the oldest open split tasks with no
+    /// part left pending, the part held by one other worker that the asker
+    /// is expected to finish soonest before its holder
+    /// ([`super::speed::backup_gain`]). Otherwise, when such a copy may
+    /// become worth it if nothing changes: how long until then.
+    /// O(parts of [`BACKUP_SCAN_SPLITS`] split tasks, among
+    /// [`BACKUP_SCAN_ENTRIES`]).
+    pub(super) fn backup_for(
+        &mut self,
+        client: ClientKey,
+        worker: &WorkerId,
+        now: Instant,
+    ) -> Result<TaskId, Option<Duration>> {
+        while let Some(split) = self.open_splits.front() {
+            let open = self
+                .tasks
+                .get(split)
+                .is_some_and(|task| !task.status.is_finished());
+            if open {
+                break;
+            }
+            self.open_splits.pop_front();
+        }
+        let asker = self.workers.speed(client, worker);
+        if asker.is_none() {
+            return Err(None);
+        }
+        let mut best: Option<(Duration, TaskId)> = None;
+        let mut due: Option<Duration> = None;
+        let open = self
+            .open_splits
+            .iter()
+            .take(BACKUP_SCAN_ENTRIES)
+            .filter_map(|split| self.tasks.get(split))
+            .filter(|task| !task.status.is_finished())
+            .take(BACKUP_SCAN_SPLITS);
+        for split in open {
+            let Some(state) = split.split.as_deref() else {
+                continue;
+            };
+            let parts: Vec<&Task> = state
+                .parts
+                .iter()
+                .filter_map(|part| self.tasks.get(part))
+                .collect();
+            if parts.iter().any(|part| part.status == TaskStatus::Pending) {
+                continue; // not near its end yet
+            }
+            for (part, id) in parts.iter().zip(&state.parts) {
+                let [lease] = part.leases.as_slice() else {
+                    continue;
+                };
+                if part.backed_up || part.work == 0 || part.quorum().is_some() {
+                    continue;
+                }
+                let holder = &lease.holder;
+                if holder.worker == *worker && holder.client == client {
+                    continue;
+                }
+                let held = now.saturating_duration_since(lease.started_at);
+                let holder_speed = self.workers.speed(holder.client, &holder.worker);
+                match backup_gain(part.work, asker, holder_speed, held) {
+                    Some(gain) if best.is_none_or(|(g, _)| gain > g) => best = Some((gain, *id)),
+                    Some(_) => {}
+                    None => {
+                        if let Some(left) = backup_due_in(part.work, asker, holder_speed, held) {
+                            due = Some(due.map_or(left, |d| d.min(left)));
+                        }
+                    }
+                }
+            }
+        }
+        best.map(|(_, id)| id).ok_or(due)
+    }
+
     /// Where part `part_of` sits in its split task, for a lease; `None` when
     /// the split task is gone.
     pub(super) fn part_place(&self, part_of: PartRef) -> Option<PartPlace> {

@@ -180,6 +180,11 @@ pub(super) struct LiveLease {
     pub(super) number: u64,
     /// Who holds it.
     pub(super) holder: Holder,
+    /// When it was handed out.
+    pub(super) started_at: Instant,
+    /// Whether it is a backup copy of a part another worker holds (it
+    /// counts an attempt only if it ends unanswered).
+    pub(super) backup: bool,
 }
 
 /// Who holds (or held) a lease.
@@ -273,6 +278,12 @@ pub(super) struct Task {
     pub(super) provisional: Option<Box<Provisional>>,
     /// A replicated task's answers so far.
     pub(super) votes: Vec<Vote>,
+    /// For a part: its floating-point operations (0 when not known), what
+    /// its workers' speeds are measured by.
+    pub(super) work: u64,
+    /// For a part: whether a backup copy of it was handed out (one at
+    /// most).
+    pub(super) backed_up: bool,
 }
 
 impl Task {
@@ -295,6 +306,8 @@ impl Task {
             cancelled: false,
             provisional: None,
             votes: Vec::new(),
+            work: 0,
+            backed_up: false,
         }
     }
 

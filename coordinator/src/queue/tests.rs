@@ -81,6 +81,7 @@ impl Harness {
         let task = NewTask::Split {
             data: data.into(),
             parts,
+            pace: None,
         };
         self.record(|q, c| q.submit(task, now, c)).0
     }
@@ -348,6 +349,7 @@ fn limits() -> QueueLimits {
         max_held_bytes: 1 << 20,
         keep_finished: KEEP,
         task_overhead_bytes: 0,
+        by_speed: true,
     }
 }
 
@@ -909,6 +911,7 @@ mod split {
             max_held_bytes: 1 << 20,
             keep_finished: Duration::from_secs(3600),
             task_overhead_bytes: 0,
+            by_speed: true,
         })
     }
 
@@ -922,6 +925,7 @@ mod split {
             .map(|t| NewPart {
                 data: SharedText::from(*t),
                 check: None,
+                work: 0,
             })
             .collect()
     }
@@ -937,6 +941,7 @@ mod split {
             .map(|rows| NewPart {
                 data: pair.part_data(&source, rows),
                 check: None,
+                work: 0,
             })
             .collect();
         let mut q = queue();
@@ -1336,3 +1341,4 @@ mod split {
 mod holders;
 mod replicas;
 mod room;
+mod stragglers;

@@ -1,6 +1,6 @@
 //! What the queue knows of workers: when each was last seen, what it
-//! finished, its rejected results and bench time, and its pause after
-//! giving a task back.
+//! finished, how fast it computes (`speed`), its rejected results and
+//! bench time, and its pause after giving a task back.
 //!
 //! Workers name themselves (`workerId`), and a hostile client can give
 //! itself a fresh id for every request, so a worker is tracked by its id
@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::client::ClientKey;
+use super::speed::{Crew, Speed};
 
 /// How long a worker counts as "seen recently" in [`super::Stats`].
 pub const WORKER_SEEN_WINDOW: Duration = Duration::from_secs(60);
@@ -149,6 +150,9 @@ pub struct WorkerStats {
     pub benched_for: Option<Duration>,
     /// Time since it last asked for a task or posted an answer.
     pub last_seen_ago: Duration,
+    /// Its measured speed, smoothed, in floating-point operations per
+    /// second of wall time from lease to accepted result.
+    pub flops_per_sec: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -165,6 +169,8 @@ struct WorkerRecord {
     /// Whether a result of it was verified right: it keeps working when
     /// its address is held back for another worker's wrong results.
     proven: bool,
+    /// Its measured speed.
+    speed: Option<Speed>,
 }
 
 impl WorkerRecord {
@@ -178,6 +184,7 @@ impl WorkerRecord {
             benched_until: None,
             released_at: None,
             proven: false,
+            speed: None,
         }
     }
 }
@@ -457,8 +464,50 @@ impl Workers {
         });
     }
 
+    /// The measured speed of `worker` of `client`.
+    pub(super) fn speed(&self, client: ClientKey, worker: &WorkerId) -> Option<Speed> {
+        self.record(client, worker)?.speed
+    }
+
+    /// Takes a measurement of `sample` flops per second into the speed of
+    /// `worker` of `client`.
+    pub(super) fn learn_speed(&mut self, client: ClientKey, worker: &WorkerId, sample: f64) {
+        if let Some(record) = self.record_mut(client, worker) {
+            record.speed = Speed::learn(record.speed, sample);
+        }
+    }
+
+    /// Notes that `worker` of `client` held `work` flops for `held` and
+    /// another worker's copy finished first ([`Speed::censor`]).
+    pub(super) fn censor_speed(
+        &mut self,
+        client: ClientKey,
+        worker: &WorkerId,
+        work: u64,
+        held: Duration,
+    ) {
+        if let Some(record) = self.record_mut(client, worker) {
+            record.speed = Speed::censor(record.speed, work, held);
+        }
+    }
+
+    /// The workers likely to take parts of a task submitted at `now`: seen
+    /// within [`WORKER_SEEN_WINDOW`] and not benched, with their speeds.
+    /// O(workers tracked).
+    pub(super) fn crew(&self, now: Instant) -> Crew {
+        Crew::new(
+            self.records
+                .values()
+                .filter(|r| now.saturating_duration_since(r.last_seen) < WORKER_SEEN_WINDOW)
+                .filter(|r| r.benched_until.is_none_or(|until| until <= now))
+                .map(|r| r.speed.map(|s| s.flops_per_sec))
+                .collect(),
+        )
+    }
+
     /// Workers tracked (seen within the window as of the last tick, plus
     /// benched ones).
+    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.records.len()
     }
@@ -486,6 +535,7 @@ impl Workers {
                         .benched_until
                         .map(|until| until.saturating_duration_since(now))
                         .filter(|left| !left.is_zero()),
+                    flops_per_sec: record.speed.map(|s| s.flops_per_sec.round() as u64),
                 })
             })
             .collect();

@@ -43,6 +43,17 @@ impl AppState {
                 }
                 Err(NoLease::Paused(left)) => Some(left),
                 Err(NoLease::NonePending) => None,
+                Err(NoLease::NotYet(left)) => {
+                    // A backup copy may become worth handing out: look
+                    // again then, or when a task arrives.
+                    let now = tokio::time::Instant::now();
+                    if now >= deadline || self.is_shutting_down() {
+                        return None;
+                    }
+                    let until = (now + left).min(deadline);
+                    woken = tokio::time::timeout_at(until, notified).await.is_ok();
+                    continue;
+                }
             };
             if let Some(left) = paused {
                 // The worker just gave a task back: this poll may be one its

@@ -25,15 +25,14 @@ impl AppState {
     /// [`UseCaseError::Queue`] when the queue is full.
     pub async fn submit(&self, body: Bytes) -> Result<TaskId, UseCaseError> {
         let body = own_small(body);
-        let workers_seen = self.queue().workers_seen();
+        let crew = self.queue().crew(Instant::now());
         let state = self.clone();
         let (task, cost) = run_sized(body.len(), move || {
             let bytes = body.len();
             let (submission, read) = Spent::measure(bytes, || Submission::read(body));
             let submission = submission?;
-            let (task, plan) = Spent::measure(bytes, || {
-                plan::plan(state.config(), workers_seen, submission)
-            });
+            let (task, plan) =
+                Spent::measure(bytes, || plan::plan(state.config(), &crew, submission));
             let task = task?;
             let cost = Cost {
                 read: Some(read),
