@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 use super::layout::Op;
@@ -79,31 +79,52 @@ impl Engine {
     /// [`StoreError::Engine`] when the write or the sync fails (a full
     /// disk, say); nothing of the batch is then kept.
     pub(super) fn apply(&mut self, ops: &[Op]) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(engine_error)?;
-        {
-            let mut put = tx
-                .prepare_cached("INSERT OR REPLACE INTO kv (k, v) VALUES (?1, ?2)")
-                .map_err(engine_error)?;
-            let mut delete = tx
-                .prepare_cached("DELETE FROM kv WHERE k >= ?1 AND k < ?2")
-                .map_err(engine_error)?;
-            for op in ops {
-                match op {
-                    Op::Put(key, value) => put.execute(params![key, value.as_ref()]),
-                    Op::DeleteTask(id) => {
-                        let start = id.0.to_be_bytes();
-                        let end = id.0.saturating_add(1).to_be_bytes();
-                        delete.execute(params![&start[..], &end[..]])
-                    }
-                }
-                .map_err(engine_error)?;
+        // The statements are prepared once and kept: parsing `BEGIN`,
+        // `COMMIT` and the pragma for every batch cost as much as a small
+        // batch's writes.
+        self.run_cached("BEGIN IMMEDIATE")?;
+        let written = self.write(ops).and_then(|()| self.run_cached("COMMIT"));
+        if let Err(error) = written {
+            if !self.conn.is_autocommit() {
+                // Nothing of the batch is kept.
+                let _ = self.conn.execute_batch("ROLLBACK");
             }
+            return Err(error);
         }
-        tx.commit().map_err(engine_error)?;
         self.give_back_free_pages(FREE_PAGES_KEPT)
+    }
+
+    /// Runs the statement `sql`, which returns no rows, prepared once.
+    fn run_cached(&self, sql: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.execute([]))
+            .map(drop)
+            .map_err(engine_error)
+    }
+
+    /// Writes `ops` in order inside the open transaction.
+    fn write(&self, ops: &[Op]) -> Result<(), StoreError> {
+        let mut put = self
+            .conn
+            .prepare_cached("INSERT OR REPLACE INTO kv (k, v) VALUES (?1, ?2)")
+            .map_err(engine_error)?;
+        let mut delete = self
+            .conn
+            .prepare_cached("DELETE FROM kv WHERE k >= ?1 AND k < ?2")
+            .map_err(engine_error)?;
+        for op in ops {
+            match op {
+                Op::Put(key, value) => put.execute(params![key, value.as_ref()]),
+                Op::DeleteTask(id) => {
+                    let start = id.0.to_be_bytes();
+                    let end = id.0.saturating_add(1).to_be_bytes();
+                    delete.execute(params![&start[..], &end[..]])
+                }
+            }
+            .map_err(engine_error)?;
+        }
+        Ok(())
     }
 
     /// Gives free pages back to the file system once more than `kept` are
@@ -111,7 +132,8 @@ impl Engine {
     fn give_back_free_pages(&self, kept: i64) -> Result<(), StoreError> {
         let free: i64 = self
             .conn
-            .query_row("PRAGMA freelist_count", [], |row| row.get(0))
+            .prepare_cached("PRAGMA freelist_count")
+            .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
             .map_err(engine_error)?;
         if free <= kept {
             return Ok(());
