@@ -66,6 +66,7 @@ mod plan;
 mod queue;
 mod rate_limit;
 mod request_body;
+mod request_decoding;
 pub mod server;
 mod shared_text;
 pub mod state;
@@ -78,12 +79,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
+use axum::{Extension, Router};
 use tokio::net::TcpListener;
 
-pub use api::ApiError;
+pub use api::{ApiError, OPERAND_CACHE_ENTRIES};
 pub use check::{MAX_ELEMENT_TEXT_BYTES, Quorum};
 pub use client_addr::ClientAddr;
 pub use config::Config;
@@ -99,7 +100,9 @@ pub use store::{StoreError, StoreStats, SyncPolicy, Totals};
 use body_budget::BodyBudget;
 use rate_limit::RateLimit;
 use request_body::{BodyLimits, Pace};
+use request_decoding::Decoding;
 use static_files::StaticFiles;
+use tower_http::compression::CompressionLayer;
 
 /// Builds every route: the API, static files as the fallback, the body
 /// limit, budget and pace, the rate limit per address (when configured),
@@ -129,8 +132,17 @@ pub fn app(config: Config, state: AppState) -> Router {
     if metrics.is_enabled() {
         router = router.layer(metrics::TrackRequests::new(metrics));
     }
+    let decoding = Decoding {
+        max_body_bytes: config.max_body_bytes,
+        enabled: !edge.plain_wire,
+    };
     router = router
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(Extension(Arc::new(api::OperandCache::default())))
+        .layer(middleware::from_fn_with_state(
+            decoding,
+            request_decoding::decode_bodies,
+        ))
         .layer(middleware::from_fn_with_state(
             bodies,
             request_body::meter_bodies,
@@ -140,6 +152,10 @@ pub fn app(config: Config, state: AppState) -> Router {
             limit,
             rate_limit::limit_rate,
         ));
+    }
+    if !edge.plain_wire {
+        // Only for clients that ask (`Accept-Encoding`); zstd when offered.
+        router = router.layer(CompressionLayer::new());
     }
     router
         .layer(middleware::from_fn(headers::contract_headers))
