@@ -20,12 +20,17 @@
 //!   `headers` (CORS and cross-origin isolation on every answer,
 //!   `OPTIONS`), [`body_budget`] (bytes of request bodies being received,
 //!   in total and per address), `request_body` (bodies refused, metered
-//!   and timed as they arrive), `rate_limit` (requests per second per
+//!   and timed as they arrive), `request_decoding` (gzip request bodies
+//!   inflated as they arrive, held to the body limit), `rate_limit`
+//!   (requests per second per
 //!   address), [`forwarded`] (the client behind a trusted proxy),
 //!   `static_files` (the
 //!   `webserver/` folder, without path traversal), and `api` (routes and
 //!   handlers that parse a request, call one use case, and write the
-//!   answer, errors as `{"error":"..."}`). [`client_addr`] names the
+//!   answer, errors as `{"error":"..."}`; a split task's shared operand
+//!   by content address for workers that ask). Answers are compressed
+//!   for clients that send `Accept-Encoding` (tower-http's
+//!   `CompressionLayer`), unless `--plain-wire`. [`client_addr`] names the
 //!   client a request comes from ([`ClientAddr`], a request extension),
 //!   for limits that key on it.
 //! - Use cases: [`state`], where [`AppState`] is the only door to the task
