@@ -107,7 +107,7 @@ use rate_limit::RateLimit;
 use request_body::{BodyLimits, Pace};
 use request_decoding::Decoding;
 use static_files::StaticFiles;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 /// Builds every route: the API, static files as the fallback, the body
 /// limit, budget and pace, the rate limit per address (when configured),
@@ -159,8 +159,18 @@ pub fn app(config: Config, state: AppState) -> Router {
         ));
     }
     if !edge.plain_wire {
-        // Only for clients that ask (`Accept-Encoding`); zstd when offered.
-        router = router.layer(CompressionLayer::new());
+        // Only for clients that ask (`Accept-Encoding`). zstd (at its
+        // default level) when it is offered, as browsers do: it writes
+        // 28 MB of matrix text in about 0.25 s, to 39%. Else gzip at level
+        // 4: 0.6 s to 38% (level 6 took 4.2 s for 37%, level 1 gives 63%).
+        // An answer the inner layer compressed is left as it is.
+        router = router
+            .layer(CompressionLayer::new().no_gzip())
+            .layer(
+                CompressionLayer::new()
+                    .no_zstd()
+                    .quality(CompressionLevel::Precise(4)),
+            );
     }
     router
         .layer(middleware::from_fn(headers::contract_headers))

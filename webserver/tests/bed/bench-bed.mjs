@@ -1,6 +1,8 @@
 // The benchmark on the test bed (bed.sh sets the bed up and runs this in the main
 // app's client namespace, xbed-client): n x n integer products submitted by the
-// client, computed by headless Chromium worker pages on 1 to 3 worker hosts, with
+// client (a Chromium page there, through the pages' own coordinator-client.js, as
+// the main app does), computed by headless Chromium worker pages on 1 to 3 worker
+// hosts, with
 // the wire as the pages used it before ("plain": the coordinator runs with
 // --plain-wire, the pages with wire=plain) and with the byte savings ("lean":
 // compressed answers and uploads, a split task's B fetched once by its content
@@ -17,7 +19,8 @@
 //
 // Figures of a run:
 //   total      the client's POST task sent -> the product read in full
-//   upload     the client's POST task round trip (upload, reading and splitting)
+//   upload     the client's POST task round trip (compressing, upload, reading and
+//              splitting)
 //   parts      worker pages: downloading their parts' data (and B once by address)
 //   compute    worker pages: time in the wasm kernel
 //   products   worker pages: posting the products (upload + the coordinator's check)
@@ -34,13 +37,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { promisify } from 'node:util';
 import { execFileSync } from 'node:child_process';
-import { gzip as gzipCallback } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { ROOT, danaText, nativeProducts, randomIntMatrix, seededRandom, waitFor } from '../helpers.mjs';
 
-const gzip = promisify(gzipCallback);
 const BED = path.join(ROOT, 'webserver', 'tests', 'bed', 'bed.sh');
 const COORDINATOR_BIN = process.env.COORDINATOR_BIN || path.join(ROOT, 'target', 'release', 'coordinator');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -107,20 +107,20 @@ async function startCoordinator(mode) {
   };
 }
 
-/** One Chromium per worker host, in the host's namespace (through a wrapper). */
-async function launchHosts(count, scratch) {
+/** One Chromium per host named, each in the host's namespace (through a wrapper). */
+async function launchHosts(names, scratch) {
   const hosts = [];
-  for (let i = 1; i <= count; i += 1) {
-    const wrapper = path.join(scratch, `chromium-w${i}`);
-    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec xbed-w${i} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
-    const context = await chromium.launchPersistentContext(path.join(scratch, `profile-w${i}`), {
+  for (const name of names) {
+    const wrapper = path.join(scratch, `chromium-${name}`);
+    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec xbed-${name} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+    const context = await chromium.launchPersistentContext(path.join(scratch, `profile-${name}`), {
       executablePath: wrapper,
       headless: true,
       timeout: 60000,
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run',
         '--disable-component-update', '--disable-sync', '--disk-cache-size=536870912'],
     });
-    hosts.push({ name: `w${i}`, context });
+    hosts.push({ name, context });
   }
   return hosts;
 }
@@ -186,40 +186,54 @@ function longestCheckMs(output) {
   return checks.length ? Math.max(...checks) : null;
 }
 
-async function runOnce({ profile, n, hosts, mode, data, expected, browsers }) {
+/**
+ * The main app's side of one product, in a page of the client host: submits `data`
+ * through coordinator-client.js (gzip-compressed unless `plain`), long-polls the
+ * result and reads the product. Times in milliseconds; the product as text.
+ */
+async function clientRun(page, data, plain, capSecs) {
+  return page.evaluate(
+    async ({ data, plain, capSecs }) => {
+      const { CoordinatorClient } = await import('/coordinator-client.js');
+      const client = new CoordinatorClient('', { wire: plain ? 'plain' : 'lean' });
+      const blob = new Blob([data]);
+      const started = performance.now();
+      const taskId = await client.submitTask(blob);
+      const uploadMs = performance.now() - started;
+      for (;;) {
+        if (performance.now() - started > capSecs * 1000) return { error: `no product within ${capSecs} s` };
+        const res = await fetch(`result/${taskId}?wait=10`, { cache: 'no-store' });
+        const headAt = performance.now();
+        const text = await res.text();
+        const productMs = performance.now() - headAt;
+        const report = JSON.parse(text);
+        if (report.status === 'completed' || report.status === 'failed') {
+          const totalMs = performance.now() - started;
+          return { taskId, uploadMs, productMs, totalMs, status: report.status, error: report.error, parts: report.partsTotal ?? 1, result: report.result };
+        }
+      }
+    },
+    { data, plain, capSecs },
+  );
+}
+
+async function runOnce({ profile, n, hosts, mode, data, expected, browsers, client }) {
   const coordinator = await startCoordinator(mode);
   let pages = [];
+  let clientPage = null;
   try {
+    clientPage = await client.context.newPage();
+    await clientPage.goto(`${BASE}health`, { timeout: 60000 });
     pages = await openPages(browsers.slice(0, hosts), profile, mode);
     const workers = hosts * opts.pages;
     await waitFor(async () => (await stats()).workersSeen >= workers, { timeoutMs: 60000, what: 'the worker pages to be seen' });
     const rttMs = await pageRoundTripMs(pages[0].page);
-    const lean = mode === 'lean';
-    const body = lean ? await gzip(data) : Buffer.from(data);
     const before = counters();
-    const started = performance.now();
-    const headers = { 'content-type': 'application/json', ...(lean ? { 'content-encoding': 'gzip' } : {}) };
-    const posted = await fetch(`${BASE}task`, { method: 'POST', headers, body, signal: AbortSignal.timeout(opts.capSecs * 1000) });
-    const uploadMs = performance.now() - started;
-    if (posted.status !== 200) throw new Error(`POST task answered ${posted.status}: ${await posted.text()}`);
-    const { taskId } = await posted.json();
-    const accept = { 'accept-encoding': lean ? 'gzip' : 'identity' };
-    let report;
-    let productMs = 0;
-    for (;;) {
-      if (performance.now() - started > opts.capSecs * 1000) throw new Error(`no product within ${opts.capSecs} s`);
-      const res = await fetch(`${BASE}result/${taskId}?wait=10`, { headers: accept, signal: AbortSignal.timeout(30000) });
-      const headAt = performance.now();
-      const text = await res.text();
-      productMs = performance.now() - headAt;
-      report = JSON.parse(text);
-      if (report.status === 'completed' || report.status === 'failed') break;
-    }
-    const totalMs = performance.now() - started;
+    const run = await clientRun(clientPage, data, mode === 'plain', opts.capSecs);
     const after = counters();
-    if (report.status !== 'completed') throw new Error(`task failed: ${report.error}`);
-    const exact = report.result === expected;
-    const parts = report.partsTotal ?? 1;
+    if (run.error || run.status !== 'completed') throw new Error(`task failed: ${run.error}`);
+    const { uploadMs, productMs, totalMs, parts } = run;
+    const exact = run.result === expected;
     const timings = await waitFor(
       async () => {
         const t = await pageTimings(pages);
@@ -227,6 +241,12 @@ async function runOnce({ profile, n, hosts, mode, data, expected, browsers }) {
       },
       { timeoutMs: 20000, what: 'the pages to log every part' },
     );
+    if (process.env.BED_VERBOSE) {
+      for (const p of pages) {
+        const lines = await p.page.$$eval('#log li', (lis) => lis.map((li) => li.textContent));
+        console.log(`${p.host}: ${lines.join(' | ')}`);
+      }
+    }
     const busiest = (key) => Math.max(...pages.map((_, i) => timings.filter((x) => x.page === i).reduce((s, x) => s + x[key], 0)));
     const delta = (host, way) => after[host][way] - before[host][way];
     const workerHosts = ['w1', 'w2', 'w3'];
@@ -245,6 +265,7 @@ async function runOnce({ profile, n, hosts, mode, data, expected, browsers }) {
     };
   } finally {
     for (const p of pages) await p.page.close().catch(() => {});
+    await clientPage?.close().catch(() => {});
     await coordinator.stop();
   }
 }
@@ -289,7 +310,8 @@ const scratch = mkdtempSync(path.join(tmpdir(), 'xbed-'));
 const rows = [];
 let failed = false;
 const load = loadavg()[0];
-const browsers = await launchHosts(Math.max(...opts.hosts), scratch);
+const browsers = await launchHosts(['w1', 'w2', 'w3'].slice(0, Math.max(...opts.hosts)), scratch);
+const [client] = await launchHosts(['client'], scratch);
 try {
   for (const profile of opts.profiles) {
     bed('shape', profile);
@@ -299,7 +321,7 @@ try {
       const [expected] = await nativeProducts([data]);
       for (const hosts of opts.hosts) {
         for (const mode of opts.modes) {
-          const row = await runOnce({ profile, n, hosts, mode, data, expected, browsers });
+          const row = await runOnce({ profile, n, hosts, mode, data, expected, browsers, client });
           rows.push(row);
           if (!row.exact) failed = true;
           console.log(`${profile} n=${n} hosts=${hosts} ${mode}: ${ms(row.totalMs)}, ${MB(row.wire)} MB on the wire, ` +
@@ -309,7 +331,7 @@ try {
     }
   }
 } finally {
-  for (const host of browsers) await host.context.close().catch(() => {});
+  for (const host of [...browsers, client]) await host.context.close().catch(() => {});
   rmSync(scratch, { recursive: true, force: true });
 }
 
