@@ -284,7 +284,8 @@ export class WorkLoop {
         this.done += 1;
         const busyMs = ticket.receiveMs + (performance.now() - ticket.startedAt);
         slot.lastBytes = { in: ticket.bytesIn, out: bytesOut };
-        this.throughput.add(slot, { flops: outcome.flops || 0, computeMs: outcome.ms, busyMs, bytesIn: ticket.bytesIn, bytesOut });
+        const transferMs = ticket.receiveMs + ticket.deliverMs;
+        this.throughput.add(slot, { flops: outcome.flops || 0, computeMs: outcome.ms, busyMs, bytesIn: ticket.bytesIn, bytesOut, transferMs });
         const text =
           `${name}: ${outcome.shape} done in ${formatSecs(outcome.ms)} ` +
           `(received ${formatSize(ticket.bytesIn)} in ${formatSecs(ticket.receiveMs)}, ` +
