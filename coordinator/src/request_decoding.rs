@@ -279,7 +279,7 @@ mod tests {
     use http_body_util::BodyExt;
 
     fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
         encoder.write_all(data).unwrap();
         encoder.finish().unwrap()
     }
