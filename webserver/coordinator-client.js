@@ -109,16 +109,17 @@ function gzipBlob(blob) {
 export class CoordinatorClient {
   /**
    * @param {string} base the coordinator's URL ending in `/`, or '' for the page's own
-   * @param {{wire?: 'lean' | 'plain'}} options `lean` (the default) asks for fewer bytes:
-   *   a part's B by content address (fetched once, then from the browser's cache) and
-   *   results posted with `Content-Encoding: gzip` (answers are compressed by the
-   *   browser's own `Accept-Encoding`); `plain` asks for neither, as the pages did before
+   * @param {{wire?: 'lean' | 'plain', compressUploads?: boolean}} options `lean` (the
+   *   default) asks for fewer bytes: a part's B by content address (fetched once, then
+   *   from the browser's cache) and bodies posted with `Content-Encoding: gzip` unless
+   *   `compressUploads` is false (answers are compressed by the browser's own
+   *   `Accept-Encoding`); `plain` asks for none of it, as the pages did before
    */
-  constructor(base = '', { wire = 'lean' } = {}) {
+  constructor(base = '', { wire = 'lean', compressUploads = true } = {}) {
     this.base = base;
     this.lean = wire !== 'plain';
-    /** Whether results go out compressed; off after the coordinator refuses it (415). */
-    this.gzipUploads = this.lean && typeof CompressionStream === 'function';
+    /** Whether bodies go out compressed; off after the coordinator refuses it (415). */
+    this.gzipUploads = this.lean && compressUploads && typeof CompressionStream === 'function';
   }
 
   /** `fetch` of a path under the base; every failure to get an answer is a CoordinatorError. */
