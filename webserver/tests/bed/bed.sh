@@ -137,14 +137,18 @@ build() {
 }
 
 # run ARGS: the bed up, the bench in the client's namespace, the bed down
-# whatever happens (the bench's own children end with it).
+# whatever happens. A signal to this script ends the bench (which closes its
+# browsers and coordinators) before the bed goes down.
 run() {
   require_root
   build
   trap down EXIT
   trap 'exit 130' INT TERM
   up
-  ip netns exec "$(ns client)" node "$here/bench-bed.mjs" "$@"
+  ip netns exec "$(ns client)" node "$here/bench-bed.mjs" "$@" &
+  local bench=$!
+  trap 'kill -TERM "$bench" 2>/dev/null; wait "$bench" 2>/dev/null; exit 130' INT TERM
+  wait "$bench"
 }
 
 case "${1:-}" in
