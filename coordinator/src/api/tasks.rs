@@ -135,8 +135,7 @@ pub(super) async fn task_next(
 /// data when there is a token) with the data's pieces (`data`: the stored
 /// pieces, or those with a reference in place of a shared operand) as
 /// they are, one after another: the operands are never copied into the
-/// answer. With
-/// `describe`, a part's lease ends with where it belongs,
+/// answer. With `describe`, a part's lease ends with where it belongs,
 /// `"part":{"of":S,"number":K,"total":T}` (part K of T of split task S,
 /// counting from 1), after the data so that readers find the id first.
 fn lease_response(
