@@ -27,6 +27,8 @@ apt_install() {
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
+# ip and tc build the test bed's network namespaces and shape its links.
+command -v tc >/dev/null 2>&1 || missing+=(iproute2)
 [ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
 
 step "format and lints"
@@ -53,3 +55,6 @@ coordinator/tests/api-fuzz/run.sh
 
 step "browser end-to-end tests"
 webserver/tests/run-e2e.sh
+
+step "test bed: home links, n = 512, two worker hosts, plain and lean wire"
+webserver/tests/bed/bed.sh ci

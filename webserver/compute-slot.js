@@ -74,8 +74,9 @@ export class ComputeSlot {
   /**
    * Computes one task.
    *
-   * @param {{taskId: number, answer: Uint8Array | string}} ticket the task as claimed;
-   *   bytes are transferred to the compute worker (unusable here afterwards)
+   * @param {{taskId: number, answer: Uint8Array | string, operandB?: Uint8Array | null}} ticket
+   *   the task as claimed, with B fetched by its address when the answer refers to it;
+   *   the answer's bytes are transferred to the compute worker (unusable here afterwards)
    * @returns {Promise<object>} the compute worker's `done` message
    * @throws {Cancelled} when {@link cancel} is called meanwhile
    */
@@ -83,9 +84,10 @@ export class ComputeSlot {
     this.task = ticket;
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject };
-      const { answer } = ticket;
+      const { answer, operandB = null } = ticket;
       const transfer = answer instanceof Uint8Array ? [answer.buffer] : [];
-      this.worker.postMessage({ type: 'compute', taskId: ticket.taskId, answer }, transfer);
+      // A shared operand is copied, not transferred: other parts use it too.
+      this.worker.postMessage({ type: 'compute', taskId: ticket.taskId, answer, operandB }, transfer);
     });
   }
 

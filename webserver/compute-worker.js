@@ -64,14 +64,14 @@ const ready = initBest().then(
 self.onmessage = async (event) => {
   const msg = event.data;
   if (msg?.type !== 'compute') return;
-  const { taskId, answer } = msg;
+  const { taskId, answer, operandB } = msg;
   if (!(await ready)) {
     self.postMessage({ type: 'done', taskId, error: 'kernel failed to load', ms: 0, fatal: true });
     return;
   }
   let ops;
   try {
-    ops = taskOperands(answer);
+    ops = taskOperands(answer, operandB);
   } catch (err) {
     self.postMessage({ type: 'done', taskId, error: `unreadable task data: ${err.message}`, ms: 0 });
     return;

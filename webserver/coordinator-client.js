@@ -10,7 +10,7 @@
 // unreachable), the coordinator's own `{"error":"..."}` text, and `Retry-After`.
 // What to do about it (retry, back off, tell the person) is left to the callers.
 
-import { TaskJsonError, leaseTokenOf, partOf, readReport, taskIdOf } from './task-reader.js';
+import { TaskJsonError, leaseTokenOf, operandRefOf, partOf, readReport, taskIdOf } from './task-reader.js';
 
 /** A request the coordinator did not answer with success, or that did not reach it. */
 export class CoordinatorError extends Error {
@@ -98,10 +98,28 @@ function resultQuery({ waitSecs = 0, status, partsDone, parts = false }) {
 const tokenParam = (leaseToken) => (leaseToken ? `&leaseToken=${encodeURIComponent(leaseToken)}` : '');
 
 /** Talks to one coordinator; holds nothing but where it is. */
+/** Bodies larger than this are compressed before they are posted (when the client compresses). */
+const COMPRESS_MIN_BYTES = 4096;
+
+/** A Blob compressed with gzip by the browser's CompressionStream. */
+function gzipBlob(blob) {
+  return new Response(blob.stream().pipeThrough(new CompressionStream('gzip'))).blob();
+}
+
 export class CoordinatorClient {
-  /** @param {string} base the coordinator's URL ending in `/`, or '' for the page's own */
-  constructor(base = '') {
+  /**
+   * @param {string} base the coordinator's URL ending in `/`, or '' for the page's own
+   * @param {{wire?: 'lean' | 'plain', compressUploads?: boolean}} options `lean` (the
+   *   default) asks for fewer bytes: a part's B by content address (fetched once, then
+   *   from the browser's cache) and bodies posted with `Content-Encoding: gzip` unless
+   *   `compressUploads` is false (answers are compressed by the browser's own
+   *   `Accept-Encoding`); `plain` asks for none of it, as the pages did before
+   */
+  constructor(base = '', { wire = 'lean', compressUploads = true } = {}) {
     this.base = base;
+    this.lean = wire !== 'plain';
+    /** Whether bodies go out compressed; off after the coordinator refuses it (415). */
+    this.gzipUploads = this.lean && compressUploads && typeof CompressionStream === 'function';
   }
 
   /** `fetch` of a path under the base; every failure to get an answer is a CoordinatorError. */
@@ -139,13 +157,39 @@ export class CoordinatorClient {
    * @throws {CoordinatorError} 400, 413 (too large), 503 (queue full, with `Retry-After`), unreachable
    */
   async submitTask(data) {
-    const body = await this.json('task', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: data instanceof Blob ? data : new Blob([data]),
-    });
+    const response = await this.postJson('task', data instanceof Blob ? data : new Blob([data]));
+    if (!response.ok) throw await answerError(response);
+    let body;
+    try {
+      body = await response.json();
+    } catch (err) {
+      throw err instanceof SyntaxError ? badAnswer(response, 'is not JSON') : unreachable(err);
+    }
     if (!Number.isInteger(body?.taskId)) throw new CoordinatorError(200, 'the answer has no task id');
     return body.taskId;
+  }
+
+  /**
+   * `POST` of a JSON body, compressed with gzip when this client compresses and the body
+   * is not small; a coordinator that refuses compressed bodies (415) gets it again plain,
+   * and every body after it plain too.
+   *
+   * @param {string} path
+   * @param {Blob} plain the body
+   * @param {{bytes?: number}} [sent] filled with the bytes of the body as sent
+   * @returns {Promise<Response>} the answer, whatever its status
+   */
+  async postJson(path, plain, sent = {}) {
+    if (this.gzipUploads && plain.size >= COMPRESS_MIN_BYTES) {
+      const compressed = await gzipBlob(plain);
+      sent.bytes = compressed.size;
+      const headers = { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' };
+      const response = await this.request(path, { method: 'POST', headers, body: compressed });
+      if (response.status !== 415) return response;
+      this.gzipUploads = false;
+    }
+    sent.bytes = plain.size;
+    return this.request(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: plain });
   }
 
   /**
@@ -166,7 +210,9 @@ export class CoordinatorClient {
    *   (an aborted request too)
    */
   async nextTask(workerId, { waitSecs = 0, signal, describe = false } = {}) {
-    const query = `workerId=${encodeURIComponent(workerId)}&wait=${waitSecs}&token=1${describe ? '&describe=1' : ''}`;
+    const query =
+      `workerId=${encodeURIComponent(workerId)}&wait=${waitSecs}&token=1` +
+      `${describe ? '&describe=1' : ''}${this.lean ? '&operands=ref' : ''}`;
     const response = await this.ok(`task/next?${query}`, { signal, cache: 'no-store' });
     if (response.status === 204) return null;
     const headersAt = performance.now();
@@ -179,7 +225,30 @@ export class CoordinatorClient {
     const receiveMs = performance.now() - headersAt;
     const taskId = taskIdOf(answer);
     if (!Number.isSafeInteger(taskId) || taskId <= 0) throw badAnswer(response, 'has no valid taskId');
-    return { taskId, leaseToken: leaseTokenOf(answer), answer, receiveMs, part: describe ? partOf(answer) : null };
+    let operandRef = null;
+    try {
+      operandRef = operandRefOf(answer);
+    } catch (err) {
+      if (err instanceof TaskJsonError) throw badAnswer(response, err.message);
+      throw err;
+    }
+    return { taskId, leaseToken: leaseTokenOf(answer), answer, receiveMs, operandRef, part: describe ? partOf(answer) : null };
+  }
+
+  /**
+   * A shared operand by its content address (`GET operand/HASH`): immutable, so the
+   * browser's HTTP cache serves it again to every page of this origin.
+   *
+   * @param {string} address 64 hex digits, from a lease's `"B":{"operand":...}`
+   * @returns {Promise<Uint8Array>} the operand's JSON value as submitted
+   */
+  async operand(address) {
+    const response = await this.ok(`operand/${address}`);
+    try {
+      return new Uint8Array(await response.arrayBuffer());
+    } catch (err) {
+      throw unreachable(err);
+    }
   }
 
   /**
@@ -191,18 +260,18 @@ export class CoordinatorClient {
    * @param {{result: Uint8Array | string} | {error: string}} body
    * @param {string} workerId credited with the result (and with its rejection)
    * @param {string | null} [leaseToken] the lease's token, when the claim had one
+   * @param {{bytes?: number}} [sent] filled with the bytes of the body as sent (after
+   *   compression, when the result went out compressed)
    * @returns {Promise<object | null>} the task's report as the coordinator answered it
    *   (`status` `failed` when the task was cancelled or failed before), null when the
    *   answer is not JSON
    * @throws {CoordinatorError} 422 (the coordinator's check rejected it), 404, 409 (not
    *   this page's lease, or another state that forbids it), 413, 5xx, unreachable
    */
-  async postResult(taskId, body, workerId, leaseToken = null) {
-    const response = await this.ok(`task/${taskId}/result?workerId=${encodeURIComponent(workerId)}${tokenParam(leaseToken)}&return=minimal`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: resultBlob(body),
-    });
+  async postResult(taskId, body, workerId, leaseToken = null, sent = {}) {
+    const path = `task/${taskId}/result?workerId=${encodeURIComponent(workerId)}${tokenParam(leaseToken)}&return=minimal`;
+    const response = await this.postJson(path, resultBlob(body), sent);
+    if (!response.ok) throw await answerError(response);
     try {
       return await response.json();
     } catch {

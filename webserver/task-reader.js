@@ -259,27 +259,63 @@ function stringBytes(bytes, start, end) {
  * @returns {{a: Uint8Array, b: Uint8Array}}
  * @throws {TaskJsonError} when the answer is not JSON or its data has no matrices A and B
  */
-export function taskOperands(answer) {
+export function taskOperands(answer, operandB = null) {
   const bytes = bytesOf(answer);
   const data = fieldsOf(bytes).get('data');
   if (!data) throw new TaskJsonError('the answer has no task data');
-  if (bytes[data.start] !== QUOTE) return operandsOf(bytes, data.start);
+  if (bytes[data.start] !== QUOTE) return operandsOf(bytes, data.start, operandB);
   // The body was not JSON when submitted; it may still hold the object as text.
   const inner = stringBytes(bytes, data.start, data.end);
-  return operandsOf(inner, skipSpace(inner, 0));
+  return operandsOf(inner, skipSpace(inner, 0), operandB);
 }
 
-function operandsOf(bytes, start) {
+/** A matrix operand's JSON value at [start, end) of `bytes` as matrix text bytes. */
+function matrixValue(bytes, start, end, name) {
+  if (bytes[start] === QUOTE) return stringBytes(bytes, start, end);
+  if (bytes[start] === OPEN_BRACKET) return bytes.subarray(start, end);
+  throw new TaskJsonError(`matrix "${name}" is neither Dana text nor a JSON array`);
+}
+
+function operandsOf(bytes, start, operandB) {
   if (bytes[start] !== OPEN_BRACE) throw new TaskJsonError('task data is not an object with matrices "A" and "B"');
   const fields = fieldsOf(bytes, start);
   const operand = (name) => {
     const field = fields.get(name) ?? fields.get(name.toLowerCase());
     if (!field) throw new TaskJsonError(`task data lacks matrix "${name}"`);
-    if (bytes[field.start] === QUOTE) return stringBytes(bytes, field.start, field.end);
-    if (bytes[field.start] === OPEN_BRACKET) return bytes.subarray(field.start, field.end);
-    throw new TaskJsonError(`matrix "${name}" is neither Dana text nor a JSON array`);
+    if (bytes[field.start] === OPEN_BRACE) {
+      // A reference to a shared operand (`operands=ref`): its bytes were fetched.
+      if (!operandB) throw new TaskJsonError(`matrix "${name}" is a reference, and its operand was not fetched`);
+      const value = skipSpace(operandB, 0);
+      return matrixValue(operandB, value, valueEnd(operandB, value), name);
+    }
+    return matrixValue(bytes, field.start, field.end, name);
   };
   return { a: operand('A'), b: operand('B') };
+}
+
+/**
+ * The shared operand a `GET task/next?operands=ref` answer refers to in place of a
+ * part's B, `"B":{"operand":"HASH","bytes":N}`, or null when B is inline.
+ *
+ * @param {Uint8Array | string} answer the answer body
+ * @returns {{address: string, bytes: number} | null}
+ */
+export function operandRefOf(answer) {
+  const bytes = bytesOf(answer);
+  const data = fieldsOf(bytes).get('data');
+  if (!data || bytes[data.start] !== OPEN_BRACE) return null;
+  const b = fieldsOf(bytes, data.start).get('B');
+  if (!b || bytes[b.start] !== OPEN_BRACE) return null;
+  let ref;
+  try {
+    ref = JSON.parse(decoder.decode(bytes.subarray(b.start, b.end)));
+  } catch {
+    throw new TaskJsonError('matrix "B" is an object that is not a reference');
+  }
+  if (typeof ref?.operand !== 'string' || !/^[0-9a-f]{64}$/.test(ref.operand)) {
+    throw new TaskJsonError('matrix "B" is an object that is not a reference');
+  }
+  return { address: ref.operand, bytes: Number(ref.bytes) || 0 };
 }
 
 // ---------------------------------------------------------------- matrix text

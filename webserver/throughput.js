@@ -12,7 +12,8 @@ export const RATE_WINDOW_MS = 10000;
 /**
  * One delivered product.
  *
- * @typedef {{flops: number, computeMs: number, busyMs: number, bytesIn: number, bytesOut: number}} TaskFigures
+ * @typedef {{flops: number, computeMs: number, busyMs: number, bytesIn: number, bytesOut: number,
+ *   transferMs?: number}} TaskFigures
  *   `computeMs`: time in the kernel; `busyMs`: time the slot held the task, from its
  *   download to its delivery; `bytesIn`: the task as received; `bytesOut`: the result
  *   as sent
@@ -22,7 +23,7 @@ export const RATE_WINDOW_MS = 10000;
  * Rates of one slot, or of all slots together.
  *
  * @typedef {{tasks: number, gflops: number, tasksPerSec: number, bytesInPerTask: number,
- *   bytesOutPerTask: number}} Rates
+ *   bytesOutPerTask: number, transferMsPerTask: number, computeMsPerTask: number}} Rates
  */
 
 /** What each slot delivered lately. */
@@ -50,7 +51,7 @@ export class Throughput {
   slotRates(slot) {
     const recent = this.bySlot.get(slot);
     if (!recent?.length) return null;
-    const sum = (key) => recent.reduce((s, t) => s + t[key], 0);
+    const sum = (key) => recent.reduce((s, t) => s + (t[key] ?? 0), 0);
     const tasks = recent.length;
     return {
       tasks,
@@ -58,6 +59,8 @@ export class Throughput {
       tasksPerSec: (tasks * 1000) / Math.max(sum('busyMs'), 0.001),
       bytesInPerTask: sum('bytesIn') / tasks,
       bytesOutPerTask: sum('bytesOut') / tasks,
+      transferMsPerTask: sum('transferMs') / tasks,
+      computeMsPerTask: sum('computeMs') / tasks,
     };
   }
 
@@ -80,6 +83,8 @@ export class Throughput {
       tasksPerSec: each.reduce((s, r) => s + r.tasksPerSec, 0),
       bytesInPerTask: perTask('bytesInPerTask'),
       bytesOutPerTask: perTask('bytesOutPerTask'),
+      transferMsPerTask: perTask('transferMsPerTask'),
+      computeMsPerTask: perTask('computeMsPerTask'),
     };
   }
 }

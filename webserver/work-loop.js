@@ -34,6 +34,8 @@ const RESULT_POST_TRIES = 6;
 const HELD_CHECK_MS = 1000;
 /** Bytes of a result body around the product: `{"result":"` and `"}`. */
 const RESULT_WRAPPER_BYTES = 13;
+/** Shared operands (a split task's B) a tab keeps, the ones used last. */
+const OPERANDS_KEPT = 2;
 
 /** Takes tasks, has them computed, delivers their results. */
 export class WorkLoop {
@@ -69,6 +71,27 @@ export class WorkLoop {
     this.rejected = 0;
     /** This worker id's line of `GET stats` (null until read, or without the extension). */
     this.record = null;
+    /** Shared operands by content address: the promise of their bytes, the one used last at the end. */
+    this.operands = new Map();
+  }
+
+  /**
+   * The bytes of the shared operand at `address`, fetched once by this tab (and, the URL
+   * being immutable, once by the browser for all its tabs); `fetched` tells whether this
+   * call downloaded it.
+   */
+  async operand(address) {
+    let entry = this.operands.get(address);
+    const fetched = !entry;
+    if (entry) {
+      this.operands.delete(address);
+    } else {
+      entry = this.client.operand(address);
+      entry.catch(() => this.operands.delete(address));
+    }
+    this.operands.set(address, entry);
+    while (this.operands.size > OPERANDS_KEPT) this.operands.delete(this.operands.keys().next().value);
+    return { bytes: await entry, fetched };
   }
 
   /** Works under another worker id from now on. */
@@ -192,7 +215,22 @@ export class WorkLoop {
       return null;
     }
     this.pacer.gotTask();
-    return { ...task, workerId, startedAt: performance.now(), bytesIn: task.answer.byteLength };
+    const ticket = { ...task, workerId, startedAt: performance.now(), bytesIn: task.answer.byteLength, operandB: null };
+    if (task.operandRef) {
+      const from = performance.now();
+      try {
+        const { bytes, fetched } = await this.operand(task.operandRef.address);
+        ticket.operandB = bytes;
+        if (fetched) ticket.bytesIn += bytes.byteLength;
+      } catch (err) {
+        if (!(err instanceof CoordinatorError)) throw err;
+        this.log(`${formatTask(ticket)}: its shared operand could not be fetched (${err.message}); gave it back`, 'error');
+        this.release(ticket);
+        return null;
+      }
+      ticket.receiveMs += performance.now() - from;
+    }
+    return ticket;
   }
 
   async run(slot, ticket) {
@@ -233,8 +271,11 @@ export class WorkLoop {
     slot.lastFlops = outcome.flops || 0;
     slot.lastBytes = null;
     if ('result' in outcome) {
-      const bytesOut = outcome.result.byteLength + RESULT_WRAPPER_BYTES;
-      const report = await this.deliver(ticket, { result: outcome.result });
+      const productBytes = outcome.result.byteLength + RESULT_WRAPPER_BYTES;
+      const sent = {};
+      const report = await this.deliver(ticket, { result: outcome.result }, sent);
+      const bytesOut = sent.bytes ?? productBytes;
+      const squeezed = bytesOut < productBytes ? `, gzip of ${formatSize(productBytes)}` : '';
       if (report?.status === 'failed') {
         // Cancelled by its client (or failed) while it was computed here.
         const why = report.error === 'Task cancelled' ? 'its client cancelled it' : `it failed (${report.error ?? 'no reason given'})`;
@@ -246,11 +287,12 @@ export class WorkLoop {
         if (typeof this.record?.gflops !== 'number' && ticket.part) this.refreshRecord();
         const busyMs = ticket.receiveMs + (performance.now() - ticket.startedAt);
         slot.lastBytes = { in: ticket.bytesIn, out: bytesOut };
-        this.throughput.add(slot, { flops: outcome.flops || 0, computeMs: outcome.ms, busyMs, bytesIn: ticket.bytesIn, bytesOut });
+        const transferMs = ticket.receiveMs + ticket.deliverMs;
+        this.throughput.add(slot, { flops: outcome.flops || 0, computeMs: outcome.ms, busyMs, bytesIn: ticket.bytesIn, bytesOut, transferMs });
         const text =
           `${name}: ${outcome.shape} done in ${formatSecs(outcome.ms)} ` +
           `(received ${formatSize(ticket.bytesIn)} in ${formatSecs(ticket.receiveMs)}, ` +
-          `sent ${formatSize(bytesOut)} in ${formatSecs(ticket.deliverMs)})`;
+          `sent ${formatSize(bytesOut)}${squeezed} in ${formatSecs(ticket.deliverMs)})`;
         // Exact figures for measuring tools; the text is rounded for people.
         this.log(text, 'ok', {
           taskId: String(taskId),
@@ -280,14 +322,14 @@ export class WorkLoop {
    * @returns {Promise<object | null>} the coordinator's report of the task when it took the
    *   answer (`{}` when that report is not JSON), null when it did not
    */
-  async deliver(ticket, body) {
+  async deliver(ticket, body, sent = {}) {
     const { taskId } = ticket;
     let delay = BACKOFF_MIN_MS;
     try {
       for (let attempt = 1; ; attempt += 1) {
         const posted = performance.now();
         try {
-          const report = await this.client.postResult(taskId, body, ticket.workerId, ticket.leaseToken);
+          const report = await this.client.postResult(taskId, body, ticket.workerId, ticket.leaseToken, sent);
           this.pacer.online();
           ticket.deliverMs = performance.now() - posted;
           return report ?? {};

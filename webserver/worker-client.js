@@ -10,7 +10,10 @@
 // or frozen (`task/N/release`, sent with keepalive; without the extension they come
 // back through their lease).
 //
-// URL parameters (optional): workerId=ID, slots=N, start=1 (start at once).
+// URL parameters (optional): workerId=ID, slots=N, start=1 (start at once), wire=plain
+// (ask for no compression and no shared operands: the bytes the pages sent before),
+// upload=plain (post results uncompressed: compressing costs more than it saves on
+// fast uplinks).
 
 import { CoordinatorClient } from './coordinator-client.js';
 import { SlotPool } from './slot-pool.js';
@@ -72,7 +75,7 @@ function init() {
       view.render();
     },
   });
-  const loop = new WorkLoop({ client: new CoordinatorClient(), pool, log: view.log, changed: view.render });
+  const loop = new WorkLoop({ client: new CoordinatorClient('', { wire: params.get('wire') === 'plain' ? 'plain' : 'lean', compressUploads: params.get('upload') !== 'plain' }), pool, log: view.log, changed: view.render });
   view.follow(loop, pool);
 
   const showWorkerId = (id) => {

@@ -130,6 +130,7 @@ export class WorkerView {
     text('gflops', total ? gflopsText(total.gflops) : '—');
     text('bytes-in', total ? formatSize(total.bytesInPerTask) : '—');
     text('bytes-out', total ? formatSize(total.bytesOutPerTask) : '—');
+    text('transfer', total ? `${formatSecs(total.transferMsPerTask)} / ${formatSecs(total.computeMsPerTask)}` : '—');
     const busy = pool.busy;
     text('busy', `${busy} / ${pool.active.length}`);
     text('kernel', pool.kernelInfo || (pool.slots.some((s) => s.ready) ? 'loaded' : 'loading…'));

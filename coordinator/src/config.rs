@@ -225,6 +225,11 @@ pub struct EdgeLimits {
     /// Time given to requests in flight after shutdown begins
     /// ([`DEFAULT_SHUTDOWN_GRACE_SECS`]).
     pub shutdown_grace: Duration,
+    /// Send and take only the contract's forms: answers are never
+    /// compressed, compressed request bodies are refused (415), and parts
+    /// carry their operands inline even to workers that ask for references
+    /// (what clients got before these savings; off by default).
+    pub plain_wire: bool,
 }
 
 impl Default for EdgeLimits {
@@ -240,6 +245,7 @@ impl Default for EdgeLimits {
             rate_limit_burst: 0,
             trusted_proxies: TrustedProxies::default(),
             shutdown_grace: Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_SECS),
+            plain_wire: false,
         }
     }
 }

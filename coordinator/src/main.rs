@@ -123,6 +123,11 @@ struct Cli {
     /// connection is closed and the process exits.
     #[arg(long, default_value_t = DEFAULT_SHUTDOWN_GRACE_SECS)]
     shutdown_grace_secs: u64,
+    /// Send and take only the contract's forms: no compressed answers, no
+    /// compressed uploads (415), operands always inline (what the pages
+    /// got before).
+    #[arg(long)]
+    plain_wire: bool,
     /// Accept matrix results without checking them (trusted workers only).
     #[arg(long)]
     no_verify: bool,
@@ -215,6 +220,7 @@ impl Cli {
                 rate_limit_burst: self.rate_limit_burst,
                 trusted_proxies: TrustedProxies::new(self.trusted_proxies.clone()),
                 shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+                plain_wire: self.plain_wire,
             },
             verify: !self.no_verify,
             split_min_flops: (!self.no_split).then_some(self.split_min_flops),

@@ -279,6 +279,7 @@ async fn openapi_describes_every_route_with_the_extensions() {
         "POST /task/{id}/release",
         "POST /task/{id}/cancel",
         "GET /result/{id}",
+        "GET /operand/{hash}",
         "GET /stats",
         "GET /health",
         "GET /metrics",
@@ -295,7 +296,7 @@ async fn openapi_describes_every_route_with_the_extensions() {
     for op in &expected {
         let (method, path) = op.split_once(' ').unwrap();
         let other = if method == "GET" { "DELETE" } else { "GET" };
-        let path = path.replace("{id}", "1");
+        let path = path.replace("{id}", "1").replace("{hash}", "00");
         let answer = app
             .send(common::request(other, &path, axum::body::Body::empty()))
             .await;

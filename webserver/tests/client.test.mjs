@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { gunzipSync } from 'node:zlib';
 import { createServer } from 'node:http';
 import { after, before, test } from 'node:test';
 import { CoordinatorClient, CoordinatorError } from '../coordinator-client.js';
@@ -12,6 +13,8 @@ import { watchResult } from '../result-watch.js';
 
 /** Requests the server got: {method, url, body}. */
 const requests = [];
+/** The Content-Encoding and size of every compressed request body the server got. */
+const wire = [];
 /** Answers the server gives, in order: {status, headers?, body?}. */
 let script = [];
 let server;
@@ -21,7 +24,10 @@ before(async () => {
   server = createServer(async (req, res) => {
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
-    requests.push({ method: req.method, url: req.url, body: Buffer.concat(chunks).toString() });
+    const body = Buffer.concat(chunks);
+    const encoding = req.headers['content-encoding'];
+    requests.push({ method: req.method, url: req.url, body: (encoding === 'gzip' ? gunzipSync(body) : body).toString() });
+    if (encoding) wire.push({ encoding, bytes: body.length });
     const answer = script.shift() ?? { status: 500, body: '{"error":"no answer scripted"}' };
     res.writeHead(answer.status, { 'Content-Type': 'application/json', ...answer.headers });
     res.end(answer.body ?? '');
@@ -37,6 +43,7 @@ after(() => server.close());
 function answers(...list) {
   script = list;
   requests.length = 0;
+  wire.length = 0;
 }
 
 test('an error answer becomes a CoordinatorError with the coordinator\'s reason and Retry-After', async () => {
@@ -80,9 +87,9 @@ test('nextTask long-polls, reads 204 as no task and keeps a task as bytes, with 
   const withToken = await client.nextTask('w 1', { waitSecs: 0 });
   assert.deepEqual([withToken.taskId, withToken.leaseToken], [6, '1-ab']);
   assert.deepEqual(requests.map((r) => r.url), [
-    '/task/next?workerId=w%201&wait=25&token=1',
-    '/task/next?workerId=w%201&wait=0&token=1',
-    '/task/next?workerId=w%201&wait=0&token=1',
+    '/task/next?workerId=w%201&wait=25&token=1&operands=ref',
+    '/task/next?workerId=w%201&wait=0&token=1&operands=ref',
+    '/task/next?workerId=w%201&wait=0&token=1&operands=ref',
   ]);
 
   answers({ status: 200, body: '{"data":{}}' });
@@ -124,8 +131,8 @@ test('nextTask with describe asks where a part belongs and reads it from the ans
   assert.equal(whole.part, null, 'a task that is not a part');
   assert.equal(whole.leaseToken, null, 'a coordinator that sent no token');
   assert.deepEqual(requests.map((r) => r.url), [
-    '/task/next?workerId=w1&wait=0&token=1&describe=1',
-    '/task/next?workerId=w1&wait=0&token=1&describe=1',
+    '/task/next?workerId=w1&wait=0&token=1&describe=1&operands=ref',
+    '/task/next?workerId=w1&wait=0&token=1&describe=1&operands=ref',
   ]);
 });
 
@@ -231,4 +238,48 @@ test('watchResult ends when aborted', async () => {
   const final = await watchResult(client, 9, { signal: stop.signal, startedAt: 0, onAnswer() {}, onTrouble() {} });
   assert.equal(final, null);
   assert.equal(requests.length, 0);
+});
+
+test('a large result goes out gzip-compressed, and plain from the first 415 on', async () => {
+  const product = `[${Array.from({ length: 300 }, (_, i) => `[${i},${-i},${i * 1000}]`).join(',')}]`;
+  const expected = `{"result":"${product}"}`;
+  answers(
+    { status: 200, body: '{"taskId":5,"status":"completed"}' },
+    { status: 415, headers: { 'Accept-Encoding': 'identity' }, body: '{"error":"Content-Encoding \\"gzip\\" is not accepted"}' },
+    { status: 200, body: '{"taskId":6,"status":"completed"}' },
+    { status: 200, body: '{"taskId":7,"status":"completed"}' },
+  );
+  const lean = new CoordinatorClient(`http://127.0.0.1:${server.address().port}/`);
+  const sent = {};
+  await lean.postResult(5, { result: new TextEncoder().encode(product) }, 'w1', null, sent);
+  assert.equal(wire.length, 1);
+  assert.equal(sent.bytes, wire[0].bytes);
+  assert.ok(sent.bytes < expected.length / 2, `${sent.bytes} bytes sent for ${expected.length}`);
+  await lean.postResult(6, { result: product }, 'w1');
+  await lean.postResult(7, { result: product }, 'w1');
+  assert.deepEqual(
+    requests.map((r) => [r.url.split('?')[0], r.body === expected]),
+    [['/task/5/result', true], ['/task/6/result', true], ['/task/6/result', true], ['/task/7/result', true]],
+  );
+  assert.equal(wire.length, 2, 'after the 415, nothing more is compressed');
+
+  answers({ status: 200, body: '{"taskId":8,"status":"completed"}' }, { status: 204 });
+  const plain = new CoordinatorClient(`http://127.0.0.1:${server.address().port}/`, { wire: 'plain' });
+  await plain.postResult(8, { result: product }, 'w1');
+  await plain.nextTask('w1', { waitSecs: 0 });
+  assert.equal(wire.length, 0, 'a plain client compresses nothing');
+  assert.equal(requests[1].url, '/task/next?workerId=w1&wait=0&token=1', 'and asks for no references');
+});
+
+test('a part whose B is a reference names the operand to fetch', async () => {
+  const address = 'ab'.repeat(32);
+  answers(
+    { status: 200, body: `{"taskId":9,"data":{"A":"[[1,2]]","B":{"operand":"${address}","bytes":13}}}` },
+    { status: 200, body: '"[[5],[6]]"' },
+  );
+  const task = await client.nextTask('w1', { waitSecs: 0 });
+  assert.deepEqual(task.operandRef, { address, bytes: 13 });
+  const b = await client.operand(address);
+  assert.equal(new TextDecoder().decode(b), '"[[5],[6]]"');
+  assert.equal(requests[1].url, `/operand/${address}`);
 });

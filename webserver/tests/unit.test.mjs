@@ -15,6 +15,7 @@ import {
   cornerOf,
   fieldsOf,
   leaseTokenOf,
+  operandRefOf,
   partOf,
   readMatrix,
   readReport,
@@ -138,6 +139,20 @@ test('taskOperands passes JSON arrays on untouched, big integers included', () =
 
 test('taskOperands reads an object that was submitted as a JSON string', () => {
   assert.deepEqual(operandTexts(answerOf(JSON.stringify('{"A":"[[1]]","B":"[[2]]"}'))), { a: '[[1]]', b: '[[2]]' });
+});
+
+test('a part whose B is a reference is computed with the operand fetched for it', () => {
+  const address = '0f'.repeat(32);
+  const answer = answerOf(`{"A":"[[1,2]]","B":{"operand":"${address}","bytes":11}}`);
+  assert.deepEqual(operandRefOf(answer), { address, bytes: 11 });
+  const text = (bytes) => new TextDecoder().decode(bytes);
+  for (const [operand, b] of [['"[[3],[4]]"', '[[3],[4]]'], ['[[3],[4]]', '[[3],[4]]'], ['"[[3],\\n[4]]"', '[[3],\n[4]]']]) {
+    const ops = taskOperands(answer, utf8(operand));
+    assert.deepEqual({ a: text(ops.a), b: text(ops.b) }, { a: '[[1,2]]', b }, operand);
+  }
+  assert.throws(() => taskOperands(answer), TaskJsonError, 'a reference whose operand was not fetched');
+  assert.equal(operandRefOf(answerOf('{"A":"[[1]]","B":"[[2]]"}')), null);
+  assert.throws(() => operandRefOf(answerOf('{"A":"[[1]]","B":{"operand":"../x"}}')), TaskJsonError);
 });
 
 test('task data without matrices is an error, not a guess', () => {

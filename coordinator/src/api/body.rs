@@ -51,6 +51,10 @@ pub(super) struct WorkerQuery {
     /// belongs to (`"part":{...}`). Dana workers never ask, and get the
     /// contract's bytes.
     pub(super) describe: Option<String>,
+    /// `ref` on `GET /task/next`: a part's `B` is written as a reference
+    /// to `GET /operand/HASH` (see `operands.rs`). Dana workers never ask,
+    /// and get the contract's bytes.
+    pub(super) operands: Option<String>,
     /// `1` on `GET /task/next`: the lease answer carries a `leaseToken`.
     pub(super) token: Option<String>,
     /// The lease token, on `POST /task/N/result` and `POST /task/N/release`.
@@ -67,6 +71,11 @@ impl WorkerQuery {
     /// Whether the caller asked for a part's place in its lease (`describe=1`).
     pub(super) fn wants_description(&self) -> bool {
         self.describe.as_deref() == Some("1")
+    }
+
+    /// Whether it asked for shared operands by reference (`operands=ref`).
+    pub(super) fn wants_operand_refs(&self) -> bool {
+        self.operands.as_deref() == Some("ref")
     }
 
     /// Whether it asked for a lease token (`token=1`).

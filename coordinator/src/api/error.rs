@@ -26,12 +26,25 @@ pub enum ApiError {
     /// No such route or file.
     #[error("Not found")]
     NotFound,
+    /// No operand with that content address is held (any more).
+    #[error("Operand not found")]
+    OperandNotFound,
     /// The route exists, with other methods (listed in the `Allow` header).
     #[error("Method not allowed")]
     MethodNotAllowed,
     /// The request body is over the limit.
     #[error("Request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
+    /// The request body was sent in a `Content-Encoding` the server does
+    /// not take; `accepted` lists those it takes (also in
+    /// `Accept-Encoding`).
+    #[error("Content-Encoding {sent:?} is not accepted; send the body as {accepted}")]
+    UnsupportedEncoding {
+        /// The coding the client sent.
+        sent: String,
+        /// The codings taken, as `Accept-Encoding` writes them.
+        accepted: &'static str,
+    },
     /// The request body did not arrive in the allowed time (seconds).
     #[error("Request body not received within {0} s")]
     RequestTimeout(u64),
@@ -84,12 +97,13 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidTaskId | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::OperandNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_)
             | Self::ResultTooLarge(_)
             | Self::Queue(QueueError::ResultTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::UnsupportedEncoding { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RequestTimeout(_) | Self::BodyTooSlow(_) | Self::HeadTimeout(_) => {
                 StatusCode::REQUEST_TIMEOUT
             }
@@ -174,6 +188,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        if let Self::UnsupportedEncoding { accepted, .. } = &self {
+            response
+                .headers_mut()
+                .insert(header::ACCEPT_ENCODING, HeaderValue::from_static(accepted));
         }
         if let Self::TooManyConnections = self {
             response

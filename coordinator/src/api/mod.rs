@@ -8,6 +8,7 @@ mod body;
 mod client;
 mod error;
 mod openapi;
+mod operands;
 mod pieces_body;
 mod report;
 mod status;
@@ -20,6 +21,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::ApiError;
+pub use operands::OPERAND_CACHE_ENTRIES;
+pub(crate) use operands::OperandCache;
 
 use crate::state::AppState;
 
@@ -42,6 +45,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::task_release))
         .routes(routes!(tasks::task_cancel))
         .routes(routes!(tasks::result_get))
+        .routes(routes!(operands::operand_get))
         .routes(routes!(status::stats_get))
         .routes(routes!(status::health))
         .routes(routes!(watch::metrics_get))

@@ -3,12 +3,14 @@
 //! use case on [`AppState`], and writes the answer; the rules live in the
 //! use cases and the queue.
 
-use axum::Json;
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -18,6 +20,7 @@ use super::error::ApiError;
 use super::openapi::{
     ErrorBody, KnownParts, KnownStatus, LeasedTask, TaskText, WaitSecs, WorkerAnswerBody,
 };
+use super::operands::{OperandCache, part_b_operand, reference};
 use super::pieces_body::PiecesBody;
 use super::report::TaskReport;
 use crate::queue::{Asker, Lease, TaskStatus};
@@ -79,7 +82,8 @@ pub(super) async fn task_create(
         ("workerId" = Option<String>, Query, description = "The worker; missing or empty counts as `unknown`"),
         ("wait" = inline(Option<WaitSecs>), Query, description = "Long poll: seconds to wait for a task (capped by `--max-wait-secs`); none answers at once"),
         ("token" = Option<String>, Query, description = "`1`: the lease answer carries a `leaseToken` to send back with the result or release"),
-        ("describe" = Option<String>, Query, description = "`1`: a part's lease says which split task it belongs to (`part`)")
+        ("describe" = Option<String>, Query, description = "`1`: a part's lease says which split task it belongs to (`part`)"),
+        ("operands" = Option<String>, Query, description = "`ref`: a part's `B` is written as `{\"operand\":\"HASH\",\"bytes\":N}`, to fetch from `GET /operand/HASH` (once for every part of the task)")
     ),
     responses(
         (status = 200, description = "A task, now processing and leased to the worker", body = LeasedTask),
@@ -94,6 +98,7 @@ pub(super) async fn task_create(
 /// body would be thrown away).
 pub(super) async fn task_next(
     State(state): State<AppState>,
+    Extension(operands): Extension<Arc<OperandCache>>,
     method: Method,
     Client(client): Client,
     query: Result<Query<WorkerQuery>, QueryRejection>,
@@ -108,23 +113,38 @@ pub(super) async fn task_next(
         worker: query.worker(),
         tokened: query.wants_token() || state.config().require_lease_token,
     };
+    let refs = query.wants_operand_refs() && !state.config().edge.plain_wire;
     Ok(match state.lease(&asker, wait).await {
         Some(lease) => {
             let token = asker.tokened.then(|| state.lease_token(&lease));
-            lease_response(&lease, token.as_deref(), query.wants_description())
+            let mut chunks = lease.data.pieces().to_vec();
+            if refs
+                && lease.part.is_some()
+                && let Some((at, operand)) = part_b_operand(&lease.data)
+            {
+                let address = operands.address(operand).await;
+                chunks[at] = reference(&address, operand.len());
+            }
+            lease_response(&lease, chunks, token.as_deref(), query.wants_description())
         }
         None => StatusCode::NO_CONTENT.into_response(),
     })
 }
 
 /// Writes `{"taskId":N,"data":DATA}` (with `"leaseToken":"T"` before the
-/// data when there is a token) with the stored data's pieces as they are,
-/// one after another: the operands are never copied into the answer. With
-/// `describe`, a part's lease ends with where it belongs,
+/// data when there is a token) with the data's pieces (`data`: the stored
+/// pieces, or those with a reference in place of a shared operand) as
+/// they are, one after another: the operands are never copied into the
+/// answer. With `describe`, a part's lease ends with where it belongs,
 /// `"part":{"of":S,"number":K,"total":T}` (part K of T of split task S,
 /// counting from 1), after the data so that readers find the id first.
-fn lease_response(lease: &Lease, token: Option<&str>, describe: bool) -> Response {
-    let mut chunks = Vec::with_capacity(lease.data.pieces().len() + 2);
+fn lease_response(
+    lease: &Lease,
+    data: Vec<Bytes>,
+    token: Option<&str>,
+    describe: bool,
+) -> Response {
+    let mut chunks = Vec::with_capacity(data.len() + 2);
     let head = match token {
         // A token is hex and a dash: it needs no escaping.
         Some(token) => format!(
@@ -134,7 +154,7 @@ fn lease_response(lease: &Lease, token: Option<&str>, describe: bool) -> Respons
         None => format!("{{\"taskId\":{},\"data\":", lease.id.0),
     };
     chunks.push(Bytes::from(head));
-    chunks.extend(lease.data.pieces().iter().cloned());
+    chunks.extend(data);
     match lease.part.filter(|_| describe) {
         Some(part) => chunks.push(Bytes::from(format!(
             ",\"part\":{{\"of\":{},\"number\":{},\"total\":{}}}}}",

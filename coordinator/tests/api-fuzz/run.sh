@@ -67,8 +67,9 @@ from urllib.parse import urlparse
 har = max(glob.glob(os.path.join(sys.argv[1], "har-*.json")), key=os.path.getmtime)
 spec_ops = [("POST", "/task"), ("GET", "/task/next"), ("POST", "/task/{id}/result"),
             ("POST", "/task/{id}/release"), ("POST", "/task/{id}/cancel"), ("GET", "/result/{id}"),
-            ("GET", "/stats"), ("GET", "/health"), ("GET", "/metrics"), ("GET", "/openapi.json")]
-patterns = [(m, p, re.compile("^" + re.sub(r"\{id\}", "[^/]*", p) + "$")) for m, p in spec_ops]
+            ("GET", "/stats"), ("GET", "/health"), ("GET", "/metrics"), ("GET", "/openapi.json"),
+            ("GET", "/operand/{hash}")]
+patterns = [(m, p, re.compile("^" + re.sub(r"\{(id|hash)\}", "[^/]*", p) + "$")) for m, p in spec_ops]
 counts = Counter()
 for entry in json.load(open(har))["log"]["entries"]:
     method, path = entry["request"]["method"], urlparse(entry["request"]["url"]).path

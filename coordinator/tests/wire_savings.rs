@@ -1,0 +1,359 @@
+//! Fewer bytes on the wire for clients that ask: compressed answers
+//! (`Accept-Encoding`), compressed uploads (`Content-Encoding: gzip`, the
+//! inflated size held to `--max-body-bytes`), and a split task's `B` sent
+//! by content address (`operands=ref`). A client that asks for none of it
+//! gets the contract's bytes, and `--plain-wire` turns all of it off.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::process::Process;
+use common::{Answer, TestApp, config, static_dir};
+use coordinator::Config;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use sha2::{Digest, Sha256};
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    gzip_at(data, Compression::fast())
+}
+
+/// A body that inflates about a thousandfold: `data` at the best level.
+fn bomb(data: &[u8]) -> Vec<u8> {
+    gzip_at(data, Compression::best())
+}
+
+fn gzip_at(data: &[u8], level: Compression) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), level);
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn with_headers(method: &str, uri: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Request<Body> {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.body(Body::from(body)).unwrap()
+}
+
+/// A square integer matrix as Dana text, values -99..99.
+fn matrix(n: usize, seed: usize) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|i| {
+            let values: Vec<String> = (0..n)
+                .map(|j| (((i * 31 + j * 17 + seed * 7) % 199) as i64 - 99).to_string())
+                .collect();
+            format!("[{}]", values.join(","))
+        })
+        .collect();
+    format!("[{}]", rows.join(","))
+}
+
+fn pair(n: usize) -> String {
+    format!(r#"{{"A":"{}","B":"{}"}}"#, matrix(n, 1), matrix(n, 2))
+}
+
+fn splitting(plain_wire: bool) -> Config {
+    let mut config = Config {
+        split_min_flops: Some(1),
+        ..config(static_dir())
+    };
+    config.edge.plain_wire = plain_wire;
+    config
+}
+
+#[tokio::test]
+async fn answers_are_compressed_only_for_clients_that_ask() {
+    let app = TestApp::with_config(splitting(false));
+    let id = app.submit(&pair(40)).await;
+    let plain = app.get(&format!("/result/{id}")).await;
+    assert_eq!(plain.header("content-encoding"), None);
+    assert!(plain.header("content-length").is_some());
+    for (asked, coding) in [("gzip", "gzip"), ("gzip, deflate, br, zstd", "zstd")] {
+        let answer = app
+            .send(with_headers(
+                "GET",
+                "/stats",
+                &[("accept-encoding", asked)],
+                Vec::new(),
+            ))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.header("content-encoding"), Some(coding), "{asked}");
+        answer.assert_contract_headers();
+    }
+    // A lease of a part, compressed, inflates to the same bytes as a plain one.
+    let lease = app
+        .send(with_headers(
+            "GET",
+            "/task/next?workerId=w1",
+            &[("accept-encoding", "gzip")],
+            Vec::new(),
+        ))
+        .await;
+    assert_eq!(lease.header("content-encoding"), Some("gzip"));
+    let mut inflated = String::new();
+    flate2::read::GzDecoder::new(&lease.body[..])
+        .read_to_string(&mut inflated)
+        .unwrap();
+    assert!(inflated.starts_with("{\"taskId\":"), "{inflated}");
+    assert!(inflated.contains(&matrix(40, 2)));
+}
+
+#[tokio::test]
+async fn plain_wire_compresses_nothing_and_refuses_compressed_bodies() {
+    let app = TestApp::with_config(splitting(true));
+    let answer = app
+        .send(with_headers(
+            "GET",
+            "/stats",
+            &[("accept-encoding", "gzip, zstd")],
+            Vec::new(),
+        ))
+        .await;
+    assert_eq!(answer.header("content-encoding"), None);
+    let answer = app
+        .send(with_headers(
+            "POST",
+            "/task",
+            &[("content-encoding", "gzip")],
+            gzip(pair(4).as_bytes()),
+        ))
+        .await;
+    answer.assert_error(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(answer.header("accept-encoding"), Some("identity"));
+    assert_eq!(app.get("/stats").await.json()["totalTasks"], 0);
+}
+
+#[tokio::test]
+async fn a_gzip_upload_is_taken_as_the_body_it_inflates_to() {
+    let app = TestApp::with_config(config(static_dir()));
+    let data = r#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#;
+    let answer = app
+        .send(with_headers(
+            "POST",
+            "/task",
+            &[("content-encoding", "gzip")],
+            gzip(data.as_bytes()),
+        ))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let id = answer.json()["taskId"].as_u64().unwrap();
+    let lease = app.get("/task/next?workerId=w1").await;
+    assert_eq!(lease.text(), format!(r#"{{"taskId":{id},"data":{data}}}"#));
+    let answer = app
+        .send(with_headers(
+            "POST",
+            &format!("/task/{id}/result?workerId=w1"),
+            &[("content-encoding", "gzip")],
+            gzip(br#"{"result":"[[19,22],[43,50]]"}"#),
+        ))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json()["result"], "[[19,22],[43,50]]");
+    // Other codings are refused, naming the one taken.
+    let answer = app
+        .send(with_headers(
+            "POST",
+            "/task",
+            &[("content-encoding", "br")],
+            b"x".to_vec(),
+        ))
+        .await;
+    answer.assert_error(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(answer.header("accept-encoding"), Some("gzip"));
+    // A body that says gzip and is not.
+    let answer = app
+        .send(with_headers(
+            "POST",
+            "/task",
+            &[("content-encoding", "gzip")],
+            data.as_bytes().to_vec(),
+        ))
+        .await;
+    answer.assert_error(StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_gzip_upload_inflating_past_the_limit_is_413_json() {
+    let app = TestApp::with_config(Config {
+        max_body_bytes: 64 * 1024,
+        ..config(static_dir())
+    });
+    // 16 MiB of digits in a few kB.
+    let bomb = bomb(&vec![b'1'; 16 * 1024 * 1024]);
+    assert!(bomb.len() < 64 * 1024);
+    let answer = app
+        .send(with_headers(
+            "POST",
+            "/task",
+            &[("content-encoding", "gzip")],
+            bomb,
+        ))
+        .await;
+    let message = answer.assert_error(StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(message.contains("65536"), "{message}");
+    assert_eq!(app.get("/stats").await.json()["totalTasks"], 0);
+}
+
+/// The parts of a split task, leased by `worker` asking for references.
+async fn lease_part(app: &TestApp, query: &str) -> Answer {
+    let answer = app.get(&format!("/task/next?{query}")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    answer
+}
+
+#[tokio::test]
+async fn parts_name_b_by_content_address_for_workers_that_ask() {
+    let app = TestApp::with_config(splitting(false));
+    let b = matrix(30, 2);
+    let data = format!(r#"{{"A":"{}","B":"{b}"}}"#, matrix(30, 1));
+    let id = app.submit(&data).await;
+    let first = lease_part(&app, "workerId=w1&operands=ref").await.json();
+    let second = lease_part(&app, "workerId=w1&operands=ref").await.json();
+    let b_json = format!("\"{b}\"");
+    let address = format!("{:x}", Sha256::digest(b_json.as_bytes()));
+    let mut products = Vec::new();
+    for lease in [&first, &second] {
+        let reference = &lease["data"]["B"];
+        assert_eq!(reference["operand"], address.as_str(), "{lease}");
+        assert_eq!(reference["bytes"], b_json.len());
+        let operand = app.get(&format!("/operand/{address}")).await;
+        assert_eq!(operand.status, StatusCode::OK);
+        assert_eq!(operand.text(), b_json);
+        assert_eq!(
+            operand.header("cache-control"),
+            Some("public, max-age=31536000, immutable")
+        );
+        operand.assert_contract_headers();
+        let a = lease["data"]["A"].as_str().unwrap();
+        products.push((
+            lease["taskId"].as_u64().unwrap(),
+            kernel::multiply_text(a, &b).unwrap(),
+        ));
+    }
+    for (part, product) in products {
+        let body = serde_json::json!({ "result": product }).to_string();
+        let answer = app
+            .post(&format!("/task/{part}/result?workerId=w1"), body)
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    }
+    let report = app.get(&format!("/result/{id}")).await.json();
+    assert_eq!(report["status"], "completed");
+    let whole = kernel::multiply_text(&matrix(30, 1), &b).unwrap();
+    assert_eq!(report["result"], whole.as_str());
+    app.get(&format!("/operand/{}", "0".repeat(64)))
+        .await
+        .assert_error(StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn parts_carry_b_inline_unless_asked_or_with_plain_wire() {
+    for (plain_wire, query) in [(false, "workerId=w1"), (true, "workerId=w1&operands=ref")] {
+        let app = TestApp::with_config(splitting(plain_wire));
+        let b = matrix(20, 2);
+        app.submit(&format!(r#"{{"A":"{}","B":"{b}"}}"#, matrix(20, 1)))
+            .await;
+        let lease = lease_part(&app, query).await;
+        assert!(
+            lease.text().ends_with(&format!(",\"B\":\"{b}\"}}}}")),
+            "{}",
+            lease.text()
+        );
+    }
+}
+
+/// Peak resident memory of a process (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+/// Sends `body` as a gzip upload to `POST /task`; the status and body.
+fn post_gzip(addr: std::net::SocketAddr, body: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let head = format!(
+        "POST /task HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    // The server may answer (and close) before the whole body is sent.
+    let _ = stream.write_all(body);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+#[test]
+fn compressed_bombs_are_refused_and_memory_stays_bounded() {
+    const LIMIT: usize = 4 * 1024 * 1024;
+    const BOMBS: usize = 8;
+    let dir = static_dir();
+    let process = Process::start(
+        &["--in-memory", "--max-body-bytes", &LIMIT.to_string()],
+        &dir,
+    )
+    .unwrap();
+    // 64 gzip members of 16 MiB of zeros each: 1 GiB inflated, about 1 MiB sent.
+    let member = bomb(&vec![0u8; 16 * 1024 * 1024]);
+    let bomb: Vec<u8> = member.repeat(64);
+    assert!(bomb.len() < 2 * 1024 * 1024, "{}", bomb.len());
+    let before = peak_rss(process.pid());
+    let started = Instant::now();
+    let answers: Vec<(u16, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..BOMBS)
+            .map(|_| scope.spawn(|| post_gzip(process.addr, &bomb)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let grown = peak_rss(process.pid()).saturating_sub(before);
+    for (status, body) in &answers {
+        assert_eq!(*status, 413, "{body}");
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert!(
+            json["error"]
+                .as_str()
+                .unwrap()
+                .contains("larger than the limit")
+        );
+    }
+    // Eight bodies of 1 GiB each, inflated at once, held to the limit each.
+    assert!(
+        grown < (BOMBS * LIMIT + 32 * 1024 * 1024) as u64,
+        "peak memory grew by {grown} bytes"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let (status, _) = common::process::call(process.addr, "GET", "/health", b"").unwrap();
+    assert_eq!(status, 200);
+    eprintln!(
+        "{BOMBS} gzip uploads of {} bytes, 1 GiB inflated each, limit {LIMIT}: all 413 in {:?}, peak memory grew {} KiB",
+        bomb.len(),
+        started.elapsed(),
+        grown / 1024
+    );
+}
