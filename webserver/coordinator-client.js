@@ -111,11 +111,13 @@ export class CoordinatorClient {
    * @param {string} base the coordinator's URL ending in `/`, or '' for the page's own
    * @param {{wire?: 'lean' | 'plain', compressUploads?: boolean}} options `lean` (the
    *   default) asks for fewer bytes: a part's B by content address (fetched once, then
-   *   from the browser's cache) and bodies posted with `Content-Encoding: gzip` unless
-   *   `compressUploads` is false (answers are compressed by the browser's own
-   *   `Accept-Encoding`); `plain` asks for none of it, as the pages did before
+   *   from the browser's cache), answers compressed (the browser's own
+   *   `Accept-Encoding`), and, with `compressUploads`, bodies posted with
+   *   `Content-Encoding: gzip` (off by default: the browser's gzip runs at a few MB/s,
+   *   slower than any uplink above about 20 Mbit/s, as the test bed measured); `plain`
+   *   asks for none of it, as the pages did before
    */
-  constructor(base = '', { wire = 'lean', compressUploads = true } = {}) {
+  constructor(base = '', { wire = 'lean', compressUploads = false } = {}) {
     this.base = base;
     this.lean = wire !== 'plain';
     /** Whether bodies go out compressed; off after the coordinator refuses it (415). */

@@ -12,8 +12,8 @@
 //
 // URL parameters (optional): workerId=ID, slots=N, start=1 (start at once), wire=plain
 // (ask for no compression and no shared operands: the bytes the pages sent before),
-// upload=plain (post results uncompressed: compressing costs more than it saves on
-// fast uplinks).
+// upload=gzip (post results gzip-compressed: worth it only on slow uplinks, since the
+// browser compresses at a few MB/s).
 
 import { CoordinatorClient } from './coordinator-client.js';
 import { SlotPool } from './slot-pool.js';
@@ -75,7 +75,7 @@ function init() {
       view.render();
     },
   });
-  const loop = new WorkLoop({ client: new CoordinatorClient('', { wire: params.get('wire') === 'plain' ? 'plain' : 'lean', compressUploads: params.get('upload') !== 'plain' }), pool, log: view.log, changed: view.render });
+  const loop = new WorkLoop({ client: new CoordinatorClient('', { wire: params.get('wire') === 'plain' ? 'plain' : 'lean', compressUploads: params.get('upload') === 'gzip' }), pool, log: view.log, changed: view.render });
   view.follow(loop, pool);
 
   const showWorkerId = (id) => {

@@ -249,7 +249,7 @@ test('a large result goes out gzip-compressed, and plain from the first 415 on',
     { status: 200, body: '{"taskId":6,"status":"completed"}' },
     { status: 200, body: '{"taskId":7,"status":"completed"}' },
   );
-  const lean = new CoordinatorClient(`http://127.0.0.1:${server.address().port}/`);
+  const lean = new CoordinatorClient(`http://127.0.0.1:${server.address().port}/`, { compressUploads: true });
   const sent = {};
   await lean.postResult(5, { result: new TextEncoder().encode(product) }, 'w1', null, sent);
   assert.equal(wire.length, 1);

@@ -141,7 +141,7 @@ async function openPages(hosts, profile, mode) {
         downloadThroughput: -1,
         uploadThroughput: -1,
       });
-      const wire = { plain: '&wire=plain', down: '&upload=plain' }[mode] ?? '';
+      const wire = { plain: '&wire=plain', lean: '&upload=gzip' }[mode] ?? '';
       await page.goto(`${BASE}worker.html?start=1&slots=1&workerId=${host.name}-p${p}${wire}`, { timeout: 60000 });
       pages.push({ host: host.name, page });
     }
@@ -196,7 +196,7 @@ async function clientRun(page, data, mode, capSecs) {
   return page.evaluate(
     async ({ data, mode, capSecs }) => {
       const { CoordinatorClient } = await import('/coordinator-client.js');
-      const client = new CoordinatorClient('', { wire: mode === 'plain' ? 'plain' : 'lean', compressUploads: mode !== 'down' });
+      const client = new CoordinatorClient('', { wire: mode === 'plain' ? 'plain' : 'lean', compressUploads: mode === 'lean' });
       const blob = new Blob([data]);
       const started = performance.now();
       const taskId = await client.submitTask(blob);
