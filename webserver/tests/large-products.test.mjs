@@ -41,7 +41,10 @@ const tabs = [];
 const pageErrors = [];
 
 before(async () => {
-  coordinator = await startCoordinator('large-products', []);
+  // Equal parts: the Cancel test needs one part computing while the other waits,
+  // which parts sized by measured speed do not promise (a small part can be done,
+  // and the other taken, before Cancel is pressed); stragglers.test.mjs tests those.
+  coordinator = await startCoordinator('large-products', ['--equal-parts']);
   browser = await launchBrowser();
   workersContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   for (let i = 0; i < 2; i += 1) tabs.push(await openWorker(browser, coordinator.url, null, { slots: 1, context: workersContext }));
