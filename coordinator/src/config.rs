@@ -102,6 +102,9 @@ pub struct Config {
     /// Where the task state is kept; `None` keeps it in memory only (the
     /// library's default; the binary's is [`DEFAULT_DATA_DIR`]).
     pub data_dir: Option<PathBuf>,
+    /// The shared Redis the tasks live in (`redis://host:port/db`), for
+    /// several coordinators serving the same tasks; wins over `data_dir`.
+    pub redis: Option<String>,
     /// Whether acknowledged writes are synced to disk first.
     pub sync: SyncPolicy,
     /// How long a worker holds a task ([`DEFAULT_LEASE_SECS`]).
@@ -163,6 +166,7 @@ impl Default for Config {
         Self {
             static_dir: PathBuf::from(DEFAULT_STATIC_DIR),
             data_dir: None,
+            redis: None,
             sync: SyncPolicy::Always,
             lease: Duration::from_secs(DEFAULT_LEASE_SECS),
             max_attempts: DEFAULT_MAX_ATTEMPTS,

@@ -108,7 +108,7 @@ pub(super) async fn task_next(
         worker: query.worker(),
         tokened: query.wants_token() || state.config().require_lease_token,
     };
-    Ok(match state.lease(&asker, wait).await {
+    Ok(match state.try_lease(&asker, wait).await? {
         Some(lease) => {
             let token = asker.tokened.then(|| state.lease_token(&lease));
             lease_response(&lease, token.as_deref(), query.wants_description())
@@ -221,7 +221,7 @@ pub(super) async fn task_release(
 ) -> Result<Json<impl Serialize>, ApiError> {
     let id = task_id_param(id)?;
     let Query(query) = query?;
-    state.release(id, &caller(client, query))?;
+    state.release(id, &caller(client, query)).await?;
     Ok(Json(Released {
         task_id: id.0,
         status: TaskStatus::Pending.as_str(),

@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::cost::{Cost, Spent};
+use super::shared::Target;
 use super::{AppState, Caller, UseCaseError, run_sized};
 use crate::check::{CheckFailed, TaskCheck};
 use crate::queue::{Outcome, Poster, QueueError, TaskId, TaskView};
@@ -40,7 +41,15 @@ impl AppState {
         body: Bytes,
     ) -> Result<TaskView, UseCaseError> {
         let poster = self.poster(id, caller)?;
-        let check = self.queue().check_for(id).inspect_err(|e| unknown(id, e))?;
+        let check = match self.shared().cloned() {
+            Some(shared) => self.shared_check_for(&shared, id).await,
+            None => self.queue().check_for(id).map_err(UseCaseError::from),
+        }
+        .inspect_err(|e| {
+            if let UseCaseError::Queue(e) = e {
+                unknown(id, e);
+            }
+        })?;
         let check = check.filter(|_| self.config().verify);
         if let Some(limit) = check.as_ref().and_then(TaskCheck::max_result_bytes)
             && body.len() > limit.saturating_add(ANSWER_FRAME_BYTES)
@@ -69,26 +78,33 @@ impl AppState {
                         run_sized(text.len(), move || Spent::measure(|| check.verify(&result)))
                             .await?;
                     cost.verify = Some(spent);
-                    verdict.map_err(|refused| self.reject(id, &poster, refused, &cost))?;
+                    if let Err(refused) = verdict {
+                        return Err(self.reject(id, &poster, refused, &cost).await);
+                    }
                 }
-                let (decided, spent) = Spent::measure(|| {
-                    self.decide(|queue, changes| {
-                        queue.complete(id, text, &poster, Instant::now(), changes)
+                let started = Instant::now();
+                let decided = self
+                    .decide_on(Target::Task(id), |queue, changes| {
+                        queue.complete(id, text.clone(), &poster, Instant::now(), changes)
                     })
+                    .await?;
+                cost.decide = Some(Spent {
+                    wall: started.elapsed(),
+                    cpu: std::time::Duration::ZERO,
                 });
-                cost.decide = Some(spent);
                 decided
             }
             WorkerAnswer::Error(report) => {
-                if let Some(check) = check {
-                    check
-                        .verify_error_report(&report)
-                        .map_err(|refused| self.reject(id, &poster, refused, &cost))?;
+                if let Some(check) = check
+                    && let Err(refused) = check.verify_error_report(&report)
+                {
+                    return Err(self.reject(id, &poster, refused, &cost).await);
                 }
-                self.decide(|queue, changes| {
-                    let report = Arc::from(report);
-                    queue.fail(id, report, &poster, Instant::now(), changes)
+                let report: Arc<str> = Arc::from(report);
+                self.decide_on(Target::Task(id), |queue, changes| {
+                    queue.fail(id, Arc::clone(&report), &poster, Instant::now(), changes)
                 })
+                .await?
             }
         };
         let outcome = decided.inspect_err(|e| unknown(id, e))?;
@@ -119,15 +135,22 @@ impl AppState {
 
     /// Records a rejected answer for task `id` (`cost`: what reading and
     /// checking it took) and gives the error to answer with.
-    fn reject(
+    async fn reject(
         &self,
         id: TaskId,
         poster: &Poster,
         refused: CheckFailed,
         cost: &Cost,
     ) -> UseCaseError {
-        let (rejected, changes, _) = self
-            .decide(|queue, changes| queue.reject(id, poster, &refused.0, Instant::now(), changes));
+        let decided = self
+            .decide_on(Target::Task(id), |queue, changes| {
+                queue.reject(id, poster, &refused.0, Instant::now(), changes)
+            })
+            .await;
+        let (rejected, changes, _) = match decided {
+            Ok(decided) => decided,
+            Err(error) => return error,
+        };
         self.commit(&changes, cost);
         match rejected {
             Ok(_) => UseCaseError::Rejected(refused.0),
