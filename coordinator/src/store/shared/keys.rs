@@ -33,8 +33,10 @@ pub(super) struct Keys {
     pub(super) channel: String,
 }
 
-impl Default for Keys {
-    fn default() -> Self {
+impl Keys {
+    /// The keys on database `db` (channels are shared by every database
+    /// of a Redis, so the channel's name says the database).
+    pub(super) fn on_db(db: i64) -> Self {
         let name = |suffix: &str| format!("{PREFIX}{suffix}");
         Self {
             pending: name("pending"),
@@ -44,12 +46,10 @@ impl Default for Keys {
             next_id: name("next_id"),
             parts_used: name("parts_used"),
             secret: name("secret"),
-            channel: name("changes"),
+            channel: name(&format!("changes:{db}")),
         }
     }
-}
 
-impl Keys {
     /// The hash of task `id`.
     pub(super) fn task(&self, id: TaskId) -> String {
         format!("{PREFIX}task:{id}")

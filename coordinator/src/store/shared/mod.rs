@@ -21,12 +21,16 @@
 //!
 //! - `record`: one task's hash and its state record.
 //! - `keys`: key names and the scripts.
+//! - `write`: writing a decided transition back, versions compared.
+//! - `upkeep`: deadlines due, counters, health, the subscription.
 
 mod keys;
 mod record;
+mod upkeep;
+mod write;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -35,10 +39,10 @@ use redis::{AsyncCommands, Client, Script};
 
 use crate::check::{SharedProduct, TaskCheck};
 use crate::plan;
-use crate::queue::{Deltas, FIRST_PART_ID, FreshIds, Loaded, TaskDiff, TaskId};
+use crate::queue::{FIRST_PART_ID, FreshIds, Loaded, TaskId};
 use crate::shared_text::SharedText;
 use keys::Keys;
-use record::{CheckRecord, StateRecord, bytes_of, text};
+use record::{CheckRecord, StateRecord, text};
 
 use super::StoreError;
 
@@ -140,6 +144,10 @@ pub(crate) struct Counts {
     pub(crate) held_tasks: u64,
 }
 
+/// What the head script returns: the id counters and held bytes, the
+/// head id, and its task's fields.
+type HeadReply = ([Option<u64>; 3], Option<u64>, Vec<Option<Vec<u8>>>);
+
 fn unreachable(error: redis::RedisError) -> StoreError {
     StoreError::Shared(error.to_string())
 }
@@ -154,6 +162,7 @@ impl SharedStore {
     /// answer.
     pub(crate) async fn connect(url: &str) -> Result<Self, StoreError> {
         let client = Client::open(url).map_err(unreachable)?;
+        let keys = Keys::on_db(client.get_connection_info().redis_settings().db());
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(REDIS_TIMEOUT))
             .set_response_timeout(Some(REDIS_TIMEOUT))
@@ -161,12 +170,12 @@ impl SharedStore {
         let mut conn = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(unreachable)?;
-        let persistence = persistence(&mut conn).await.map_err(unreachable)?;
-        let node = format!("{:016x}", rand_u64());
+        let persistence = upkeep::persistence(&mut conn).await.map_err(unreachable)?;
+        let node = format!("{:016x}", upkeep::rand_u64());
         Ok(Self {
             conn,
             client,
-            keys: Keys::default(),
+            keys,
             write: Script::new(keys::WRITE_SCRIPT),
             head: Script::new(keys::HEAD_SCRIPT),
             checks: Mutex::new(HashMap::new()),
@@ -188,7 +197,7 @@ impl SharedStore {
     /// [`StoreError::Shared`] when Redis does not answer.
     pub(crate) async fn token_secret(&self) -> Result<(u64, u64), StoreError> {
         let mut conn = self.conn.clone();
-        let mine = format!("{:016x}{:016x}", rand_u64(), rand_u64());
+        let mine = format!("{:016x}{:016x}", upkeep::rand_u64(), upkeep::rand_u64());
         let _: bool = conn
             .set_nx(&self.keys.secret, &mine)
             .await
@@ -275,7 +284,7 @@ impl SharedStore {
     /// [`StoreError::Shared`] when Redis does not answer.
     pub(crate) async fn head(&self, offset: usize) -> Result<Snapshot, StoreError> {
         let mut conn = self.conn.clone();
-        let (meta, id, fields): ([Option<u64>; 3], Option<u64>, Vec<Option<Vec<u8>>>) = self
+        let (meta, id, fields): HeadReply = self
             .head
             .key(&self.keys.pending)
             .key(&self.keys.next_id)
@@ -422,315 +431,6 @@ impl SharedStore {
             .map_err(unreachable)?;
         Ok(data.map(Bytes::from))
     }
-
-    /// Writes what an operation decided on `reads`, if none of them changed
-    /// since: each task's state, the queue of pending ids, the lease and
-    /// eviction deadlines and the counters, and publishes `woken` pending
-    /// tasks and the changed ids. Returns whether it was written; nothing
-    /// is written (and `true` returned) when nothing changed.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Shared`] when Redis does not answer.
-    pub(crate) async fn write(
-        &self,
-        reads: &[Read],
-        diffs: &[TaskDiff],
-        deltas: &Deltas,
-        woken: usize,
-    ) -> Result<bool, StoreError> {
-        let mut plan = keys::WritePlan::default();
-        let before: HashMap<TaskId, &Read> = reads.iter().map(|r| (r.id, r)).collect();
-        let mut changed = Vec::new();
-        for diff in diffs {
-            let read = before.get(&diff.id).copied();
-            if self.plan_task(&mut plan, read, diff) {
-                changed.push(diff.id);
-            }
-        }
-        let counters = [
-            ("submitted", deltas.submitted),
-            ("completed", deltas.completed),
-            ("failed", deltas.failed),
-            ("requeued", deltas.requeued),
-            ("pending", deltas.pending),
-            ("processing", deltas.processing),
-            ("rejected", deltas.rejected),
-            ("held_bytes", deltas.held_bytes),
-            ("held_tasks", deltas.held_tasks),
-        ];
-        for (field, delta) in counters {
-            if delta != 0 {
-                plan.command(["HINCRBY", &self.keys.stats, field, &delta.to_string()]);
-            }
-        }
-        if changed.is_empty() && plan.is_empty() {
-            return Ok(true);
-        }
-        let mut message = format!("{} {woken}", self.node);
-        for id in &changed {
-            message.push(' ');
-            message.push_str(&id.to_string());
-        }
-        plan.command(["PUBLISH", &self.keys.channel, &message]);
-        let mut invocation = self.write.prepare_invoke();
-        for read in reads {
-            invocation.key(self.keys.task(read.id)).arg(read.version);
-        }
-        for diff in diffs.iter().filter(|d| d.created) {
-            invocation.key(self.keys.task(diff.id)).arg(0);
-        }
-        plan.add_to(&mut invocation);
-        let mut conn = self.conn.clone();
-        let written: i64 = invocation
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unreachable)?;
-        Ok(written == 1)
-    }
-
-    /// Adds the writes of one task's diff to `plan`; whether the task
-    /// changed.
-    fn plan_task(&self, plan: &mut keys::WritePlan, read: Option<&Read>, diff: &TaskDiff) -> bool {
-        let key = self.keys.task(diff.id);
-        let id = diff.id.to_string();
-        let was_queued = read.is_some_and(|r| r.queued);
-        let old = read.and_then(|r| r.record.as_ref());
-        let old_leases: Vec<(u64, u64)> = old.map(|r| r.leases().collect()).unwrap_or_default();
-        let lease_member = |number: u64| format!("{id}:{number}");
-        let Some(after) = &diff.after else {
-            if read.is_none_or(|r| !r.exists()) {
-                return false;
-            }
-            plan.command(["DEL", &key]);
-            plan.command(["ZREM", &self.keys.finished, &id]);
-            for (number, _) in &old_leases {
-                plan.command(["ZREM", &self.keys.leases, &lease_member(*number)]);
-            }
-            if was_queued {
-                plan.command(["LREM", &self.keys.pending, "1", &id]);
-            }
-            return true;
-        };
-        let record = StateRecord::of(after);
-        let encoded = record.encode();
-        let same = old.is_some_and(|o| *o == record) && was_queued == diff.queued;
-        let result_new = after.result.is_some() && read.is_none_or(|r| r.result.is_none());
-        if same && !result_new {
-            return false;
-        }
-        let version = (read.map_or(0, |r| r.version) + 1).to_string();
-        plan.hset(&key, "s", encoded);
-        plan.command([
-            "HSET",
-            &key,
-            "v",
-            &version,
-            "q",
-            if diff.queued { "1" } else { "0" },
-        ]);
-        if diff.created {
-            plan.hset(&key, "d", bytes_of(&after.data).to_vec());
-        }
-        if let Some(result) = after.result.as_ref().filter(|_| result_new) {
-            plan.hset(&key, "r", bytes_of(result).to_vec());
-        }
-        match (was_queued, diff.queued) {
-            (false, true) if diff.created => plan.command(["RPUSH", &self.keys.pending, &id]),
-            (false, true) => plan.command(["LPUSH", &self.keys.pending, &id]),
-            (true, false) => plan.command(["LREM", &self.keys.pending, "1", &id]),
-            _ => {}
-        }
-        let new_leases: Vec<(u64, u64)> = record.leases().collect();
-        for (number, _) in old_leases
-            .iter()
-            .filter(|l| !new_leases.iter().any(|n| n.0 == l.0))
-        {
-            plan.command(["ZREM", &self.keys.leases, &lease_member(*number)]);
-        }
-        for (number, expires) in new_leases
-            .iter()
-            .filter(|l| !old_leases.iter().any(|o| o.0 == l.0))
-        {
-            plan.command([
-                "ZADD",
-                &self.keys.leases,
-                &expires.to_string(),
-                &lease_member(*number),
-            ]);
-        }
-        if let Some(evict) = record.evict_at_ms()
-            && old.and_then(StateRecord::evict_at_ms) != Some(evict)
-        {
-            plan.command(["ZADD", &self.keys.finished, &evict.to_string(), &id]);
-        }
-        true
-    }
-
-    /// Removes a stale entry of the queue of pending ids (its task is gone).
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Shared`] when Redis does not answer.
-    pub(crate) async fn drop_stale(&self, id: TaskId) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let key = self.keys.task(id);
-        // Only while the task is still missing: a script would be exact, a
-        // check first is enough for an entry no task will ever match again.
-        let exists: bool = conn.exists(&key).await.map_err(unreachable)?;
-        if !exists {
-            let _: i64 = conn
-                .lrem(&self.keys.pending, 1, id.0)
-                .await
-                .map_err(unreachable)?;
-        }
-        Ok(())
-    }
-
-    /// Tasks with a lease that expired by `now_ms`, and tasks due for
-    /// eviction by then, at most `limit` of each.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Shared`] when Redis does not answer.
-    pub(crate) async fn due(
-        &self,
-        now_ms: u64,
-        limit: usize,
-    ) -> Result<(Vec<TaskId>, Vec<TaskId>), StoreError> {
-        let mut conn = self.conn.clone();
-        let (leases, finished): (Vec<String>, Vec<u64>) = redis::pipe()
-            .zrangebyscore_limit(&self.keys.leases, "-inf", now_ms, 0, limit as isize)
-            .zrangebyscore_limit(&self.keys.finished, "-inf", now_ms, 0, limit as isize)
-            .query_async(&mut conn)
-            .await
-            .map_err(unreachable)?;
-        let mut expired: Vec<TaskId> = leases
-            .iter()
-            .filter_map(|m| m.split_once(':').and_then(|(id, _)| id.parse().ok()))
-            .map(TaskId)
-            .collect();
-        expired.dedup();
-        Ok((expired, finished.into_iter().map(TaskId).collect()))
-    }
-
-    /// Removes deadline entries of a task that no longer exists.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Shared`] when Redis does not answer.
-    pub(crate) async fn forget_deadlines(
-        &self,
-        id: TaskId,
-        lease_members: bool,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        if lease_members {
-            // Members are `id:number`; a missing task's are found by range.
-            let members: Vec<String> = conn
-                .zrange(&self.keys.leases, 0, -1)
-                .await
-                .map_err(unreachable)?;
-            let prefix = format!("{id}:");
-            for member in members.iter().filter(|m| m.starts_with(&prefix)) {
-                let _: i64 = conn
-                    .zrem(&self.keys.leases, member)
-                    .await
-                    .map_err(unreachable)?;
-            }
-        } else {
-            let _: i64 = conn
-                .zrem(&self.keys.finished, id.0)
-                .await
-                .map_err(unreachable)?;
-        }
-        Ok(())
-    }
-
-    /// The cluster's counters.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Shared`] when Redis does not answer.
-    pub(crate) async fn counts(&self) -> Result<Counts, StoreError> {
-        let mut conn = self.conn.clone();
-        let fields = [
-            "submitted",
-            "completed",
-            "failed",
-            "requeued",
-            "pending",
-            "processing",
-            "rejected",
-            "held_bytes",
-            "held_tasks",
-        ];
-        let values: Vec<Option<i64>> = redis::cmd("HMGET")
-            .arg(&self.keys.stats)
-            .arg(&fields[..])
-            .query_async(&mut conn)
-            .await
-            .map_err(unreachable)?;
-        let v = |i: usize| values.get(i).copied().flatten().unwrap_or(0).max(0) as u64;
-        Ok(Counts {
-            submitted: v(0),
-            completed: v(1),
-            failed: v(2),
-            requeued: v(3),
-            pending: v(4),
-            processing: v(5),
-            rejected: v(6),
-            held_bytes: v(7),
-            held_tasks: v(8),
-        })
-    }
-
-    /// Whether Redis answers now.
-    pub(crate) async fn ping(&self) -> bool {
-        let mut conn = self.conn.clone();
-        redis::cmd("PING")
-            .query_async::<String>(&mut conn)
-            .await
-            .is_ok()
-    }
-
-    /// Follows what other coordinators publish, for ever: calls `on` with
-    /// the count of tasks each write made pending and the ids it changed
-    /// (this coordinator's own writes skipped), and `on_gap` after
-    /// (re)subscribing, when messages may have been missed.
-    pub(crate) async fn follow(
-        self: Arc<Self>,
-        on: impl Fn(usize, &[TaskId]) + Send + 'static,
-        on_gap: impl Fn() + Send + 'static,
-    ) {
-        use futures_util::StreamExt;
-        loop {
-            match self.client.get_async_pubsub().await {
-                Ok(mut pubsub) => {
-                    if pubsub.subscribe(&self.keys.channel).await.is_ok() {
-                        on_gap();
-                        let mut messages = pubsub.on_message();
-                        while let Some(message) = messages.next().await {
-                            let Ok(text) = std::str::from_utf8(message.get_payload_bytes()) else {
-                                continue;
-                            };
-                            let mut words = text.split(' ');
-                            if words.next() == Some(self.node.as_str()) {
-                                continue;
-                            }
-                            let woken = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
-                            let ids: Vec<TaskId> =
-                                words.filter_map(|w| w.parse().ok()).map(TaskId).collect();
-                            on(woken, &ids);
-                        }
-                    }
-                    tracing::warn!("lost the Redis subscription; subscribing again");
-                }
-                Err(error) => tracing::warn!(%error, "cannot subscribe to Redis; trying again"),
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
 }
 
 fn number(bytes: Option<&[u8]>) -> u64 {
@@ -747,36 +447,4 @@ fn fresh_ids(last_id: u64, parts_used: u64) -> FreshIds {
         next_id: last_id + 1,
         next_part_id: FIRST_PART_ID.saturating_sub(parts_used),
     }
-}
-
-/// What Redis keeps on disk, in words, for the log.
-async fn persistence(conn: &mut ConnectionManager) -> redis::RedisResult<String> {
-    let get = |name: &'static str| redis::cmd("CONFIG").arg("GET").arg(name).clone();
-    let aof: Vec<String> = get("appendonly").query_async(conn).await?;
-    let fsync: Vec<String> = get("appendfsync").query_async(conn).await?;
-    let save: Vec<String> = get("save").query_async(conn).await?;
-    let value = |pair: &[String]| pair.get(1).cloned().unwrap_or_default();
-    let said = match value(&aof).as_str() {
-        "yes" => match value(&fsync).as_str() {
-            "always" => "AOF with appendfsync always: an acknowledged change survives a crash of Redis or its machine".to_owned(),
-            "everysec" => "AOF with appendfsync everysec: a crash of Redis's machine can lose the last second of acknowledged changes".to_owned(),
-            other => format!("AOF with appendfsync {other}: the operating system decides when changes reach the disk; a machine crash can lose acknowledged ones"),
-        },
-        _ if value(&save).is_empty() => "no AOF and no snapshots: everything is lost when Redis stops".to_owned(),
-        _ => format!("no AOF, snapshots ({}): a crash of Redis loses the changes since the last snapshot", value(&save)),
-    };
-    Ok(said)
-}
-
-/// A random number for secrets and tags, from the process's random hasher
-/// keys.
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64),
-    );
-    hasher.finish()
 }

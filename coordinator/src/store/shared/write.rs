@@ -1,0 +1,154 @@
+//! Writing a decided transition back: each task's state and the indexes
+//! around it, in one script run that first compares the versions read.
+
+use std::collections::HashMap;
+
+use super::record::{StateRecord, bytes_of};
+use super::{Read, SharedStore, StoreError, keys, unreachable};
+use crate::queue::{Deltas, TaskDiff, TaskId};
+
+impl SharedStore {
+    /// Writes what an operation decided on `reads`, if none of them changed
+    /// since: each task's state, the queue of pending ids, the lease and
+    /// eviction deadlines and the counters, and publishes `woken` pending
+    /// tasks and the changed ids. Returns whether it was written; nothing
+    /// is written (and `true` returned) when nothing changed.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Shared`] when Redis does not answer.
+    pub(crate) async fn write(
+        &self,
+        reads: &[Read],
+        diffs: &[TaskDiff],
+        deltas: &Deltas,
+        woken: usize,
+    ) -> Result<bool, StoreError> {
+        let mut plan = keys::WritePlan::default();
+        let before: HashMap<TaskId, &Read> = reads.iter().map(|r| (r.id, r)).collect();
+        let mut changed = Vec::new();
+        for diff in diffs {
+            let read = before.get(&diff.id).copied();
+            if self.plan_task(&mut plan, read, diff) {
+                changed.push(diff.id);
+            }
+        }
+        let counters = [
+            ("submitted", deltas.submitted),
+            ("completed", deltas.completed),
+            ("failed", deltas.failed),
+            ("requeued", deltas.requeued),
+            ("pending", deltas.pending),
+            ("processing", deltas.processing),
+            ("rejected", deltas.rejected),
+            ("held_bytes", deltas.held_bytes),
+            ("held_tasks", deltas.held_tasks),
+        ];
+        for (field, delta) in counters {
+            if delta != 0 {
+                plan.command(["HINCRBY", &self.keys.stats, field, &delta.to_string()]);
+            }
+        }
+        if changed.is_empty() && plan.is_empty() {
+            return Ok(true);
+        }
+        let mut message = format!("{} {woken}", self.node);
+        for id in &changed {
+            message.push(' ');
+            message.push_str(&id.to_string());
+        }
+        plan.command(["PUBLISH", &self.keys.channel, &message]);
+        let mut invocation = self.write.prepare_invoke();
+        for read in reads {
+            invocation.key(self.keys.task(read.id)).arg(read.version);
+        }
+        for diff in diffs.iter().filter(|d| d.created) {
+            invocation.key(self.keys.task(diff.id)).arg(0);
+        }
+        plan.add_to(&mut invocation);
+        let mut conn = self.conn.clone();
+        let written: i64 = invocation
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unreachable)?;
+        Ok(written == 1)
+    }
+
+    /// Adds the writes of one task's diff to `plan`; whether the task
+    /// changed.
+    fn plan_task(&self, plan: &mut keys::WritePlan, read: Option<&Read>, diff: &TaskDiff) -> bool {
+        let key = self.keys.task(diff.id);
+        let id = diff.id.to_string();
+        let was_queued = read.is_some_and(|r| r.queued);
+        let old = read.and_then(|r| r.record.as_ref());
+        let old_leases: Vec<(u64, u64)> = old.map(|r| r.leases().collect()).unwrap_or_default();
+        let lease_member = |number: u64| format!("{id}:{number}");
+        let Some(after) = &diff.after else {
+            if read.is_none_or(|r| !r.exists()) {
+                return false;
+            }
+            plan.command(["DEL", &key]);
+            plan.command(["ZREM", &self.keys.finished, &id]);
+            for (number, _) in &old_leases {
+                plan.command(["ZREM", &self.keys.leases, &lease_member(*number)]);
+            }
+            if was_queued {
+                plan.command(["LREM", &self.keys.pending, "1", &id]);
+            }
+            return true;
+        };
+        let record = StateRecord::of(after);
+        let encoded = record.encode();
+        let same = old.is_some_and(|o| *o == record) && was_queued == diff.queued;
+        let result_new = after.result.is_some() && read.is_none_or(|r| r.result.is_none());
+        if same && !result_new {
+            return false;
+        }
+        let version = (read.map_or(0, |r| r.version) + 1).to_string();
+        plan.hset(&key, "s", encoded);
+        plan.command([
+            "HSET",
+            &key,
+            "v",
+            &version,
+            "q",
+            if diff.queued { "1" } else { "0" },
+        ]);
+        if diff.created {
+            plan.hset(&key, "d", bytes_of(&after.data).to_vec());
+        }
+        if let Some(result) = after.result.as_ref().filter(|_| result_new) {
+            plan.hset(&key, "r", bytes_of(result).to_vec());
+        }
+        match (was_queued, diff.queued) {
+            (false, true) if diff.created => plan.command(["RPUSH", &self.keys.pending, &id]),
+            (false, true) => plan.command(["LPUSH", &self.keys.pending, &id]),
+            (true, false) => plan.command(["LREM", &self.keys.pending, "1", &id]),
+            _ => {}
+        }
+        let new_leases: Vec<(u64, u64)> = record.leases().collect();
+        for (number, _) in old_leases
+            .iter()
+            .filter(|l| !new_leases.iter().any(|n| n.0 == l.0))
+        {
+            plan.command(["ZREM", &self.keys.leases, &lease_member(*number)]);
+        }
+        for (number, expires) in new_leases
+            .iter()
+            .filter(|l| !old_leases.iter().any(|o| o.0 == l.0))
+        {
+            plan.command([
+                "ZADD",
+                &self.keys.leases,
+                &expires.to_string(),
+                &lease_member(*number),
+            ]);
+        }
+        if let Some(evict) = record.evict_at_ms()
+            && old.and_then(StateRecord::evict_at_ms) != Some(evict)
+        {
+            plan.command(["ZADD", &self.keys.finished, &evict.to_string(), &id]);
+        }
+        true
+    }
+}
