@@ -24,11 +24,12 @@ apt_install() {
 }
 # promtool (Debian's prometheus package) checks the /metrics scrapes of
 # coordinator/tests/watch.rs; python3-venv holds schemathesis for the API fuzzing;
-# redis-server runs under the cluster tests (coordinator/tests/cluster.rs, which
-# start their own) and the Dana wire replay on Redis below.
+# redis-server and nginx run under the cluster tests (coordinator/tests/cluster.rs,
+# which start their own) and redis-server under the Dana wire replay on Redis below.
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing+=(nginx)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
 [ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
 

@@ -5,8 +5,9 @@
 //!   reads the same through all three; a dishonest product is rejected
 //!   whichever coordinator it is posted to; a split task's parts are
 //!   leased and answered through different coordinators and assembled.
-//! - Concurrent submitters and honest workers spread over three
-//!   coordinators while one is killed with SIGKILL and restarted: every
+//! - Concurrent submitters and honest workers reach three coordinators
+//!   through nginx (the README's block, round robin) while one coordinator
+//!   is killed with SIGKILL and restarted on its port: every
 //!   acknowledged task completes once with the right product, no task is
 //!   handed to a second worker inside a live lease, and `/stats` agrees
 //!   through every coordinator. The counts checked are printed.
@@ -24,6 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::nginx::{Nginx, free_port};
 use common::process::{Process, call};
 use common::redis_server::RedisServer;
 use common::static_dir;
@@ -34,11 +36,38 @@ use serde_json::{Value, json};
 const LEASE_SECS: u64 = 2;
 
 fn start(redis: &RedisServer, extra: &[&str]) -> Process {
+    start_at(redis, 0, extra)
+}
+
+/// A coordinator on `port` of 127.0.0.1 (`0`: a free one) on `redis`.
+fn start_at(redis: &RedisServer, port: u16, extra: &[&str]) -> Process {
     let url = redis.url(0);
     let lease = LEASE_SECS.to_string();
     let mut args = vec!["--redis", &url, "--lease-secs", &lease];
     args.extend_from_slice(extra);
-    Process::start(&args, &static_dir()).unwrap()
+    Process::start_at(port, &[], &args, &static_dir()).unwrap()
+}
+
+/// The README's nginx block for several coordinators, for coordinators on
+/// `ports`, listening on `listen` of 127.0.0.1.
+fn readme_nginx(ports: [u16; 3], listen: u16) -> String {
+    let readme = include_str!("../../README.md");
+    let section = readme
+        .split("\n## Running several coordinators\n")
+        .nth(1)
+        .expect("the README has a \"Running several coordinators\" section");
+    let block = section
+        .split("```nginx\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("that section has an nginx block");
+    let mut adapted = block.replace("listen 8080;", &format!("listen 127.0.0.1:{listen};"));
+    for (k, port) in ports.iter().enumerate() {
+        let line = format!("server 127.0.0.1:{};", 8081 + k);
+        assert!(adapted.contains(&line), "the README's block has {line}");
+        adapted = adapted.replace(&line, &format!("server 127.0.0.1:{port};"));
+    }
+    adapted
 }
 
 fn json_call(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Value) {
@@ -80,14 +109,14 @@ fn a_task_moves_between_three_coordinators_on_one_redis() {
     });
     std::thread::sleep(Duration::from_millis(500));
     let data = r#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#;
-    let (status, submitted) = json_call(a, "POST", "/task", data);
     let submitted_at = Instant::now();
+    let (status, submitted) = json_call(a, "POST", "/task", data);
     assert_eq!((status, submitted["taskId"].as_u64()), (200, Some(1)));
     let (status, lease, leased_at) = poll.join().unwrap();
     assert_eq!(status, 200, "{lease}");
     assert_eq!(lease["taskId"], 1);
     let woken_ms = leased_at.duration_since(submitted_at).as_millis();
-    println!("long poll on B woken by a submission through A after {woken_ms} ms");
+    println!("long poll on B answered {woken_ms} ms after the submission to A was sent");
     assert!(woken_ms < 1000, "woken after {woken_ms} ms");
 
     // A result waiter on A is woken by the result posted through C.
@@ -201,7 +230,7 @@ struct Seen {
     worker_errors: u64,
 }
 
-/// The coordinators' addresses; the killed one's slot gets its successor's.
+/// Where clients send their requests (nginx, in front of the three).
 type Addrs = Arc<Mutex<Vec<SocketAddr>>>;
 
 fn pick(addrs: &Addrs, turn: u64) -> SocketAddr {
@@ -302,11 +331,18 @@ fn worker(
 }
 
 #[test]
-fn a_killed_coordinator_loses_no_acknowledged_task_and_no_lease_is_shared() {
+fn behind_nginx_a_killed_coordinator_loses_no_acknowledged_task_and_no_lease_is_shared() {
     let redis = RedisServer::start();
     let no_split = ["--no-split"];
-    let mut processes: Vec<Process> = (0..3).map(|_| start(&redis, &no_split)).collect();
-    let addrs: Addrs = Arc::new(Mutex::new(processes.iter().map(|p| p.addr).collect()));
+    let ports = [free_port(), free_port(), free_port()];
+    let mut processes: Vec<Process> = ports
+        .iter()
+        .map(|&port| start_at(&redis, port, &no_split))
+        .collect();
+    // Clients reach the three through nginx, as the README sets it up.
+    let lb_port = free_port();
+    let nginx = Nginx::start(&readme_nginx(ports, lb_port), lb_port);
+    let addrs: Addrs = Arc::new(Mutex::new(vec![nginx.addr]));
     let stop_submitting = Arc::new(AtomicBool::new(false));
     let stop_working = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -332,9 +368,7 @@ fn a_killed_coordinator_loses_no_acknowledged_task_and_no_lease_is_shared() {
     // SIGKILL the second coordinator mid-run; restart it two seconds later.
     processes.remove(1).kill();
     std::thread::sleep(Duration::from_secs(2));
-    let restarted = start(&redis, &no_split);
-    addrs.lock().unwrap()[1] = restarted.addr;
-    processes.insert(1, restarted);
+    processes.insert(1, start_at(&redis, ports[1], &no_split));
     std::thread::sleep(Duration::from_secs(2));
     stop_submitting.store(true, Ordering::Relaxed);
     for thread in threads {
@@ -391,7 +425,8 @@ fn a_killed_coordinator_loses_no_acknowledged_task_and_no_lease_is_shared() {
             rehanded += 1;
         }
     }
-    let stats: Vec<[u64; 5]> = addrs.iter().map(|&a| counters(a)).collect();
+    let mut stats: Vec<[u64; 5]> = addrs.iter().map(|&a| counters(a)).collect();
+    stats.push(counters(nginx.addr));
     assert!(
         stats.iter().all(|s| *s == stats[0]),
         "/stats differ: {stats:?}"
@@ -408,7 +443,7 @@ fn a_killed_coordinator_loses_no_acknowledged_task_and_no_lease_is_shared() {
     println!(
         "acknowledged {} tasks ({} submissions failed while a coordinator was down), \
          {} leases ({} handed out again after an expiry or a lost answer), \
-         {} worker calls failed; /stats through all three: total {total}, completed {completed}, failed {failed}",
+         {} worker calls failed; /stats through all three and nginx: total {total}, completed {completed}, failed {failed}",
         seen.acked.len(),
         seen.submit_errors,
         leases.load(Ordering::Relaxed),

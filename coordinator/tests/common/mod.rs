@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod nginx;
 pub mod process;
 pub mod redis_server;
 
