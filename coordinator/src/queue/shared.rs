@@ -130,6 +130,9 @@ pub(crate) struct Loaded {
     pub(crate) state: TaskState,
     /// Whether it sits in the shared queue of pending ids.
     pub(crate) queued: bool,
+    /// Bytes of its data that the store did not read (the data of a task
+    /// handed to no worker by this operation): counted when it is dropped.
+    pub(crate) unread_bytes: usize,
 }
 
 /// What an operation left of one task it loaded or created.
@@ -181,7 +184,7 @@ pub(crate) struct FreshIds {
 /// What [`TaskQueue::load`] set up, for [`TaskQueue::unload`].
 #[derive(Debug)]
 pub(crate) struct Scratch {
-    loaded: Vec<(TaskId, TaskStatus)>,
+    loaded: Vec<(TaskId, usize)>,
     ids: FreshIds,
     held_bytes: usize,
     clock: Clock,
@@ -219,7 +222,13 @@ impl TaskQueue {
         let mut loaded = Vec::with_capacity(tasks.len());
         let mut bytes = 0;
         let mut leases = Vec::new();
-        for Loaded { id, state, queued } in tasks {
+        for Loaded {
+            id,
+            state,
+            queued,
+            unread_bytes,
+        } in tasks
+        {
             if queued {
                 self.pending.push_back(id);
             }
@@ -235,7 +244,7 @@ impl TaskQueue {
                 self.finished.push_back((evict_at, id));
             }
             bytes += task.held_bytes() + self.limits.task_overhead_bytes;
-            loaded.push((id, task.status));
+            loaded.push((id, unread_bytes));
             self.tasks.insert(id, task);
         }
         leases.sort_by_key(|entry| entry.expires_at);
@@ -288,6 +297,12 @@ impl TaskQueue {
         }
         let held_before = loaded.len() as i64;
         let held_after = diffs.iter().filter(|d| d.after.is_some()).count() as i64;
+        // A dropped task's unread data leaves the cluster's bytes too.
+        let unread_dropped: usize = loaded
+            .iter()
+            .filter(|(id, _)| diffs.iter().any(|d| d.id == *id && d.after.is_none()))
+            .map(|(_, bytes)| bytes)
+            .sum();
         let delta = |now: u64| now as i64 - COUNTER_BASE as i64;
         let c = &self.counters;
         let deltas = Deltas {
@@ -298,7 +313,7 @@ impl TaskQueue {
             pending: delta(c.pending),
             processing: delta(c.processing),
             rejected: delta(c.rejected),
-            held_bytes: self.held_bytes as i64 - held_bytes as i64,
+            held_bytes: self.held_bytes as i64 - held_bytes as i64 - unread_dropped as i64,
             held_tasks: held_after - held_before,
         };
         for diff in &diffs {

@@ -1336,3 +1336,4 @@ mod split {
 mod holders;
 mod replicas;
 mod room;
+mod views;

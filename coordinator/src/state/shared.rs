@@ -89,6 +89,11 @@ impl AppState {
                 Target::Head => {
                     let head = shared.head(offset).await?;
                     match head.tasks.first() {
+                        None if offset > 0 => {
+                            // The queue is shorter now: look at its head.
+                            offset = 0;
+                            continue;
+                        }
                         Some(read) if !read.exists() => {
                             shared.drop_stale(read.id).await?;
                             continue;

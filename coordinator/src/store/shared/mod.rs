@@ -86,6 +86,8 @@ pub(crate) struct Read {
     version: u64,
     record: Option<StateRecord>,
     data: Option<Bytes>,
+    /// Bytes of its data (read when the data is not).
+    data_len: u64,
     result: Option<Bytes>,
     queued: bool,
 }
@@ -228,6 +230,8 @@ impl SharedStore {
                 .arg(&["v", "s", "r", "q"]);
             if with_data {
                 cmd.arg("d");
+            } else {
+                pipe.cmd("HSTRLEN").arg(self.keys.task(id)).arg("d");
             }
         }
         pipe.get(&self.keys.next_id)
@@ -235,26 +239,35 @@ impl SharedStore {
             .hget(&self.keys.stats, "held_bytes");
         let mut conn = self.conn.clone();
         type Fields = Vec<Option<Vec<u8>>>;
-        let (mut rows, meta): (Vec<Fields>, [Option<u64>; 3]) = {
+        let (mut rows, lengths, meta): (Vec<Fields>, Vec<u64>, [Option<u64>; 3]) = {
             let values: Vec<redis::Value> =
                 pipe.query_async(&mut conn).await.map_err(unreachable)?;
             let split = values.len().saturating_sub(3);
             let (rows, meta) = values.split_at(split);
-            let rows = rows
+            let step = if with_data { 1 } else { 2 };
+            let fields = rows
                 .iter()
+                .step_by(step)
                 .map(|v| redis::from_redis_value_ref::<Fields>(v).unwrap_or_default())
+                .collect();
+            let lengths = rows
+                .iter()
+                .skip(1)
+                .step_by(step)
+                .map(|v| redis::from_redis_value_ref::<u64>(v).unwrap_or(0))
                 .collect();
             let meta_of = |i: usize| {
                 meta.get(i)
                     .and_then(|v| redis::from_redis_value_ref::<Option<u64>>(v).ok())
                     .flatten()
             };
-            (rows, [meta_of(0), meta_of(1), meta_of(2)])
+            (fields, lengths, [meta_of(0), meta_of(1), meta_of(2)])
         };
         let tasks = ids
             .iter()
             .zip(rows.iter_mut())
-            .map(|(&id, fields)| {
+            .enumerate()
+            .map(|(k, (&id, fields))| {
                 let mut take = |i: usize| fields.get_mut(i).and_then(Option::take).map(Bytes::from);
                 let (version, state, result, queued, data) =
                     (take(0), take(1), take(2), take(3), take(4));
@@ -262,6 +275,7 @@ impl SharedStore {
                     id,
                     version: number(version.as_deref()),
                     record: state.as_deref().and_then(StateRecord::decode),
+                    data_len: lengths.get(k).copied().unwrap_or(0),
                     data,
                     result,
                     queued: queued.as_deref() == Some(b"1"),
@@ -305,6 +319,7 @@ impl SharedStore {
                     id: TaskId(id),
                     version: number(version.as_deref()),
                     record: state.as_deref().and_then(StateRecord::decode),
+                    data_len: data.as_ref().map_or(0, |d| d.len() as u64),
                     data,
                     result,
                     queued: queued.as_deref() == Some(b"1"),
@@ -358,10 +373,16 @@ impl SharedStore {
             .and_then(|spec| self.check(read.id, spec, check_data));
         let data = read.data.clone().map(text).unwrap_or_default();
         let result = read.result.clone().map(text);
+        let unread_bytes = if read.data.is_some() {
+            0
+        } else {
+            usize::try_from(read.data_len).unwrap_or(0)
+        };
         Some(Loaded {
             id: read.id,
             state: record.state(data, result, check),
             queued: read.queued,
+            unread_bytes,
         })
     }
 
