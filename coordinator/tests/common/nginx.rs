@@ -67,6 +67,7 @@ impl Nginx {
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(10) {
             if let Ok(Some(status)) = child.try_wait() {
+                // It exited by itself: nothing left to wait for.
                 let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
                 panic!("nginx exited ({status}): {log}");
             }
@@ -75,6 +76,8 @@ impl Nginx {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("nginx did not accept connections on {addr} within 10 s");
     }
 }

@@ -140,9 +140,10 @@ fn an_expired_lease_is_requeued_by_a_view_as_of_the_shared_clock() {
     });
     let id = id.unwrap();
     let w1 = asker("w1", 1);
-    kept.run(&mut scratch, &[id], clock(now), |q, c| {
+    let (lease, ..) = kept.run(&mut scratch, &[id], clock(now), |q, c| {
         q.lease_next(&w1, now, c)
     });
+    lease.unwrap();
     // Another coordinator, whose monotonic clock says something else, one
     // millisecond before the deadline and then at it.
     let other = Instant::now() + Duration::from_secs(1000);
@@ -189,12 +190,14 @@ fn an_evicted_task_leaves_the_view_and_its_bytes_with_it() {
     });
     let id = id.unwrap();
     let w1 = asker("w1", 1);
-    kept.run(&mut scratch, &[id], clock(now), |q, c| {
+    let (lease, ..) = kept.run(&mut scratch, &[id], clock(now), |q, c| {
         q.lease_next(&w1, now, c)
     });
-    kept.run(&mut scratch, &[id], clock(now), |q, c| {
+    lease.unwrap();
+    let (done, ..) = kept.run(&mut scratch, &[id], clock(now), |q, c| {
         q.complete(id, text("[[1]]"), &poster_of(&w1), now, c)
     });
+    done.unwrap();
     let later = now + KEEP + Duration::from_secs(1);
     let at = Clock {
         now: later,
