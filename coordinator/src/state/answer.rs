@@ -14,6 +14,7 @@ use super::{AppState, Caller, UseCaseError, run_sized};
 use crate::check::{CheckFailed, TaskCheck};
 use crate::queue::{Outcome, Poster, QueueError, TaskId, TaskView};
 use crate::shared_text::SharedText;
+use crate::store::shared::Snapshot;
 use crate::worker_answer::WorkerAnswer;
 
 impl AppState {
@@ -41,9 +42,16 @@ impl AppState {
         body: Bytes,
     ) -> Result<TaskView, UseCaseError> {
         let poster = self.poster(id, caller)?;
-        let check = match self.shared().cloned() {
-            Some(shared) => self.shared_check_for(&shared, id).await,
-            None => self.queue().check_for(id).map_err(UseCaseError::from),
+        let (check, mut seen) = match self.shared().cloned() {
+            Some(shared) => self
+                .shared_check_for(&shared, id)
+                .await
+                .map(|(check, read)| (check, Some(read))),
+            None => self
+                .queue()
+                .check_for(id)
+                .map(|check| (check, None))
+                .map_err(UseCaseError::from),
         }
         .inspect_err(|e| {
             if let UseCaseError::Queue(e) = e {
@@ -79,12 +87,12 @@ impl AppState {
                             .await?;
                     cost.verify = Some(spent);
                     if let Err(refused) = verdict {
-                        return Err(self.reject(id, &poster, refused, &cost).await);
+                        return Err(self.reject(id, &poster, refused, &cost, seen.take()).await);
                     }
                 }
                 let started = Instant::now();
                 let decided = self
-                    .decide_on(Target::Task(id), |queue, changes| {
+                    .decide_on_read(Target::Task(id), seen.take(), |queue, changes| {
                         queue.complete(id, text.clone(), &poster, Instant::now(), changes)
                     })
                     .await?;
@@ -98,10 +106,10 @@ impl AppState {
                 if let Some(check) = check
                     && let Err(refused) = check.verify_error_report(&report)
                 {
-                    return Err(self.reject(id, &poster, refused, &cost).await);
+                    return Err(self.reject(id, &poster, refused, &cost, seen.take()).await);
                 }
                 let report: Arc<str> = Arc::from(report);
-                self.decide_on(Target::Task(id), |queue, changes| {
+                self.decide_on_read(Target::Task(id), seen.take(), |queue, changes| {
                     queue.fail(id, Arc::clone(&report), &poster, Instant::now(), changes)
                 })
                 .await?
@@ -141,9 +149,10 @@ impl AppState {
         poster: &Poster,
         refused: CheckFailed,
         cost: &Cost,
+        read: Option<Snapshot>,
     ) -> UseCaseError {
         let decided = self
-            .decide_on(Target::Task(id), |queue, changes| {
+            .decide_on_read(Target::Task(id), read, |queue, changes| {
                 queue.reject(id, poster, &refused.0, Instant::now(), changes)
             })
             .await;

@@ -67,12 +67,25 @@ impl AppState {
     pub(super) async fn decide_on<T>(
         &self,
         target: Target,
+        op: impl FnMut(&mut TaskQueue, &mut Changes) -> T,
+    ) -> Result<(T, Changes, Ticket), UseCaseError> {
+        self.decide_on_read(target, None, op).await
+    }
+
+    /// [`AppState::decide_on`], deciding first on `read`, the task as a
+    /// use case read it a moment ago (when it is all the transition
+    /// concerns), so that it is not read twice; a write that finds it
+    /// changed since decides again on a fresh read.
+    pub(super) async fn decide_on_read<T>(
+        &self,
+        target: Target,
+        read: Option<Snapshot>,
         mut op: impl FnMut(&mut TaskQueue, &mut Changes) -> T,
     ) -> Result<(T, Changes, Ticket), UseCaseError> {
         let Some(shared) = self.shared().cloned() else {
             return Ok(self.decide(op));
         };
-        let (out, changes) = self.decide_shared(&shared, target, &mut op).await?;
+        let (out, changes) = self.decide_shared(&shared, target, read, &mut op).await?;
         Ok((out, changes, Ticket::ready()))
     }
 
@@ -80,13 +93,21 @@ impl AppState {
         &self,
         shared: &SharedStore,
         target: Target,
+        mut read: Option<Snapshot>,
         op: &mut impl FnMut(&mut TaskQueue, &mut Changes) -> T,
     ) -> Result<(T, Changes), UseCaseError> {
         let mut offset = 0;
         for _ in 0..MAX_TRIES {
-            let snapshot = match target {
-                Target::Task(id) => self.read_family(shared, id, None).await?,
-                Target::Head => {
+            let alone = |s: &Snapshot| {
+                s.tasks.len() == 1
+                    && s.tasks
+                        .iter()
+                        .all(|t| t.part_of().is_none() && t.parts().is_empty())
+            };
+            let snapshot = match (target, read.take()) {
+                (Target::Task(_), Some(snapshot)) if alone(&snapshot) => snapshot,
+                (Target::Task(id), _) => self.read_family(shared, id, None).await?,
+                (Target::Head, _) => {
                     let head = shared.head(offset).await?;
                     match head.tasks.first() {
                         None if offset > 0 => {
@@ -105,7 +126,7 @@ impl AppState {
                         _ => head,
                     }
                 }
-                Target::New { parts } => {
+                (Target::New { parts }, _) => {
                     let (ids, counts) = shared.take_ids(parts).await?;
                     let max = self.config().max_tasks as u64;
                     if counts.held_tasks + 1 + parts as u64 > max {
@@ -190,11 +211,12 @@ impl AppState {
 
     /// The check a result for task `id` must pass, from the shared store:
     /// prepared here before, or prepared now from the task's data.
+    /// Returns the read too, for the transition that follows.
     pub(super) async fn shared_check_for(
         &self,
         shared: &SharedStore,
         id: TaskId,
-    ) -> Result<Option<TaskCheck>, UseCaseError> {
+    ) -> Result<(Option<TaskCheck>, Snapshot), UseCaseError> {
         let snapshot = shared.read(&[id], false).await?;
         let Some(read) = snapshot.tasks.first() else {
             return Err(QueueError::NotFound.into());
@@ -205,7 +227,8 @@ impl AppState {
         let scratch = queue.load(loaded, snapshot.ids, 0, clock());
         let check = queue.check_for(id);
         let _ = queue.unload(scratch);
-        Ok(check?)
+        drop(queue);
+        Ok((check?, snapshot))
     }
 
     /// Task `id` as the shared store has it (with its parts, for a split
