@@ -12,6 +12,10 @@
 //!   handed to a second worker inside a live lease, and `/stats` agrees
 //!   through every coordinator. The counts checked are printed.
 //!
+//! - While Redis is down, requests answer 503 with `Retry-After` and a
+//!   JSON error and `/health` says so; the coordinator reconnects by
+//!   itself when it is back.
+//!
 //! Each test starts its own `redis-server` (`common::redis_server`) and
 //! fails, saying what to install, where there is none.
 
@@ -450,4 +454,75 @@ fn behind_nginx_a_killed_coordinator_loses_no_acknowledged_task_and_no_lease_is_
         rehanded,
         seen.worker_errors,
     );
+}
+
+/// One request; the status, the `Retry-After` header and the body.
+fn raw(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Option<String>, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let retry = head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("retry-after")
+            .then(|| value.trim().to_owned())
+    });
+    (status, retry, body.to_owned())
+}
+
+#[test]
+fn while_redis_is_down_requests_answer_503_and_the_coordinator_reconnects() {
+    let mut redis = RedisServer::start();
+    let coordinator = start(&redis, &[]);
+    let addr = coordinator.addr;
+    let data = r#"{"A":"[[2]]","B":"[[21]]"}"#;
+    assert_eq!(raw(addr, "POST", "/task", data).0, 200);
+    redis.kill();
+    let started = Instant::now();
+    for (method, path, body) in [
+        ("POST", "/task", data),
+        ("GET", "/task/next?workerId=w1", ""),
+        ("GET", "/result/1", ""),
+        ("GET", "/stats", ""),
+        ("GET", "/health", ""),
+    ] {
+        let (status, retry, body) = raw(addr, method, path, body);
+        assert_eq!(status, 503, "{method} {path}: {body}");
+        assert!(retry.is_some(), "{method} {path}: no Retry-After");
+        let error: Value = serde_json::from_str(&body).unwrap();
+        assert!(error["error"].as_str().unwrap().contains("Redis"), "{body}");
+    }
+    println!(
+        "five requests answered 503 in {} ms with Redis down",
+        started.elapsed().as_millis()
+    );
+    redis.restart();
+    let back = Instant::now();
+    while raw(addr, "GET", "/health", "").0 != 200 {
+        assert!(
+            back.elapsed() < Duration::from_secs(15),
+            "no reconnection:\n{}",
+            coordinator.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!(
+        "healthy again {} ms after Redis came back",
+        back.elapsed().as_millis()
+    );
+    // The restarted Redis kept nothing (no persistence): ids start again.
+    let (status, _, body) = raw(addr, "POST", "/task", data);
+    assert_eq!((status, body.as_str()), (200, r#"{"taskId":1}"#));
+    let (status, _, lease) = raw(addr, "GET", "/task/next?workerId=w1", "");
+    assert_eq!(status, 200, "{lease}");
 }

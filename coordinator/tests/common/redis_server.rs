@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 /// A running `redis-server`.
 pub struct RedisServer {
     child: Child,
+    port: u16,
     /// Where it listens.
     pub addr: SocketAddr,
     dir: PathBuf,
@@ -32,34 +33,42 @@ impl RedisServer {
             .expect("a free port")
             .port();
         let dir = super::scratch_dir("redis");
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--databases", "512"])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start redis-server ({e}): this test needs Redis 7; \
-                     install Debian's redis-server (apt-get install redis-server), \
-                     as .ci/test.sh does"
-                )
-            });
+        let child = spawn(port, &dir);
         let server = Self {
             child,
+            port,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             dir,
         };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(20) {
-            if server.command("PING").is_ok_and(|a| a.starts_with("+PONG")) {
-                return server;
+            if self.command("PING").is_ok_and(|a| a.starts_with("+PONG")) {
+                return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("redis-server on port {port} did not answer PING within 20 s");
+        panic!(
+            "redis-server on port {} did not answer PING within 20 s",
+            self.port
+        );
+    }
+
+    /// Kills it (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port (empty: it keeps nothing).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = spawn(self.port, &self.dir);
+        self.wait_ready();
     }
 
     /// The URL of database `db`.
@@ -89,6 +98,24 @@ impl RedisServer {
             })
             .collect()
     }
+}
+
+fn spawn(port: u16, dir: &std::path::Path) -> Child {
+    Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no", "--databases", "512"])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start redis-server ({e}): this test needs Redis 7; \
+                 install Debian's redis-server (apt-get install redis-server), \
+                 as .ci/test.sh does"
+            )
+        })
 }
 
 impl Drop for RedisServer {
