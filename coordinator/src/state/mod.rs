@@ -85,6 +85,9 @@ struct Inner {
     shared: Option<Arc<SharedStore>>,
     /// The cluster's counters as of the last tick (shared store only).
     shared_counts: Mutex<Counts>,
+    /// Leases being decided on the shared store now, so that concurrent
+    /// ones start at different places of its queue.
+    leasing: std::sync::atomic::AtomicUsize,
     /// Signalled once per task made pending; long polls for tasks wait on it.
     task_available: Notify,
     result_waiters: ResultWaiters,
@@ -180,6 +183,7 @@ impl AppState {
                 store,
                 shared: None,
                 shared_counts: Mutex::new(Counts::default()),
+                leasing: std::sync::atomic::AtomicUsize::new(0),
                 task_available: Notify::new(),
                 result_waiters: ResultWaiters::default(),
                 tokens,

@@ -11,6 +11,7 @@
 //! of it from what the write published ([`AppState::follow_shared`]).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::{AppState, UseCaseError};
@@ -29,6 +30,21 @@ const HEAD_SPREAD: usize = 8;
 
 /// How many expired leases, and finished tasks due, one tick handles.
 const TICK_BATCH: usize = 256;
+
+/// A lease being decided, counted while it is.
+struct LeaseSlot<'a>(usize, &'a AtomicUsize);
+
+impl<'a> LeaseSlot<'a> {
+    fn take(leasing: &'a AtomicUsize) -> Self {
+        Self(leasing.fetch_add(1, Ordering::Relaxed), leasing)
+    }
+}
+
+impl Drop for LeaseSlot<'_> {
+    fn drop(&mut self) {
+        self.1.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// What a transition concerns.
 #[derive(Debug, Clone, Copy)]
@@ -96,7 +112,10 @@ impl AppState {
         mut read: Option<Snapshot>,
         op: &mut impl FnMut(&mut TaskQueue, &mut Changes) -> T,
     ) -> Result<(T, Changes), UseCaseError> {
-        let mut offset = 0;
+        // Leases decided here at the same time start at different places of
+        // the queue's head, so that they do not all race for its first task.
+        let slot = matches!(target, Target::Head).then(|| LeaseSlot::take(&self.inner.leasing));
+        let mut offset = slot.as_ref().map_or(0, |slot| slot.0 % HEAD_SPREAD);
         for _ in 0..MAX_TRIES {
             let alone = |s: &Snapshot| {
                 s.tasks.len() == 1

@@ -112,14 +112,14 @@ impl WritePlan {
             .push(args.iter().map(|a| a.as_bytes().to_vec()).collect());
     }
 
-    /// Adds `HSET key field value` with a binary value.
-    pub(super) fn hset(&mut self, key: &str, field: &str, value: Vec<u8>) {
-        self.commands.push(vec![
-            b"HSET".to_vec(),
-            key.as_bytes().to_vec(),
-            field.as_bytes().to_vec(),
-            value,
-        ]);
+    /// Adds one `HSET key field value ...` with binary values.
+    pub(super) fn hset(&mut self, key: &str, fields: Vec<(&[u8], Vec<u8>)>) {
+        let mut command = vec![b"HSET".to_vec(), key.as_bytes().to_vec()];
+        for (field, value) in fields {
+            command.push(field.to_vec());
+            command.push(value);
+        }
+        self.commands.push(command);
     }
 
     /// Whether there is nothing to write.

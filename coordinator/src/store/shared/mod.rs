@@ -222,7 +222,11 @@ impl SharedStore {
         with_data: bool,
     ) -> Result<Snapshot, StoreError> {
         let mut pipe = redis::pipe();
-        pipe.atomic();
+        // Several tasks are read as of one moment; every write compares
+        // versions anyway, so one task needs no transaction.
+        if ids.len() > 1 {
+            pipe.atomic();
+        }
         for &id in ids {
             let cmd = pipe
                 .cmd("HMGET")

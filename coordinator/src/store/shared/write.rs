@@ -105,21 +105,19 @@ impl SharedStore {
             return false;
         }
         let version = (read.map_or(0, |r| r.version) + 1).to_string();
-        plan.hset(&key, "s", encoded);
-        plan.command([
-            "HSET",
-            &key,
-            "v",
-            &version,
-            "q",
-            if diff.queued { "1" } else { "0" },
-        ]);
+        let queued = if diff.queued { "1" } else { "0" };
+        let mut fields = vec![
+            (&b"s"[..], encoded),
+            (b"v", version.into_bytes()),
+            (b"q", queued.as_bytes().to_vec()),
+        ];
         if diff.created {
-            plan.hset(&key, "d", bytes_of(&after.data).to_vec());
+            fields.push((b"d", bytes_of(&after.data).to_vec()));
         }
         if let Some(result) = after.result.as_ref().filter(|_| result_new) {
-            plan.hset(&key, "r", bytes_of(result).to_vec());
+            fields.push((b"r", bytes_of(result).to_vec()));
         }
+        plan.hset(&key, fields);
         match (was_queued, diff.queued) {
             (false, true) if diff.created => plan.command(["RPUSH", &self.keys.pending, &id]),
             (false, true) => plan.command(["LPUSH", &self.keys.pending, &id]),
