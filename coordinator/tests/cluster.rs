@@ -526,3 +526,34 @@ fn while_redis_is_down_requests_answer_503_and_the_coordinator_reconnects() {
     let (status, _, lease) = raw(addr, "GET", "/task/next?workerId=w1", "");
     assert_eq!(status, 200, "{lease}");
 }
+
+#[test]
+fn max_tasks_holds_for_the_cluster_under_concurrent_submissions() {
+    let redis = RedisServer::start();
+    let limit = ["--max-tasks", "20", "--no-split"];
+    let (a, b) = (start(&redis, &limit), start(&redis, &limit));
+    let addrs = [a.addr, b.addr];
+    let submitters: Vec<_> = (0..8)
+        .map(|k| {
+            std::thread::spawn(move || {
+                let mut accepted = 0;
+                for n in 0..10 {
+                    let data = format!(r#"{{"k":{k},"n":{n}}}"#);
+                    let (status, _) = json_call(addrs[(k + n) % 2], "POST", "/task", &data);
+                    assert!(status == 200 || status == 503, "{status}");
+                    accepted += usize::from(status == 200);
+                }
+                accepted
+            })
+        })
+        .collect();
+    let accepted: usize = submitters.into_iter().map(|t| t.join().unwrap()).sum();
+    let (_, stats) = json_call(a.addr, "GET", "/stats", "");
+    println!(
+        "80 concurrent submissions through two coordinators, --max-tasks 20: {accepted} accepted, heldTasks {}",
+        stats["heldTasks"]
+    );
+    assert_eq!(accepted, 20, "the cluster holds exactly its limit");
+    assert_eq!(stats["heldTasks"], 20);
+    assert_eq!(stats["totalTasks"], 20);
+}

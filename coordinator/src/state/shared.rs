@@ -17,7 +17,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use super::{AppState, UseCaseError};
 use crate::check::TaskCheck;
 use crate::queue::{Change, Changes, Clock, QueueError, TaskId, TaskQueue, TaskView};
-use crate::store::shared::{Counts, Read, SharedStore, Snapshot};
+use crate::store::shared::{Counts, Limits, Read, SharedStore, Snapshot};
 use crate::store::{StoreError, Ticket};
 
 /// How often a transition is decided again after other coordinators
@@ -173,7 +173,13 @@ impl AppState {
             };
             let woken = changes.pending_added();
             if shared
-                .write(&snapshot.tasks, &diffs, &deltas, woken)
+                .write(
+                    &snapshot.tasks,
+                    &diffs,
+                    &deltas,
+                    woken,
+                    self.shared_limits(),
+                )
                 .await?
             {
                 return Ok((out, changes));
@@ -335,6 +341,16 @@ impl AppState {
     async fn shared_exists(&self, shared: &SharedStore, id: TaskId) -> Result<bool, StoreError> {
         let snapshot = shared.read(&[id], false).await?;
         Ok(snapshot.tasks.first().is_some_and(Read::exists))
+    }
+
+    /// The limits the cluster keeps, from this coordinator's settings.
+    fn shared_limits(&self) -> Limits {
+        let config = self.config();
+        let held = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        Limits {
+            max_held_bytes: held(config.max_held_bytes),
+            max_tasks: held(config.max_tasks),
+        }
     }
 
     /// Whether the store answers: always for the embedded one; a PING for

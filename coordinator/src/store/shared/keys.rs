@@ -80,15 +80,25 @@ return {meta, tonumber(id), redis.call('HMGET', ARGV[1] .. id, 'v', 's', 'd', 'r
 /// Compares versions, then writes.
 ///
 /// KEYS: task hashes; ARGV[i] for each: the version it must have (`0`: it
-/// must not exist). Then ARGV[#KEYS + 1]: how many commands follow, each
-/// as its argument count and its arguments. Returns 1 when it wrote, 0
-/// when a version differed (and nothing was written).
+/// must not exist). Then ARGV[#KEYS + 1]: how many bounds follow, each a
+/// hash, a field and the most that field may hold now (a counter the
+/// write is about to raise: it was read lower, and must still be low
+/// enough). Then how many commands follow, each as its argument count and
+/// its arguments. Returns 1 when it wrote, 0 when a version differed or a
+/// bound was passed (and nothing was written).
 pub(super) const WRITE_SCRIPT: &str = r"
 for i = 1, #KEYS do
   local v = redis.call('HGET', KEYS[i], 'v')
   if (v or '0') ~= ARGV[i] then return 0 end
 end
 local p = #KEYS + 1
+local bounds = tonumber(ARGV[p])
+p = p + 1
+for _ = 1, bounds do
+  local now = tonumber(redis.call('HGET', ARGV[p], ARGV[p + 1]) or '0')
+  if now > tonumber(ARGV[p + 2]) then return 0 end
+  p = p + 3
+end
 local n = tonumber(ARGV[p])
 p = p + 1
 for _ = 1, n do

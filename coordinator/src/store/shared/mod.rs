@@ -29,6 +29,8 @@ mod record;
 mod upkeep;
 mod write;
 
+pub(crate) use write::Limits;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;

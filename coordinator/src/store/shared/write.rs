@@ -7,6 +7,15 @@ use super::record::{StateRecord, bytes_of};
 use super::{Read, SharedStore, StoreError, keys, unreachable};
 use crate::queue::{Deltas, TaskDiff, TaskId};
 
+/// The cluster's limits a write keeps.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Most bytes of data, results and errors held.
+    pub(crate) max_held_bytes: i64,
+    /// Most tasks held.
+    pub(crate) max_tasks: i64,
+}
+
 impl SharedStore {
     /// Writes what an operation decided on `reads`, if none of them changed
     /// since: each task's state, the queue of pending ids, the lease and
@@ -23,6 +32,7 @@ impl SharedStore {
         diffs: &[TaskDiff],
         deltas: &Deltas,
         woken: usize,
+        limits: Limits,
     ) -> Result<bool, StoreError> {
         let mut plan = keys::WritePlan::default();
         let before: HashMap<TaskId, &Read> = reads.iter().map(|r| (r.id, r)).collect();
@@ -64,6 +74,21 @@ impl SharedStore {
         }
         for diff in diffs.iter().filter(|d| d.created) {
             invocation.key(self.keys.task(diff.id)).arg(0);
+        }
+        // The cluster's limits hold at the write, not only when read: a
+        // write that raises a count checks that the count still leaves
+        // room for it (else it is decided again, and refused then).
+        let bounds: Vec<(&str, i64)> = [
+            ("held_bytes", deltas.held_bytes, limits.max_held_bytes),
+            ("held_tasks", deltas.held_tasks, limits.max_tasks),
+        ]
+        .into_iter()
+        .filter(|(_, delta, _)| *delta > 0)
+        .map(|(field, delta, max)| (field, max.saturating_sub(delta)))
+        .collect();
+        invocation.arg(bounds.len());
+        for (field, most) in bounds {
+            invocation.arg(&self.keys.stats).arg(field).arg(most);
         }
         plan.add_to(&mut invocation);
         let mut conn = self.conn.clone();
