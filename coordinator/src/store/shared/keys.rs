@@ -3,7 +3,8 @@
 //!
 //! Neither script knows a rule of the queue: the reading one returns
 //! fields, the writing one compares each task's version with the one the
-//! coordinator read and, when all match, runs the commands it is handed.
+//! coordinator read, and each counter it is told to bound with its bound,
+//! and, when all hold, runs the commands it is handed.
 
 use redis::ScriptInvocation;
 

@@ -10,8 +10,9 @@
 //! that first compares each task's version ([`SharedStore::write`]): if
 //! another coordinator changed one of them in between, nothing is
 //! written and the transition is decided again on fresh state. The
-//! script that does it knows nothing of tasks: it compares versions and
-//! runs the writes it is handed.
+//! script that does it knows nothing of tasks: it compares versions (and
+//! that the counters a write raises still leave room under the cluster's
+//! limits) and runs the writes it is handed.
 //!
 //! Each write also publishes, on one channel, how many tasks it made
 //! pending and which tasks it changed, so that every coordinator wakes its
