@@ -41,7 +41,7 @@ step "Rust tests"
 # The hostile-client suites run on their own below, where their tables show.
 cargo test --workspace --locked -- --skip hostile_edge_suite --skip hostile_domain_suite
 
-step "Dana wire replay and API suite against coordinators on Redis"
+step "Dana wire replay, API and verification suites against coordinators on Redis"
 # A redis-server of this step's own, on a free port with a temporary folder
 # and no persistence; stopped however the step ends.
 redis_dir="$(mktemp -d)"
@@ -57,9 +57,10 @@ for _ in $(seq 50); do
   redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break
   sleep 0.1
 done
-# The API suite prints the few tests it cannot run on Redis, and why.
+# The API and verification suites print the few tests they cannot run on
+# Redis, and why.
 COORDINATOR_TEST_REDIS="redis://127.0.0.1:$redis_port" \
-  cargo test -p coordinator --locked --test dana_wire --test api -- --nocapture
+  cargo test -p coordinator --locked --test dana_wire --test api --test verified -- --nocapture
 stop_redis
 trap - EXIT
 
