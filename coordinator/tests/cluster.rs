@@ -156,6 +156,24 @@ fn a_task_moves_between_three_coordinators_on_one_redis() {
     assert_eq!((status, lease["taskId"].as_u64()), (200, Some(id)));
     let token = lease["leaseToken"].as_str().unwrap();
     let path = format!("/task/{id}/result?workerId=liar&leaseToken={token}");
+    // The check is kept prepared with the task: B, which never saw the
+    // submission, checks without the operands (taken away for the while).
+    let key = format!("coordinator:task:{id}");
+    assert_eq!(
+        redis.command_args(&["HEXISTS", &key, "c"]).unwrap(),
+        ":1\r\n"
+    );
+    assert_eq!(redis.command_args(&["HDEL", &key, "d"]).unwrap(), ":1\r\n");
+    let (status, refused) = json_call(b, "POST", &path, r#"{"result":"[[19,22],[43,51]]"}"#);
+    assert_eq!(status, 422, "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("Freivalds"),
+        "{refused}"
+    );
+    assert_eq!(
+        redis.command_args(&["HSET", &key, "d", data]).unwrap(),
+        ":1\r\n"
+    );
     for addr in [b, a] {
         let (status, refused) = json_call(addr, "POST", &path, r#"{"result":"[[19,22],[43,51]]"}"#);
         assert!((400..500).contains(&status), "{status} {refused}");

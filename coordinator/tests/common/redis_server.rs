@@ -86,6 +86,21 @@ impl RedisServer {
         Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
     }
 
+    /// Sends one command of any arguments (as RESP) on database 0 and
+    /// reads the first reply chunk.
+    pub fn command_args(&self, args: &[&str]) -> std::io::Result<String> {
+        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut request = format!("*{}\r\n", args.len());
+        for arg in args {
+            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        stream.write_all(request.as_bytes())?;
+        let mut buf = vec![0; 64 * 1024];
+        let n = stream.read(&mut buf)?;
+        Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+
     /// `INFO commandstats` as (command, calls) pairs.
     pub fn command_calls(&self) -> Vec<(String, u64)> {
         let info = self.command("INFO commandstats").unwrap_or_default();

@@ -114,6 +114,8 @@ return 1
 #[derive(Debug, Default)]
 pub(super) struct WritePlan {
     commands: Vec<Vec<Vec<u8>>>,
+    /// The tasks whose prepared check the plan keeps.
+    checks: Vec<String>,
 }
 
 impl WritePlan {
@@ -131,6 +133,17 @@ impl WritePlan {
             command.push(value);
         }
         self.commands.push(command);
+    }
+
+    /// Keeps a prepared product check under task `key`'s `c` field.
+    pub(super) fn keep_check(&mut self, key: String, bytes: Vec<u8>) {
+        self.hset(&key, vec![(b"c", bytes)]);
+        self.checks.push(key);
+    }
+
+    /// Whether the plan keeps task `key`'s prepared check already.
+    pub(super) fn keeps_check(&self, key: &str) -> bool {
+        self.checks.iter().any(|k| k == key)
     }
 
     /// Whether there is nothing to write.

@@ -44,6 +44,7 @@ use crate::check::{SharedProduct, TaskCheck};
 use crate::plan;
 use crate::queue::{FIRST_PART_ID, FreshIds, Loaded, TaskId};
 use crate::shared_text::SharedText;
+use kernel::verify::ProductCheck;
 use keys::Keys;
 use record::{CheckRecord, StateRecord, text};
 
@@ -78,6 +79,17 @@ impl std::fmt::Debug for SharedStore {
             .field("node", &self.node)
             .finish_non_exhaustive()
     }
+}
+
+/// What a product check is rebuilt from on a coordinator that did not
+/// prepare it: the prepared check kept with the task, or (kept by an
+/// older writer, or unreadable) the task's data, read again.
+#[derive(Debug, Clone)]
+pub(crate) enum CheckSource {
+    /// The prepared check.
+    Prepared(ProductCheck),
+    /// The data it is prepared from.
+    Data(Bytes),
 }
 
 /// One task as read, with what a write needs to compare and undo.
@@ -373,7 +385,7 @@ impl SharedStore {
     /// The state a task read turns into for the queue: its check rebuilt
     /// from the record (prepared here before, or prepared from `check_data`
     /// when a result needs it, else left unprepared).
-    pub(crate) fn loaded(&self, read: &Read, check_data: Option<&Bytes>) -> Option<Loaded> {
+    pub(crate) fn loaded(&self, read: &Read, check_data: Option<&CheckSource>) -> Option<Loaded> {
         let record = read.record.clone()?;
         let check = record
             .check()
@@ -396,7 +408,12 @@ impl SharedStore {
     /// The check of task `id` its record describes: the one prepared here
     /// before, or one prepared from `data` when a result needs it (kept),
     /// or, without data, one that knows its shape but cannot check.
-    fn check(&self, id: TaskId, spec: CheckRecord, data: Option<&Bytes>) -> Option<TaskCheck> {
+    fn check(
+        &self,
+        id: TaskId,
+        spec: CheckRecord,
+        source: Option<&CheckSource>,
+    ) -> Option<TaskCheck> {
         let mut cache = self.checks.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(check) = cache.get(&id) {
             return Some(check.clone());
@@ -408,14 +425,22 @@ impl SharedStore {
             CheckRecord::Product(spec) => spec,
         };
         let rows = spec.rows().unwrap_or(0..0);
-        let data = data.cloned();
-        let prepared = data.is_some();
-        let prepare = move || {
-            let data = data.clone()?;
-            plan::rebuild_product_check(&SharedText::from_utf8_bytes(data), spec.seed)
+        let (inner, cols) = (spec.inner as usize, spec.cols as usize);
+        let prepared = source.is_some();
+        let product = match source.cloned() {
+            Some(CheckSource::Prepared(check)) => SharedProduct::prepared(check, inner),
+            data => {
+                let data = match data {
+                    Some(CheckSource::Data(data)) => Some(data),
+                    _ => None,
+                };
+                let prepare = move || {
+                    let data = data.clone()?;
+                    plan::rebuild_product_check(&SharedText::from_utf8_bytes(data), spec.seed)
+                };
+                SharedProduct::lazy(Box::new(prepare), inner, cols)
+            }
         };
-        let product =
-            SharedProduct::lazy(Box::new(prepare), spec.inner as usize, spec.cols as usize);
         let check = product.rows(rows, spec.seed);
         if prepared {
             if cache.len() >= CHECK_CACHE {
@@ -441,7 +466,7 @@ impl SharedStore {
     /// # Errors
     ///
     /// [`StoreError::Shared`] when Redis does not answer.
-    pub(crate) async fn check_data(&self, read: &Read) -> Result<Option<Bytes>, StoreError> {
+    pub(crate) async fn check_data(&self, read: &Read) -> Result<Option<CheckSource>, StoreError> {
         let owner = read.part_of().unwrap_or(read.id);
         if read.record.as_ref().and_then(StateRecord::check).is_none()
             || self
@@ -453,11 +478,13 @@ impl SharedStore {
             return Ok(None);
         }
         let mut conn = self.conn.clone();
-        let data: Option<Vec<u8>> = conn
-            .hget(self.keys.task(owner), "d")
-            .await
-            .map_err(unreachable)?;
-        Ok(data.map(Bytes::from))
+        let key = self.keys.task(owner);
+        let prepared: Option<Vec<u8>> = conn.hget(&key, "c").await.map_err(unreachable)?;
+        if let Some(check) = prepared.as_deref().and_then(ProductCheck::from_bytes) {
+            return Ok(Some(CheckSource::Prepared(check)));
+        }
+        let data: Option<Vec<u8>> = conn.hget(&key, "d").await.map_err(unreachable)?;
+        Ok(data.map(|data| CheckSource::Data(Bytes::from(data))))
     }
 }
 

@@ -3,6 +3,7 @@
 //! | field | value | written when |
 //! |---|---|---|
 //! | `d` | the task data, as received | created |
+//! | `c` | the prepared product check (`ProductCheck::to_bytes`), under the task, or under the split task for its parts | created |
 //! | `s` | [`StateRecord`], [`postcard`]-encoded: status, attempts, leases, check, ... | every change |
 //! | `r` | the result text | completed |
 //! | `q` | `1` while the id sits in the queue of pending ids, else `0` | every change |
@@ -10,9 +11,9 @@
 //!
 //! Data and results are written once, as the bytes the coordinator holds;
 //! only the small state record is written again per change. A product
-//! check is kept as the seed and shape that rebuild it ([`CheckSpec`]), so
-//! a coordinator that never saw the submission prepares it again from the
-//! data the first time it checks a result.
+//! check is kept prepared (its vectors, `O(m + n)` numbers, in `c`), and
+//! in the record as the seed and shape that rebuild it ([`CheckSpec`]) from
+//! the data when `c` is missing.
 
 use std::sync::Arc;
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::record::{StateRecord, bytes_of};
 use super::{Read, SharedStore, StoreError, keys, unreachable};
+use crate::check::TaskCheck;
 use crate::queue::{Deltas, TaskDiff, TaskId};
 
 /// The cluster's limits a write keeps.
@@ -143,6 +144,17 @@ impl SharedStore {
             fields.push((b"r", bytes_of(result).to_vec()));
         }
         plan.hset(&key, fields);
+        if diff.created {
+            // The prepared product check, once per product (the parts of a
+            // split task share their split task's), so that a coordinator
+            // that did not see the submission checks without the operands.
+            let owner = self.keys.task(after.part_of.map_or(diff.id, |p| p.split));
+            if !plan.keeps_check(&owner)
+                && let Some(bytes) = after.check.as_ref().and_then(TaskCheck::prepared_bytes)
+            {
+                plan.keep_check(owner, bytes);
+            }
+        }
         match (was_queued, diff.queued) {
             (false, true) if diff.created => plan.command(["RPUSH", &self.keys.pending, &id]),
             (false, true) => plan.command(["LPUSH", &self.keys.pending, &id]),
