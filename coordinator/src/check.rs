@@ -158,6 +158,15 @@ pub struct CheckFailed(pub String);
 pub const MAX_ELEMENT_TEXT_BYTES: usize = 32;
 
 impl TaskCheck {
+    /// The prepared product check as bytes (`ProductCheck::to_bytes`), to
+    /// keep with the task; `None` for a check that is not a product check
+    /// or is not prepared (it is not prepared for this).
+    pub(crate) fn prepared_bytes(&self) -> Option<Vec<u8>> {
+        let rows = self.product()?;
+        let check = rows.product.0.prepared.get()?.as_ref()?;
+        Some(check.to_bytes())
+    }
+
     /// The product check, for a task that has one.
     pub fn product(&self) -> Option<&ProductRows> {
         match self {

@@ -102,6 +102,9 @@ pub struct Config {
     /// Where the task state is kept; `None` keeps it in memory only (the
     /// library's default; the binary's is [`DEFAULT_DATA_DIR`]).
     pub data_dir: Option<PathBuf>,
+    /// The shared Redis the tasks live in (`redis://host:port/db`), for
+    /// several coordinators serving the same tasks; wins over `data_dir`.
+    pub redis: Option<String>,
     /// Whether acknowledged writes are synced to disk first.
     pub sync: SyncPolicy,
     /// How long a worker holds a task ([`DEFAULT_LEASE_SECS`]).
@@ -167,6 +170,7 @@ impl Default for Config {
         Self {
             static_dir: PathBuf::from(DEFAULT_STATIC_DIR),
             data_dir: None,
+            redis: None,
             sync: SyncPolicy::Always,
             lease: Duration::from_secs(DEFAULT_LEASE_SECS),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
@@ -260,8 +264,16 @@ impl Config {
             max_held_bytes: self.max_held_bytes,
             keep_finished: self.keep_finished,
             task_overhead_bytes: TASK_OVERHEAD_BYTES,
-            by_speed: !self.equal_parts,
+            by_speed: self.parts_by_speed(),
         }
+    }
+
+    /// Whether split tasks are cut by measured speeds and stragglers get
+    /// backup copies: not with `--equal-parts`, and not on a shared Redis,
+    /// where the speeds a coordinator measures are its own and a split
+    /// task's plan is not shared.
+    pub(crate) fn parts_by_speed(&self) -> bool {
+        !self.equal_parts && self.redis.is_none()
     }
 
     /// The quorum of a task that cannot be checked, when replication is on.

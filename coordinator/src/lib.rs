@@ -190,7 +190,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     log_static_dir(&config.static_dir);
-    let state = AppState::open(&config).map_err(std::io::Error::other)?;
+    let state = AppState::connect(&config)
+        .await
+        .map_err(std::io::Error::other)?;
     log_store(&config);
     let ticker = tokio::spawn(tick_forever(state.clone()));
     let addr = listener.local_addr()?;
@@ -218,6 +220,9 @@ pub async fn serve(
 }
 
 fn log_store(config: &Config) {
+    if config.redis.is_some() {
+        return; // said when connecting: what Redis keeps
+    }
     match (&config.data_dir, config.sync) {
         (None, _) => {
             tracing::warn!("in memory only: tasks and results are lost when the process stops")
@@ -237,7 +242,7 @@ async fn tick_forever(state: AppState) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        state.tick(Instant::now());
+        state.housekeep(Instant::now()).await;
     }
 }
 

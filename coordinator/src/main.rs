@@ -50,6 +50,11 @@ struct Cli {
     /// (wins over --data-dir).
     #[arg(long)]
     in_memory: bool,
+    /// Keep tasks and results in this shared Redis
+    /// (`redis://host:port/db`), so that several coordinators serve the
+    /// same tasks (wins over --data-dir and --in-memory).
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
     /// Sync writes to disk before acknowledging them; `--fsync=false`
     /// acknowledges first (a machine crash can lose the last writes).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
@@ -194,7 +199,8 @@ impl Cli {
     fn config(&self) -> Config {
         Config {
             static_dir: self.static_dir.clone(),
-            data_dir: (!self.in_memory).then(|| self.data_dir.clone()),
+            data_dir: (!self.in_memory && self.redis.is_none()).then(|| self.data_dir.clone()),
+            redis: self.redis.clone(),
             sync: if self.fsync {
                 SyncPolicy::Always
             } else {

@@ -740,6 +740,12 @@ async fn full_queue_answers_503_with_retry_after() {
 
 #[tokio::test]
 async fn expired_lease_is_requeued_and_late_result_accepted() {
+    if common::runs_on_embedded_only(
+        "expired_lease_is_requeued_and_late_result_accepted",
+        "it moves the queue's clock by hand (AppState::tick with a later instant); Redis keeps wall-clock deadlines, and tests/cluster.rs expires leases on Redis for real",
+    ) {
+        return;
+    }
     let lease = Duration::from_secs(60);
     let app = TestApp::with_config(Config {
         lease,
@@ -782,6 +788,12 @@ async fn expired_lease_is_requeued_and_late_result_accepted() {
 
 #[tokio::test]
 async fn task_fails_after_max_attempts() {
+    if common::runs_on_embedded_only(
+        "task_fails_after_max_attempts",
+        "it moves the queue's clock by hand (AppState::tick with a later instant); Redis keeps wall-clock deadlines, and tests/cluster.rs expires leases on Redis for real",
+    ) {
+        return;
+    }
     let lease = Duration::from_secs(10);
     let app = TestApp::with_config(Config {
         lease,
@@ -809,6 +821,12 @@ async fn task_fails_after_max_attempts() {
 
 #[tokio::test]
 async fn evicted_result_is_404_expired() {
+    if common::runs_on_embedded_only(
+        "evicted_result_is_404_expired",
+        "it moves the queue's clock by hand (AppState::tick with a later instant); Redis keeps wall-clock deadlines, and tests/cluster.rs expires leases on Redis for real",
+    ) {
+        return;
+    }
     let keep = Duration::from_secs(3600);
     let app = TestApp::with_config(Config {
         keep_finished: keep,
@@ -894,6 +912,12 @@ async fn long_poll_answers_when_a_task_arrives() {
 
 #[tokio::test(start_paused = true)]
 async fn long_poll_times_out_with_204() {
+    if common::runs_on_embedded_only(
+        "long_poll_times_out_with_204",
+        "it runs on a paused clock, which times out every request to Redis at once",
+    ) {
+        return;
+    }
     let app = TestApp::new();
     let answer = app.get("/task/next?workerId=w&wait=2").await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT);
@@ -1051,6 +1075,12 @@ async fn result_long_poll_follows_a_split_task_part_by_part() {
 
 #[tokio::test(start_paused = true)]
 async fn result_long_poll_times_out_with_the_unchanged_status() {
+    if common::runs_on_embedded_only(
+        "result_long_poll_times_out_with_the_unchanged_status",
+        "it runs on a paused clock, which times out every request to Redis at once",
+    ) {
+        return;
+    }
     let app = TestApp::new();
     let id = app.submit(r#"{"k":1}"#).await;
     let answer = app.get(&format!("/result/{id}?wait=2")).await;
@@ -1088,6 +1118,12 @@ async fn head_on_next_leases_nothing() {
 
 #[tokio::test]
 async fn long_poll_gets_a_task_whose_lease_expired() {
+    if common::runs_on_embedded_only(
+        "long_poll_gets_a_task_whose_lease_expired",
+        "it moves the queue's clock by hand (AppState::tick with a later instant); Redis keeps wall-clock deadlines, and tests/cluster.rs expires leases on Redis for real",
+    ) {
+        return;
+    }
     let lease = Duration::from_secs(60);
     let app = TestApp::with_config(Config {
         lease,

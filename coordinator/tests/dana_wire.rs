@@ -11,6 +11,9 @@
 //! reached, 404, 400, a failed task, refused submissions and malformed answers. The blocks
 //! themselves are checked against a copy of `HTTPRequest`'s request writer and `JSONEncoder`'s
 //! output, and the texts of the Rust copies against the Dana sources.
+//!
+//! With `COORDINATOR_TEST_REDIS=redis://127.0.0.1:PORT` the same replay runs against
+//! coordinators that keep their tasks in that Redis (`--redis`), each on a database of its own.
 
 #[allow(dead_code)]
 mod dana_http;
@@ -72,7 +75,16 @@ impl Server {
         Self::start_with(coordinator::Config::default())
     }
 
-    fn start_with(config: coordinator::Config) -> Self {
+    /// A coordinator with `config`; on a Redis database of its own when
+    /// `COORDINATOR_TEST_REDIS` names a Redis (`redis://127.0.0.1:PORT`,
+    /// started with enough databases: `.ci/test.sh` runs the replay so).
+    fn start_with(mut config: coordinator::Config) -> Self {
+        if let Ok(base) = std::env::var("COORDINATOR_TEST_REDIS") {
+            static NEXT_DB: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+            let db = NEXT_DB.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            flush_db(&base, db);
+            config.redis = Some(format!("{}/{db}", base.trim_end_matches('/')));
+        }
         let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -91,6 +103,23 @@ impl Server {
         let answer = dana_http::exchange(self.addr, book.request(name))
             .unwrap_or_else(|e| panic!("{name}: exchange failed: {e}"));
         readable_by_dana(name, answer)
+    }
+}
+
+/// Empties database `db` of the Redis at `base` (other suites and earlier runs use the same
+/// databases).
+fn flush_db(base: &str, db: u32) {
+    let addr = base.trim_start_matches("redis://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(addr).expect("the tests' Redis");
+    stream
+        .write_all(format!("SELECT {db}\r\nFLUSHDB\r\n").as_bytes())
+        .expect("write to Redis");
+    let mut answer = Vec::new();
+    let mut buf = [0; 64];
+    while !answer.ends_with(b"+OK\r\n+OK\r\n") {
+        let n = stream.read(&mut buf).expect("read from Redis");
+        assert!(n > 0, "Redis at {base} closed the connection");
+        answer.extend_from_slice(&buf[..n]);
     }
 }
 

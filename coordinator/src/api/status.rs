@@ -20,13 +20,23 @@ pub(super) struct Health {
     get,
     path = "/health",
     tag = "status",
-    responses((status = 200, description = "The coordinator is up", body = Health))
+    responses(
+        (status = 200, description = "The coordinator is up", body = Health),
+        (status = 503, description = "The shared Redis the tasks live in does not answer (`--redis`)", body = crate::api::openapi::ErrorBody)
+    )
 )]
-pub(super) async fn health() -> Json<Health> {
-    Json(Health {
+pub(super) async fn health(
+    State(state): State<AppState>,
+) -> Result<Json<Health>, super::error::ApiError> {
+    if !state.store_reachable().await {
+        return Err(super::error::ApiError::Unavailable(
+            "Redis does not answer; the coordinator reconnects by itself".to_owned(),
+        ));
+    }
+    Ok(Json(Health {
         status: "ok",
         service: "coordinator",
-    })
+    }))
 }
 
 /// `GET /stats`: the contract's four counters, then the extensions.
@@ -116,12 +126,14 @@ pub(super) struct WorkerLine {
     tag = "status",
     responses((status = 200, description = "The counters and the workers seen in the last minute", body = StatsBody))
 )]
-pub(super) async fn stats_get(State(state): State<AppState>) -> Json<StatsBody> {
+pub(super) async fn stats_get(
+    State(state): State<AppState>,
+) -> Result<Json<StatsBody>, super::error::ApiError> {
     let StatsReport {
         stats,
         uptime,
         store,
-    } = state.stats();
+    } = state.stats_now().await?;
     let workers: Vec<WorkerLine> = stats
         .workers
         .into_iter()
@@ -135,7 +147,7 @@ pub(super) async fn stats_get(State(state): State<AppState>) -> Json<StatsBody> 
             gflops: w.flops_per_sec.map(|f| (f as f64 / 1e7).round() / 100.0),
         })
         .collect();
-    Json(StatsBody {
+    Ok(Json(StatsBody {
         total_tasks: stats.total_tasks,
         completed_tasks: stats.completed_tasks,
         active_tasks: stats.active_tasks,
@@ -151,5 +163,5 @@ pub(super) async fn stats_get(State(state): State<AppState>) -> Json<StatsBody> 
         store: StoreLine::of(store),
         backups: stats.backups,
         late_results: stats.late_results,
-    })
+    }))
 }

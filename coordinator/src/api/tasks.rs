@@ -114,7 +114,7 @@ pub(super) async fn task_next(
         tokened: query.wants_token() || state.config().require_lease_token,
     };
     let refs = query.wants_operand_refs() && !state.config().edge.plain_wire;
-    Ok(match state.lease(&asker, wait).await {
+    Ok(match state.try_lease(&asker, wait).await? {
         Some(lease) => {
             let token = asker.tokened.then(|| state.lease_token(&lease));
             let mut chunks = lease.data.pieces().to_vec();
@@ -241,7 +241,7 @@ pub(super) async fn task_release(
 ) -> Result<Json<impl Serialize>, ApiError> {
     let id = task_id_param(id)?;
     let Query(query) = query?;
-    state.release(id, &caller(client, query))?;
+    state.release(id, &caller(client, query)).await?;
     Ok(Json(Released {
         task_id: id.0,
         status: TaskStatus::Pending.as_str(),

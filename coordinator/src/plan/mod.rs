@@ -177,7 +177,7 @@ fn part_rows(
         return None;
     }
     let planned = crew.plan(config.max_parts);
-    let workers = if config.equal_parts {
+    let workers = if !config.parts_by_speed() {
         crew.len()
     } else {
         planned.speeds.len()
@@ -187,7 +187,7 @@ fn part_rows(
         return None;
     }
     let weights = &planned.speeds;
-    if config.equal_parts || weights.len() != parts {
+    if !config.parts_by_speed() || weights.len() != parts {
         return Some((pair.part_rows(parts), None));
     }
     let pace = planned.measured.then(|| SplitPace {

@@ -278,6 +278,11 @@ impl Changes {
         self.0.iter()
     }
 
+    /// Adds `other`'s changes after these.
+    pub fn append(&mut self, other: Changes) {
+        self.0.extend(other.0);
+    }
+
     /// Whether nothing changed.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -47,6 +47,7 @@ mod client;
 mod lifecycle;
 mod quorum;
 mod restore;
+mod shared;
 mod speed;
 mod split_tasks;
 mod table;
@@ -65,10 +66,14 @@ pub(crate) use client::Poster;
 pub use client::{Asker, ClientKey};
 pub(crate) use lifecycle::{NoLease, Outcome};
 pub(crate) use restore::{RestoredFinish, RestoredKind, RestoredOutcome, RestoredTask};
+pub(crate) use shared::{
+    Answer, Clock, Deltas, FreshIds, LeaseState, Loaded, SplitData, TaskDiff, TaskState,
+};
 pub(crate) use speed::{Crew, SplitPace};
 pub(crate) use split_tasks::NewPart;
 pub(crate) use split_tasks::assemble;
 pub(crate) use task::FIRST_PART_ID;
+pub(crate) use task::{Holder, Provisional, Vote};
 pub use task::{Lease, PartPlace, PartRef, PartView, PartsProgress, TaskId, TaskStatus, TaskView};
 pub(crate) use workers::{
     DEFAULT_BENCH_TIME, DEFAULT_MAX_LEASES_PER_CLIENT, DEFAULT_REJECT_LIMIT, RejectPolicy,

@@ -38,14 +38,14 @@ pub(crate) struct NewPart {
 #[derive(Debug)]
 pub(super) struct SplitState {
     /// The parts' ids, in row order.
-    parts: Vec<TaskId>,
-    results: Vec<Option<SharedText>>,
+    pub(super) parts: Vec<TaskId>,
+    pub(super) results: Vec<Option<SharedText>>,
     /// The worker credited with each part's result (parts are dropped once
     /// the split task is assembled; this says who computed them).
-    done_by: Vec<Option<WorkerId>>,
-    done: usize,
+    pub(super) done_by: Vec<Option<WorkerId>>,
+    pub(super) done: usize,
     /// How its parts were sized, when by measured speeds.
-    pace: Option<Pace>,
+    pub(super) pace: Option<Pace>,
 }
 
 impl SplitState {

@@ -189,16 +189,16 @@ pub(super) struct LiveLease {
 
 /// Who holds (or held) a lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Holder {
+pub(crate) struct Holder {
     /// The holder's address key.
-    pub(super) client: ClientKey,
+    pub(crate) client: ClientKey,
     /// The worker id it gave.
-    pub(super) worker: WorkerId,
+    pub(crate) worker: WorkerId,
     /// Whether it was handed a token: then only the token proves it.
-    pub(super) tokened: bool,
+    pub(crate) tokened: bool,
     /// Whether it took the lease on its address's probation (see
     /// `workers`).
-    pub(super) probation: bool,
+    pub(crate) probation: bool,
 }
 
 impl Holder {
@@ -227,22 +227,22 @@ pub(super) enum Role {
 /// An answer from a former holder, kept while another lease is live: it
 /// stands if no holder answers before the leases end.
 #[derive(Debug, Clone)]
-pub(super) struct Provisional {
+pub(crate) struct Provisional {
     /// The answer.
-    pub(super) answer: Answer,
+    pub(crate) answer: Answer,
     /// Who gave it.
-    pub(super) worker: WorkerId,
+    pub(crate) worker: WorkerId,
     /// Its address key.
-    pub(super) client: ClientKey,
+    pub(crate) client: ClientKey,
 }
 
 /// One answer of a replicated task, waiting for others to agree.
 #[derive(Debug, Clone)]
-pub(super) struct Vote {
+pub(crate) struct Vote {
     /// The answer.
-    pub(super) answer: Answer,
+    pub(crate) answer: Answer,
     /// The voter's address key: one vote per address.
-    pub(super) client: ClientKey,
+    pub(crate) client: ClientKey,
 }
 
 /// One task as the queue holds it.

@@ -1342,3 +1342,4 @@ mod holders;
 mod replicas;
 mod room;
 mod stragglers;
+mod views;

@@ -8,11 +8,13 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::cost::{Cost, Spent};
+use super::cost::{Cost, PassTimer, Spent};
+use super::shared::Target;
 use super::{AppState, Caller, UseCaseError, run_sized};
 use crate::check::{CheckFailed, TaskCheck};
 use crate::queue::{Outcome, Poster, QueueError, TaskId, TaskView};
 use crate::shared_text::SharedText;
+use crate::store::shared::Snapshot;
 use crate::worker_answer::WorkerAnswer;
 
 impl AppState {
@@ -40,7 +42,22 @@ impl AppState {
         body: Bytes,
     ) -> Result<TaskView, UseCaseError> {
         let poster = self.poster(id, caller)?;
-        let check = self.queue().check_for(id).inspect_err(|e| unknown(id, e))?;
+        let (check, mut seen) = match self.shared().cloned() {
+            Some(shared) => self
+                .shared_check_for(&shared, id)
+                .await
+                .map(|(check, read)| (check, Some(read))),
+            None => self
+                .queue()
+                .check_for(id)
+                .map(|check| (check, None))
+                .map_err(UseCaseError::from),
+        }
+        .inspect_err(|e| {
+            if let UseCaseError::Queue(e) = e {
+                unknown(id, e);
+            }
+        })?;
         let check = check.filter(|_| self.config().verify);
         if let Some(limit) = check.as_ref().and_then(TaskCheck::max_result_bytes)
             && body.len() > limit.saturating_add(ANSWER_FRAME_BYTES)
@@ -70,26 +87,36 @@ impl AppState {
                     })
                     .await?;
                     cost.verify = Some(spent);
-                    verdict.map_err(|refused| self.reject(id, &poster, refused, &cost))?;
+                    if let Err(refused) = verdict {
+                        return Err(self.reject(id, &poster, refused, &cost, seen.take()).await);
+                    }
                 }
-                let (decided, spent) = Spent::measure(text.len(), || {
-                    self.decide(|queue, changes| {
-                        queue.complete(id, text, &poster, Instant::now(), changes)
-                    })
+                // On a shared store the decision waits on Redis, and the
+                // thread runs other requests meanwhile: no CPU time then.
+                let timer = PassTimer::start(if self.shared().is_none() {
+                    text.len()
+                } else {
+                    0
                 });
-                cost.decide = Some(spent);
+                let decided = self
+                    .decide_on_read(Target::Task(id), seen.take(), |queue, changes| {
+                        queue.complete(id, text.clone(), &poster, Instant::now(), changes)
+                    })
+                    .await?;
+                cost.decide = Some(timer.stop());
                 decided
             }
             WorkerAnswer::Error(report) => {
-                if let Some(check) = check {
-                    check
-                        .verify_error_report(&report)
-                        .map_err(|refused| self.reject(id, &poster, refused, &cost))?;
+                if let Some(check) = check
+                    && let Err(refused) = check.verify_error_report(&report)
+                {
+                    return Err(self.reject(id, &poster, refused, &cost, seen.take()).await);
                 }
-                self.decide(|queue, changes| {
-                    let report = Arc::from(report);
-                    queue.fail(id, report, &poster, Instant::now(), changes)
+                let report: Arc<str> = Arc::from(report);
+                self.decide_on_read(Target::Task(id), seen.take(), |queue, changes| {
+                    queue.fail(id, Arc::clone(&report), &poster, Instant::now(), changes)
                 })
+                .await?
             }
         };
         let outcome = decided.inspect_err(|e| unknown(id, e))?;
@@ -120,15 +147,23 @@ impl AppState {
 
     /// Records a rejected answer for task `id` (`cost`: what reading and
     /// checking it took) and gives the error to answer with.
-    fn reject(
+    async fn reject(
         &self,
         id: TaskId,
         poster: &Poster,
         refused: CheckFailed,
         cost: &Cost,
+        read: Option<Snapshot>,
     ) -> UseCaseError {
-        let (rejected, changes, _) = self
-            .decide(|queue, changes| queue.reject(id, poster, &refused.0, Instant::now(), changes));
+        let decided = self
+            .decide_on_read(Target::Task(id), read, |queue, changes| {
+                queue.reject(id, poster, &refused.0, Instant::now(), changes)
+            })
+            .await;
+        let (rejected, changes, _) = match decided {
+            Ok(decided) => decided,
+            Err(error) => return error,
+        };
         self.commit(&changes, cost);
         match rejected {
             Ok(_) => UseCaseError::Rejected(refused.0),

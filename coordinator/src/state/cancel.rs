@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use super::cost::Cost;
+use super::shared::Target;
 use super::{AppState, UseCaseError};
 use crate::queue::{TaskId, TaskView};
 
@@ -17,8 +18,11 @@ impl AppState {
     /// [`UseCaseError::Queue`] for an unknown or completed task;
     /// [`UseCaseError::Store`] when the cancel could not be stored.
     pub async fn cancel(&self, id: TaskId) -> Result<TaskView, UseCaseError> {
-        let (cancelled, changes, ticket) =
-            self.decide(|queue, changes| queue.cancel(id, Instant::now(), changes));
+        let (cancelled, changes, ticket) = self
+            .decide_on(Target::Task(id), |queue, changes| {
+                queue.cancel(id, Instant::now(), changes)
+            })
+            .await?;
         let view = cancelled?;
         let ticket = if changes.is_empty() {
             self.inner.store.durable(id)

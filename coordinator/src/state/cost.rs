@@ -25,18 +25,9 @@ pub(crate) struct Spent {
 impl Spent {
     /// Runs `work`, a pass over `bytes` bytes, and measures it.
     pub(crate) fn measure<T>(bytes: usize, work: impl FnOnce() -> T) -> (T, Self) {
-        let cpu = if bytes >= CPU_TIMED_BYTES {
-            ThreadTime::try_now().ok()
-        } else {
-            None
-        };
-        let wall = Instant::now();
+        let timer = PassTimer::start(bytes);
         let out = work();
-        let spent = Self {
-            wall: wall.elapsed(),
-            cpu: cpu.map(|t| t.elapsed()),
-        };
-        (out, spent)
+        (out, timer.stop())
     }
 
     /// Wall milliseconds, to a microsecond, for the log.
@@ -47,6 +38,44 @@ impl Spent {
     /// CPU milliseconds, to a microsecond, for the log (when measured).
     pub(crate) fn cpu_ms(self) -> Option<f64> {
         self.cpu.map(millis)
+    }
+}
+
+/// A pass being measured, for passes that await (see [`Spent::measure`]
+/// for those that do not). It holds the thread's CPU clock as it read it:
+/// only a pass that does not move to another thread while it waits (one
+/// that never suspends) may ask for CPU time.
+#[derive(Debug)]
+pub(crate) struct PassTimer {
+    wall: Instant,
+    cpu: Option<Duration>,
+}
+
+impl PassTimer {
+    /// Starts measuring a pass over `bytes` bytes (its CPU time only from
+    /// [`CPU_TIMED_BYTES`] on).
+    pub(crate) fn start(bytes: usize) -> Self {
+        let cpu = if bytes >= CPU_TIMED_BYTES {
+            ThreadTime::try_now().ok().map(|t| t.as_duration())
+        } else {
+            None
+        };
+        Self {
+            wall: Instant::now(),
+            cpu,
+        }
+    }
+
+    /// What the pass spent.
+    pub(crate) fn stop(self) -> Spent {
+        let cpu = self.cpu.and_then(|started| {
+            let now = ThreadTime::try_now().ok()?.as_duration();
+            Some(now.saturating_sub(started))
+        });
+        Spent {
+            wall: self.wall.elapsed(),
+            cpu,
+        }
     }
 }
 

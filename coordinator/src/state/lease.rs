@@ -3,8 +3,9 @@
 use std::pin::pin;
 use std::time::{Duration, Instant};
 
-use super::AppState;
 use super::cost::Cost;
+use super::shared::Target;
+use super::{AppState, UseCaseError};
 use crate::metrics::LongPoll;
 use crate::queue::{Asker, Lease, NoLease};
 
@@ -20,6 +21,22 @@ impl AppState {
     /// without taking a wake-up meant for another worker (one at its
     /// address's lease cap looks again every second).
     pub async fn lease(&self, asker: &Asker, wait: Duration) -> Option<Lease> {
+        self.try_lease(asker, wait).await.ok().flatten()
+    }
+
+    /// [`AppState::lease`], telling a shared Redis that does not answer
+    /// apart from no task.
+    ///
+    /// # Errors
+    ///
+    /// [`UseCaseError::Store`] when Redis does not answer;
+    /// [`UseCaseError::Busy`] when other coordinators kept winning the race
+    /// for the same tasks.
+    pub async fn try_lease(
+        &self,
+        asker: &Asker,
+        wait: Duration,
+    ) -> Result<Option<Lease>, UseCaseError> {
         // tokio's clock, so paused-time tests can run the wait out.
         let deadline = tokio::time::Instant::now() + wait;
         let _open = (!wait.is_zero()).then(|| self.inner.metrics.long_poll(LongPoll::Task));
@@ -27,16 +44,16 @@ impl AppState {
         loop {
             let mut notified = pin!(self.inner.task_available.notified());
             notified.as_mut().enable();
-            let paused = match self.lease_now(asker) {
-                Ok(lease) => return Some(lease),
+            let paused = match self.lease_now(asker).await? {
+                Ok(lease) => return Ok(Some(lease)),
                 Err(NoLease::Benched) => {
                     self.wait_benched(deadline).await;
-                    return None;
+                    return Ok(None);
                 }
                 Err(NoLease::LeaseCap) => {
                     let now = tokio::time::Instant::now();
                     if now >= deadline || self.is_shutting_down() {
-                        return None;
+                        return Ok(None);
                     }
                     tokio::time::sleep_until((now + BENCHED_POLL_STEP).min(deadline)).await;
                     continue;
@@ -48,7 +65,7 @@ impl AppState {
                     // again then, or when a task arrives.
                     let now = tokio::time::Instant::now();
                     if now >= deadline || self.is_shutting_down() {
-                        return None;
+                        return Ok(None);
                     }
                     let until = (now + left).min(deadline);
                     woken = tokio::time::timeout_at(until, notified).await.is_ok();
@@ -66,24 +83,28 @@ impl AppState {
                 tokio::time::sleep_until(until).await;
                 woken = false;
                 if until >= deadline || self.is_shutting_down() {
-                    return None;
+                    return Ok(None);
                 }
                 continue;
             }
             if tokio::time::Instant::now() >= deadline || self.is_shutting_down() {
-                return None;
+                return Ok(None);
             }
             // A timeout ends the wait; the loop then tries once more.
             woken = tokio::time::timeout_at(deadline, notified).await.is_ok();
         }
     }
 
-    /// One lease attempt under one lock.
-    fn lease_now(&self, asker: &Asker) -> Result<Lease, NoLease> {
-        let (lease, changes, _) =
-            self.decide(|queue, changes| queue.lease_next(asker, Instant::now(), changes));
+    /// One lease attempt under one lock (on a shared Redis, on the task
+    /// at the head of its queue).
+    async fn lease_now(&self, asker: &Asker) -> Result<Result<Lease, NoLease>, UseCaseError> {
+        let (lease, changes, _) = self
+            .decide_on(Target::Head, |queue, changes| {
+                queue.lease_next(asker, Instant::now(), changes)
+            })
+            .await?;
         self.commit(&changes, &Cost::none());
-        lease
+        Ok(lease)
     }
 
     /// A benched worker's poll: it was seen (so it stays in `/stats`), gets

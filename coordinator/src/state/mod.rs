@@ -23,6 +23,7 @@
 //! - `cancel`: `POST /task/N/cancel`: a client cancels its task.
 //! - `view`: `GET /result/N` (waiting for a change) and `GET /stats`.
 //! - `tick`: the periodic housekeeping.
+//! - `shared`: the same use cases on tasks kept in a shared Redis.
 //! - `watch`: `GET /metrics` and the dashboard's `GET /events`.
 //! - `waiters`: the signals long polls wait on.
 //! - `log`: one log line per change (metrics follow the same record, in
@@ -38,6 +39,7 @@ mod error;
 mod lease;
 mod log;
 mod release;
+mod shared;
 mod submit;
 mod tick;
 mod token;
@@ -59,6 +61,7 @@ pub use watch::EVENT_INTERVAL;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::queue::{Changes, FIRST_PART_ID, IdWindow, TaskQueue};
+use crate::store::shared::{Counts, SharedStore};
 use crate::store::{Store, StoreError, Ticket};
 use cost::Cost;
 use token::LeaseTokens;
@@ -76,6 +79,15 @@ struct Inner {
     queue: Mutex<TaskQueue>,
     /// Where the task state is kept.
     store: Store,
+    /// The shared Redis the tasks live in instead (then `queue` is a
+    /// scratch queue that holds the tasks of one transition at a time, and
+    /// this coordinator's worker tables).
+    shared: Option<Arc<SharedStore>>,
+    /// The cluster's counters as of the last tick (shared store only).
+    shared_counts: Mutex<Counts>,
+    /// Leases being decided on the shared store now, so that concurrent
+    /// ones start at different places of its queue.
+    leasing: std::sync::atomic::AtomicUsize,
     /// Signalled once per task made pending; long polls for tasks wait on it.
     task_available: Notify,
     result_waiters: ResultWaiters,
@@ -123,15 +135,58 @@ impl AppState {
         Ok(Self::with_queue(config, queue, store))
     }
 
+    /// The state `config` asks for, as [`AppState::open`] opens it, or on
+    /// the shared Redis of `config.redis`, following what other
+    /// coordinators on it change.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] as for [`AppState::open`]; [`StoreError::Shared`]
+    /// when Redis does not answer.
+    pub async fn connect(config: &Config) -> Result<Self, StoreError> {
+        let Some(url) = &config.redis else {
+            return Self::open(config);
+        };
+        let shared = SharedStore::connect(url).await?;
+        tracing::info!(
+            persistence = shared.persistence(),
+            "tasks kept in a shared Redis"
+        );
+        let (high, low) = shared.token_secret().await?;
+        let mut policy = config.reject_policy();
+        // Leases are counted per address by each coordinator alone; a cap
+        // one coordinator counts would drift with the others' leases.
+        policy.max_leases_per_client = usize::MAX;
+        let queue = TaskQueue::new(config.queue_limits(), policy);
+        let mut state = Self::build(
+            config,
+            queue,
+            Store::Memory,
+            LeaseTokens::with_secret(high, low),
+        );
+        if let Some(inner) = Arc::get_mut(&mut state.inner) {
+            inner.shared = Some(Arc::new(shared));
+        }
+        state.follow_shared();
+        Ok(state)
+    }
+
     fn with_queue(config: &Config, queue: TaskQueue, store: Store) -> Self {
+        Self::build(config, queue, store, LeaseTokens::new())
+    }
+
+    fn build(config: &Config, queue: TaskQueue, store: Store, tokens: LeaseTokens) -> Self {
         Self {
             inner: Arc::new(Inner {
                 config: config.clone(),
                 queue: Mutex::new(queue),
                 store,
+                shared: None,
+                shared_counts: Mutex::new(Counts::default()),
+                leasing: std::sync::atomic::AtomicUsize::new(0),
                 task_available: Notify::new(),
                 result_waiters: ResultWaiters::default(),
-                tokens: LeaseTokens::new(),
+                tokens,
                 shutting_down: AtomicBool::new(false),
                 started_at: Instant::now(),
                 metrics: Arc::new(Metrics::new(config.metrics)),

@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use super::cost::Cost;
+use super::shared::Target;
 use super::{AppState, Caller, UseCaseError};
 use crate::queue::TaskId;
 
@@ -17,10 +18,13 @@ impl AppState {
     /// [`UseCaseError::WrongToken`] or [`UseCaseError::TokenRequired`];
     /// [`UseCaseError::Queue`] for an unknown task, or one `caller` does
     /// not hold.
-    pub fn release(&self, id: TaskId, caller: &Caller) -> Result<(), UseCaseError> {
+    pub async fn release(&self, id: TaskId, caller: &Caller) -> Result<(), UseCaseError> {
         let poster = self.poster(id, caller)?;
-        let (released, changes, _) =
-            self.decide(|queue, changes| queue.release(id, &poster, Instant::now(), changes));
+        let (released, changes, _) = self
+            .decide_on(Target::Task(id), |queue, changes| {
+                queue.release(id, &poster, Instant::now(), changes)
+            })
+            .await?;
         self.commit(&changes, &Cost::none());
         Ok(released?)
     }

@@ -6,6 +6,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::cost::{Cost, Spent};
+use super::shared::Target;
 use super::{AppState, UseCaseError, run_sized};
 use crate::plan::{self, Submission};
 use crate::queue::TaskId;
@@ -43,8 +44,13 @@ impl AppState {
         })
         .await??;
         self.reserve_ids(task.parts()).await?;
-        let (submitted, changes, ticket) =
-            self.decide(|queue, changes| queue.submit(task, Instant::now(), changes));
+        let parts = task.parts();
+        let (submitted, changes, ticket) = self
+            .decide_on(Target::New { parts }, |queue, changes| {
+                queue.submit(task.clone(), Instant::now(), changes)
+            })
+            .await?;
+        self.remember_checks(&changes);
         let id = submitted.map_err(|refused| {
             tracing::warn!(error = %refused, "task refused");
             refused

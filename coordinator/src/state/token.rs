@@ -15,11 +15,20 @@ use std::hash::{BuildHasher, Hasher};
 use crate::queue::TaskId;
 
 /// The secret keys tokens are made with: two keyed SipHash instances from
-/// the process's random hasher keys.
+/// the process's random hasher keys, or from a secret that several
+/// coordinators share (on one Redis), so that each reads the others'
+/// tokens.
 #[derive(Debug)]
-pub(super) struct LeaseTokens {
-    high: RandomState,
-    low: RandomState,
+pub(super) enum LeaseTokens {
+    /// This process's own keys.
+    Own {
+        /// Keys of the tag's high half.
+        high: RandomState,
+        /// Keys of the tag's low half.
+        low: RandomState,
+    },
+    /// A shared secret.
+    Shared(u64, u64),
 }
 
 /// A token that is not one this process made for the task it names.
@@ -29,20 +38,35 @@ pub(super) struct ForeignToken;
 impl LeaseTokens {
     /// Tokens under fresh secret keys.
     pub(super) fn new() -> Self {
-        Self {
+        Self::Own {
             high: RandomState::new(),
             low: RandomState::new(),
         }
     }
 
+    /// Tokens under the shared secret `(high, low)`.
+    pub(super) fn with_secret(high: u64, low: u64) -> Self {
+        Self::Shared(high, low)
+    }
+
     fn tag(&self, id: TaskId, lease: u64) -> u128 {
-        let half = |keys: &RandomState| {
-            let mut hasher = keys.build_hasher();
+        fn half(mut hasher: impl Hasher, id: TaskId, lease: u64) -> u64 {
             hasher.write_u64(id.0);
             hasher.write_u64(lease);
             hasher.finish()
+        }
+        let (high, low) = match self {
+            Self::Own { high, low } => (
+                half(high.build_hasher(), id, lease),
+                half(low.build_hasher(), id, lease),
+            ),
+            #[allow(deprecated)] // std's SipHash-1-3 with explicit keys; only keyed use here
+            Self::Shared(k0, k1) => (
+                half(std::hash::SipHasher::new_with_keys(*k0, *k1), id, lease),
+                half(std::hash::SipHasher::new_with_keys(*k1, !*k0), id, lease),
+            ),
         };
-        (u128::from(half(&self.high)) << 64) | u128::from(half(&self.low))
+        (u128::from(high) << 64) | u128::from(low)
     }
 
     /// The token of lease `lease` of task `id`: `LEASE-TAG` in hex.

@@ -8,6 +8,7 @@ use super::{AppState, UseCaseError};
 use crate::metrics::LongPoll;
 use crate::queue::{Stats, TaskId, TaskStatus, TaskView};
 use crate::store::StoreStats;
+use crate::store::shared::Counts;
 
 /// What a client waiting on a task last saw of it; `None` fields mean "as
 /// the task is when the request arrives".
@@ -51,7 +52,10 @@ impl AppState {
         loop {
             let mut changed = pin!(waiting.signal().notified());
             changed.as_mut().enable();
-            let view = self.queue().get(id)?;
+            let view = match self.shared().cloned() {
+                Some(shared) => self.shared_get(&shared, id).await?,
+                None => self.queue().get(id)?,
+            };
             let parts_done = view.parts.map(|p| p.done);
             if known.status.is_none() {
                 // Nothing said: the task as it is now is what the caller knows.
@@ -74,13 +78,56 @@ impl AppState {
         }
     }
 
-    /// `GET /stats`: the counters, the workers seen recently and the uptime.
+    /// The counters, the workers seen recently and the uptime, as this
+    /// coordinator knows them now (on a shared Redis, the cluster's
+    /// counters as of the last tick; [`AppState::stats_now`] reads them).
     pub fn stats(&self) -> StatsReport {
         let now = Instant::now();
+        let mut stats = self.queue().stats(now);
+        if self.shared().is_some() {
+            with_counts(&mut stats, self.shared_counts());
+        }
         StatsReport {
-            stats: self.queue().stats(now),
+            stats,
             uptime: now.saturating_duration_since(self.started_at()),
-            store: self.inner.store.stats(),
+            store: self.store_stats(),
         }
     }
+
+    /// `GET /stats`: [`AppState::stats`], with the cluster's counters read
+    /// from a shared Redis now.
+    ///
+    /// # Errors
+    ///
+    /// [`UseCaseError::Store`] when Redis does not answer.
+    pub async fn stats_now(&self) -> Result<StatsReport, UseCaseError> {
+        let Some(shared) = self.shared().cloned() else {
+            return Ok(self.stats());
+        };
+        let counts = shared.counts().await?;
+        let mut report = self.stats();
+        with_counts(&mut report.stats, counts);
+        Ok(report)
+    }
+
+    fn store_stats(&self) -> StoreStats {
+        let mut stats = self.inner.store.stats();
+        if self.shared().is_some() {
+            stats.kind = "redis";
+        }
+        stats
+    }
+}
+
+/// `stats` with the cluster's counters in place of this coordinator's.
+fn with_counts(stats: &mut Stats, counts: Counts) {
+    stats.total_tasks = counts.submitted;
+    stats.completed_tasks = counts.completed;
+    stats.failed_tasks = counts.failed;
+    stats.active_tasks = counts.processing;
+    stats.queue_size = counts.pending;
+    stats.requeued_tasks = counts.requeued;
+    stats.rejected_results = counts.rejected;
+    stats.held_tasks = counts.held_tasks;
+    stats.held_bytes = counts.held_bytes;
 }

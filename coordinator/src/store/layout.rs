@@ -119,7 +119,7 @@ impl CheckSpec {
     }
 
     /// The spec of a task's check, when it is a product check.
-    fn of(check: &TaskCheck) -> Option<Self> {
+    pub(super) fn of(check: &TaskCheck) -> Option<Self> {
         let product: &ProductRows = check.product()?;
         let rows = product.rows();
         Some(Self {

@@ -16,11 +16,13 @@
 //! - `recovery`: the records read back into tasks.
 //! - `dir`: the data directory's lock and format version.
 //! - `engine`: the embedded storage engine underneath.
+//! - `shared`: the task state on a Redis that several coordinators share.
 
 mod dir;
 mod engine;
 mod layout;
 mod recovery;
+pub(crate) mod shared;
 mod writer;
 
 use std::collections::{HashMap, VecDeque};
@@ -77,6 +79,9 @@ pub enum StoreError {
     /// The store has stopped.
     #[error("the store has stopped")]
     Stopped,
+    /// The shared Redis did not answer.
+    #[error("Redis: {0}")]
+    Shared(String),
 }
 
 impl StoreError {
@@ -190,7 +195,7 @@ pub(crate) struct Ticket {
 
 impl Ticket {
     /// A ticket for nothing to wait for.
-    fn ready() -> Self {
+    pub(crate) fn ready() -> Self {
         Self {
             seq: 0,
             progress: None,

@@ -3,7 +3,9 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod nginx;
 pub mod process;
+pub mod redis_server;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -58,6 +60,53 @@ pub fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// Whether a test that cannot run on Redis should stop here: it says so
+/// (the test passes without checking anything on Redis, and prints why).
+pub fn runs_on_embedded_only(test: &str, why: &str) -> bool {
+    let on_redis = redis_for_tests().is_some();
+    if on_redis {
+        println!("{test}: not run against Redis: {why}");
+    }
+    on_redis
+}
+
+/// The Redis the tests run against, from `COORDINATOR_TEST_REDIS`.
+pub fn redis_for_tests() -> Option<String> {
+    std::env::var("COORDINATOR_TEST_REDIS")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// `config` on a fresh database of the tests' Redis, when there is one.
+pub fn on_test_redis(config: &Config) -> Option<Config> {
+    static NEXT_DB: AtomicUsize = AtomicUsize::new(1);
+    let base = redis_for_tests()?;
+    let db = NEXT_DB.fetch_add(1, Ordering::SeqCst);
+    flush_db(&base, db);
+    Some(Config {
+        redis: Some(format!("{}/{db}", base.trim_end_matches('/'))),
+        ..config.clone()
+    })
+}
+
+/// Empties database `db` of the Redis at `base` (left over from an
+/// earlier run).
+fn flush_db(base: &str, db: usize) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("redis://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(format!("SELECT {db}\r\nFLUSHDB\r\n").as_bytes())
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0; 64];
+    while !answer.ends_with(b"+OK\r\n+OK\r\n") {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "Redis at {base} closed the connection");
+        answer.extend_from_slice(&buf[..n]);
+    }
+}
+
 /// A config serving `static_dir` with the default limits.
 pub fn config(static_dir: PathBuf) -> Config {
     Config {
@@ -77,10 +126,46 @@ impl TestApp {
         Self::with_config(config(static_dir()))
     }
 
+    /// An app with `config`, its tasks in memory; or, when
+    /// `COORDINATOR_TEST_REDIS` names a Redis (`redis://127.0.0.1:PORT`,
+    /// started with `--databases 512`), in a database of its own there
+    /// ([`TestApp::on_redis`]).
     pub fn with_config(config: Config) -> Self {
+        if let Some(config) = on_test_redis(&config) {
+            return Self::on_redis(config);
+        }
         let state = AppState::new(&config);
         let router = app(config, state.clone());
         Self { state, router }
+    }
+
+    /// An app whose tasks live in `config.redis`. Its connection is driven
+    /// by a runtime of its own (kept for the rest of the test process), so
+    /// that it can be made from a synchronous call inside a test's runtime.
+    pub fn on_redis(config: Config) -> Self {
+        let connecting = config.clone();
+        let state = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            let state = runtime.block_on(AppState::connect(&connecting)).unwrap();
+            // The connection's tasks run on this runtime: keep it running.
+            std::mem::forget(runtime);
+            state
+        })
+        .join()
+        .unwrap();
+        let router = app(config, state.clone());
+        Self { state, router }
+    }
+
+    /// Whether this app keeps its tasks in Redis (then tests that move the
+    /// clock forward by hand cannot expire its leases: Redis keeps wall
+    /// clock deadlines).
+    pub fn on_shared_redis(&self) -> bool {
+        redis_for_tests().is_some()
     }
 
     /// An app whose state is kept in `config`'s data directory (opened, and

@@ -31,6 +31,16 @@ impl Process {
     /// As [`Process::start`], run through `wrapper` (a command and its
     /// arguments that runs the rest, such as `prlimit --nofile=1024 --`).
     pub fn start_under(wrapper: &[&str], args: &[&str], static_dir: &Path) -> Result<Self, String> {
+        Self::start_at(0, wrapper, args, static_dir)
+    }
+
+    /// As [`Process::start_under`], on `port` of 127.0.0.1 (`0`: a free one).
+    pub fn start_at(
+        port: u16,
+        wrapper: &[&str],
+        args: &[&str],
+        static_dir: &Path,
+    ) -> Result<Self, String> {
         let mut command = match wrapper.split_first() {
             Some((program, rest)) => {
                 let mut command = Command::new(program);
@@ -40,7 +50,8 @@ impl Process {
             None => Command::new(env!("CARGO_BIN_EXE_coordinator")),
         };
         let mut child = command
-            .args(["0", "--bind", "127.0.0.1", "--static-dir"])
+            .arg(port.to_string())
+            .args(["--bind", "127.0.0.1", "--static-dir"])
             .arg(static_dir)
             .args(args)
             .env("RUST_LOG", "info")

@@ -62,22 +62,22 @@ pub(super) fn product_may_overflow(a: &AnyMatrix, b: &AnyMatrix) -> bool {
 /// One float round: `r` in `[1, 2)` and, for every row `i` of `A`,
 /// `y_i = fl(A_i·fl(B·r))` and `w_i = fl(|A_i|·fl(|B|·r))`.
 #[derive(Debug, Clone)]
-struct FloatRound {
-    r: Vec<f64>,
-    y: Vec<f64>,
-    w: Vec<f64>,
+pub(super) struct FloatRound {
+    pub(super) r: Vec<f64>,
+    pub(super) y: Vec<f64>,
+    pub(super) w: Vec<f64>,
 }
 
 /// A prepared float check: the rounds' `y` and `w` and each row's floor.
 #[derive(Debug, Clone)]
 pub(super) struct FloatCheck {
     /// `gamma_k` for the inner dimension.
-    gamma_k: f64,
+    pub(super) gamma_k: f64,
     /// `gamma_n` for the columns of `B`.
-    gamma_n: f64,
+    pub(super) gamma_n: f64,
     /// Each row's allowance for subnormal errors (`floor_i`).
-    floors: Vec<f64>,
-    rounds: Vec<FloatRound>,
+    pub(super) floors: Vec<f64>,
+    pub(super) rounds: Vec<FloatRound>,
 }
 
 /// `gamma_len = len u / (1 - len u)`, the relative error bound of a dot

@@ -68,13 +68,13 @@ const DOT_CHUNK: usize = 32;
 
 /// Arithmetic modulo a prime `q = 2^61 - c`, using `2^61 = c (mod q)`.
 #[derive(Debug, Clone, Copy)]
-struct Modulus {
-    q: u64,
-    c: u64,
+pub(super) struct Modulus {
+    pub(super) q: u64,
+    pub(super) c: u64,
 }
 
 impl Modulus {
-    fn new(q: u64) -> Self {
+    pub(super) fn new(q: u64) -> Self {
         Self {
             q,
             c: (1 << 61) - q,
@@ -118,15 +118,15 @@ impl Modulus {
 /// One integer round modulo one prime: a random `r` and `A_i·(B·r)` for
 /// every row `i`.
 #[derive(Debug, Clone)]
-struct PrimeRound {
-    modulus: Modulus,
-    r: Vec<u64>,
-    abr: Vec<u64>,
+pub(super) struct PrimeRound {
+    pub(super) modulus: Modulus,
+    pub(super) r: Vec<u64>,
+    pub(super) abr: Vec<u64>,
 }
 
 /// The rounds of an integer check (see the module docs for the choice).
 #[derive(Debug, Clone)]
-enum IntRounds {
+pub(super) enum IntRounds {
     /// One round modulo `2^64` (wrapping `i64` arithmetic): `r` and
     /// `A_i·(B·r)` for every row `i`.
     Wrapping { r: Vec<i64>, abr: Vec<i64> },
@@ -138,12 +138,12 @@ enum IntRounds {
 #[derive(Debug, Clone)]
 pub(super) struct IntCheck {
     /// `sum_p |A[i][p]|` for every row.
-    row_abs: Vec<u128>,
+    pub(super) row_abs: Vec<u128>,
     /// Columns of `B` (and of the product).
-    cols: usize,
+    pub(super) cols: usize,
     /// `max |B|`.
-    b_max: u64,
-    rounds: IntRounds,
+    pub(super) b_max: u64,
+    pub(super) rounds: IntRounds,
 }
 
 impl IntCheck {

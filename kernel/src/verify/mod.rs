@@ -44,6 +44,7 @@ use float::FloatCheck;
 use integer::IntCheck;
 use seed::SplitMix64;
 
+mod bytes;
 pub mod float;
 pub mod integer;
 mod row_ops;

@@ -1,0 +1,368 @@
+//! Cluster benchmark: full task cycles against coordinators in memory, on
+//! the embedded store, and on a shared Redis with one and with two
+//! coordinators, in one run.
+//!
+//! `cargo bench -p coordinator --bench cluster` (needs `redis-server`,
+//! Debian's package; the bench starts its own on a free port with no
+//! persistence, so Redis's own disk writes are not measured).
+//!
+//! [`CLIENTS`] keep-alive connections run cycles of `POST /task` ->
+//! `GET /task/next` -> `POST /task/N/result` -> `GET /result/N` against one
+//! setup at a time for a window; the setups take turns for a number of
+//! rounds and each setup's windows are summed, so a machine that gets
+//! busier or quieter slows all of them alike. Against two coordinators
+//! the clients alternate between them (half the connections each), and a
+//! cycle's requests go to one coordinator, as a load balancer that keeps
+//! connections would send them. For the Redis setups the bench reads
+//! `INFO commandstats` before and after each window and reports Redis
+//! commands per cycle (commands run inside the write script included).
+//! Redis, the coordinators and the load generator share the machine's
+//! cores. `BENCH_WINDOWS` sets the rounds (default 5), `BENCH_WINDOW_SECS`
+//! the seconds per window (default 1).
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use coordinator::Config;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Concurrent client connections.
+const CLIENTS: usize = 8;
+/// Warm-up before each measured window.
+const WARMUP: Duration = Duration::from_millis(250);
+const TASK: &[u8] = br#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#;
+const RESULT: &[u8] = br#"{"result":"[[19,22],[43,50]]"}"#;
+
+struct Conn {
+    stream: BufReader<TcpStream>,
+    out: Vec<u8>,
+    line: String,
+    body: Vec<u8>,
+}
+
+impl Conn {
+    async fn open(addr: SocketAddr) -> io::Result<Self> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream: BufReader::new(stream),
+            out: Vec::new(),
+            line: String::new(),
+            body: Vec::new(),
+        })
+    }
+
+    async fn call(&mut self, method: &str, path: &str, body: &[u8]) -> io::Result<u16> {
+        self.out.clear();
+        self.out.extend_from_slice(
+            format!(
+                "{method} {path} HTTP/1.1\r\nhost:bench\r\ncontent-length:{}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        );
+        self.out.extend_from_slice(body);
+        self.stream.get_mut().write_all(&self.out).await?;
+        self.line.clear();
+        self.stream.read_line(&mut self.line).await?;
+        let status = self
+            .line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut length = 0;
+        loop {
+            self.line.clear();
+            if self.stream.read_line(&mut self.line).await? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let header = self.line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        self.body.resize(length, 0);
+        self.stream.read_exact(&mut self.body).await?;
+        Ok(status)
+    }
+
+    fn task_id(&self) -> Option<u64> {
+        let text = std::str::from_utf8(&self.body).ok()?;
+        let rest = text.split("\"taskId\":").nth(1)?;
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    }
+}
+
+/// One full cycle; `Err` when any step answers unexpectedly.
+async fn cycle(conn: &mut Conn, worker: &str) -> io::Result<()> {
+    let bad = |what: &str, status: u16| io::Error::other(format!("{what}: {status}"));
+    let status = conn.call("POST", "/task", TASK).await?;
+    if status != 200 {
+        return Err(bad("submit", status));
+    }
+    let status = conn
+        .call("GET", &format!("/task/next?workerId={worker}"), b"")
+        .await?;
+    if status != 200 {
+        return Err(bad("lease", status));
+    }
+    let id = conn.task_id().ok_or_else(|| bad("lease id", status))?;
+    let status = conn
+        .call(
+            "POST",
+            &format!("/task/{id}/result?workerId={worker}"),
+            RESULT,
+        )
+        .await?;
+    if status != 200 {
+        return Err(bad("result", status));
+    }
+    let status = conn.call("GET", &format!("/result/{id}"), b"").await?;
+    if status != 200 {
+        return Err(bad("read", status));
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Measured {
+    cycles: u64,
+    secs: f64,
+    latencies_us: Vec<u64>,
+    errors: u64,
+    redis_calls: BTreeMap<String, u64>,
+}
+
+impl Measured {
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies_us.len() - 1) as f64 * p).round() as usize;
+        self.latencies_us[i] as f64 / 1000.0
+    }
+}
+
+/// Drives `addrs` (clients spread over them) for `window`, after a warm-up.
+async fn drive(addrs: &[SocketAddr], window: Duration, into: &mut Measured, redis: Option<&Redis>) {
+    let mut conns = Vec::new();
+    for k in 0..CLIENTS {
+        conns.push(Conn::open(addrs[k % addrs.len()]).await.unwrap());
+    }
+    let run = |conns: Vec<Conn>, secs: Duration| async move {
+        let handles: Vec<_> = conns
+            .into_iter()
+            .enumerate()
+            .map(|(k, mut conn)| {
+                tokio::spawn(async move {
+                    let worker = format!("w{k}");
+                    let (mut lat, mut errors) = (Vec::new(), 0u64);
+                    let end = Instant::now() + secs;
+                    while Instant::now() < end {
+                        let started = Instant::now();
+                        match cycle(&mut conn, &worker).await {
+                            Ok(()) => lat.push(started.elapsed().as_micros() as u64),
+                            Err(_) => {
+                                errors += 1;
+                                conn = Conn::open(conn.stream.get_ref().peer_addr().unwrap())
+                                    .await
+                                    .unwrap();
+                            }
+                        }
+                    }
+                    (conn, lat, errors)
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for handle in handles {
+            out.push(handle.await.unwrap());
+        }
+        out
+    };
+    let warmed = run(conns, WARMUP).await;
+    let conns = warmed.into_iter().map(|(c, _, _)| c).collect();
+    let before = redis.map(Redis::calls);
+    let started = Instant::now();
+    let measured = run(conns, window).await;
+    into.secs += started.elapsed().as_secs_f64();
+    if let (Some(redis), Some(before)) = (redis, before) {
+        for (name, calls) in redis.calls() {
+            let delta = calls - before.get(&name).copied().unwrap_or(0);
+            *into.redis_calls.entry(name).or_default() += delta;
+        }
+    }
+    for (_, lat, errors) in measured {
+        into.cycles += lat.len() as u64;
+        into.latencies_us.extend(lat);
+        into.errors += errors;
+    }
+}
+
+/// A redis-server of the bench's own.
+struct Redis {
+    child: Child,
+    addr: SocketAddr,
+    dir: std::path::PathBuf,
+}
+
+impl Redis {
+    fn start() -> Self {
+        let port = StdListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("coordinator-bench-redis-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian's redis-server package) is needed for this bench");
+        let redis = Self {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            dir,
+        };
+        for _ in 0..200 {
+            if redis.command("PING").is_ok_and(|a| a.starts_with("+PONG")) {
+                return redis;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not start");
+    }
+
+    fn command(&self, command: &str) -> io::Result<String> {
+        let mut stream = StdStream::connect(self.addr)?;
+        stream.write_all(format!("{command}\r\n").as_bytes())?;
+        let mut buf = vec![0; 64 * 1024];
+        let n = stream.read(&mut buf)?;
+        Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+
+    fn calls(&self) -> BTreeMap<String, u64> {
+        let info = self.command("INFO commandstats").unwrap_or_default();
+        info.lines()
+            .filter_map(|line| {
+                let (name, fields) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+                let calls = fields.split(',').find_map(|f| f.strip_prefix("calls="))?;
+                Some((name.to_owned(), calls.parse().ok()?))
+            })
+            .filter(|(name, _)| name != "info")
+            .collect()
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn serve(config: Config) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(coordinator::serve(listener, config, std::future::pending()));
+    // Let it connect (to Redis) before the first window.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    addr
+}
+
+fn main() {
+    let env = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<f64>().ok());
+    let window = Duration::from_secs_f64(env("BENCH_WINDOW_SECS").unwrap_or(1.0));
+    let rounds = env("BENCH_WINDOWS").map_or(5, |n| n.max(1.0) as u32);
+    let redis = Redis::start();
+    let data_dir =
+        std::env::temp_dir().join(format!("coordinator-bench-cluster-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        println!(
+            "cluster benchmark: {CLIENTS} keep-alive clients; {rounds} rounds of {} s windows per setup; \
+             {cpus} CPUs shared by the load generator, the coordinators (one process) and redis-server",
+            window.as_secs_f64()
+        );
+        let base = Config { split_min_flops: None, ..Config::default() };
+        let memory = serve(base.clone()).await;
+        let embedded = serve(Config { data_dir: Some(data_dir.clone()), ..base.clone() }).await;
+        let url = format!("redis://{}/0", redis.addr);
+        let on_redis = Config { redis: Some(url), ..base.clone() };
+        let first = serve(on_redis.clone()).await;
+        let second = serve(on_redis).await;
+        let setups: Vec<(&str, Vec<SocketAddr>, bool)> = vec![
+            ("in memory", vec![memory], false),
+            ("embedded store (SQLite, fsync)", vec![embedded], false),
+            ("Redis, one coordinator", vec![first], true),
+            ("Redis, two coordinators", vec![first, second], true),
+        ];
+        let mut measured: Vec<Measured> = setups.iter().map(|_| Measured::default()).collect();
+        for _ in 0..rounds {
+            for ((_, addrs, on_redis), into) in setups.iter().zip(measured.iter_mut()) {
+                drive(addrs, window, into, on_redis.then_some(&redis)).await;
+            }
+        }
+        let memory_rate = measured[0].cycles as f64 / measured[0].secs;
+        println!("| setup | cycles/s | vs in memory | p50 ms | p99 ms | errors | Redis commands per cycle |");
+        println!("|---|---|---|---|---|---|---|");
+        for ((name, _, _), m) in setups.iter().zip(measured.iter_mut()) {
+            m.latencies_us.sort_unstable();
+            let rate = m.cycles as f64 / m.secs;
+            let per_cycle = if m.redis_calls.is_empty() {
+                "".to_owned()
+            } else {
+                let total: u64 = m.redis_calls.values().sum();
+                let parts: Vec<String> = m
+                    .redis_calls
+                    .iter()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(name, n)| format!("{name} {:.2}", *n as f64 / m.cycles as f64))
+                    .collect();
+                format!("{:.1} ({})", total as f64 / m.cycles as f64, parts.join(", "))
+            };
+            println!(
+                "| {name} | {rate:.0} | {:.0}% | {:.2} | {:.2} | {} | {per_cycle} |",
+                100.0 * rate / memory_rate,
+                m.percentile_ms(0.5),
+                m.percentile_ms(0.99),
+                m.errors
+            );
+        }
+    });
+    let _ = std::fs::remove_dir_all(&data_dir);
+}

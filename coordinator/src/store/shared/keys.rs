@@ -1,0 +1,165 @@
+//! Key names, and the two scripts: one that reads the head of the queue of
+//! pending ids with its task, one that compares versions and writes.
+//!
+//! Neither script knows a rule of the queue: the reading one returns
+//! fields, the writing one compares each task's version with the one the
+//! coordinator read, and each counter it is told to bound with its bound,
+//! and, when all hold, runs the commands it is handed.
+
+use redis::ScriptInvocation;
+
+use crate::queue::TaskId;
+
+/// Every key starts with this.
+const PREFIX: &str = "coordinator:";
+
+/// The names of the shared keys.
+#[derive(Debug, Clone)]
+pub(super) struct Keys {
+    /// The queue of pending ids (a list, the next to lease first).
+    pub(super) pending: String,
+    /// Live leases by deadline (a sorted set of `id:number`).
+    pub(super) leases: String,
+    /// Finished tasks by eviction time (a sorted set of ids).
+    pub(super) finished: String,
+    /// The cluster's counters (a hash).
+    pub(super) stats: String,
+    /// The last client id handed out.
+    pub(super) next_id: String,
+    /// Part ids handed out.
+    pub(super) parts_used: String,
+    /// The lease tokens' secret.
+    pub(super) secret: String,
+    /// The channel changes are published on.
+    pub(super) channel: String,
+}
+
+impl Keys {
+    /// The keys on database `db` (channels are shared by every database
+    /// of a Redis, so the channel's name says the database).
+    pub(super) fn on_db(db: i64) -> Self {
+        let name = |suffix: &str| format!("{PREFIX}{suffix}");
+        Self {
+            pending: name("pending"),
+            leases: name("leases"),
+            finished: name("finished"),
+            stats: name("stats"),
+            next_id: name("next_id"),
+            parts_used: name("parts_used"),
+            secret: name("secret"),
+            channel: name(&format!("changes:{db}")),
+        }
+    }
+
+    /// The hash of task `id`.
+    pub(super) fn task(&self, id: TaskId) -> String {
+        format!("{PREFIX}task:{id}")
+    }
+
+    /// What a task's key starts with, before its id.
+    pub(super) fn task_prefix(&self) -> String {
+        format!("{PREFIX}task:")
+    }
+}
+
+/// Reads the id at place `ARGV[2]` of the queue of pending ids and its
+/// task's fields, with the id counters and the bytes held.
+///
+/// KEYS: pending list, last client id, part ids used, counters hash.
+/// ARGV: task key prefix, place.
+pub(super) const HEAD_SCRIPT: &str = r"
+local meta = {
+  tonumber(redis.call('GET', KEYS[2]) or '0'),
+  tonumber(redis.call('GET', KEYS[3]) or '0'),
+  tonumber(redis.call('HGET', KEYS[4], 'held_bytes') or '0'),
+}
+local id = redis.call('LINDEX', KEYS[1], tonumber(ARGV[2]))
+if not id then return {meta, false, {}} end
+return {meta, tonumber(id), redis.call('HMGET', ARGV[1] .. id, 'v', 's', 'd', 'r', 'q')}
+";
+
+/// Compares versions, then writes.
+///
+/// KEYS: task hashes; ARGV[i] for each: the version it must have (`0`: it
+/// must not exist). Then ARGV[#KEYS + 1]: how many bounds follow, each a
+/// hash, a field and the most that field may hold now (a counter the
+/// write is about to raise: it was read lower, and must still be low
+/// enough). Then how many commands follow, each as its argument count and
+/// its arguments. Returns 1 when it wrote, 0 when a version differed or a
+/// bound was passed (and nothing was written).
+pub(super) const WRITE_SCRIPT: &str = r"
+for i = 1, #KEYS do
+  local v = redis.call('HGET', KEYS[i], 'v')
+  if (v or '0') ~= ARGV[i] then return 0 end
+end
+local p = #KEYS + 1
+local bounds = tonumber(ARGV[p])
+p = p + 1
+for _ = 1, bounds do
+  local now = tonumber(redis.call('HGET', ARGV[p], ARGV[p + 1]) or '0')
+  if now > tonumber(ARGV[p + 2]) then return 0 end
+  p = p + 3
+end
+local n = tonumber(ARGV[p])
+p = p + 1
+for _ = 1, n do
+  local argc = tonumber(ARGV[p])
+  redis.call(unpack(ARGV, p + 1, p + argc))
+  p = p + argc + 1
+end
+return 1
+";
+
+/// The commands a write runs once the versions match.
+#[derive(Debug, Default)]
+pub(super) struct WritePlan {
+    commands: Vec<Vec<Vec<u8>>>,
+    /// The tasks whose prepared check the plan keeps.
+    checks: Vec<String>,
+}
+
+impl WritePlan {
+    /// Adds a command of text arguments.
+    pub(super) fn command<const N: usize>(&mut self, args: [&str; N]) {
+        self.commands
+            .push(args.iter().map(|a| a.as_bytes().to_vec()).collect());
+    }
+
+    /// Adds one `HSET key field value ...` with binary values.
+    pub(super) fn hset(&mut self, key: &str, fields: Vec<(&[u8], Vec<u8>)>) {
+        let mut command = vec![b"HSET".to_vec(), key.as_bytes().to_vec()];
+        for (field, value) in fields {
+            command.push(field.to_vec());
+            command.push(value);
+        }
+        self.commands.push(command);
+    }
+
+    /// Keeps a prepared product check under task `key`'s `c` field.
+    pub(super) fn keep_check(&mut self, key: String, bytes: Vec<u8>) {
+        self.hset(&key, vec![(b"c", bytes)]);
+        self.checks.push(key);
+    }
+
+    /// Whether the plan keeps task `key`'s prepared check already.
+    pub(super) fn keeps_check(&self, key: &str) -> bool {
+        self.checks.iter().any(|k| k == key)
+    }
+
+    /// Whether there is nothing to write.
+    pub(super) fn is_empty(&self) -> bool {
+        self.commands.is_empty()
+    }
+
+    /// Passes the commands to the write script's `invocation`, after the
+    /// versions.
+    pub(super) fn add_to(self, invocation: &mut ScriptInvocation<'_>) {
+        invocation.arg(self.commands.len());
+        for command in self.commands {
+            invocation.arg(command.len());
+            for arg in command {
+                invocation.arg(arg);
+            }
+        }
+    }
+}

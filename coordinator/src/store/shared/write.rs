@@ -1,0 +1,189 @@
+//! Writing a decided transition back: each task's state and the indexes
+//! around it, in one script run that first compares the versions read.
+
+use std::collections::HashMap;
+
+use super::record::{StateRecord, bytes_of};
+use super::{Read, SharedStore, StoreError, keys, unreachable};
+use crate::check::TaskCheck;
+use crate::queue::{Deltas, TaskDiff, TaskId};
+
+/// The cluster's limits a write keeps.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Most bytes of data, results and errors held.
+    pub(crate) max_held_bytes: i64,
+    /// Most tasks held.
+    pub(crate) max_tasks: i64,
+}
+
+impl SharedStore {
+    /// Writes what an operation decided on `reads`, if none of them changed
+    /// since: each task's state, the queue of pending ids, the lease and
+    /// eviction deadlines and the counters, and publishes `woken` pending
+    /// tasks and the changed ids. Returns whether it was written; nothing
+    /// is written (and `true` returned) when nothing changed.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Shared`] when Redis does not answer.
+    pub(crate) async fn write(
+        &self,
+        reads: &[Read],
+        diffs: &[TaskDiff],
+        deltas: &Deltas,
+        woken: usize,
+        limits: Limits,
+    ) -> Result<bool, StoreError> {
+        let mut plan = keys::WritePlan::default();
+        let before: HashMap<TaskId, &Read> = reads.iter().map(|r| (r.id, r)).collect();
+        let mut changed = Vec::new();
+        for diff in diffs {
+            let read = before.get(&diff.id).copied();
+            if self.plan_task(&mut plan, read, diff) {
+                changed.push(diff.id);
+            }
+        }
+        let counters = [
+            ("submitted", deltas.submitted),
+            ("completed", deltas.completed),
+            ("failed", deltas.failed),
+            ("requeued", deltas.requeued),
+            ("pending", deltas.pending),
+            ("processing", deltas.processing),
+            ("rejected", deltas.rejected),
+            ("held_bytes", deltas.held_bytes),
+            ("held_tasks", deltas.held_tasks),
+        ];
+        for (field, delta) in counters {
+            if delta != 0 {
+                plan.command(["HINCRBY", &self.keys.stats, field, &delta.to_string()]);
+            }
+        }
+        if changed.is_empty() && plan.is_empty() {
+            return Ok(true);
+        }
+        let mut message = format!("{} {woken}", self.node);
+        for id in &changed {
+            message.push(' ');
+            message.push_str(&id.to_string());
+        }
+        plan.command(["PUBLISH", &self.keys.channel, &message]);
+        let mut invocation = self.write.prepare_invoke();
+        for read in reads {
+            invocation.key(self.keys.task(read.id)).arg(read.version);
+        }
+        for diff in diffs.iter().filter(|d| d.created) {
+            invocation.key(self.keys.task(diff.id)).arg(0);
+        }
+        // The cluster's limits hold at the write, not only when read: a
+        // write that raises a count checks that the count still leaves
+        // room for it (else it is decided again, and refused then).
+        let bounds: Vec<(&str, i64)> = [
+            ("held_bytes", deltas.held_bytes, limits.max_held_bytes),
+            ("held_tasks", deltas.held_tasks, limits.max_tasks),
+        ]
+        .into_iter()
+        .filter(|(_, delta, _)| *delta > 0)
+        .map(|(field, delta, max)| (field, max.saturating_sub(delta)))
+        .collect();
+        invocation.arg(bounds.len());
+        for (field, most) in bounds {
+            invocation.arg(&self.keys.stats).arg(field).arg(most);
+        }
+        plan.add_to(&mut invocation);
+        let mut conn = self.conn.clone();
+        let written: i64 = invocation
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unreachable)?;
+        Ok(written == 1)
+    }
+
+    /// Adds the writes of one task's diff to `plan`; whether the task
+    /// changed.
+    fn plan_task(&self, plan: &mut keys::WritePlan, read: Option<&Read>, diff: &TaskDiff) -> bool {
+        let key = self.keys.task(diff.id);
+        let id = diff.id.to_string();
+        let was_queued = read.is_some_and(|r| r.queued);
+        let old = read.and_then(|r| r.record.as_ref());
+        let old_leases: Vec<(u64, u64)> = old.map(|r| r.leases().collect()).unwrap_or_default();
+        let lease_member = |number: u64| format!("{id}:{number}");
+        let Some(after) = &diff.after else {
+            if read.is_none_or(|r| !r.exists()) {
+                return false;
+            }
+            plan.command(["DEL", &key]);
+            plan.command(["ZREM", &self.keys.finished, &id]);
+            for (number, _) in &old_leases {
+                plan.command(["ZREM", &self.keys.leases, &lease_member(*number)]);
+            }
+            if was_queued {
+                plan.command(["LREM", &self.keys.pending, "1", &id]);
+            }
+            return true;
+        };
+        let record = StateRecord::of(after);
+        let encoded = record.encode();
+        let same = old.is_some_and(|o| *o == record) && was_queued == diff.queued;
+        let result_new = after.result.is_some() && read.is_none_or(|r| r.result.is_none());
+        if same && !result_new {
+            return false;
+        }
+        let version = (read.map_or(0, |r| r.version) + 1).to_string();
+        let queued = if diff.queued { "1" } else { "0" };
+        let mut fields = vec![
+            (&b"s"[..], encoded),
+            (b"v", version.into_bytes()),
+            (b"q", queued.as_bytes().to_vec()),
+        ];
+        if diff.created {
+            fields.push((b"d", bytes_of(&after.data).to_vec()));
+        }
+        if let Some(result) = after.result.as_ref().filter(|_| result_new) {
+            fields.push((b"r", bytes_of(result).to_vec()));
+        }
+        plan.hset(&key, fields);
+        if diff.created {
+            // The prepared product check, once per product (the parts of a
+            // split task share their split task's), so that a coordinator
+            // that did not see the submission checks without the operands.
+            let owner = self.keys.task(after.part_of.map_or(diff.id, |p| p.split));
+            if !plan.keeps_check(&owner)
+                && let Some(bytes) = after.check.as_ref().and_then(TaskCheck::prepared_bytes)
+            {
+                plan.keep_check(owner, bytes);
+            }
+        }
+        match (was_queued, diff.queued) {
+            (false, true) if diff.created => plan.command(["RPUSH", &self.keys.pending, &id]),
+            (false, true) => plan.command(["LPUSH", &self.keys.pending, &id]),
+            (true, false) => plan.command(["LREM", &self.keys.pending, "1", &id]),
+            _ => {}
+        }
+        let new_leases: Vec<(u64, u64)> = record.leases().collect();
+        for (number, _) in old_leases
+            .iter()
+            .filter(|l| !new_leases.iter().any(|n| n.0 == l.0))
+        {
+            plan.command(["ZREM", &self.keys.leases, &lease_member(*number)]);
+        }
+        for (number, expires) in new_leases
+            .iter()
+            .filter(|l| !old_leases.iter().any(|o| o.0 == l.0))
+        {
+            plan.command([
+                "ZADD",
+                &self.keys.leases,
+                &expires.to_string(),
+                &lease_member(*number),
+            ]);
+        }
+        if let Some(evict) = record.evict_at_ms()
+            && old.and_then(StateRecord::evict_at_ms) != Some(evict)
+        {
+            plan.command(["ZADD", &self.keys.finished, &evict.to_string(), &id]);
+        }
+        true
+    }
+}
