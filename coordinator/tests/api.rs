@@ -591,6 +591,12 @@ async fn a_split_task_lists_its_parts_and_their_workers_only_when_asked() {
 
 #[tokio::test]
 async fn stats_show_measured_speeds_backups_and_late_results_as_extra_fields() {
+    if common::runs_on_embedded_only(
+        "stats_show_measured_speeds_backups_and_late_results_as_extra_fields",
+        "on a shared Redis, parts are cut equally and no backup copies are handed out, so no speed is measured (Config::parts_by_speed)",
+    ) {
+        return;
+    }
     let app = splitting_app();
     let split = app
         .submit(r#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#)
