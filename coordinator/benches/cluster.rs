@@ -32,6 +32,10 @@ use coordinator::Config;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+/// The binary's allocator, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Concurrent client connections.
 const CLIENTS: usize = 8;
 /// Warm-up before each measured window.
@@ -146,6 +150,10 @@ struct Measured {
     latencies_us: Vec<u64>,
     errors: u64,
     redis_calls: BTreeMap<String, u64>,
+    /// CPU seconds redis-server spent in the windows.
+    redis_cpu: f64,
+    /// CPU seconds this process (load generator and coordinators) spent.
+    own_cpu: f64,
 }
 
 impl Measured {
@@ -198,9 +206,15 @@ async fn drive(addrs: &[SocketAddr], window: Duration, into: &mut Measured, redi
     let warmed = run(conns, WARMUP).await;
     let conns = warmed.into_iter().map(|(c, _, _)| c).collect();
     let before = redis.map(Redis::calls);
+    let redis_cpu = redis.map(Redis::cpu_secs);
+    let own_cpu = process_cpu_secs();
     let started = Instant::now();
     let measured = run(conns, window).await;
     into.secs += started.elapsed().as_secs_f64();
+    into.own_cpu += process_cpu_secs() - own_cpu;
+    if let (Some(redis), Some(before)) = (redis, redis_cpu) {
+        into.redis_cpu += redis.cpu_secs() - before;
+    }
     if let (Some(redis), Some(before)) = (redis, before) {
         for (name, calls) in redis.calls() {
             let delta = calls - before.get(&name).copied().unwrap_or(0);
@@ -269,6 +283,18 @@ impl Redis {
         Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
     }
 
+    /// CPU seconds (user and system) redis-server's main process used.
+    fn cpu_secs(&self) -> f64 {
+        let info = self.command("INFO cpu").unwrap_or_default();
+        info.lines()
+            .filter_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                matches!(name, "used_cpu_sys" | "used_cpu_user")
+                    .then(|| value.trim().parse::<f64>().ok())?
+            })
+            .sum()
+    }
+
     fn calls(&self) -> BTreeMap<String, u64> {
         let info = self.command("INFO commandstats").unwrap_or_default();
         info.lines()
@@ -289,6 +315,24 @@ impl Drop for Redis {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// CPU seconds (user and system) this process has used, from
+/// `/proc/self/stat` (0 where there is none).
+fn process_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&k| fields.get(k).and_then(|f| f.parse::<f64>().ok()))
+        .sum();
+    ticks / CLOCK_TICKS_PER_SEC
+}
+
+/// `sysconf(_SC_CLK_TCK)` on Linux.
+const CLOCK_TICKS_PER_SEC: f64 = 100.0;
 
 async fn serve(config: Config) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -338,8 +382,10 @@ fn main() {
             }
         }
         let memory_rate = measured[0].cycles as f64 / measured[0].secs;
-        println!("| setup | cycles/s | vs in memory | p50 ms | p99 ms | errors | Redis commands per cycle |");
-        println!("|---|---|---|---|---|---|---|");
+        println!(
+            "| setup | cycles/s | vs in memory | p50 ms | p99 ms | errors | CPU µs per cycle: coordinators + load, Redis | Redis commands per cycle |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
         for ((name, _, _), m) in setups.iter().zip(measured.iter_mut()) {
             m.latencies_us.sort_unstable();
             let rate = m.cycles as f64 / m.secs;
@@ -355,12 +401,15 @@ fn main() {
                     .collect();
                 format!("{:.1} ({})", total as f64 / m.cycles as f64, parts.join(", "))
             };
+            let cycles = m.cycles.max(1) as f64;
             println!(
-                "| {name} | {rate:.0} | {:.0}% | {:.2} | {:.2} | {} | {per_cycle} |",
+                "| {name} | {rate:.0} | {:.0}% | {:.2} | {:.2} | {} | {:.0}, {:.0} | {per_cycle} |",
                 100.0 * rate / memory_rate,
                 m.percentile_ms(0.5),
                 m.percentile_ms(0.99),
-                m.errors
+                m.errors,
+                1e6 * m.own_cpu / cycles,
+                1e6 * m.redis_cpu / cycles,
             );
         }
     });

@@ -41,6 +41,7 @@ impl AppState {
         let deadline = tokio::time::Instant::now() + wait;
         let _open = (!wait.is_zero()).then(|| self.inner.metrics.long_poll(LongPoll::Task));
         let mut woken = false;
+        let mut announced = false;
         loop {
             let mut notified = pin!(self.inner.task_available.notified());
             notified.as_mut().enable();
@@ -89,6 +90,13 @@ impl AppState {
             }
             if tokio::time::Instant::now() >= deadline || self.is_shutting_down() {
                 return Ok(None);
+            }
+            if let Some(shared) = self.shared().filter(|_| !announced) {
+                // Other coordinators publish the tasks they make pending
+                // from now on; one made before is found by looking again.
+                shared.wait_for_tasks(wait).await?;
+                announced = true;
+                continue;
             }
             // A timeout ends the wait; the loop then tries once more.
             woken = tokio::time::timeout_at(deadline, notified).await.is_ok();

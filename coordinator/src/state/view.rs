@@ -49,6 +49,7 @@ impl AppState {
         let deadline = tokio::time::Instant::now() + wait;
         let waiting = self.inner.result_waiters.wait_on(id);
         let _open = (!wait.is_zero()).then(|| self.inner.metrics.long_poll(LongPoll::Result));
+        let mut watched = false;
         loop {
             let mut changed = pin!(waiting.signal().notified());
             changed.as_mut().enable();
@@ -72,6 +73,13 @@ impl AppState {
                 || self.is_shutting_down()
             {
                 return Ok(view);
+            }
+            if let Some(shared) = self.shared().filter(|_| !watched) {
+                // Other coordinators publish this task's changes from now
+                // on; one made before is in the next read.
+                shared.watch_task(id, wait).await?;
+                watched = true;
+                continue;
             }
             // A timeout ends the wait; the loop then answers what there is.
             let _ = tokio::time::timeout_at(deadline, changed).await;

@@ -4,7 +4,9 @@
 //! Neither script knows a rule of the queue: the reading one returns
 //! fields, the writing one compares each task's version with the one the
 //! coordinator read, and each counter it is told to bound with its bound,
-//! and, when all hold, runs the commands it is handed.
+//! and, when all hold, runs the commands it is handed. It then publishes
+//! what someone waits for: the tasks it made pending when a coordinator
+//! has a worker waiting for one, and the changed tasks a client waits on.
 
 use redis::ScriptInvocation;
 
@@ -32,6 +34,12 @@ pub(super) struct Keys {
     pub(super) secret: String,
     /// The channel changes are published on.
     pub(super) channel: String,
+    /// Tasks a client waits on somewhere, by the time the wait ends (a
+    /// sorted set of ids).
+    pub(super) watched: String,
+    /// Coordinators with a worker waiting for a task, by the time the wait
+    /// ends (a sorted set of coordinator tags).
+    pub(super) idle: String,
 }
 
 impl Keys {
@@ -48,6 +56,8 @@ impl Keys {
             parts_used: name("parts_used"),
             secret: name("secret"),
             channel: name(&format!("changes:{db}")),
+            watched: name("watched"),
+            idle: name("idle"),
         }
     }
 
@@ -78,15 +88,21 @@ if not id then return {meta, false, {}} end
 return {meta, tonumber(id), redis.call('HMGET', ARGV[1] .. id, 'v', 's', 'd', 'r', 'q')}
 ";
 
-/// Compares versions, then writes.
+/// Compares versions, then writes, then publishes what is waited for.
 ///
 /// KEYS: task hashes; ARGV[i] for each: the version it must have (`0`: it
 /// must not exist). Then ARGV[#KEYS + 1]: how many bounds follow, each a
 /// hash, a field and the most that field may hold now (a counter the
 /// write is about to raise: it was read lower, and must still be low
 /// enough). Then how many commands follow, each as its argument count and
-/// its arguments. Returns 1 when it wrote, 0 when a version differed or a
-/// bound was passed (and nothing was written).
+/// its arguments. Then the message: the channel, the watched tasks' and
+/// the idle coordinators' sorted sets, the writer's clock (ms), its tag,
+/// how many tasks it made pending, how many changed ids follow, and the
+/// ids. The message (`tag woken id...`) names only the ids some client
+/// waits on, and says `0` pending unless a coordinator has a worker
+/// waiting; it is not sent when it would say nothing. Returns 1 when it
+/// wrote, 0 when a version differed or a bound was passed (and nothing
+/// was written).
 pub(super) const WRITE_SCRIPT: &str = r"
 for i = 1, #KEYS do
   local v = redis.call('HGET', KEYS[i], 'v')
@@ -106,6 +122,22 @@ for _ = 1, n do
   local argc = tonumber(ARGV[p])
   redis.call(unpack(ARGV, p + 1, p + argc))
   p = p + argc + 1
+end
+local now = tonumber(ARGV[p + 3])
+local woken = tonumber(ARGV[p + 5])
+if woken > 0 and redis.call('ZCOUNT', ARGV[p + 2], now, '+inf') == 0 then
+  woken = 0
+end
+local message = {ARGV[p + 4], woken}
+local ids = tonumber(ARGV[p + 6])
+for i = p + 7, p + 6 + ids do
+  local deadline = redis.call('ZSCORE', ARGV[p + 1], ARGV[i])
+  if deadline and tonumber(deadline) >= now then
+    message[#message + 1] = ARGV[i]
+  end
+end
+if woken > 0 or #message > 2 then
+  redis.call('PUBLISH', ARGV[p], table.concat(message, ' '))
 end
 return 1
 ";
@@ -152,7 +184,7 @@ impl WritePlan {
     }
 
     /// Passes the commands to the write script's `invocation`, after the
-    /// versions.
+    /// versions and bounds.
     pub(super) fn add_to(self, invocation: &mut ScriptInvocation<'_>) {
         invocation.arg(self.commands.len());
         for command in self.commands {

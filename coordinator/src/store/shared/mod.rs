@@ -57,6 +57,11 @@ pub(crate) const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 /// Checks kept per coordinator, prepared, before the cache starts afresh.
 const CHECK_CACHE: usize = 4096;
 
+/// How long a wait stays known to the cluster after it is due to end:
+/// room for the coordinators' clocks to differ, and for a wait that is
+/// answered a little late.
+const WAIT_SLACK: Duration = Duration::from_secs(5);
+
 /// A connection to the shared Redis and what this coordinator keeps of it.
 pub(crate) struct SharedStore {
     conn: ConnectionManager,
@@ -223,6 +228,47 @@ impl SharedStore {
         let half = |s: &str| u64::from_str_radix(s, 16).unwrap_or(0);
         let (high, low) = secret.split_at(secret.len().min(16));
         Ok((half(high), half(low)))
+    }
+
+    /// Tells every coordinator that a client here waits on task `id` for up
+    /// to `wait`, so that writes elsewhere publish its changes. Called
+    /// before the task is read, so that a change either shows in that read
+    /// or is published.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Shared`] when Redis does not answer.
+    pub(crate) async fn watch_task(&self, id: TaskId, wait: Duration) -> Result<(), StoreError> {
+        self.keep_wait(&self.keys.watched, &id.0.to_string(), wait)
+            .await
+    }
+
+    /// Tells every coordinator that a worker here waits for a task for up
+    /// to `wait`, so that submissions elsewhere publish the tasks they make
+    /// pending. Called before the queue is looked at again, for the same
+    /// reason as [`SharedStore::watch_task`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Shared`] when Redis does not answer.
+    pub(crate) async fn wait_for_tasks(&self, wait: Duration) -> Result<(), StoreError> {
+        self.keep_wait(&self.keys.idle, &self.node, wait).await
+    }
+
+    /// Keeps `member` in the sorted set `key` until `wait` (and the slack)
+    /// from now, or later if it is kept longer already.
+    async fn keep_wait(&self, key: &str, member: &str, wait: Duration) -> Result<(), StoreError> {
+        let until = now_ms() + (wait + WAIT_SLACK).as_millis() as u64;
+        let mut conn = self.conn.clone();
+        let _: i64 = redis::cmd("ZADD")
+            .arg(key)
+            .arg("GT")
+            .arg(until)
+            .arg(member)
+            .query_async(&mut conn)
+            .await
+            .map_err(unreachable)?;
+        Ok(())
     }
 
     /// Reads tasks `ids` (their data too when `with_data`) and the
@@ -486,6 +532,14 @@ impl SharedStore {
         let data: Option<Vec<u8>> = conn.hget(&key, "d").await.map_err(unreachable)?;
         Ok(data.map(|data| CheckSource::Data(Bytes::from(data))))
     }
+}
+
+/// The wall clock in ms since the Unix epoch: the clock every deadline
+/// kept in Redis is on.
+pub(super) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn number(bytes: Option<&[u8]>) -> u64 {

@@ -33,7 +33,8 @@ impl SharedStore {
     }
 
     /// Tasks with a lease that expired by `now_ms`, and tasks due for
-    /// eviction by then, at most `limit` of each.
+    /// eviction by then, at most `limit` of each. Forgets the waits that
+    /// ended.
     ///
     /// # Errors
     ///
@@ -47,6 +48,10 @@ impl SharedStore {
         let (leases, finished): (Vec<String>, Vec<u64>) = redis::pipe()
             .zrangebyscore_limit(&self.keys.leases, "-inf", now_ms, 0, limit as isize)
             .zrangebyscore_limit(&self.keys.finished, "-inf", now_ms, 0, limit as isize)
+            .zrembyscore(&self.keys.watched, "-inf", format!("({now_ms}"))
+            .ignore()
+            .zrembyscore(&self.keys.idle, "-inf", format!("({now_ms}"))
+            .ignore()
             .query_async(&mut conn)
             .await
             .map_err(unreachable)?;

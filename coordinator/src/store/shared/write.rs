@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::record::{StateRecord, bytes_of};
-use super::{Read, SharedStore, StoreError, keys, unreachable};
+use super::{Read, SharedStore, StoreError, keys, now_ms, unreachable};
 use crate::check::TaskCheck;
 use crate::queue::{Deltas, TaskDiff, TaskId};
 
@@ -21,7 +21,9 @@ impl SharedStore {
     /// Writes what an operation decided on `reads`, if none of them changed
     /// since: each task's state, the queue of pending ids, the lease and
     /// eviction deadlines and the counters, and publishes `woken` pending
-    /// tasks and the changed ids. Returns whether it was written; nothing
+    /// tasks and the changed ids, as far as someone waits for them
+    /// ([`SharedStore::watch_task`], [`SharedStore::wait_for_tasks`]).
+    /// Returns whether it was written; nothing
     /// is written (and `true` returned) when nothing changed.
     ///
     /// # Errors
@@ -63,12 +65,6 @@ impl SharedStore {
         if changed.is_empty() && plan.is_empty() {
             return Ok(true);
         }
-        let mut message = format!("{} {woken}", self.node);
-        for id in &changed {
-            message.push(' ');
-            message.push_str(&id.to_string());
-        }
-        plan.command(["PUBLISH", &self.keys.channel, &message]);
         let mut invocation = self.write.prepare_invoke();
         for read in reads {
             invocation.key(self.keys.task(read.id)).arg(read.version);
@@ -92,6 +88,17 @@ impl SharedStore {
             invocation.arg(&self.keys.stats).arg(field).arg(most);
         }
         plan.add_to(&mut invocation);
+        invocation
+            .arg(&self.keys.channel)
+            .arg(&self.keys.watched)
+            .arg(&self.keys.idle)
+            .arg(now_ms())
+            .arg(&self.node)
+            .arg(woken)
+            .arg(changed.len());
+        for id in &changed {
+            invocation.arg(id.0);
+        }
         let mut conn = self.conn.clone();
         let written: i64 = invocation
             .invoke_async(&mut conn)
