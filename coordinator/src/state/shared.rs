@@ -17,7 +17,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use super::{AppState, UseCaseError};
 use crate::check::TaskCheck;
 use crate::queue::{Change, Changes, Clock, QueueError, TaskId, TaskQueue, TaskView};
-use crate::store::shared::{Counts, Limits, Read, SharedStore, Snapshot};
+use crate::store::shared::{Counts, Limits, Read, SharedStore, Snapshot, Written};
 use crate::store::{StoreError, Ticket};
 
 /// How often a transition is decided again after other coordinators
@@ -155,6 +155,7 @@ impl AppState {
                         tasks: Vec::new(),
                         ids,
                         held_bytes: counts.held_bytes,
+                        copied: false,
                     }
                 }
             };
@@ -172,7 +173,7 @@ impl AppState {
                 (out, diffs, deltas)
             };
             let woken = changes.pending_added();
-            if shared
+            let written = shared
                 .write(
                     &snapshot.tasks,
                     &diffs,
@@ -180,11 +181,16 @@ impl AppState {
                     woken,
                     self.shared_limits(),
                 )
-                .await?
-            {
-                return Ok((out, changes));
+                .await?;
+            match written {
+                Written::Changed => return Ok((out, changes)),
+                Written::Unchanged if !snapshot.copied => return Ok((out, changes)),
+                // Decided on this coordinator's copy, which may be behind:
+                // a decision to change nothing is made again on a read.
+                Written::Unchanged => continue,
+                // Another coordinator changed these tasks first.
+                Written::Stale => {}
             }
-            // Another coordinator changed these tasks first.
             if matches!(target, Target::Head) {
                 offset = (offset + 1) % HEAD_SPREAD;
             }
@@ -242,7 +248,10 @@ impl AppState {
         shared: &SharedStore,
         id: TaskId,
     ) -> Result<(Option<TaskCheck>, Snapshot), UseCaseError> {
-        let snapshot = shared.read(&[id], false).await?;
+        let snapshot = match shared.recent(id) {
+            Some(copy) => copy,
+            None => shared.read(&[id], false).await?,
+        };
         let Some(read) = snapshot.tasks.first() else {
             return Err(QueueError::NotFound.into());
         };

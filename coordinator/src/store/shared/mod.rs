@@ -23,14 +23,16 @@
 //! - `record`: one task's hash and its state record.
 //! - `keys`: key names and the scripts.
 //! - `write`: writing a decided transition back, versions compared.
+//! - `recent`: this coordinator's copies of the tasks it wrote last.
 //! - `upkeep`: deadlines due, counters, health, the subscription.
 
 mod keys;
+mod recent;
 mod record;
 mod upkeep;
 mod write;
 
-pub(crate) use write::Limits;
+pub(crate) use write::{Limits, Written};
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -46,6 +48,7 @@ use crate::queue::{FIRST_PART_ID, FreshIds, Loaded, TaskId};
 use crate::shared_text::SharedText;
 use kernel::verify::ProductCheck;
 use keys::Keys;
+use recent::Recent;
 use record::{CheckRecord, StateRecord, text};
 
 use super::StoreError;
@@ -71,6 +74,9 @@ pub(crate) struct SharedStore {
     head: Script,
     /// Checks prepared here, by task id.
     checks: Mutex<HashMap<TaskId, TaskCheck>>,
+    /// Tasks as this coordinator last wrote them (without their data),
+    /// and the id counters and held bytes as last read.
+    recent: Mutex<Recent>,
     /// What Redis said of its persistence at start.
     persistence: String,
     /// This coordinator's tag on what it publishes.
@@ -141,6 +147,9 @@ pub(crate) struct Snapshot {
     pub(crate) ids: FreshIds,
     /// Bytes the cluster holds.
     pub(crate) held_bytes: u64,
+    /// Whether the tasks are this coordinator's copies of what it wrote
+    /// last ([`SharedStore::recent`]) rather than read now.
+    pub(crate) copied: bool,
 }
 
 /// The cluster's counters.
@@ -201,6 +210,7 @@ impl SharedStore {
             write: Script::new(keys::WRITE_SCRIPT),
             head: Script::new(keys::HEAD_SCRIPT),
             checks: Mutex::new(HashMap::new()),
+            recent: Mutex::new(Recent::default()),
             persistence,
             node,
         })
@@ -347,11 +357,7 @@ impl SharedStore {
                 }
             })
             .collect();
-        Ok(Snapshot {
-            tasks,
-            ids: fresh_ids(meta[0].unwrap_or(0), meta[1].unwrap_or(0)),
-            held_bytes: meta[2].unwrap_or(0),
-        })
+        Ok(self.snapshot(tasks, meta))
     }
 
     /// Reads the task at place `offset` of the queue of pending ids, with
@@ -392,11 +398,7 @@ impl SharedStore {
             }
             None => Vec::new(),
         };
-        Ok(Snapshot {
-            tasks,
-            ids: fresh_ids(meta[0].unwrap_or(0), meta[1].unwrap_or(0)),
-            held_bytes: meta[2].unwrap_or(0),
-        })
+        Ok(self.snapshot(tasks, meta))
     }
 
     /// Takes the ids of a new task with `parts` parts (the client id, and

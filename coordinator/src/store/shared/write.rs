@@ -8,6 +8,18 @@ use super::{Read, SharedStore, StoreError, keys, now_ms, unreachable};
 use crate::check::TaskCheck;
 use crate::queue::{Deltas, TaskDiff, TaskId};
 
+/// What became of a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Written {
+    /// It was written.
+    Changed,
+    /// The decision changed nothing, so nothing was written.
+    Unchanged,
+    /// Another coordinator changed a task first (or a bound was passed):
+    /// nothing was written.
+    Stale,
+}
+
 /// The cluster's limits a write keeps.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
@@ -36,14 +48,16 @@ impl SharedStore {
         deltas: &Deltas,
         woken: usize,
         limits: Limits,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Written, StoreError> {
         let mut plan = keys::WritePlan::default();
         let before: HashMap<TaskId, &Read> = reads.iter().map(|r| (r.id, r)).collect();
         let mut changed = Vec::new();
+        let mut copies = Vec::new();
         for diff in diffs {
             let read = before.get(&diff.id).copied();
-            if self.plan_task(&mut plan, read, diff) {
+            if let Some(copy) = self.plan_task(&mut plan, read, diff) {
                 changed.push(diff.id);
+                copies.push((diff.id, copy));
             }
         }
         let counters = [
@@ -63,7 +77,7 @@ impl SharedStore {
             }
         }
         if changed.is_empty() && plan.is_empty() {
-            return Ok(true);
+            return Ok(Written::Unchanged);
         }
         let mut invocation = self.write.prepare_invoke();
         for read in reads {
@@ -104,12 +118,24 @@ impl SharedStore {
             .invoke_async(&mut conn)
             .await
             .map_err(unreachable)?;
-        Ok(written == 1)
+        if written == 1 {
+            self.keep_recent(copies);
+            Ok(Written::Changed)
+        } else {
+            self.forget_recent(reads.iter().map(|r| r.id));
+            Ok(Written::Stale)
+        }
     }
 
-    /// Adds the writes of one task's diff to `plan`; whether the task
-    /// changed.
-    fn plan_task(&self, plan: &mut keys::WritePlan, read: Option<&Read>, diff: &TaskDiff) -> bool {
+    /// Adds the writes of one task's diff to `plan`. Returns `None` when
+    /// the task did not change, else the task as it will be once written
+    /// (`None` inside when it is deleted).
+    fn plan_task(
+        &self,
+        plan: &mut keys::WritePlan,
+        read: Option<&Read>,
+        diff: &TaskDiff,
+    ) -> Option<Option<Read>> {
         let key = self.keys.task(diff.id);
         let id = diff.id.to_string();
         let was_queued = read.is_some_and(|r| r.queued);
@@ -118,7 +144,7 @@ impl SharedStore {
         let lease_member = |number: u64| format!("{id}:{number}");
         let Some(after) = &diff.after else {
             if read.is_none_or(|r| !r.exists()) {
-                return false;
+                return None;
             }
             plan.command(["DEL", &key]);
             plan.command(["ZREM", &self.keys.finished, &id]);
@@ -128,16 +154,17 @@ impl SharedStore {
             if was_queued {
                 plan.command(["LREM", &self.keys.pending, "1", &id]);
             }
-            return true;
+            return Some(None);
         };
         let record = StateRecord::of(after);
         let encoded = record.encode();
         let same = old.is_some_and(|o| *o == record) && was_queued == diff.queued;
         let result_new = after.result.is_some() && read.is_none_or(|r| r.result.is_none());
         if same && !result_new {
-            return false;
+            return None;
         }
-        let version = (read.map_or(0, |r| r.version) + 1).to_string();
+        let version_number = read.map_or(0, |r| r.version) + 1;
+        let version = version_number.to_string();
         let queued = if diff.queued { "1" } else { "0" };
         let mut fields = vec![
             (&b"s"[..], encoded),
@@ -151,6 +178,10 @@ impl SharedStore {
             fields.push((b"r", bytes_of(result).to_vec()));
         }
         plan.hset(&key, fields);
+        let data_len = match read {
+            Some(read) if !diff.created => read.data_len,
+            _ => after.data.len() as u64,
+        };
         if diff.created {
             // The prepared product check, once per product (the parts of a
             // split task share their split task's), so that a coordinator
@@ -191,6 +222,14 @@ impl SharedStore {
         {
             plan.command(["ZADD", &self.keys.finished, &evict.to_string(), &id]);
         }
-        true
+        Some(Some(Read {
+            id: diff.id,
+            version: version_number,
+            record: Some(record),
+            data: None,
+            data_len,
+            result: after.result.as_ref().map(bytes_of),
+            queued: diff.queued,
+        }))
     }
 }

@@ -1,0 +1,92 @@
+//! This coordinator's copies of the tasks it wrote last, and the counters
+//! it read last: a worker's answer usually follows a lease this
+//! coordinator wrote, so its decision starts from that copy instead of a
+//! read. The write compares versions as always, so a stale copy costs a
+//! second try, never a wrong write.
+
+use std::collections::HashMap;
+
+use super::{Read, SharedStore, Snapshot, fresh_ids};
+use crate::queue::{FreshIds, TaskId};
+
+/// Tasks this coordinator keeps its latest copy of, before the copies
+/// start afresh.
+const RECENT_COPIES: usize = 4096;
+
+/// Results larger than this are not kept in a copy (the task is read
+/// again instead).
+const RECENT_RESULT_BYTES: usize = 64 * 1024;
+
+/// This coordinator's copies of what it wrote last.
+#[derive(Debug, Default)]
+pub(super) struct Recent {
+    tasks: HashMap<TaskId, Read>,
+    ids: Option<FreshIds>,
+    held_bytes: u64,
+}
+
+impl SharedStore {
+    /// A snapshot of `tasks` read now with the counters `meta` (last
+    /// client id, part ids used, held bytes), which are kept as the latest
+    /// known.
+    pub(super) fn snapshot(&self, tasks: Vec<Read>, meta: [Option<u64>; 3]) -> Snapshot {
+        let ids = fresh_ids(meta[0].unwrap_or(0), meta[1].unwrap_or(0));
+        let held_bytes = meta[2].unwrap_or(0);
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.ids = Some(ids);
+        recent.held_bytes = held_bytes;
+        drop(recent);
+        Snapshot {
+            tasks,
+            ids,
+            held_bytes,
+            copied: false,
+        }
+    }
+
+    /// Task `id` as this coordinator last wrote it, if it did lately (and
+    /// its result is small), with the counters as last read: a decision
+    /// made on it is written only if the task is still at that version,
+    /// and one that changes nothing is made again on a fresh read.
+    pub(crate) fn recent(&self, id: TaskId) -> Option<Snapshot> {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let task = recent.tasks.get(&id)?.clone();
+        Some(Snapshot {
+            tasks: vec![task],
+            ids: recent.ids?,
+            held_bytes: recent.held_bytes,
+            copied: true,
+        })
+    }
+
+    /// Keeps `copies`, tasks as just written (`None`: deleted).
+    pub(super) fn keep_recent(&self, copies: Vec<(TaskId, Option<Read>)>) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        for (id, copy) in copies {
+            match copy {
+                Some(copy)
+                    if copy
+                        .result
+                        .as_ref()
+                        .is_none_or(|r| r.len() <= RECENT_RESULT_BYTES) =>
+                {
+                    if recent.tasks.len() >= RECENT_COPIES {
+                        recent.tasks.clear();
+                    }
+                    recent.tasks.insert(id, copy);
+                }
+                _ => {
+                    recent.tasks.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// Drops the copies of `ids` (another coordinator changed them).
+    pub(super) fn forget_recent(&self, ids: impl Iterator<Item = TaskId>) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        for id in ids {
+            recent.tasks.remove(&id);
+        }
+    }
+}
