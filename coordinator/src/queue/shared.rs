@@ -169,6 +169,10 @@ pub(crate) struct Deltas {
     pub(crate) held_bytes: i64,
     /// Tasks held.
     pub(crate) held_tasks: i64,
+    /// The highest client id and the lowest part id the operation
+    /// created, if it created any (so that the store can tell an id given
+    /// to a task from one that never was).
+    pub(crate) created_ids: [Option<u64>; 2],
 }
 
 /// The ids a submission may take: the next client id and the next part id
@@ -319,6 +323,10 @@ impl TaskQueue {
             rejected: delta(c.rejected),
             held_bytes: self.held_bytes as i64 - held_bytes as i64 - unread_dropped as i64,
             held_tasks: held_after - held_before,
+            created_ids: [
+                (self.next_id > ids.next_id).then(|| self.next_id - 1),
+                (self.next_part_id < ids.next_part_id).then(|| self.next_part_id + 1),
+            ],
         };
         for diff in &diffs {
             self.tasks.remove(&diff.id);

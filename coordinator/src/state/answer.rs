@@ -44,7 +44,7 @@ impl AppState {
         let poster = self.poster(id, caller)?;
         let (check, mut seen) = match self.shared().cloned() {
             Some(shared) => self
-                .shared_check_for(&shared, id)
+                .shared_check_for(&shared, id, true)
                 .await
                 .map(|(check, read)| (check, Some(read))),
             None => self
@@ -61,6 +61,7 @@ impl AppState {
         let check = check.filter(|_| self.config().verify);
         if let Some(limit) = check.as_ref().and_then(TaskCheck::max_result_bytes)
             && body.len() > limit.saturating_add(ANSWER_FRAME_BYTES)
+            && self.check_still_applies(id, &mut seen).await?
         {
             return Err(UseCaseError::ResultTooLarge {
                 id,
@@ -87,7 +88,9 @@ impl AppState {
                     })
                     .await?;
                     cost.verify = Some(spent);
-                    if let Err(refused) = verdict {
+                    if let Err(refused) = verdict
+                        && self.check_still_applies(id, &mut seen).await?
+                    {
                         return Err(self.reject(id, &poster, refused, &cost, seen.take()).await);
                     }
                 }
@@ -109,6 +112,7 @@ impl AppState {
             WorkerAnswer::Error(report) => {
                 if let Some(check) = check
                     && let Err(refused) = check.verify_error_report(&report)
+                    && self.check_still_applies(id, &mut seen).await?
                 {
                     return Err(self.reject(id, &poster, refused, &cost, seen.take()).await);
                 }
@@ -143,6 +147,28 @@ impl AppState {
             }
         }
         Ok(outcome.view().clone())
+    }
+
+    /// Whether the check that refused an answer for task `id` still
+    /// applies. It does unless `seen` is this coordinator's copy of a task
+    /// on a shared store: that task is read again (it may have finished
+    /// since, and a finished task checks no answer), and `seen` becomes
+    /// the fresh read.
+    async fn check_still_applies(
+        &self,
+        id: TaskId,
+        seen: &mut Option<Snapshot>,
+    ) -> Result<bool, UseCaseError> {
+        let Some(shared) = self
+            .shared()
+            .cloned()
+            .filter(|_| seen.as_ref().is_some_and(|s| s.copied))
+        else {
+            return Ok(true);
+        };
+        let (check, fresh) = self.shared_check_for(&shared, id, false).await?;
+        *seen = Some(fresh);
+        Ok(check.is_some_and(|_| self.config().verify))
     }
 
     /// Records a rejected answer for task `id` (`cost`: what reading and

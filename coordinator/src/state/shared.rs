@@ -116,7 +116,7 @@ impl AppState {
         // the queue's head, so that they do not all race for its first task.
         let slot = matches!(target, Target::Head).then(|| LeaseSlot::take(&self.inner.leasing));
         let mut offset = slot.as_ref().map_or(0, |slot| slot.0 % HEAD_SPREAD);
-        for _ in 0..MAX_TRIES {
+        for tries in 0..MAX_TRIES {
             let alone = |s: &Snapshot| {
                 s.tasks.len() == 1
                     && s.tasks
@@ -146,16 +146,24 @@ impl AppState {
                     }
                 }
                 (Target::New { parts }, _) => {
-                    let (ids, counts) = shared.take_ids(parts).await?;
+                    let ids = shared.take_ids(parts).await?;
+                    // The first try goes by the held bytes and tasks last
+                    // known here (the write bounds them exactly); a try
+                    // after a refusal or a bound passed reads them.
+                    let counts = if tries == 0 {
+                        shared.held_known()
+                    } else {
+                        shared.held_now().await?
+                    };
                     let max = self.config().max_tasks as u64;
-                    if counts.held_tasks + 1 + parts as u64 > max {
+                    if tries > 0 && counts.held_tasks + 1 + parts as u64 > max {
                         return Err(QueueError::Full(counts.held_tasks as usize).into());
                     }
                     Snapshot {
                         tasks: Vec::new(),
                         ids,
                         held_bytes: counts.held_bytes,
-                        copied: false,
+                        copied: tries == 0,
                     }
                 }
             };
@@ -242,13 +250,17 @@ impl AppState {
 
     /// The check a result for task `id` must pass, from the shared store:
     /// prepared here before, or prepared now from the task's data.
-    /// Returns the read too, for the transition that follows.
+    /// Returns the read too, for the transition that follows: this
+    /// coordinator's copy of the task when `use_copy` and it has one
+    /// ([`SharedStore::recent`]), else a fresh read.
     pub(super) async fn shared_check_for(
         &self,
         shared: &SharedStore,
         id: TaskId,
+        use_copy: bool,
     ) -> Result<(Option<TaskCheck>, Snapshot), UseCaseError> {
-        let snapshot = match shared.recent(id) {
+        let copy = use_copy.then(|| shared.recent(id)).flatten();
+        let snapshot = match copy {
             Some(copy) => copy,
             None => shared.read(&[id], false).await?,
         };

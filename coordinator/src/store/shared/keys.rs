@@ -26,10 +26,14 @@ pub(super) struct Keys {
     pub(super) finished: String,
     /// The cluster's counters (a hash).
     pub(super) stats: String,
-    /// The last client id handed out.
+    /// The last client id reserved by a coordinator ([`super::ids`]).
     pub(super) next_id: String,
-    /// Part ids handed out.
+    /// Part ids reserved by coordinators.
     pub(super) parts_used: String,
+    /// The ids given to tasks so far (a sorted set: member `ids` scores
+    /// the highest client id, member `parts` how many part ids, counted
+    /// down from the first, the lowest part id used).
+    pub(super) issued: String,
     /// The lease tokens' secret.
     pub(super) secret: String,
     /// The channel changes are published on.
@@ -54,6 +58,7 @@ impl Keys {
             stats: name("stats"),
             next_id: name("next_id"),
             parts_used: name("parts_used"),
+            issued: name("issued"),
             secret: name("secret"),
             channel: name(&format!("changes:{db}")),
             watched: name("watched"),
@@ -75,13 +80,14 @@ impl Keys {
 /// Reads the id at place `ARGV[2]` of the queue of pending ids and its
 /// task's fields, with the id counters and the bytes held.
 ///
-/// KEYS: pending list, last client id, part ids used, counters hash.
+/// KEYS: pending list, ids given, counters hash.
 /// ARGV: task key prefix, place.
 pub(super) const HEAD_SCRIPT: &str = r"
+local issued = redis.call('ZMSCORE', KEYS[2], 'ids', 'parts')
 local meta = {
-  tonumber(redis.call('GET', KEYS[2]) or '0'),
-  tonumber(redis.call('GET', KEYS[3]) or '0'),
-  tonumber(redis.call('HGET', KEYS[4], 'held_bytes') or '0'),
+  tonumber(issued[1] or '0'),
+  tonumber(issued[2] or '0'),
+  tonumber(redis.call('HGET', KEYS[3], 'held_bytes') or '0'),
 }
 local id = redis.call('LINDEX', KEYS[1], tonumber(ARGV[2]))
 if not id then return {meta, false, {}} end

@@ -24,8 +24,10 @@
 //! - `keys`: key names and the scripts.
 //! - `write`: writing a decided transition back, versions compared.
 //! - `recent`: this coordinator's copies of the tasks it wrote last.
+//! - `ids`: ids for new tasks, reserved in blocks.
 //! - `upkeep`: deadlines due, counters, health, the subscription.
 
+mod ids;
 mod keys;
 mod recent;
 mod record;
@@ -46,6 +48,7 @@ use crate::check::{SharedProduct, TaskCheck};
 use crate::plan;
 use crate::queue::{FIRST_PART_ID, FreshIds, Loaded, TaskId};
 use crate::shared_text::SharedText;
+use ids::IdBlocks;
 use kernel::verify::ProductCheck;
 use keys::Keys;
 use recent::Recent;
@@ -77,6 +80,8 @@ pub(crate) struct SharedStore {
     /// Tasks as this coordinator last wrote them (without their data),
     /// and the id counters and held bytes as last read.
     recent: Mutex<Recent>,
+    /// Ids reserved for new tasks.
+    ids: tokio::sync::Mutex<IdBlocks>,
     /// What Redis said of its persistence at start.
     persistence: String,
     /// This coordinator's tag on what it publishes.
@@ -211,6 +216,7 @@ impl SharedStore {
             head: Script::new(keys::HEAD_SCRIPT),
             checks: Mutex::new(HashMap::new()),
             recent: Mutex::new(Recent::default()),
+            ids: tokio::sync::Mutex::new(IdBlocks::default()),
             persistence,
             node,
         })
@@ -309,15 +315,16 @@ impl SharedStore {
                 pipe.cmd("HSTRLEN").arg(self.keys.task(id)).arg("d");
             }
         }
-        pipe.get(&self.keys.next_id)
-            .get(&self.keys.parts_used)
+        pipe.cmd("ZMSCORE")
+            .arg(&self.keys.issued)
+            .arg(&["ids", "parts"])
             .hget(&self.keys.stats, "held_bytes");
         let mut conn = self.conn.clone();
         type Fields = Vec<Option<Vec<u8>>>;
         let (mut rows, lengths, meta): (Vec<Fields>, Vec<u64>, [Option<u64>; 3]) = {
             let values: Vec<redis::Value> =
                 pipe.query_async(&mut conn).await.map_err(unreachable)?;
-            let split = values.len().saturating_sub(3);
+            let split = values.len().saturating_sub(2);
             let (rows, meta) = values.split_at(split);
             let step = if with_data { 1 } else { 2 };
             let fields = rows
@@ -331,12 +338,17 @@ impl SharedStore {
                 .step_by(step)
                 .map(|v| redis::from_redis_value_ref::<u64>(v).unwrap_or(0))
                 .collect();
-            let meta_of = |i: usize| {
-                meta.get(i)
-                    .and_then(|v| redis::from_redis_value_ref::<Option<u64>>(v).ok())
-                    .flatten()
-            };
-            (fields, lengths, [meta_of(0), meta_of(1), meta_of(2)])
+            let issued: [Option<u64>; 2] = meta
+                .first()
+                .and_then(|v| redis::from_redis_value_ref::<Vec<Option<f64>>>(v).ok())
+                .map_or([None, None], |scores| {
+                    [0, 1].map(|i| scores.get(i).copied().flatten().map(|s| s as u64))
+                });
+            let held = meta
+                .get(1)
+                .and_then(|v| redis::from_redis_value_ref::<Option<u64>>(v).ok())
+                .flatten();
+            (fields, lengths, [issued[0], issued[1], held])
         };
         let tasks = ids
             .iter()
@@ -372,8 +384,7 @@ impl SharedStore {
         let (meta, id, fields): HeadReply = self
             .head
             .key(&self.keys.pending)
-            .key(&self.keys.next_id)
-            .key(&self.keys.parts_used)
+            .key(&self.keys.issued)
             .key(&self.keys.stats)
             .arg(self.keys.task_prefix())
             .arg(offset)
@@ -401,33 +412,27 @@ impl SharedStore {
         Ok(self.snapshot(tasks, meta))
     }
 
-    /// Takes the ids of a new task with `parts` parts (the client id, and
-    /// the part ids counting down), and the cluster's held bytes and tasks.
+    /// Bytes and tasks the cluster holds, read now (and kept as the
+    /// latest known).
     ///
     /// # Errors
     ///
     /// [`StoreError::Shared`] when Redis does not answer.
-    pub(crate) async fn take_ids(&self, parts: usize) -> Result<(FreshIds, Counts), StoreError> {
+    pub(crate) async fn held_now(&self) -> Result<Counts, StoreError> {
         let mut conn = self.conn.clone();
-        let (id, used, held_bytes, held_tasks): (u64, u64, Option<u64>, Option<u64>) =
-            redis::pipe()
-                .incr(&self.keys.next_id, 1)
-                .incr(&self.keys.parts_used, parts)
-                .hget(&self.keys.stats, "held_bytes")
-                .hget(&self.keys.stats, "held_tasks")
-                .query_async(&mut conn)
-                .await
-                .map_err(unreachable)?;
-        let ids = FreshIds {
-            next_id: id,
-            next_part_id: FIRST_PART_ID - (used - parts as u64),
-        };
+        let (held_bytes, held_tasks): (Option<u64>, Option<u64>) = redis::pipe()
+            .hget(&self.keys.stats, "held_bytes")
+            .hget(&self.keys.stats, "held_tasks")
+            .query_async(&mut conn)
+            .await
+            .map_err(unreachable)?;
         let counts = Counts {
             held_bytes: held_bytes.unwrap_or(0),
             held_tasks: held_tasks.unwrap_or(0),
             ..Counts::default()
         };
-        Ok((ids, counts))
+        self.note_counts(&counts);
+        Ok(counts)
     }
 
     /// The state a task read turns into for the queue: its check rebuilt

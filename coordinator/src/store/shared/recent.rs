@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 
-use super::{Read, SharedStore, Snapshot, fresh_ids};
-use crate::queue::{FreshIds, TaskId};
+use super::{Counts, Read, SharedStore, Snapshot, fresh_ids};
+use crate::queue::{Deltas, FreshIds, TaskId};
 
 /// Tasks this coordinator keeps its latest copy of, before the copies
 /// start afresh.
@@ -23,6 +23,7 @@ pub(super) struct Recent {
     tasks: HashMap<TaskId, Read>,
     ids: Option<FreshIds>,
     held_bytes: u64,
+    held_tasks: u64,
 }
 
 impl SharedStore {
@@ -80,6 +81,32 @@ impl SharedStore {
                 }
             }
         }
+    }
+
+    /// Bytes and tasks the cluster held when this coordinator last read or
+    /// changed them (others may have changed them since).
+    pub(crate) fn held_known(&self) -> Counts {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        Counts {
+            held_bytes: recent.held_bytes,
+            held_tasks: recent.held_tasks,
+            ..Counts::default()
+        }
+    }
+
+    /// Keeps `counts`' held bytes and tasks, read now, as the latest known.
+    pub(super) fn note_counts(&self, counts: &Counts) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.held_bytes = counts.held_bytes;
+        recent.held_tasks = counts.held_tasks;
+    }
+
+    /// Moves the latest known held bytes and tasks by what a write of
+    /// this coordinator just changed.
+    pub(super) fn note_deltas(&self, deltas: &Deltas) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.held_bytes = recent.held_bytes.saturating_add_signed(deltas.held_bytes);
+        recent.held_tasks = recent.held_tasks.saturating_add_signed(deltas.held_tasks);
     }
 
     /// Drops the copies of `ids` (another coordinator changed them).

@@ -122,7 +122,7 @@ impl SharedStore {
             .await
             .map_err(unreachable)?;
         let v = |i: usize| values.get(i).copied().flatten().unwrap_or(0).max(0) as u64;
-        Ok(Counts {
+        let counts = Counts {
             submitted: v(0),
             completed: v(1),
             failed: v(2),
@@ -132,7 +132,9 @@ impl SharedStore {
             rejected: v(6),
             held_bytes: v(7),
             held_tasks: v(8),
-        })
+        };
+        self.note_counts(&counts);
+        Ok(counts)
     }
 
     /// Whether Redis answers now.
@@ -154,10 +156,16 @@ impl SharedStore {
         on_gap: impl Fn() + Send + 'static,
     ) {
         use futures_util::StreamExt;
+        let mut again = false;
         loop {
             match self.client.get_async_pubsub().await {
                 Ok(mut pubsub) => {
                     if pubsub.subscribe(&self.keys.channel).await.is_ok() {
+                        if again {
+                            // Redis may have restarted empty meanwhile.
+                            self.forget_ids().await;
+                        }
+                        again = true;
                         on_gap();
                         let mut messages = pubsub.on_message();
                         while let Some(message) = messages.next().await {

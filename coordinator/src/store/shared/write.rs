@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::record::{StateRecord, bytes_of};
 use super::{Read, SharedStore, StoreError, keys, now_ms, unreachable};
 use crate::check::TaskCheck;
-use crate::queue::{Deltas, TaskDiff, TaskId};
+use crate::queue::{Deltas, FIRST_PART_ID, TaskDiff, TaskId};
 
 /// What became of a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +76,14 @@ impl SharedStore {
                 plan.command(["HINCRBY", &self.keys.stats, field, &delta.to_string()]);
             }
         }
+        let [last_id, lowest_part] = deltas.created_ids;
+        if let Some(last_id) = last_id {
+            plan.command(["ZADD", &self.keys.issued, "GT", &last_id.to_string(), "ids"]);
+        }
+        if let Some(lowest) = lowest_part {
+            let used = (FIRST_PART_ID - lowest + 1).to_string();
+            plan.command(["ZADD", &self.keys.issued, "GT", &used, "parts"]);
+        }
         if changed.is_empty() && plan.is_empty() {
             return Ok(Written::Unchanged);
         }
@@ -114,12 +122,16 @@ impl SharedStore {
             invocation.arg(id.0);
         }
         let mut conn = self.conn.clone();
-        let written: i64 = invocation
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unreachable)?;
+        let written: i64 = match invocation.invoke_async(&mut conn).await {
+            Ok(written) => written,
+            Err(error) => {
+                self.forget_ids().await;
+                return Err(unreachable(error));
+            }
+        };
         if written == 1 {
             self.keep_recent(copies);
+            self.note_deltas(deltas);
             Ok(Written::Changed)
         } else {
             self.forget_recent(reads.iter().map(|r| r.id));
