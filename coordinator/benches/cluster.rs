@@ -29,8 +29,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use coordinator::Config;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+
+mod support;
+
+use support::{Conn, RESULT, TASK, process_cpu_secs, task_id};
 
 /// The binary's allocator, so that the figures are the binary's.
 #[global_allocator]
@@ -40,77 +43,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const CLIENTS: usize = 8;
 /// Warm-up before each measured window.
 const WARMUP: Duration = Duration::from_millis(250);
-const TASK: &[u8] = br#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#;
-const RESULT: &[u8] = br#"{"result":"[[19,22],[43,50]]"}"#;
-
-struct Conn {
-    stream: BufReader<TcpStream>,
-    out: Vec<u8>,
-    line: String,
-    body: Vec<u8>,
-}
-
-impl Conn {
-    async fn open(addr: SocketAddr) -> io::Result<Self> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        Ok(Self {
-            stream: BufReader::new(stream),
-            out: Vec::new(),
-            line: String::new(),
-            body: Vec::new(),
-        })
-    }
-
-    async fn call(&mut self, method: &str, path: &str, body: &[u8]) -> io::Result<u16> {
-        self.out.clear();
-        self.out.extend_from_slice(
-            format!(
-                "{method} {path} HTTP/1.1\r\nhost:bench\r\ncontent-length:{}\r\n\r\n",
-                body.len()
-            )
-            .as_bytes(),
-        );
-        self.out.extend_from_slice(body);
-        self.stream.get_mut().write_all(&self.out).await?;
-        self.line.clear();
-        self.stream.read_line(&mut self.line).await?;
-        let status = self
-            .line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let mut length = 0;
-        loop {
-            self.line.clear();
-            if self.stream.read_line(&mut self.line).await? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            let header = self.line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-        self.body.resize(length, 0);
-        self.stream.read_exact(&mut self.body).await?;
-        Ok(status)
-    }
-
-    fn task_id(&self) -> Option<u64> {
-        let text = std::str::from_utf8(&self.body).ok()?;
-        let rest = text.split("\"taskId\":").nth(1)?;
-        rest.split(|c: char| !c.is_ascii_digit())
-            .next()?
-            .parse()
-            .ok()
-    }
-}
 
 /// One full cycle; `Err` when any step answers unexpectedly.
 async fn cycle(conn: &mut Conn, worker: &str) -> io::Result<()> {
@@ -125,7 +57,7 @@ async fn cycle(conn: &mut Conn, worker: &str) -> io::Result<()> {
     if status != 200 {
         return Err(bad("lease", status));
     }
-    let id = conn.task_id().ok_or_else(|| bad("lease id", status))?;
+    let id = task_id(&conn.body).ok_or_else(|| bad("lease id", status))?;
     let status = conn
         .call(
             "POST",
@@ -315,24 +247,6 @@ impl Drop for Redis {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
-
-/// CPU seconds (user and system) this process has used, from
-/// `/proc/self/stat` (0 where there is none).
-fn process_cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The fields after the command name, which is in parentheses.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
-    let ticks: f64 = [11, 12]
-        .iter()
-        .filter_map(|&k| fields.get(k).and_then(|f| f.parse::<f64>().ok()))
-        .sum();
-    ticks / CLOCK_TICKS_PER_SEC
-}
-
-/// `sysconf(_SC_CLK_TCK)` on Linux.
-const CLOCK_TICKS_PER_SEC: f64 = 100.0;
 
 async fn serve(config: Config) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
