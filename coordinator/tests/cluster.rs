@@ -12,6 +12,11 @@
 //!   handed to a second worker inside a live lease, and `/stats` agrees
 //!   through every coordinator. The counts checked are printed.
 //!
+//! - A replicated task (`--replicas 3 --quorum 2`) on two coordinators:
+//!   its replicas go to three addresses through both, no address gets two
+//!   and no fourth is handed out, and votes posted through the coordinator
+//!   that did not hand out the lease outvote a liar.
+//!
 //! - While Redis is down, requests answer 503 with `Retry-After` and a
 //!   JSON error and `/health` says so; the coordinator reconnects by
 //!   itself when it is back.
@@ -30,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::nginx::{Nginx, free_port};
-use common::process::{Process, call};
+use common::process::{Process, call, call_from};
 use common::redis_server::RedisServer;
 use common::static_dir;
 use serde_json::{Value, json};
@@ -574,4 +579,71 @@ fn max_tasks_holds_for_the_cluster_under_concurrent_submissions() {
     assert_eq!(accepted, 20, "the cluster holds exactly its limit");
     assert_eq!(stats["heldTasks"], 20);
     assert_eq!(stats["totalTasks"], 20);
+}
+
+#[test]
+fn a_quorum_counts_votes_posted_through_different_coordinators() {
+    let redis = RedisServer::start();
+    let flags = ["--replicas", "3", "--quorum", "2", "--no-split"];
+    let (a, b) = (start(&redis, &flags), start(&redis, &flags));
+    // A task nothing can check: only the quorum decides its result.
+    let (status, created) = json_call(a.addr, "POST", "/task", r#""tally the votes""#);
+    assert_eq!(status, 200, "{created}");
+    let id = created["taskId"].as_u64().unwrap();
+    let workers = [
+        (2u8, "liar", "lie"),
+        (3, "honest-a", "truth"),
+        (4, "honest-b", "truth"),
+    ];
+    let lease_via = [a.addr, b.addr, a.addr];
+    let mut tokens = Vec::new();
+    for ((n, name, _), via) in workers.iter().zip(lease_via) {
+        let path = format!("/task/next?workerId={name}&token=1");
+        let (status, body) = call_from(*n, via, "GET", &path, b"").unwrap();
+        let lease: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        assert_eq!(
+            (status, lease["taskId"].as_u64()),
+            (200, Some(id)),
+            "{name}: {lease}"
+        );
+        tokens.push(lease["leaseToken"].as_str().unwrap().to_owned());
+    }
+    // Neither coordinator hands out a second replica to an address that
+    // holds one, or a fourth replica at all.
+    for (n, via) in [(2u8, b.addr), (3, a.addr), (5, a.addr), (5, b.addr)] {
+        let (status, body) = call_from(n, via, "GET", "/task/next?workerId=another", b"").unwrap();
+        assert_eq!(
+            status,
+            204,
+            "127.0.0.{n}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    // Each vote goes through the coordinator that did not lease it.
+    let mut statuses = Vec::new();
+    for (((n, name, answer), via), token) in
+        workers.iter().zip([b.addr, a.addr, b.addr]).zip(&tokens)
+    {
+        let path = format!("/task/{id}/result?workerId={name}&leaseToken={token}");
+        let body = json!({ "result": answer }).to_string();
+        let (status, view) = call_from(*n, via, "POST", &path, body.as_bytes()).unwrap();
+        let view: Value = serde_json::from_slice(&view).unwrap_or(Value::Null);
+        assert_eq!(status, 200, "{name}: {view}");
+        statuses.push(view["status"].as_str().unwrap_or("?").to_owned());
+    }
+    for addr in [a.addr, b.addr] {
+        let (status, view) = json_call(addr, "GET", &format!("/result/{id}"), "");
+        assert_eq!(status, 200);
+        assert_eq!(
+            (view["status"].as_str(), view["result"].as_str()),
+            (Some("completed"), Some("truth")),
+            "{view}"
+        );
+    }
+    let [total, completed, active, queued, failed] = counters(a.addr);
+    assert_eq!(counters(b.addr), [total, completed, active, queued, failed]);
+    assert_eq!([total, completed, active, queued, failed], [1, 1, 0, 0, 0]);
+    println!(
+        "3 replicas leased through two coordinators, none twice to an address, no fourth; votes lie, truth, truth through the others left the task {statuses:?}; completed once with \"truth\""
+    );
 }
