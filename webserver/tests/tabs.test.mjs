@@ -8,7 +8,9 @@
 // build the engine loaded.
 //
 // The coordinator splits products from SPLIT_MIN_FLOPS on, so that products of a few
-// hundred rows are split, into as many parts as workers seen (two tabs: two parts).
+// hundred rows are split, into as many parts as workers seen (two tabs: two parts),
+// in equal parts (`--equal-parts`): parts sized by measured speed are another file's
+// subject, and a tab measured much slower than the other would be left out.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -37,7 +39,7 @@ let context;
 const tabs = [];
 
 before(async () => {
-  coordinator = await startCoordinator('tabs', ['--split-min-flops', String(SPLIT_MIN_FLOPS)]);
+  coordinator = await startCoordinator('tabs', ['--split-min-flops', String(SPLIT_MIN_FLOPS), '--equal-parts']);
   browser = await launchBrowser();
   context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
   for (let i = 0; i < 2; i += 1) tabs.push(await openWorker(browser, coordinator.url, null, { slots: 1, context }));
@@ -113,22 +115,25 @@ test('both tabs compute parts of one split task, each naming the client\'s task'
 });
 
 test('GFLOP/s is above zero while a slot computes, and is the logged flops over compute time', { timeout: 90000 }, async (t) => {
-  const data = squareTask(8, 1400);
+  // Large enough that each part is held for more than a second: a tab in the
+  // background updates its page at most once a second.
+  const data = squareTask(8, 2400);
   const [expected] = await nativeProducts([data]);
   const taskId = await submitTask(coordinator.url, data);
-  // Read every 20 ms (a tab in the background runs no animation frames): the slot
-  // row says it computes a part, and the figures, in one read.
+  // Read from here every 20 ms: a tab in the background runs no animation
+  // frames and throttles its timers, so a check polled inside it can miss a
+  // part that computes in half a second. The slot row says it computes a
+  // part, and the figures, in one read.
   const seen = await Promise.all(
-    tabs.map((tab) =>
-      tab.page.waitForFunction(
-        (split) => {
+    tabs.map((tab, i) =>
+      waitFor(
+        () => tab.page.evaluate((split) => {
           const row = document.querySelector('#slot-rows tr[data-task-id]');
           if (!row || !row.cells[1].textContent.includes(`of task ${split})`)) return null;
           return { now: row.cells[1].textContent, gflops: document.getElementById('gflops').textContent, tasksPerSec: document.getElementById('tasks-per-sec').textContent };
-        },
-        taskId,
-        { timeout: 30000, polling: 20 },
-      ).then((handle) => handle.jsonValue()),
+        }, taskId),
+        { timeoutMs: 30000, intervalMs: 20, what: `tab ${i + 1} to compute a part` },
+      ),
     ),
   );
   for (const reading of seen) {
