@@ -399,6 +399,8 @@ struct Phase {
     held: (u64, u64),
     /// Bytes written to storage during this phase's windows.
     written: u64,
+    /// Syncs and records of the durable store during this phase's windows.
+    synced: (u64, u64),
     /// Log lines on during this phase's windows.
     logs: Option<LogSwitch>,
 }
@@ -411,6 +413,7 @@ impl Phase {
             }
         };
         let written = storage_bytes_written();
+        let store_before = self.store_totals();
         level(tracing_subscriber::filter::LevelFilter::INFO);
         let window = if self.state.is_some() {
             drive(self.addr, secs, cycle).await
@@ -419,12 +422,23 @@ impl Phase {
         };
         level(tracing_subscriber::filter::LevelFilter::OFF);
         self.written += storage_bytes_written().saturating_sub(written);
+        let store_after = self.store_totals();
+        self.synced.0 += store_after.0 - store_before.0;
+        self.synced.1 += store_after.1 - store_before.1;
         self.window_rates.push(window.rate());
         self.total.add(window);
         if let Some(state) = &self.state {
             let held = state.stats().stats.held_tasks;
             self.held = (self.held.0.min(held), self.held.1.max(held));
         }
+    }
+
+    /// The durable store's syncs and records so far (zero in memory).
+    fn store_totals(&self) -> (u64, u64) {
+        self.state.as_ref().map_or((0, 0), |state| {
+            let totals = state.stats().store.totals;
+            (totals.batches, totals.records)
+        })
     }
 
     fn report(&mut self) -> (f64, f64) {
@@ -471,6 +485,7 @@ impl Phase {
             window_rates: Vec::new(),
             held: (u64::MAX, 0),
             written: 0,
+            synced: (0, 0),
             logs: None,
         }
     }
@@ -578,6 +593,15 @@ fn main() {
                 phase.name,
                 phase.written as f64 / task_bytes,
                 phase.written / 1_000_000
+            );
+            // Syncs are counted over the warm-ups too.
+            let (syncs, records) = phase.synced;
+            let secs = phase.total.secs + WARMUP.as_secs_f64() * phase.window_rates.len() as f64;
+            println!(
+                "{}: {:.0} syncs/s, {:.1} records per sync",
+                phase.name,
+                syncs as f64 / secs,
+                records as f64 / syncs.max(1) as f64,
             );
         }
     });
