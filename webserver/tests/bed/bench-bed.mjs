@@ -6,11 +6,12 @@
 // the wire as the pages used it before ("plain": the coordinator runs with
 // --plain-wire, the pages with wire=plain) and with the byte savings ("lean":
 // compressed answers and uploads, a split task's B fetched once by its content
-// address; "down": the same with uploads left uncompressed). Every product is
+// address; "down": the same with uploads left uncompressed; "workers": the same
+// with only the worker pages' uploads compressed, the client's not). Every product is
 // checked against the native kernel's, exactly.
 //
 //   bed.sh bench [--profiles home,office,...] [--sizes 512,1024,2048] [--hosts 1,2,3]
-//                [--modes plain,lean,down] [--pages 2] [--cap-secs 300] [--check-only]
+//                [--modes plain,lean,down,workers] [--pages 2] [--cap-secs 300] [--check-only]
 //
 // Each worker host is one Chromium (one browser profile, so one HTTP cache) with
 // --pages worker pages of one compute slot each: a two-core volunteer's tabs. The
@@ -141,7 +142,7 @@ async function openPages(hosts, profile, mode) {
         downloadThroughput: -1,
         uploadThroughput: -1,
       });
-      const wire = { plain: '&wire=plain', lean: '&upload=gzip' }[mode] ?? '';
+      const wire = { plain: '&wire=plain', lean: '&upload=gzip', workers: '&upload=gzip' }[mode] ?? '';
       await page.goto(`${BASE}worker.html?start=1&slots=1&workerId=${host.name}-p${p}${wire}`, { timeout: 60000 });
       pages.push({ host: host.name, page });
     }
