@@ -72,7 +72,7 @@ cargo test -p coordinator --locked --test hostile_edge -- --nocapture
 step "hostile clients against the task rules"
 cargo test -p coordinator --locked --test hostile_domain -- --nocapture
 
-for target in request_path dana_text operand_scan result_check; do
+for target in request_path dana_text operand_scan result_check packed_product; do
   step "fuzz: $target, 30 s"
   coordinator/fuzz/run.sh "$target" 30
 done

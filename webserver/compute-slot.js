@@ -74,8 +74,9 @@ export class ComputeSlot {
   /**
    * Computes one task.
    *
-   * @param {{taskId: number, answer: Uint8Array | string, operandB?: Uint8Array | null}} ticket
-   *   the task as claimed, with B fetched by its address when the answer refers to it;
+   * @param {{taskId: number, answer: Uint8Array | string, operandB?: Uint8Array | null, packed?: boolean}} ticket
+   *   the task as claimed, with B fetched by its address when the answer refers to it
+   *   (`packed`: an integer product comes back packed);
    *   the answer's bytes are transferred to the compute worker (unusable here afterwards)
    * @returns {Promise<object>} the compute worker's `done` message
    * @throws {Cancelled} when {@link cancel} is called meanwhile
@@ -87,7 +88,8 @@ export class ComputeSlot {
       const { answer, operandB = null } = ticket;
       const transfer = answer instanceof Uint8Array ? [answer.buffer] : [];
       // A shared operand is copied, not transferred: other parts use it too.
-      this.worker.postMessage({ type: 'compute', taskId: ticket.taskId, answer, operandB }, transfer);
+      const packed = ticket.packed === true;
+      this.worker.postMessage({ type: 'compute', taskId: ticket.taskId, answer, operandB, packed }, transfer);
     });
   }
 

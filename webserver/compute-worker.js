@@ -1,20 +1,25 @@
 // Dedicated module Web Worker that owns one instance of the wasm kernel and computes
 // one task at a time, so the page thread never blocks.
 //
-// Messages in:  {type: 'compute', taskId, answer}  answer = the `GET task/next` body as UTF-8
+// Messages in:  {type: 'compute', taskId, answer, operandB, packed}
+//                                                  answer = the `GET task/next` body as UTF-8
 //                                                  bytes (Uint8Array) or as text,
 //                                                  {"taskId":N,"data":{"A":..,"B":..}}, A and B
-//                                                  each Dana text or a JSON array
+//                                                  each Dana text or a JSON array;
+//                                                  packed: an integer product is wanted packed
 // Messages out: {type: 'ready', info}             kernel loaded (info: kernelInfo() text)
 //               {type: 'fatal', error}            kernel could not be loaded
-//               {type: 'done', taskId, result, ms, flops}  result = the product text as UTF-8
-//                                                 bytes (Uint8Array, transferred)
+//               {type: 'done', taskId, result, packed, ms, flops}  result = the product
+//                                                 text as UTF-8 bytes, or packed
+//                                                 (packed-product.js) when asked and it is
+//                                                 an integer product (Uint8Array, transferred)
 //               {type: 'done', taskId, error, ms} data the kernel refuses (ragged, mismatch...)
 //               {type: 'done', taskId, error, crashed: true}  the kernel trapped
 //
 // Claiming tasks and talking to the coordinator is left to the page (work-loop.js).
 
-import initBest, { multiplyTextToBytes, kernelInfo } from './pkg/kernel_best.js';
+import initBest, { multiplyTextToBytes, multiplyTextToWire, kernelInfo } from './pkg/kernel_best.js';
+import { isPacked } from './packed-product.js';
 import { shapeOf, taskOperands } from './task-reader.js';
 
 const encoder = new TextEncoder();
@@ -64,7 +69,7 @@ const ready = initBest().then(
 self.onmessage = async (event) => {
   const msg = event.data;
   if (msg?.type !== 'compute') return;
-  const { taskId, answer, operandB } = msg;
+  const { taskId, answer, operandB, packed } = msg;
   if (!(await ready)) {
     self.postMessage({ type: 'done', taskId, error: 'kernel failed to load', ms: 0, fatal: true });
     return;
@@ -80,8 +85,9 @@ self.onmessage = async (event) => {
   try {
     // UTF-8 bytes go into wasm memory in one copy (strings would be copied a
     // character at a time by the generated glue), and the product comes back
-    // as bytes, sent on to the coordinator without becoming a string.
-    const result = multiplyTextToBytes(ops.a, ops.b);
+    // as bytes, sent on to the coordinator without becoming a string (packed, when
+    // asked, for an integer product: writing it costs no more than the text).
+    const result = packed ? multiplyTextToWire(ops.a, ops.b) : multiplyTextToBytes(ops.a, ops.b);
     const ms = performance.now() - start;
     const aShape = shapeOf(ops.a);
     const bShape = shapeOf(ops.b);
@@ -91,6 +97,7 @@ self.onmessage = async (event) => {
         type: 'done',
         taskId,
         result,
+        packed: isPacked(result),
         ms,
         flops,
         shape: `${aShape.rows}x${aShape.cols} * ${bShape.rows}x${bShape.cols}`,

@@ -215,7 +215,9 @@ export class WorkLoop {
       return null;
     }
     this.pacer.gotTask();
-    const ticket = { ...task, workerId, startedAt: performance.now(), bytesIn: task.answer.byteLength, operandB: null };
+    // An integer product is computed packed when the coordinator may be sent it.
+    const packed = this.client.packedBodies === true;
+    const ticket = { ...task, workerId, startedAt: performance.now(), bytesIn: task.answer.byteLength, operandB: null, packed };
     if (task.operandRef) {
       const from = performance.now();
       try {
@@ -271,11 +273,13 @@ export class WorkLoop {
     slot.lastFlops = outcome.flops || 0;
     slot.lastBytes = null;
     if ('result' in outcome) {
-      const productBytes = outcome.result.byteLength + RESULT_WRAPPER_BYTES;
+      const productBytes = outcome.result.byteLength + (outcome.packed ? 0 : RESULT_WRAPPER_BYTES);
       const sent = {};
       const report = await this.deliver(ticket, { result: outcome.result }, sent);
       const bytesOut = sent.bytes ?? productBytes;
-      const squeezed = bytesOut < productBytes ? `, gzip of ${formatSize(productBytes)}` : '';
+      const gzipped = bytesOut < productBytes ? `gzip of ${formatSize(productBytes)}` : '';
+      const squeezed = [outcome.packed ? 'packed' : '', gzipped].filter(Boolean).join(', ');
+      const how = squeezed ? `, ${squeezed}` : '';
       if (report?.status === 'failed') {
         // Cancelled by its client (or failed) while it was computed here.
         const why = report.error === 'Task cancelled' ? 'its client cancelled it' : `it failed (${report.error ?? 'no reason given'})`;
@@ -292,7 +296,7 @@ export class WorkLoop {
         const text =
           `${name}: ${outcome.shape} done in ${formatSecs(outcome.ms)} ` +
           `(received ${formatSize(ticket.bytesIn)} in ${formatSecs(ticket.receiveMs)}, ` +
-          `sent ${formatSize(bytesOut)}${squeezed} in ${formatSecs(ticket.deliverMs)})`;
+          `sent ${formatSize(bytesOut)}${how} in ${formatSecs(ticket.deliverMs)})`;
         // Exact figures for measuring tools; the text is rounded for people.
         this.log(text, 'ok', {
           taskId: String(taskId),

@@ -1,8 +1,10 @@
 //! Fewer bytes on the wire for clients that ask: compressed answers
 //! (`Accept-Encoding`), compressed uploads (`Content-Encoding: gzip`, the
 //! inflated size held to `--max-body-bytes`), and a split task's `B` sent
-//! by content address (`operands=ref`). A client that asks for none of it
-//! gets the contract's bytes, and `--plain-wire` turns all of it off.
+//! by content address (`operands=ref`), and products posted packed
+//! (`Content-Type: application/x-packed-int-matrix`). A client that asks for
+//! none of it gets the contract's bytes, and `--plain-wire` turns all of it
+//! off.
 
 #![allow(clippy::unwrap_used)]
 
@@ -362,4 +364,170 @@ fn compressed_bombs_are_refused_and_memory_stays_bounded() {
         started.elapsed(),
         grown / 1024
     );
+}
+
+fn packed(body: Vec<u8>, uri: &str) -> Request<Body> {
+    with_headers(
+        "POST",
+        uri,
+        &[("content-type", kernel::packed::MEDIA_TYPE)],
+        body,
+    )
+}
+
+#[tokio::test]
+async fn packed_products_are_read_as_the_text_they_stand_for() {
+    let app = TestApp::with_config(splitting(false));
+    let (a, b) = (matrix(30, 1), matrix(30, 2));
+    let id = app.submit(&format!(r#"{{"A":"{a}","B":"{b}"}}"#)).await;
+    let mut parts = Vec::new();
+    while let answer = app.get("/task/next?workerId=w1").await
+        && answer.status == StatusCode::OK
+    {
+        parts.push(answer.json());
+    }
+    assert!(parts.len() > 1, "the task was not split");
+    for (k, lease) in parts.iter().enumerate() {
+        let part = lease["taskId"].as_u64().unwrap();
+        let uri = format!("/task/{part}/result?workerId=w1");
+        let part_a = lease["data"]["A"].as_str().unwrap();
+        let product = kernel::packed::multiply_text_to_wire(part_a, &b).unwrap();
+        assert!(product.starts_with(kernel::packed::MAGIC));
+        if k == 0 {
+            // Tried first: bytes that are not a packed matrix, a product
+            // one value off, and a text over the body limit. Each is
+            // refused, and the part is still the worker's to answer.
+            let answer = app.send(packed(b"[[1]]".to_vec(), &uri)).await;
+            let error = answer.assert_error(StatusCode::BAD_REQUEST);
+            assert!(error.contains("Packed body"), "{error}");
+            let answer = app
+                .send(packed(product[..product.len() - 1].to_vec(), &uri))
+                .await;
+            answer.assert_error(StatusCode::BAD_REQUEST);
+            let text = kernel::multiply_text(part_a, &b).unwrap();
+            let mut wrong: kernel::Matrix<i64> = kernel::text::parse_i64(&text).unwrap();
+            let first = wrong.data()[0] + 1;
+            wrong = kernel::Matrix::new(
+                wrong.rows(),
+                wrong.cols(),
+                std::iter::once(first)
+                    .chain(wrong.data()[1..].iter().copied())
+                    .collect(),
+            )
+            .unwrap();
+            let answer = app
+                .send(packed(kernel::packed::pack_i64(&wrong), &uri))
+                .await;
+            answer.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
+            let again = app.get("/task/next?workerId=w1").await;
+            assert_eq!(
+                again.json()["taskId"],
+                part,
+                "the rejected part is leased again"
+            );
+        }
+        let answer = app.send(packed(product, &uri)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        assert_eq!(
+            answer.json()["result"],
+            kernel::multiply_text(part_a, &b).unwrap().as_str()
+        );
+    }
+    let report = app.get(&format!("/result/{id}")).await.json();
+    assert_eq!(report["status"], "completed");
+    assert_eq!(
+        report["result"],
+        kernel::multiply_text(&a, &b).unwrap().as_str()
+    );
+}
+
+#[tokio::test]
+async fn a_packed_product_whose_text_is_over_the_limit_is_413_json() {
+    let app = TestApp::with_config(Config {
+        max_body_bytes: 16 * 1024,
+        ..config(static_dir())
+    });
+    let id = app.submit(r#"{"A":"[[1]]","B":"[[1]]"}"#).await;
+    app.get("/task/next?workerId=w1").await;
+    // 1,600 values of 14 characters: about 10 kB packed, 24 kB of text.
+    let big = kernel::Matrix::new(40, 40, vec![-1_000_000_000_000; 1600]).unwrap();
+    let body = kernel::packed::pack_i64(&big);
+    assert!(body.len() < 16 * 1024);
+    let uri = format!("/task/{id}/result?workerId=w1");
+    let answer = app.send(packed(body, &uri)).await;
+    answer.assert_error(StatusCode::PAYLOAD_TOO_LARGE);
+    // The task is untouched: still the worker's, and its right answer,
+    // packed, completes it.
+    let report = app.get(&format!("/result/{id}")).await.json();
+    assert_eq!(report["status"], "processing");
+    let one = kernel::packed::pack_i64(&kernel::Matrix::new(1, 1, vec![1]).unwrap());
+    let answer = app.send(packed(one, &uri)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json()["result"], "[[1]]");
+}
+
+#[tokio::test]
+async fn plain_wire_refuses_packed_products_so_pages_post_text() {
+    let app = TestApp::with_config(splitting(true));
+    let id = app.submit(r#"{"A":"[[1]]","B":"[[2]]"}"#).await;
+    app.get("/task/next?workerId=w1").await;
+    let two = kernel::packed::pack_i64(&kernel::Matrix::new(1, 1, vec![2]).unwrap());
+    let uri = format!("/task/{id}/result?workerId=w1");
+    let error = app
+        .send(packed(two, &uri))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST);
+    assert!(error.contains("--plain-wire"), "{error}");
+    let answer = app.post(&uri, r#"{"result":"[[2]]"}"#).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+}
+
+#[tokio::test]
+async fn packed_operands_are_taken_as_the_task_body_they_stand_for() {
+    let app = TestApp::with_config(splitting(false));
+    let (a, b) = (matrix(30, 1), matrix(30, 2));
+    let pack = |text: &str| kernel::packed::pack_i64(&kernel::text::parse_i64(text).unwrap());
+    let mut body = pack(&a);
+    body.extend_from_slice(&pack(&b));
+    let answer = app.send(packed(body.clone(), "/task")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let id = answer.json()["taskId"].as_u64().unwrap();
+    // Workers see text: each part's rows of A and the whole of B.
+    let mut done = 0;
+    while let lease = app.get("/task/next?workerId=w1").await
+        && lease.status == StatusCode::OK
+    {
+        let lease = lease.json();
+        assert_eq!(lease["data"]["B"], b.as_str());
+        let part = lease["taskId"].as_u64().unwrap();
+        let part_a = lease["data"]["A"].as_str().unwrap();
+        let result = serde_json::json!({ "result": kernel::multiply_text(part_a, &b).unwrap() });
+        let posted = app
+            .post(
+                &format!("/task/{part}/result?workerId=w1"),
+                result.to_string(),
+            )
+            .await;
+        assert_eq!(posted.status, StatusCode::OK, "{}", posted.text());
+        done += 1;
+    }
+    assert!(done > 1, "the task was not split");
+    let report = app.get(&format!("/result/{id}")).await.json();
+    assert_eq!(
+        report["result"],
+        kernel::multiply_text(&a, &b).unwrap().as_str()
+    );
+    // Tried: only A, and three matrices; each is refused and queues nothing.
+    let before = app.get("/stats").await.json()["totalTasks"].clone();
+    let error = app
+        .send(packed(pack(&a), "/task"))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST);
+    assert!(error.contains("Packed body"), "{error}");
+    let mut three = body;
+    three.extend_from_slice(&pack(&b));
+    app.send(packed(three, "/task"))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST);
+    assert_eq!(app.get("/stats").await.json()["totalTasks"], before);
 }

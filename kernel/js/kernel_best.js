@@ -1,6 +1,6 @@
 // Loads the fastest build of the matrix kernel that this engine accepts and
 // re-exports its API (multiplyText, multiplyTextBytes, multiplyTextToBytes,
-// multiplyF64, kernelInfo):
+// multiplyTextToWire, multiplyF64, kernelInfo):
 //   import initBest, { multiplyText } from "./pkg/kernel_best.js";
 //   await initBest();
 // kernel_relaxed_bg.wasm (simd128 + relaxed-simd: fused multiply-adds, about

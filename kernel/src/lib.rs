@@ -29,6 +29,9 @@
 //! - [`text`]: parsing and writing the Dana matrix text `[[1,2],[3,4]]` (and
 //!   JSON arrays, which share the form) without nested vectors, and finding
 //!   its rows without reading numbers ([`text::row_spans`]).
+//! - [`packed`]: the packed binary form of an integer matrix that worker
+//!   pages post products in (about 3 bytes a value against 7 in text), and
+//!   its Dana text back.
 //! - [`verify`]: Freivalds' check of a claimed product in `O(n^2)`, exact for
 //!   integers, with a rounding-error tolerance for floats.
 //! - `testdata` (hidden): deterministic test and benchmark data, one
@@ -45,6 +48,7 @@ pub mod ffi;
 pub mod gemm;
 pub mod matrix;
 pub mod naive;
+pub mod packed;
 #[doc(hidden)]
 pub mod testdata;
 pub mod text;

@@ -31,6 +31,7 @@ mod write;
 
 use compact::compact_integers;
 pub use spans::{RowSpans, row_spans};
+pub(crate) use write::push_i64_and;
 pub use write::{write_f64, write_i64};
 
 /// Reads a matrix of integers or, if any value is a float, of floats.

@@ -27,10 +27,7 @@ pub fn multiply_text(a: &str, b: &str) -> Result<String, JsError> {
 /// UTF-8.
 #[wasm_bindgen(js_name = multiplyTextBytes)]
 pub fn multiply_text_bytes(a: &[u8], b: &[u8]) -> Result<String, JsError> {
-    let text = |bytes| {
-        std::str::from_utf8(bytes).map_err(|e| JsError::new(&format!("not UTF-8 text: {e}")))
-    };
-    multiply_text(text(a)?, text(b)?)
+    multiply_text(utf8(a)?, utf8(b)?)
 }
 
 /// [`multiply_text_bytes`] with the product as UTF-8 bytes (a
@@ -42,6 +39,18 @@ pub fn multiply_text_bytes(a: &[u8], b: &[u8]) -> Result<String, JsError> {
 #[wasm_bindgen(js_name = multiplyTextToBytes)]
 pub fn multiply_text_to_bytes(a: &[u8], b: &[u8]) -> Result<Vec<u8>, JsError> {
     multiply_text_bytes(a, b).map(String::into_bytes)
+}
+
+/// [`multiply_text_bytes`] with the product ready to post: packed
+/// ([`crate::packed`]) when it is an integer matrix, its Dana text as UTF-8
+/// bytes when it is a float one. A packed product starts with `X`, a text
+/// with `[`.
+///
+/// # Errors
+/// As [`multiply_text_bytes`].
+#[wasm_bindgen(js_name = multiplyTextToWire)]
+pub fn multiply_text_to_wire(a: &[u8], b: &[u8]) -> Result<Vec<u8>, JsError> {
+    crate::packed::multiply_text_to_wire(utf8(a)?, utf8(b)?).map_err(to_js)
 }
 
 /// Multiplies a row-major `a_rows x a_cols` matrix by a `b_rows x b_cols`
@@ -72,6 +81,11 @@ pub fn multiply_f64(
 #[must_use]
 pub fn kernel_info() -> String {
     crate::kernel_info()
+}
+
+/// `bytes` as text, or a JavaScript `Error` when they are not UTF-8.
+fn utf8(bytes: &[u8]) -> Result<&str, JsError> {
+    std::str::from_utf8(bytes).map_err(|e| JsError::new(&format!("not UTF-8 text: {e}")))
 }
 
 fn to_js(error: MatrixError) -> JsError {

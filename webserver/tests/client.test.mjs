@@ -13,6 +13,8 @@ import { watchResult } from '../result-watch.js';
 
 /** Requests the server got: {method, url, body}. */
 const requests = [];
+/** The Content-Type and bytes of every request body the server got. */
+const bodies = [];
 /** The Content-Encoding and size of every compressed request body the server got. */
 const wire = [];
 /** Answers the server gives, in order: {status, headers?, body?}. */
@@ -26,7 +28,9 @@ before(async () => {
     for await (const chunk of req) chunks.push(chunk);
     const body = Buffer.concat(chunks);
     const encoding = req.headers['content-encoding'];
-    requests.push({ method: req.method, url: req.url, body: (encoding === 'gzip' ? gunzipSync(body) : body).toString() });
+    const raw = encoding === 'gzip' ? gunzipSync(body) : body;
+    requests.push({ method: req.method, url: req.url, body: raw.toString() });
+    bodies.push({ type: req.headers['content-type'], raw });
     if (encoding) wire.push({ encoding, bytes: body.length });
     const answer = script.shift() ?? { status: 500, body: '{"error":"no answer scripted"}' };
     res.writeHead(answer.status, { 'Content-Type': 'application/json', ...answer.headers });
@@ -43,6 +47,7 @@ after(() => server.close());
 function answers(...list) {
   script = list;
   requests.length = 0;
+  bodies.length = 0;
   wire.length = 0;
 }
 
@@ -63,10 +68,34 @@ test('an error answer becomes a CoordinatorError with the coordinator\'s reason 
   assert.equal(plain.retryAfterSecs, null);
 });
 
-test('submitTask posts the data as it is and reads the task id', async () => {
+test('submitTask posts integer operands packed, anything else as it is, and reads the task id', async () => {
   const data = '{"A":"[[1,2]]","B":"[[3],[4]]"}';
   answers({ status: 200, body: '{"taskId":12}' });
   assert.equal(await client.submitTask(data), 12);
+  assert.equal(bodies[0].type, 'application/x-packed-int-matrix');
+  // A then B: XIM1, rows, cols, zigzag values.
+  const packed = [0x58, 0x49, 0x4d, 0x31, 1, 2, 2, 4, 0x58, 0x49, 0x4d, 0x31, 2, 1, 6, 8];
+  assert.deepEqual([...bodies[0].raw], packed);
+
+  const floats = '{"A":"[[1.5]]","B":"[[2]]"}';
+  answers({ status: 200, body: '{"taskId":13}' });
+  assert.equal(await client.submitTask(floats), 13);
+  assert.deepEqual(requests, [{ method: 'POST', url: '/task', body: floats }]);
+  assert.equal(bodies[0].type, 'application/json');
+
+  // A coordinator that refuses the packed form gets the data as it is, from then on.
+  const own = new CoordinatorClient(`http://127.0.0.1:${server.address().port}/`);
+  answers({ status: 415, body: '{"error":"no"}' }, { status: 200, body: '{"taskId":14}' }, { status: 200, body: '{"taskId":15}' });
+  assert.equal(await own.submitTask(data), 14);
+  assert.equal(await own.submitTask(data), 15);
+  assert.deepEqual(requests.slice(1), [
+    { method: 'POST', url: '/task', body: data },
+    { method: 'POST', url: '/task', body: data },
+  ]);
+
+  const plain = new CoordinatorClient(`http://127.0.0.1:${server.address().port}/`, { wire: 'plain' });
+  answers({ status: 200, body: '{"taskId":16}' });
+  assert.equal(await plain.submitTask(data), 16);
   assert.deepEqual(requests, [{ method: 'POST', url: '/task', body: data }]);
 
   answers({ status: 200, body: '{"id":12}' });
@@ -282,4 +311,37 @@ test('a part whose B is a reference names the operand to fetch', async () => {
   const b = await client.operand(address);
   assert.equal(new TextDecoder().decode(b), '"[[5],[6]]"');
   assert.equal(requests[1].url, `/operand/${address}`);
+});
+
+test('a packed product goes out as it is, and as its text from the first refusal on', async () => {
+  // [[19,22],[43,-50]] packed: XIM1, 2, 2, then zigzag varints 38, 44, 86, 99.
+  const packed = new Uint8Array([0x58, 0x49, 0x4d, 0x31, 2, 2, 38, 44, 86, 99]);
+  const own = new CoordinatorClient(`http://127.0.0.1:${server.address().port}/`);
+  answers({ status: 200, body: '{"taskId":5,"status":"completed"}' });
+  await own.postResult(5, { result: packed }, 'w1');
+  assert.equal(bodies[0].type, 'application/x-packed-int-matrix');
+  assert.deepEqual(new Uint8Array(bodies[0].raw), packed);
+
+  // A coordinator that does not read the packed form (400): the same result again as
+  // text, and every product after it as text.
+  answers(
+    { status: 400, body: '{"error":"Result body is not valid JSON"}' },
+    { status: 200, body: '{"taskId":6,"status":"completed"}' },
+    { status: 200, body: '{"taskId":7,"status":"completed"}' },
+  );
+  const report = await own.postResult(6, { result: packed }, 'w1');
+  assert.equal(report.status, 'completed');
+  assert.equal(requests.length, 2);
+  assert.equal(bodies[1].type, 'application/json');
+  assert.equal(requests[1].body, '{"result":"[[19,22],[43,-50]]"}');
+  assert.equal(own.packedBodies, false);
+  await own.postResult(7, { result: packed }, 'w1');
+  assert.equal(bodies[2].type, 'application/json');
+
+  // A plain client never sends the packed form.
+  const plain = new CoordinatorClient(`http://127.0.0.1:${server.address().port}/`, { wire: 'plain' });
+  assert.equal(plain.packedBodies, false);
+  answers({ status: 200, body: '{"taskId":8,"status":"completed"}' });
+  await plain.postResult(8, { result: packed }, 'w1');
+  assert.equal(requests[0].body, '{"result":"[[19,22],[43,-50]]"}');
 });

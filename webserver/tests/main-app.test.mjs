@@ -30,6 +30,8 @@ let worker;
 let context;
 let page;
 const pageErrors = [];
+/** The Content-Type of every task the main app submitted. */
+const submissions = [];
 
 before(async () => {
   coordinator = await startCoordinator('main-app', ['--split-min-flops', String(SPLIT_MIN_FLOPS)]);
@@ -38,6 +40,9 @@ before(async () => {
   context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1200, height: 900 } });
   page = await context.newPage();
   page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('request', (request) => {
+    if (request.method() === 'POST' && new URL(request.url()).pathname === '/task') submissions.push(request.headers()['content-type']);
+  });
   await page.goto(coordinator.url, { timeout: 30000 });
 });
 
@@ -80,8 +85,11 @@ test('typed matrices give the native kernel product', { timeout: 90000 }, async 
   await typeInto('#matrix-b', b);
   await page.waitForFunction(() => document.getElementById('shape-a').textContent === '2×3', null, { timeout: 5000 });
   const [expected] = await nativeProducts([{ A: a, B: b }]);
+  submissions.length = 0;
   const shown = await submitAndReadProduct();
   assert.equal(shown.replace(/\s+/g, ''), expected);
+  // Integer operands go packed, spaces and all; the coordinator stored their text.
+  assert.deepEqual(submissions, ['application/x-packed-int-matrix']);
   await screenshot(page, 'main-app-desktop');
 
   // The keyboard way: Ctrl+Enter in a matrix submits too.

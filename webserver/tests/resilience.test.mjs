@@ -103,7 +103,8 @@ test('a task whose computation traps is given back, not failed', { timeout: 6000
       body: `export default async function init() {}
              export function kernelInfo() { return 'trapping test kernel'; }
              export function multiplyText() { throw new WebAssembly.RuntimeError('unreachable'); }
-             export function multiplyTextToBytes() { throw new WebAssembly.RuntimeError('unreachable'); }`,
+             export function multiplyTextToBytes() { throw new WebAssembly.RuntimeError('unreachable'); }
+             export function multiplyTextToWire() { throw new WebAssembly.RuntimeError('unreachable'); }`,
     }),
   );
   const page = await context.newPage();

@@ -347,3 +347,46 @@ test('a duplicated tab (same sessionStorage) is told its id is taken and takes a
   original.close();
   duplicate.close();
 });
+
+test('a packed product reads back as the text the kernel writes', async () => {
+  const { isPacked, packedToText } = await import('../packed-product.js');
+  const text = (bytes) => new TextDecoder().decode(packedToText(new Uint8Array(bytes)));
+  const magic = [0x58, 0x49, 0x4d, 0x31];
+  // 1 x 3: 0, -1, 64 (the kernel's own test bytes).
+  assert.equal(text([...magic, 1, 3, 0, 1, 0x80, 1]), '[[0,-1,64]]');
+  // 2 x 1: i64::MAX and i64::MIN (zigzag 2^64 - 2 and 2^64 - 1).
+  const max = [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+  const min = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+  assert.equal(text([...magic, 2, 1, ...max, ...min]), '[[9223372036854775807],[-9223372036854775808]]');
+  assert.ok(isPacked(new Uint8Array(magic)));
+  assert.ok(!isPacked(new TextEncoder().encode('[[1]]')));
+  assert.throws(() => text([...magic, 1, 2, 0]), /ends early/);
+  assert.throws(() => text([...magic, 1, 1, 0, 0]), /bytes follow/);
+  assert.throws(() => text([...magic, 0, 1]), /a row and a column/);
+  assert.throws(() => text([0x5b, 0x5b, 0x31, 0x5d, 0x5d]), /not a packed matrix/);
+});
+
+test('packTask packs two integer matrices and leaves anything else alone', async () => {
+  const { packTask, packedToText } = await import('../packed-product.js');
+  const enc = new TextEncoder();
+  const pack = (body) => packTask(enc.encode(body));
+  const both = pack('{ "A" : " [ [1, -2] ,\n[-0,40] ] ", "B":"[[123456789012345]]"}');
+  assert.ok(both);
+  // Two packed matrices back to back: the second starts at the second XIM1.
+  const second = both.indexOf(0x58, 4);
+  const text = (bytes) => new TextDecoder().decode(packedToText(bytes));
+  assert.equal(text(both.subarray(0, second)), '[[1,-2],[0,40]]');
+  assert.equal(text(both.subarray(second)), '[[123456789012345]]');
+  for (const body of [
+    '{"A":"[[1.5]]","B":"[[1]]"}', // a float
+    '{"A":"[[1234567890123456]]","B":"[[1]]"}', // 16 digits
+    '{"A":"[[1,2],[3]]","B":"[[1]]"}', // ragged
+    '{"A":[[1]],"B":"[[1]]"}', // a JSON array, not text
+    '{"A":"[[1]]","B":"[[1]]","C":1}', // another field
+    '{"A":"[[1]]"}', // no B
+    '{"A":"[[1]] x","B":"[[1]]"}', // something after the matrix
+    'not JSON',
+  ]) {
+    assert.equal(pack(body), null, body);
+  }
+});

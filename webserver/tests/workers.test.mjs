@@ -59,6 +59,13 @@ before(async () => {
   coordinator = await startCoordinator('workers');
   browser = await launchBrowser();
   for (const id of WORKERS) workers.push(await openWorker(browser, coordinator.url, id, { slots: 1 }));
+  // The Content-Type of every result the pages post.
+  for (const w of workers) {
+    w.posted = [];
+    w.page.on('request', (request) => {
+      if (request.method() === 'POST' && /\/task\/\d+\/result/.test(request.url())) w.posted.push(request.headers()['content-type']);
+    });
+  }
 });
 
 after(async () => {
@@ -190,6 +197,13 @@ test('three worker pages compute every task exactly and refuse what they cannot 
   }
 
   for (const w of workers) assert.deepEqual(w.errors, [], 'no script errors on the worker pages');
+  // Integer products went out packed and were read as their text (checked above);
+  // float products and error reports as JSON.
+  const posted = workers.flatMap((w) => w.posted);
+  const packed = posted.filter((type) => type === 'application/x-packed-int-matrix').length;
+  t.diagnostic(`result bodies: ${packed} packed, ${posted.length - packed} JSON`);
+  assert.ok(packed > 0, 'no product was posted packed');
+  assert.ok(posted.length - packed > 0, 'no result was posted as JSON');
 
   // What a person sees: the busy worker page on a desktop and on a phone.
   const shot = await screenshot(workers[0].page, 'worker-desktop');

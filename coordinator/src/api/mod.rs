@@ -9,6 +9,7 @@ mod client;
 mod error;
 mod openapi;
 mod operands;
+mod packed;
 mod pieces_body;
 mod report;
 mod status;

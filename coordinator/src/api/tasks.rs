@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Serialize;
@@ -21,6 +21,7 @@ use super::openapi::{
     ErrorBody, KnownParts, KnownStatus, LeasedTask, TaskText, WaitSecs, WorkerAnswerBody,
 };
 use super::operands::{OperandCache, part_b_operand, reference};
+use super::packed::{self, Form};
 use super::pieces_body::PiecesBody;
 use super::report::TaskReport;
 use crate::queue::{Asker, Lease, TaskStatus};
@@ -53,7 +54,7 @@ fn read_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<By
     path = "/task",
     tag = "tasks",
     request_body(
-        description = "The task data, normally `{\"A\":\"[[1,2],[3,4]]\",\"B\":\"[[5,6],[7,8]]\"}`; any non-empty body is accepted and handed to workers as it is",
+        description = "The task data, normally `{\"A\":\"[[1,2],[3,4]]\",\"B\":\"[[5,6],[7,8]]\"}`; any non-empty body is accepted and handed to workers as it is. This project's pages may post integer operands packed instead (`Content-Type: application/x-packed-int-matrix`, A then B, see the README's \"packed products\"): they are stored as the `{\"A\":\"TEXT\",\"B\":\"TEXT\"}` they stand for",
         content((serde_json::Value = "application/json"), (TaskText = "text/plain"))
     ),
     responses(
@@ -67,9 +68,15 @@ fn read_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<By
 /// `POST /task`: stores the body as a new pending task; `{"taskId":N}`.
 pub(super) async fn task_create(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<impl Serialize>, ApiError> {
-    let body = read_body(&state, body)?;
+    let body = packed::read(
+        state.config(),
+        &headers,
+        read_body(&state, body)?,
+        Form::Task,
+    )?;
     let id = state.submit(body).await?;
     Ok(Json(TaskCreated { task_id: id.0 }))
 }
@@ -177,7 +184,7 @@ fn lease_response(
         ("leaseToken" = Option<String>, Query, description = "The token of the lease this answer is for (from `GET /task/next?token=1`); a wrong one is refused with 409"),
         ("return" = Option<String>, Query, description = "`minimal`: answer without echoing `result` back")
     ),
-    request_body(content = WorkerAnswerBody, description = "The worker's result, or its error report"),
+    request_body(content = WorkerAnswerBody, description = "The worker's result, or its error report. This project's worker pages may post an integer product packed instead (`Content-Type: application/x-packed-int-matrix`, see the README's \"packed products\"): it is read as the `{\"result\":\"TEXT\"}` it stands for, held to the same body limit"),
     responses(
         (status = 200, description = "The task's report after the answer (a completed task keeps its first result)", body = TaskReport<'_>),
         (status = 400, description = "Invalid task ID, or a query or body that is not what the route expects", body = ErrorBody),
@@ -196,11 +203,17 @@ pub(super) async fn task_result_submit(
     id: Result<Path<String>, PathRejection>,
     Client(client): Client,
     query: Result<Query<WorkerQuery>, QueryRejection>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let id = task_id_param(id)?;
     let Query(query) = query?;
-    let body = read_body(&state, body)?;
+    let body = packed::read(
+        state.config(),
+        &headers,
+        read_body(&state, body)?,
+        Form::Answer,
+    )?;
     let minimal = query.return_pref.as_deref() == Some("minimal");
     let view = state.answer(id, &caller(client, query), body).await?;
     let report = TaskReport::from_view(&view);

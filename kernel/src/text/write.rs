@@ -116,7 +116,7 @@ fn put_four_digits(buf: &mut [u8; 21], pos: &mut usize, rest: usize) {
 /// digits per division step, as the `itoa` crate does, and one copy).
 #[inline]
 #[allow(clippy::cast_possible_truncation)]
-fn push_i64_and(out: &mut Vec<u8>, value: i64, then: u8) {
+pub(crate) fn push_i64_and(out: &mut Vec<u8>, value: i64, then: u8) {
     let mut buf = [0u8; 21];
     buf[20] = then;
     let mut pos = 20;
