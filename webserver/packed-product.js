@@ -77,59 +77,68 @@ function packText(bytes, start, end) {
   const values = new Uint8Array(end - start + 8);
   let out = 0;
   let i = start;
-  const space = () => {
-    while (i < end && isSpace(bytes[i])) i += 1;
+  // Reads past `end` see the closing quote or nothing, neither a digit nor a bracket.
+  let c = bytes[i];
+  const skipSpace = () => {
+    while (isSpace(c)) c = bytes[++i];
   };
-  space();
-  if (bytes[i] !== OPEN) return null;
-  i += 1;
+  skipSpace();
+  if (c !== OPEN) return null;
+  c = bytes[++i];
   let rows = 0;
   let cols = -1;
   for (;;) {
-    space();
-    if (bytes[i] !== OPEN) return null;
-    i += 1;
+    skipSpace();
+    if (c !== OPEN) return null;
+    c = bytes[++i];
     let count = 0;
     for (;;) {
-      space();
-      const negative = bytes[i] === MINUS;
-      if (negative) i += 1;
+      if (isSpace(c)) skipSpace();
+      const negative = c === MINUS;
+      if (negative) c = bytes[++i];
       let value = 0;
       const first = i;
-      while (i < end && bytes[i] >= ZERO && bytes[i] <= NINE) {
-        value = value * 10 + (bytes[i] - ZERO);
-        i += 1;
+      while (c >= ZERO && c <= NINE) {
+        value = value * 10 + (c - ZERO);
+        c = bytes[++i];
       }
       if (i === first || i - first > MAX_DIGITS) return null;
       let zigzag = negative && value !== 0 ? value * 2 - 1 : value * 2;
-      while (zigzag >= 0x80) {
-        values[out++] = (zigzag % 0x80) | 0x80;
-        zigzag = Math.floor(zigzag / 0x80);
+      if (zigzag < 0x80000000) {
+        while (zigzag >= 0x80) {
+          values[out++] = (zigzag & 0x7f) | 0x80;
+          zigzag >>>= 7;
+        }
+      } else {
+        while (zigzag >= 0x80) {
+          values[out++] = (zigzag % 0x80) | 0x80;
+          zigzag = Math.floor(zigzag / 0x80);
+        }
       }
       values[out++] = zigzag;
       count += 1;
-      space();
-      if (bytes[i] === COMMA) {
-        i += 1;
+      if (isSpace(c)) skipSpace();
+      if (c === COMMA) {
+        c = bytes[++i];
         continue;
       }
-      if (bytes[i] !== CLOSE) return null;
-      i += 1;
+      if (c !== CLOSE) return null;
+      c = bytes[++i];
       break;
     }
     if (cols >= 0 && count !== cols) return null;
     cols = count;
     rows += 1;
-    space();
-    if (bytes[i] === COMMA) {
-      i += 1;
+    skipSpace();
+    if (c === COMMA) {
+      c = bytes[++i];
       continue;
     }
-    if (bytes[i] !== CLOSE) return null;
-    i += 1;
+    if (c !== CLOSE) return null;
+    c = bytes[++i];
     break;
   }
-  space();
+  skipSpace();
   if (i !== end) return null;
   const head = [...MAGIC, ...varintBytes(rows), ...varintBytes(cols)];
   const packed = new Uint8Array(head.length + out);

@@ -138,6 +138,13 @@ test('a rejected result is counted on the worker page and the task is computed a
   await w.page.route('**/task/*/result*', (route) => {
     if (corrupted > 0) return route.continue();
     corrupted += 1;
+    if (route.request().headers()['content-type'] === 'application/x-packed-int-matrix') {
+      // Packed: XIM1, rows, cols, then 19 as the zigzag byte 38; 40 is 20.
+      const body = Buffer.from(route.request().postDataBuffer());
+      assert.equal(body[6], 38);
+      body[6] = 40;
+      return route.continue({ postData: body });
+    }
     const body = JSON.parse(route.request().postData());
     const wrong = body.result.replace(/-?\d+/, (n) => String(BigInt(n) + 1n));
     return route.continue({ postData: JSON.stringify({ result: wrong }) });
