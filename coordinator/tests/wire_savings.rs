@@ -439,6 +439,25 @@ async fn packed_products_are_read_as_the_text_they_stand_for() {
         report["result"],
         kernel::multiply_text(&a, &b).unwrap().as_str()
     );
+    // What arrived packed and what it stood for, for operators; the refused
+    // bodies count nothing.
+    let metrics = app.get("/metrics").await.text();
+    let packed = packed_bytes(&metrics, "result", "packed");
+    let json = packed_bytes(&metrics, "result", "json");
+    assert!(
+        packed > 0 && json > 2 * packed,
+        "{packed} packed for {json} of JSON"
+    );
+}
+
+/// `coordinator_packed_body_bytes_total{route,form}` in a metrics text.
+fn packed_bytes(metrics: &str, route: &str, form: &str) -> u64 {
+    let series =
+        format!(r#"coordinator_packed_body_bytes_total{{route="{route}",form="{form}"}} "#);
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .map_or(0, |value| value.trim().parse().unwrap())
 }
 
 #[tokio::test]
@@ -530,4 +549,9 @@ async fn packed_operands_are_taken_as_the_task_body_they_stand_for() {
         .await
         .assert_error(StatusCode::BAD_REQUEST);
     assert_eq!(app.get("/stats").await.json()["totalTasks"], before);
+    let metrics = app.get("/metrics").await.text();
+    let sent = pack(&a).len() + pack(&b).len();
+    assert_eq!(packed_bytes(&metrics, "task", "packed"), sent as u64);
+    let stored = format!(r#"{{"A":"{a}","B":"{b}"}}"#);
+    assert_eq!(packed_bytes(&metrics, "task", "json"), stored.len() as u64);
 }

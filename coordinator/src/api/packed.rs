@@ -13,6 +13,7 @@ use kernel::packed::{MEDIA_TYPE, PackedError, unpack_task_to_json, unpack_to_tex
 
 use super::error::ApiError;
 use crate::Config;
+use crate::metrics::Metrics;
 
 /// Bytes of the answer body around the product: `{"result":"` and `"}`.
 const WRAPPER: &[u8; 13] = b"{\"result\":\"\"}";
@@ -38,6 +39,7 @@ pub(super) enum Form {
 /// with `--plain-wire`, which takes no packed bodies.
 pub(super) fn read(
     config: &Config,
+    metrics: &Metrics,
     headers: &HeaderMap,
     body: Bytes,
     form: Form,
@@ -61,10 +63,22 @@ pub(super) fn read(
         }),
         Form::Task => unpack_task_to_json(&body, max),
     };
-    unpacked.map(Bytes::from).map_err(|error| match error {
+    let json = unpacked.map(Bytes::from).map_err(|error| match error {
         PackedError::TooLarge(_) => ApiError::PayloadTooLarge(max),
         other => ApiError::BadRequest(format!("Packed body: {other}")),
-    })
+    })?;
+    metrics.packed_body(form.route(), body.len(), json.len());
+    Ok(json)
+}
+
+impl Form {
+    /// The route's name in metrics.
+    fn route(self) -> &'static str {
+        match self {
+            Self::Answer => "result",
+            Self::Task => "task",
+        }
+    }
 }
 
 /// Whether the request says its body is packed.
@@ -117,8 +131,15 @@ mod tests {
     #[test]
     fn a_packed_product_becomes_the_text_answer() {
         let packed = Bytes::from(pack_i64(&Matrix::new(2, 2, vec![19, 22, 43, -50]).unwrap()));
-        let read =
-            |max, body: &Bytes| read(&limited(max), &packed_headers(), body.clone(), Form::Answer);
+        let read = |max, body: &Bytes| {
+            read(
+                &limited(max),
+                &Metrics::new(true),
+                &packed_headers(),
+                body.clone(),
+                Form::Answer,
+            )
+        };
         let body = read(1000, &packed).unwrap();
         assert_eq!(&body[..], b"{\"result\":\"[[19,22],[43,-50]]\"}");
         // The limit counts the whole answer body.
@@ -139,6 +160,7 @@ mod tests {
     fn read_plain(body: &Bytes) -> Bytes {
         read(
             &limited(1000),
+            &Metrics::new(true),
             &HeaderMap::new(),
             body.clone(),
             Form::Answer,
@@ -152,6 +174,7 @@ mod tests {
         bytes.extend_from_slice(&pack_i64(&Matrix::new(2, 1, vec![3, -4]).unwrap()));
         let body = read(
             &limited(1000),
+            &Metrics::new(true),
             &packed_headers(),
             Bytes::from(bytes),
             Form::Task,
@@ -166,7 +189,7 @@ mod tests {
         config.edge.plain_wire = true;
         let packed = Bytes::from(pack_i64(&Matrix::new(1, 1, vec![1]).unwrap()));
         assert!(matches!(
-            read(&config, &packed_headers(), packed, Form::Answer),
+            read(&config, &Metrics::new(true), &packed_headers(), packed, Form::Answer),
             Err(ApiError::BadRequest(message)) if message.contains("--plain-wire")
         ));
     }

@@ -73,6 +73,7 @@ pub(super) async fn task_create(
 ) -> Result<Json<impl Serialize>, ApiError> {
     let body = packed::read(
         state.config(),
+        state.metrics(),
         &headers,
         read_body(&state, body)?,
         Form::Task,
@@ -210,6 +211,7 @@ pub(super) async fn task_result_submit(
     let Query(query) = query?;
     let body = packed::read(
         state.config(),
+        state.metrics(),
         &headers,
         read_body(&state, body)?,
         Form::Answer,

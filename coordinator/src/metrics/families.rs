@@ -40,6 +40,15 @@ pub(super) struct LongPollLabel {
     pub(super) long_poll: &'static str,
 }
 
+/// `route` (`task` or `result`) and `form` of the bytes of bodies posted
+/// packed: as they arrived (`packed`) or as the JSON they stood for
+/// (`json`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct PackedLabels {
+    pub(super) route: &'static str,
+    pub(super) form: &'static str,
+}
+
 /// A route as the router matched it, shared (see [`super::Metrics`]'s
 /// route names).
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
@@ -75,6 +84,7 @@ pub(super) struct Families {
     pub(super) benched: Counter,
     pub(super) evicted: Counter,
     pub(super) flops_completed: Counter,
+    pub(super) packed_bytes: Family<PackedLabels, Counter>,
     pub(super) pending: Gauge,
     pub(super) processing: Gauge,
     pub(super) held_tasks: Gauge,
@@ -193,6 +203,7 @@ impl Families {
             benched: Counter::default(),
             evicted: Counter::default(),
             flops_completed: Counter::default(),
+            packed_bytes: Family::default(),
             pending: Gauge::default(),
             processing: Gauge::default(),
             held_tasks: Gauge::default(),
@@ -261,6 +272,12 @@ impl Families {
             "flops_completed",
             "Floating point operations (2 m k n) of the checked products completed by workers",
             self.flops_completed.clone(),
+        );
+        r.register_with_unit(
+            "packed_body",
+            "Bytes of bodies posted packed, as they arrived (form=packed) and as the JSON they stood for (form=json), by route (task, result)",
+            Unit::Bytes,
+            self.packed_bytes.clone(),
         );
         r.register(
             "tasks_pending",

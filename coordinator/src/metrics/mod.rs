@@ -41,7 +41,7 @@ pub use snapshot::{Limits, Snapshot, SnapshotWorker};
 use crate::queue::{Change, Changes, RequeueReason, WorkerId};
 use crate::state::StatsReport;
 use crate::state::cost::Cost;
-use families::{Families, LongPollLabel};
+use families::{Families, LongPollLabel, PackedLabels};
 use recent::Recent;
 use task_times::{Kind, TaskTimes};
 
@@ -317,6 +317,20 @@ impl Metrics {
     /// Dashboards following `GET /events` now.
     pub fn event_streams_open(&self) -> i64 {
         self.families.event_streams.get()
+    }
+
+    /// Counts a body posted packed to `route` (`task` or `result`):
+    /// `packed` bytes arrived and stood for `json` bytes of JSON.
+    pub(crate) fn packed_body(&self, route: &'static str, packed: usize, json: usize) {
+        if !self.enabled {
+            return;
+        }
+        for (form, bytes) in [("packed", packed), ("json", json)] {
+            self.families
+                .packed_bytes
+                .get_or_create(&PackedLabels { route, form })
+                .inc_by(bytes as u64);
+        }
     }
 
     /// Floating point operations of the checked products completed so far.
