@@ -6,7 +6,7 @@
 // coordinator that refuses the packed form, and packs a task's integer operands for
 // `POST task` (packTask).
 
-import { fieldsOf } from './task-reader.js';
+import { BACKSLASH, CLOSE_BRACKET, COMMA, OPEN_BRACKET, QUOTE, fieldsOf } from './task-reader.js';
 
 /** The media type a packed product is posted with. */
 export const PACKED_TYPE = 'application/x-packed-int-matrix';
@@ -55,9 +55,6 @@ export function packedToText(bytes) {
   return new TextEncoder().encode(`[${parts.join(',')}]`);
 }
 
-const OPEN = 0x5b;
-const CLOSE = 0x5d;
-const COMMA = 0x2c;
 const MINUS = 0x2d;
 const ZERO = 0x30;
 const NINE = 0x39;
@@ -83,13 +80,13 @@ function packText(bytes, start, end) {
     while (isSpace(c)) c = bytes[++i];
   };
   skipSpace();
-  if (c !== OPEN) return null;
+  if (c !== OPEN_BRACKET) return null;
   c = bytes[++i];
   let rows = 0;
   let cols = -1;
   for (;;) {
     skipSpace();
-    if (c !== OPEN) return null;
+    if (c !== OPEN_BRACKET) return null;
     c = bytes[++i];
     let count = 0;
     for (;;) {
@@ -105,24 +102,22 @@ function packText(bytes, start, end) {
       if (i === first || i - first > MAX_DIGITS) return null;
       let zigzag = negative && value !== 0 ? value * 2 - 1 : value * 2;
       if (zigzag < 0x80000000) {
+        // The common case, in 32-bit operations.
         while (zigzag >= 0x80) {
           values[out++] = (zigzag & 0x7f) | 0x80;
           zigzag >>>= 7;
         }
+        values[out++] = zigzag;
       } else {
-        while (zigzag >= 0x80) {
-          values[out++] = (zigzag % 0x80) | 0x80;
-          zigzag = Math.floor(zigzag / 0x80);
-        }
+        out = writeVarint(values, out, zigzag);
       }
-      values[out++] = zigzag;
       count += 1;
       if (isSpace(c)) skipSpace();
       if (c === COMMA) {
         c = bytes[++i];
         continue;
       }
-      if (c !== CLOSE) return null;
+      if (c !== CLOSE_BRACKET) return null;
       c = bytes[++i];
       break;
     }
@@ -134,27 +129,33 @@ function packText(bytes, start, end) {
       c = bytes[++i];
       continue;
     }
-    if (c !== CLOSE) return null;
+    if (c !== CLOSE_BRACKET) return null;
     c = bytes[++i];
     break;
   }
   skipSpace();
   if (i !== end) return null;
-  const head = [...MAGIC, ...varintBytes(rows), ...varintBytes(cols)];
-  const packed = new Uint8Array(head.length + out);
-  packed.set(head);
-  packed.set(values.subarray(0, out), head.length);
+  const head = new Uint8Array(MAGIC.length + 16);
+  head.set(MAGIC);
+  const headEnd = writeVarint(head, writeVarint(head, MAGIC.length, rows), cols);
+  const packed = new Uint8Array(headEnd + out);
+  packed.set(head.subarray(0, headEnd));
+  packed.set(values.subarray(0, out), headEnd);
   return packed;
 }
 
-function varintBytes(value) {
-  const bytes = [];
+/**
+ * Writes `value`, an integer from 0 to 2^53, as a LEB128 varint into `into` at `at`.
+ *
+ * @returns {number} where it ended
+ */
+function writeVarint(into, at, value) {
   while (value >= 0x80) {
-    bytes.push((value % 0x80) | 0x80);
+    into[at++] = (value % 0x80) | 0x80;
     value = Math.floor(value / 0x80);
   }
-  bytes.push(value);
-  return bytes;
+  into[at++] = value;
+  return at;
 }
 
 /**
@@ -176,9 +177,9 @@ export function packTask(bytes) {
   if (fields.size !== 2) return null;
   const matrix = (name) => {
     const field = fields.get(name);
-    if (!field || bytes[field.start] !== 0x22 || bytes[field.end - 1] !== 0x22) return null;
+    if (!field || bytes[field.start] !== QUOTE || bytes[field.end - 1] !== QUOTE) return null;
     const inner = bytes.subarray(field.start + 1, field.end - 1);
-    if (inner.includes(0x5c)) return null;
+    if (inner.includes(BACKSLASH)) return null;
     return packText(bytes, field.start + 1, field.end - 1);
   };
   const a = matrix('A');

@@ -27,14 +27,15 @@ export class MatrixTextError extends Error {
   }
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
+/** Bytes of JSON and matrix text, shared with packed-product.js. */
+export const QUOTE = 0x22;
+export const BACKSLASH = 0x5c;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
+export const OPEN_BRACKET = 0x5b;
+export const CLOSE_BRACKET = 0x5d;
 const COLON = 0x3a;
-const COMMA = 0x2c;
+export const COMMA = 0x2c;
 
 /** A number as Dana text or JSON writes it: integer or decimal, optional exponent. */
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;

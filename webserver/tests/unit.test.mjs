@@ -377,6 +377,10 @@ test('packTask packs two integer matrices and leaves anything else alone', async
   const text = (bytes) => new TextDecoder().decode(packedToText(bytes));
   assert.equal(text(both.subarray(0, second)), '[[1,-2],[0,40]]');
   assert.equal(text(both.subarray(second)), '[[123456789012345]]');
+  // 130 rows: a count of two varint bytes.
+  const tall = `[${Array.from({ length: 130 }, (_, i) => `[${i - 65}]`).join(',')}]`;
+  const tallBoth = pack(`{"A":"${tall}","B":"[[1]]"}`);
+  assert.equal(text(tallBoth.subarray(0, tallBoth.length - 7)), tall);
   for (const body of [
     '{"A":"[[1.5]]","B":"[[1]]"}', // a float
     '{"A":"[[1234567890123456]]","B":"[[1]]"}', // 16 digits
