@@ -130,20 +130,27 @@ impl Metrics {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Moves the counters and histograms by one change record, and the CPU
-    /// time histograms by what the use case that made it spent (`cost`).
-    pub(crate) fn observe(&self, changes: &Changes, cost: &Cost) {
-        if !self.enabled {
+    /// Moves the counters and histograms by one change record. Records
+    /// must come in the order the queue decided them (a task's completion
+    /// after its submission), so callers observe them while they still
+    /// hold what ordered them.
+    pub(crate) fn observe_changes(&self, changes: &Changes) {
+        if !self.enabled || changes.is_empty() {
             return;
         }
-        if !changes.is_empty() {
-            let now = Instant::now();
-            let mut tracked = self.tracked();
-            for change in changes {
-                self.observe_one(&mut tracked, change, now);
-            }
+        let now = Instant::now();
+        let mut tracked = self.tracked();
+        for change in changes {
+            self.observe_one(&mut tracked, change, now);
         }
-        self.observe_cost(changes, cost);
+    }
+
+    /// Moves the CPU time histograms by what the use case that made
+    /// `changes` spent (`cost`).
+    pub(crate) fn observe_cost(&self, changes: &Changes, cost: &Cost) {
+        if self.enabled {
+            self.observe_spent(changes, cost);
+        }
     }
 
     fn observe_one(&self, tracked: &mut Tracked, change: &Change, now: Instant) {
@@ -253,7 +260,7 @@ impl Metrics {
         }
     }
 
-    fn observe_cost(&self, changes: &Changes, cost: &Cost) {
+    fn observe_spent(&self, changes: &Changes, cost: &Cost) {
         let cpu = &self.families.by.cpu;
         let passes = [cost.read, cost.plan, cost.verify];
         for (histogram, spent) in cpu.iter().zip(passes) {

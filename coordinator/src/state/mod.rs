@@ -243,8 +243,9 @@ impl AppState {
     }
 
     /// Runs `op` on the queue under its lock, and hands the changes it made to
-    /// the store in the same stretch (so the store gets them in the order
-    /// the queue decided them). The ticket says when they are on disk.
+    /// the store and the metrics in the same stretch (so both get them in
+    /// the order the queue decided them). The ticket says when they are on
+    /// disk.
     fn decide<T>(
         &self,
         op: impl FnOnce(&mut TaskQueue, &mut Changes) -> T,
@@ -253,19 +254,21 @@ impl AppState {
         let mut queue = self.queue();
         let out = op(&mut queue, &mut changes);
         let ticket = self.inner.store.write(&changes);
+        self.inner.metrics.observe_changes(&changes);
         drop(queue);
         (out, changes, ticket)
     }
 
     /// Passes a change record on to everyone who follows changes: logs each
     /// change (the use case's `cost` with the change it concerns), moves the
-    /// metrics, wakes one long poll per task made pending, and wakes the
-    /// clients waiting on each changed task and on its split task.
+    /// CPU time metrics (the counters moved when it was decided), wakes one
+    /// long poll per task made pending, and wakes the clients waiting on
+    /// each changed task and on its split task.
     fn commit(&self, changes: &Changes, cost: &Cost) {
         for change in changes {
             log::change(change, cost);
         }
-        self.inner.metrics.observe(changes, cost);
+        self.inner.metrics.observe_cost(changes, cost);
         for _ in 0..changes.pending_added() {
             self.inner.task_available.notify_one();
         }

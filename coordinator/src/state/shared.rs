@@ -102,6 +102,9 @@ impl AppState {
             return Ok(self.decide(op));
         };
         let (out, changes) = self.decide_shared(&shared, target, read, &mut op).await?;
+        // Other coordinators decide too: a task's completion may come here
+        // before its submission through another one was seen, or without it.
+        self.inner.metrics.observe_changes(&changes);
         Ok((out, changes, Ticket::ready()))
     }
 
