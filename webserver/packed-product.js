@@ -4,7 +4,8 @@
 // page posts it as `Content-Type: application/x-packed-int-matrix`, about 3 bytes a
 // value where the text takes 7. This module reads it back into the Dana text, for a
 // coordinator that refuses the packed form, and packs a task's integer operands for
-// `POST task` (packTask).
+// `POST task` (packTask). A coordinator answers a completed integer product packed to a
+// client that asks (`Accept`), which reads it back into the text here too.
 
 import { BACKSLASH, CLOSE_BRACKET, COMMA, OPEN_BRACKET, QUOTE, fieldsOf } from './task-reader.js';
 
@@ -20,7 +21,8 @@ export function isPacked(bytes) {
 
 /**
  * The Dana text of a packed product, as the kernel writes it (`[[19,22],[43,50]]`), as
- * UTF-8 bytes.
+ * UTF-8 bytes. Values of up to four varint bytes (below 2^27 in size) are read in 32-bit
+ * operations; larger ones exactly, through BigInt.
  *
  * @param {Uint8Array} bytes
  * @returns {Uint8Array}
@@ -42,17 +44,64 @@ export function packedToText(bytes) {
   const rows = Number(varint());
   const cols = Number(varint());
   if (rows === 0 || cols === 0) throw new Error('a packed matrix has a row and a column');
-  const parts = [];
+  // Each value takes a byte or more: a count the bytes cannot hold ends early.
+  if (rows * cols > bytes.length - at) throw new Error('the packed matrix ends early');
+  const end = bytes.length;
+  // A value of b varint bytes has at most 2.5 b digits, a sign and a comma.
+  let text = new Uint8Array(Math.ceil((end - at) * 3.5) + 2 * rows + 16);
+  let out = 0;
+  text[out++] = OPEN_BRACKET;
   for (let i = 0; i < rows; i += 1) {
-    const row = new Array(cols);
+    if (i > 0) text[out++] = COMMA;
+    text[out++] = OPEN_BRACKET;
     for (let j = 0; j < cols; j += 1) {
-      const zigzag = varint();
-      row[j] = (zigzag >> 1n) ^ -(zigzag & 1n);
+      if (j > 0) text[out++] = COMMA;
+      if (text.length - out < 24) {
+        const grown = new Uint8Array(text.length * 2);
+        grown.set(text);
+        text = grown;
+      }
+      // Up to four varint bytes: 28 bits, in 32-bit operations.
+      const from = at;
+      let byte = at < end ? bytes[at++] : -1;
+      let zigzag = byte & 0x7f;
+      for (let shift = 7; byte & 0x80 && shift < 28; shift += 7) {
+        byte = at < end ? bytes[at++] : -1;
+        zigzag |= (byte & 0x7f) << shift;
+      }
+      if (byte < 0) throw new Error('the packed matrix ends early');
+      if (byte & 0x80) {
+        at = from;
+        const wide = varint();
+        out = writeDigits(text, out, String((wide >> 1n) ^ -(wide & 1n)));
+        continue;
+      }
+      let value = zigzag >>> 1;
+      if (zigzag & 1) {
+        text[out++] = MINUS;
+        value += 1;
+      }
+      let digits = 1;
+      for (let bound = 10; value >= bound && digits < 9; bound *= 10) digits += 1;
+      out += digits;
+      let put = out;
+      do {
+        const tenth = (value / 10) | 0;
+        text[--put] = ZERO + (value - tenth * 10);
+        value = tenth;
+      } while (value > 0);
     }
-    parts.push(`[${row.join(',')}]`);
+    text[out++] = CLOSE_BRACKET;
   }
-  if (at !== bytes.length) throw new Error('bytes follow the packed matrix');
-  return new TextEncoder().encode(`[${parts.join(',')}]`);
+  text[out++] = CLOSE_BRACKET;
+  if (at !== end) throw new Error('bytes follow the packed matrix');
+  return text.subarray(0, out);
+}
+
+/** Writes the ASCII `digits` into `into` at `at`, and returns where they end. */
+function writeDigits(into, at, digits) {
+  for (let k = 0; k < digits.length; k += 1) into[at++] = digits.charCodeAt(k);
+  return at;
 }
 
 const MINUS = 0x2d;

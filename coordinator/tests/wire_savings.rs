@@ -555,3 +555,195 @@ async fn packed_operands_are_taken_as_the_task_body_they_stand_for() {
     let stored = format!(r#"{{"A":"{a}","B":"{b}"}}"#);
     assert_eq!(packed_bytes(&metrics, "task", "json"), stored.len() as u64);
 }
+
+/// `GET uri` asking for a packed product (`Accept`), as the pages do.
+async fn get_packed(app: &TestApp, uri: &str) -> Answer {
+    let accept = format!("{}, application/json", kernel::packed::MEDIA_TYPE);
+    app.send(with_headers("GET", uri, &[("accept", &accept)], Vec::new()))
+        .await
+}
+
+/// Completes every part `app` hands out with its honest product, as text.
+async fn complete_parts(app: &TestApp, b: &str) -> usize {
+    let mut done = 0;
+    while let lease = app.get("/task/next?workerId=w1").await
+        && lease.status == StatusCode::OK
+    {
+        let lease = lease.json();
+        let part = lease["taskId"].as_u64().unwrap();
+        let part_a = lease["data"]["A"].as_str().unwrap();
+        let result = serde_json::json!({ "result": kernel::multiply_text(part_a, b).unwrap() });
+        let uri = format!("/task/{part}/result?workerId=w1");
+        let posted = app.post(&uri, result.to_string()).await;
+        assert_eq!(posted.status, StatusCode::OK, "{}", posted.text());
+        done += 1;
+    }
+    done
+}
+
+#[tokio::test]
+async fn a_completed_product_is_answered_packed_to_clients_that_ask() {
+    let app = TestApp::with_config(splitting(false));
+    let (a, b) = (matrix(30, 1), matrix(30, 2));
+    let id = app.submit(&format!(r#"{{"A":"{a}","B":"{b}"}}"#)).await;
+    let uri = format!("/result/{id}");
+    // Not finished: the JSON report, whatever the client accepts.
+    let pending = get_packed(&app, &uri).await;
+    assert_eq!(pending.header("content-type"), Some("application/json"));
+    assert_eq!(pending.json()["status"], "processing");
+    assert!(complete_parts(&app, &b).await > 1, "the task was not split");
+
+    let json = app.get(&uri).await;
+    assert_eq!(json.header("content-type"), Some("application/json"));
+    let answer = get_packed(&app, &uri).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    answer.assert_contract_headers();
+    assert_eq!(
+        answer.header("content-type"),
+        Some(kernel::packed::MEDIA_TYPE)
+    );
+    assert_eq!(answer.header("vary"), Some("Accept"));
+    assert_eq!(
+        answer.header("access-control-expose-headers"),
+        Some("x-task-report")
+    );
+    // The body is the product, byte for byte the text of the JSON answer
+    // once unpacked; the header is the rest of that answer.
+    let text = kernel::packed::unpack_to_text(&answer.body, usize::MAX).unwrap();
+    let expected = kernel::multiply_text(&a, &b).unwrap();
+    assert_eq!(String::from_utf8(text).unwrap(), expected);
+    assert_eq!(json.json()["result"], expected.as_str());
+    let mut rest: serde_json::Value =
+        serde_json::from_str(answer.header("x-task-report").unwrap()).unwrap();
+    assert!(rest.get("result").is_none());
+    rest["result"] = json.json()["result"].clone();
+    assert_eq!(rest, json.json());
+    assert!(answer.body.len() * 2 < expected.len());
+
+    // Asking for the parts: they are in the header too.
+    let parts = get_packed(&app, &format!("{uri}?parts=1")).await;
+    assert_eq!(
+        parts.header("content-type"),
+        Some(kernel::packed::MEDIA_TYPE)
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(parts.header("x-task-report").unwrap()).unwrap();
+    let json_parts = app.get(&format!("{uri}?parts=1")).await;
+    assert_eq!(listed["parts"], json_parts.json()["parts"]);
+    assert!(listed["parts"].as_array().is_some_and(|p| p.len() > 1));
+    // Not listing the media type, or refusing it: the contract's JSON.
+    for accept in [
+        "application/json",
+        "*/*",
+        "application/x-packed-int-matrix;q=0",
+    ] {
+        let request = with_headers("GET", &uri, &[("accept", accept)], Vec::new());
+        let answer = app.send(request).await;
+        assert_eq!(answer.body, json.body, "{accept}");
+    }
+    let metrics = app.get("/metrics").await.text();
+    assert_eq!(
+        packed_bytes(&metrics, "report", "packed"),
+        (answer.body.len() + parts.body.len()) as u64
+    );
+    assert_eq!(
+        packed_bytes(&metrics, "report", "json"),
+        (json.body.len() + json_parts.body.len()) as u64
+    );
+}
+
+#[tokio::test]
+async fn a_report_too_long_for_a_header_is_answered_as_json() {
+    // Parts taken by workers with ids of 128 bytes: their list passes 2 KiB.
+    let app = TestApp::with_config(Config {
+        max_parts: 16,
+        ..splitting(false)
+    });
+    let workers: Vec<String> = (0..16).map(|k| format!("{k:0>128}")).collect();
+    for worker in &workers {
+        let seen = app.get(&format!("/task/next?workerId={worker}")).await;
+        assert_eq!(seen.status, StatusCode::NO_CONTENT);
+    }
+    let (a, b) = (matrix(32, 1), matrix(32, 2));
+    let id = app.submit(&format!(r#"{{"A":"{a}","B":"{b}"}}"#)).await;
+    let mut done = 0;
+    for worker in workers.iter().cycle().take(64) {
+        let lease = app.get(&format!("/task/next?workerId={worker}")).await;
+        if lease.status != StatusCode::OK {
+            break;
+        }
+        let lease = lease.json();
+        let part = lease["taskId"].as_u64().unwrap();
+        let part_a = lease["data"]["A"].as_str().unwrap();
+        let result = serde_json::json!({ "result": kernel::multiply_text(part_a, &b).unwrap() });
+        let uri = format!("/task/{part}/result?workerId={worker}");
+        let posted = app.post(&uri, result.to_string()).await;
+        assert_eq!(posted.status, StatusCode::OK, "{}", posted.text());
+        done += 1;
+    }
+    assert!(done >= 12, "{done} parts");
+    let answer = get_packed(&app, &format!("/result/{id}?parts=1")).await;
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    let report = answer.json();
+    assert_eq!(report["status"], "completed");
+    assert!(serde_json::to_string(&report["parts"]).unwrap().len() > 2048);
+    // Without the parts, the same product goes packed.
+    let packed = get_packed(&app, &format!("/result/{id}")).await;
+    assert_eq!(
+        packed.header("content-type"),
+        Some(kernel::packed::MEDIA_TYPE)
+    );
+}
+
+#[tokio::test]
+async fn products_that_are_not_the_kernels_integer_text_stay_json() {
+    // Unchecked, so that any text is taken: a float product, a product
+    // posted with spaces, and one posted as a JSON array (stored as its
+    // compact text, which does pack).
+    let cases = [
+        (
+            r#"{"A":"[[1.5]]","B":"[[3]]"}"#,
+            r#"{"result":"[[4.5]]"}"#,
+            false,
+        ),
+        (
+            r#"{"A":"[[1,2]]","B":"[[3],[4]]"}"#,
+            r#"{"result":"[[ 11 ]]"}"#,
+            false,
+        ),
+        (
+            r#"{"A":"[[1,2]]","B":"[[3],[4]]"}"#,
+            r#"{"result":[[11]]}"#,
+            true,
+        ),
+    ];
+    let app = TestApp::with_config(Config {
+        verify: false,
+        ..config(static_dir())
+    });
+    for (task, result, packs) in cases {
+        let id = app.submit(task).await;
+        let lease = app.get("/task/next?workerId=w1").await;
+        assert_eq!(lease.json()["taskId"], id);
+        let uri = format!("/task/{id}/result?workerId=w1");
+        let posted = app.post(&uri, result).await;
+        assert_eq!(posted.status, StatusCode::OK, "{}", posted.text());
+        let answer = get_packed(&app, &format!("/result/{id}")).await;
+        let packed = answer.header("content-type") == Some(kernel::packed::MEDIA_TYPE);
+        assert_eq!(packed, packs, "{result}");
+    }
+    // With --plain-wire, never.
+    let app = TestApp::with_config(splitting(true));
+    let id = app.submit(r#"{"A":"[[1]]","B":"[[2]]"}"#).await;
+    app.get("/task/next?workerId=w1").await;
+    let posted = app
+        .post(
+            &format!("/task/{id}/result?workerId=w1"),
+            r#"{"result":"[[2]]"}"#,
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::OK);
+    let answer = get_packed(&app, &format!("/result/{id}")).await;
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    assert_eq!(answer.json()["result"], "[[2]]");
+}

@@ -17,6 +17,8 @@ const requests = [];
 const bodies = [];
 /** The Content-Encoding and size of every compressed request body the server got. */
 const wire = [];
+/** The Accept header of every request the server got. */
+const accepts = [];
 /** Answers the server gives, in order: {status, headers?, body?}. */
 let script = [];
 let server;
@@ -30,6 +32,7 @@ before(async () => {
     const encoding = req.headers['content-encoding'];
     const raw = encoding === 'gzip' ? gunzipSync(body) : body;
     requests.push({ method: req.method, url: req.url, body: raw.toString() });
+    accepts.push(req.headers.accept);
     bodies.push({ type: req.headers['content-type'], raw });
     if (encoding) wire.push({ encoding, bytes: body.length });
     const answer = script.shift() ?? { status: 500, body: '{"error":"no answer scripted"}' };
@@ -47,6 +50,7 @@ after(() => server.close());
 function answers(...list) {
   script = list;
   requests.length = 0;
+  accepts.length = 0;
   bodies.length = 0;
   wire.length = 0;
 }
@@ -212,6 +216,40 @@ test('report asks for parts, keeps the product as bytes and reads every other fi
     '/result/14?wait=20&status=processing&partsDone=1&parts=1',
     '/result/14',
   ]);
+});
+
+test('report takes a completed product packed, with the rest of the report from its header', async () => {
+  // [[19,22],[43,-50]] packed: XIM1, 2, 2, then zigzag varints 38, 44, 86, 99.
+  const packed = Buffer.from([0x58, 0x49, 0x4d, 0x31, 2, 2, 38, 44, 86, 99]);
+  const head = (report) => ({ 'Content-Type': 'application/x-packed-int-matrix', 'X-Task-Report': report });
+  answers(
+    { status: 200, headers: head('{"taskId":14,"status":"completed","attempts":1,"partsDone":2,"partsTotal":2}'), body: packed },
+    { status: 200, body: '{"taskId":14,"status":"completed","result":"[[1]]","attempts":1}' },
+    // Tried: a packed answer without its header, with a header that is not an object,
+    // and with bytes that are not a packed product.
+    { status: 200, headers: { 'Content-Type': 'application/x-packed-int-matrix' }, body: packed },
+    { status: 200, headers: head('[1]'), body: packed },
+    { status: 200, headers: head('{"taskId":14}'), body: '[[1]]' },
+  );
+  const report = await client.report(14, { waitSecs: 20, status: 'processing', partsDone: 1 });
+  assert.equal(new TextDecoder().decode(report.resultBytes), '[[19,22],[43,-50]]');
+  assert.equal(report.status, 'completed');
+  assert.equal(report.partsTotal, 2);
+  assert.equal(report.attempts, 1);
+  // With parts=1 too (the coordinator lists them in the header, or answers JSON).
+  const listed = await client.report(14, { parts: true });
+  assert.equal(new TextDecoder().decode(listed.resultBytes), '[[1]]');
+  assert.deepEqual(accepts, Array(2).fill('application/x-packed-int-matrix, application/json'));
+  for (const reason of [/X-Task-Report/, /X-Task-Report/, /not a packed product/]) {
+    const err = await client.report(14).catch((e) => e);
+    assert.ok(err instanceof CoordinatorError && err.malformed, String(err));
+    assert.match(err.reason, reason);
+  }
+  // A plain client never asks for it.
+  const plain = new CoordinatorClient(client.base, { wire: 'plain' });
+  answers({ status: 200, body: '{"taskId":14,"status":"completed","result":"[[1]]"}' });
+  await plain.report(14);
+  assert.deepEqual(accepts, ['*/*']);
 });
 
 test('releaseTask says whether the task was taken back, and never throws', async () => {

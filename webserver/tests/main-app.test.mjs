@@ -32,6 +32,8 @@ let page;
 const pageErrors = [];
 /** The Content-Type of every task the main app submitted. */
 const submissions = [];
+/** The Content-Type of every `GET result/N` answer the page got. */
+const reports = [];
 
 before(async () => {
   coordinator = await startCoordinator('main-app', ['--split-min-flops', String(SPLIT_MIN_FLOPS)]);
@@ -42,6 +44,9 @@ before(async () => {
   page.on('pageerror', (err) => pageErrors.push(err.message));
   page.on('request', (request) => {
     if (request.method() === 'POST' && new URL(request.url()).pathname === '/task') submissions.push(request.headers()['content-type']);
+  });
+  page.on('response', (response) => {
+    if (/^\/result\/\d+$/.test(new URL(response.url()).pathname)) reports.push(response.headers()['content-type']);
   });
   await page.goto(coordinator.url, { timeout: 30000 });
 });
@@ -86,10 +91,13 @@ test('typed matrices give the native kernel product', { timeout: 90000 }, async 
   await page.waitForFunction(() => document.getElementById('shape-a').textContent === '2×3', null, { timeout: 5000 });
   const [expected] = await nativeProducts([{ A: a, B: b }]);
   submissions.length = 0;
+  reports.length = 0;
   const shown = await submitAndReadProduct();
   assert.equal(shown.replace(/\s+/g, ''), expected);
   // Integer operands go packed, spaces and all; the coordinator stored their text.
   assert.deepEqual(submissions, ['application/x-packed-int-matrix']);
+  // The product came back packed (the answers before it, JSON).
+  assert.equal(reports.at(-1), 'application/x-packed-int-matrix', reports.join(', '));
   await screenshot(page, 'main-app-desktop');
 
   // The keyboard way: Ctrl+Enter in a matrix submits too.

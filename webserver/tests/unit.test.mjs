@@ -364,6 +364,43 @@ test('a packed product reads back as the text the kernel writes', async () => {
   assert.throws(() => text([...magic, 1, 1, 0, 0]), /bytes follow/);
   assert.throws(() => text([...magic, 0, 1]), /a row and a column/);
   assert.throws(() => text([0x5b, 0x5b, 0x31, 0x5d, 0x5d]), /not a packed matrix/);
+  // A varint cut inside its continuation bytes, and a count the bytes cannot hold.
+  assert.throws(() => text([...magic, 1, 1, 0x80, 0x80]), /ends early/);
+  assert.throws(() => text([...magic, 0x80, 0x80, 0x01, 0x80, 0x80, 0x01, 0]), /ends early/);
+});
+
+test('packed values of every width read back exactly, the fast and the wide ones', async () => {
+  const { packedToText } = await import('../packed-product.js');
+  const zigzag = (v) => (v < 0n ? -2n * v - 1n : 2n * v);
+  const varint = (v) => {
+    const out = [];
+    while (v >= 0x80n) {
+      out.push(Number(v & 0x7fn) | 0x80);
+      v >>= 7n;
+    }
+    out.push(Number(v));
+    return out;
+  };
+  // Around each varint width (1 to 10 bytes), both signs, and a seeded spread.
+  const values = [0n, 9n, 10n, -64n, 63n, 64n, -65n, 99999n, -100000n, 134217727n, -134217728n, 134217728n];
+  for (let bits = 6n; bits < 63n; bits += 7n) values.push(2n ** bits - 1n, 2n ** bits, -(2n ** bits), -(2n ** bits) - 1n);
+  values.push(2n ** 63n - 1n, -(2n ** 63n));
+  let seed = 7;
+  for (let k = 0; k < 500; k += 1) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    values.push(BigInt(seed % 600001) - 300000n);
+  }
+  const cols = 4;
+  while (values.length % cols) values.push(-1n);
+  const rows = values.length / cols;
+  const bytes = [0x58, 0x49, 0x4d, 0x31, ...varint(BigInt(rows)), ...varint(BigInt(cols))];
+  for (const v of values) bytes.push(...varint(zigzag(v)));
+  const rowsText = [];
+  for (let i = 0; i < rows; i += 1) rowsText.push(`[${values.slice(i * cols, (i + 1) * cols).join(',')}]`);
+  assert.equal(new TextDecoder().decode(packedToText(new Uint8Array(bytes))), `[${rowsText.join(',')}]`);
+  // One-byte negatives take four characters a byte: the text grows past its first guess.
+  const small = [0x58, 0x49, 0x4d, 0x31, 1, ...varint(200n), ...Array(200).fill(127)];
+  assert.equal(new TextDecoder().decode(packedToText(new Uint8Array(small))), `[[${Array(200).fill(-64).join(',')}]]`);
 });
 
 test('packTask packs two integer matrices and leaves anything else alone', async () => {

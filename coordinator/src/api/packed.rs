@@ -5,15 +5,36 @@
 //! the store, every other coordinator, every worker and every client see
 //! the contract's text, and only this project's pages, which choose to,
 //! ever send the packed form.
+//!
+//! The other way, a client that lists the media type in `Accept` gets a
+//! completed integer product packed from `GET /result/N` ([`report`]): the
+//! body is the product, the rest of the report is JSON in the header
+//! `X-Task-Report`. Any other answer, and every answer to a client that
+//! does not ask, is the contract's JSON.
 
 use axum::body::Bytes;
-use axum::http::HeaderMap;
-use axum::http::header::CONTENT_TYPE;
-use kernel::packed::{MEDIA_TYPE, PackedError, unpack_task_to_json, unpack_to_text};
+use axum::http::header::{ACCEPT, ACCESS_CONTROL_EXPOSE_HEADERS, CONTENT_TYPE, VARY};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use kernel::packed::{MEDIA_TYPE, PackedError, pack_text, unpack_task_to_json, unpack_to_text};
 
 use super::error::ApiError;
+use super::report::TaskReport;
 use crate::Config;
 use crate::metrics::Metrics;
+use crate::queue::{TaskStatus, TaskView};
+
+/// The header of a packed report that holds the rest of the report.
+pub(super) const REPORT_HEADER: &str = "x-task-report";
+
+/// The most bytes of `X-Task-Report`: a proxy holds an answer's whole head
+/// in one buffer, 4 KiB by default in nginx. A report whose parts list
+/// would pass this is answered as JSON.
+const MAX_REPORT_HEADER_BYTES: usize = 2048;
+
+/// Products up to this many bytes of text are packed on the async
+/// runtime; larger ones on the blocking pool.
+const INLINE_PACK_BYTES: usize = 64 * 1024;
 
 /// Bytes of the answer body around the product: `{"result":"` and `"}`.
 const WRAPPER: &[u8; 13] = b"{\"result\":\"\"}";
@@ -79,6 +100,76 @@ impl Form {
             Self::Task => "task",
         }
     }
+}
+
+/// `GET /result/N`'s answer with the product packed, for a client that
+/// asked for it (`Accept`): only a completed task whose result is an
+/// integer matrix as the kernel writes it, whose report (with its parts
+/// when `with_parts`) fits in [`MAX_REPORT_HEADER_BYTES`] of ASCII, and
+/// never with `--plain-wire`. `None` when the contract's JSON answer is the
+/// one to send.
+pub(super) async fn report(
+    config: &Config,
+    metrics: &Metrics,
+    headers: &HeaderMap,
+    view: &TaskView,
+    with_parts: bool,
+) -> Option<Response> {
+    if config.edge.plain_wire || view.status != TaskStatus::Completed || !accepts_packed(headers) {
+        return None;
+    }
+    let mut rest = TaskReport::from_view(view).without_result();
+    if with_parts {
+        rest = rest.with_parts(view);
+    }
+    let rest = serde_json::to_string(&rest).ok()?;
+    // A header carries ASCII only (a worker id may not be).
+    if !rest.is_ascii() || rest.len() > MAX_REPORT_HEADER_BYTES {
+        return None;
+    }
+    let rest = HeaderValue::from_str(&rest).ok()?;
+    let text = view.result.clone()?;
+    let text_len = text.len();
+    let pack = move || pack_text(text.pieces().iter().map(|piece| &piece[..]), text_len);
+    let packed = if text_len <= INLINE_PACK_BYTES {
+        pack()
+    } else {
+        tokio::task::spawn_blocking(pack).await.ok()?
+    }?;
+    // The JSON answer: the same fields with `"result":"TEXT",` among them.
+    let json_len = rest.len() + text_len + r#""result":"","#.len();
+    metrics.packed_body("report", packed.len(), json_len);
+    let headers = [
+        (CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE)),
+        (HeaderName::from_static(REPORT_HEADER), rest),
+        (
+            ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(REPORT_HEADER),
+        ),
+        (VARY, HeaderValue::from_static("Accept")),
+    ];
+    Some((headers, Bytes::from(packed)).into_response())
+}
+
+/// Whether the request's `Accept` lists the packed media type (with a
+/// quality above zero).
+fn accepts_packed(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|range| {
+            let mut params = range.split(';');
+            let essence = params.next().unwrap_or_default().trim();
+            let refused = params.any(|param| {
+                let param = param.trim();
+                param
+                    .strip_prefix("q=")
+                    .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+            });
+            essence.eq_ignore_ascii_case(MEDIA_TYPE) && !refused
+        })
 }
 
 /// Whether the request says its body is packed.
@@ -181,6 +272,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!(&body[..], br#"{"A":"[[1,2]]","B":"[[3],[-4]]"}"#);
+    }
+
+    #[test]
+    fn accept_is_read_by_media_range_and_quality() {
+        let mut headers = HeaderMap::new();
+        assert!(!accepts_packed(&headers));
+        for (value, packed) in [
+            ("application/x-packed-int-matrix", true),
+            (
+                "application/json, Application/X-Packed-Int-Matrix;q=0.9",
+                true,
+            ),
+            ("application/x-packed-int-matrix;q=0", false),
+            (
+                "application/x-packed-int-matrix; q=0.0, application/json",
+                false,
+            ),
+            ("*/*", false),
+            ("application/json", false),
+            ("application/x-packed-int-matrix-2", false),
+        ] {
+            headers.insert(ACCEPT, HeaderValue::from_static(value));
+            assert_eq!(accepts_packed(&headers), packed, "{value}");
+        }
     }
 
     #[test]

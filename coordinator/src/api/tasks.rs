@@ -299,7 +299,7 @@ pub(super) async fn task_cancel(
         ("parts" = Option<String>, Query, description = "`1`: a split task's report lists its parts (any other value is ignored)")
     ),
     responses(
-        (status = 200, description = "The task's status and result (`\"\"` until completed)", body = TaskReport<'_>),
+        (status = 200, description = "The task's status and result (`\"\"` until completed). A client whose `Accept` lists `application/x-packed-int-matrix` gets a completed integer product packed instead (see the README's \"packed products\"): that media type, the product as the body, and the rest of the report as JSON in the header `X-Task-Report`", body = TaskReport<'_>),
         (status = 400, description = "Invalid task ID, or a query or body that is not what the route expects", body = ErrorBody),
         (status = 404, description = "`Task not found`, or `Task result expired` after the keep time", body = ErrorBody)
     )
@@ -308,18 +308,26 @@ pub(super) async fn task_cancel(
 /// status and result (`""` until completed). With `wait`, a task that is
 /// not finished is answered once it is no longer in status `T` with `D`
 /// parts done (as it was when the request came, when not given), or after
-/// `S` seconds. With `parts=1`, a split task's report lists its parts.
+/// `S` seconds. With `parts=1`, a split task's report lists its parts. A
+/// client that accepts the packed media type gets a completed integer
+/// product packed ([`packed::report`]).
 pub(super) async fn result_get(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
     query: Result<Query<ResultQuery>, QueryRejection>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = task_id_param(id)?;
     let Query(query) = query?;
     let wait = parse_wait(query.wait.as_deref(), state.config().max_wait)?;
     let view = state.view(id, wait, query.known()?).await?;
+    let (config, metrics) = (state.config(), state.metrics());
+    let wants_parts = query.wants_parts();
+    if let Some(packed) = packed::report(config, metrics, &headers, &view, wants_parts).await {
+        return Ok(packed);
+    }
     let report = TaskReport::from_view(&view);
-    if query.wants_parts() {
+    if wants_parts {
         return Ok(report.with_parts(&view).into_response());
     }
     Ok(report.into_response())

@@ -40,9 +40,9 @@ pub(super) struct LongPollLabel {
     pub(super) long_poll: &'static str,
 }
 
-/// `route` (`task` or `result`) and `form` of the bytes of bodies posted
-/// packed: as they arrived (`packed`) or as the JSON they stood for
-/// (`json`).
+/// `route` (`task` or `result` posted, `report` answered) and `form` of the
+/// bytes of packed bodies: as they went (`packed`) or as the JSON they
+/// stood for (`json`).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(super) struct PackedLabels {
     pub(super) route: &'static str,
@@ -275,7 +275,7 @@ impl Families {
         );
         r.register_with_unit(
             "packed_body",
-            "Bytes of bodies posted packed, as they arrived (form=packed) and as the JSON they stood for (form=json), by route (task, result)",
+            "Bytes of bodies packed, as they went (form=packed) and as the JSON they stood for (form=json), by route (task and result: posted; report: a product answered packed)",
             Unit::Bytes,
             self.packed_bytes.clone(),
         );

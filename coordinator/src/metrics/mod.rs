@@ -326,8 +326,9 @@ impl Metrics {
         self.families.event_streams.get()
     }
 
-    /// Counts a body posted packed to `route` (`task` or `result`):
-    /// `packed` bytes arrived and stood for `json` bytes of JSON.
+    /// Counts a body posted packed to `route` (`task` or `result`), or a
+    /// product answered packed (`report`): `packed` bytes went and stood
+    /// for `json` bytes of JSON.
     pub(crate) fn packed_body(&self, route: &'static str, packed: usize, json: usize) {
         if !self.enabled {
             return;

@@ -27,7 +27,8 @@
 //   compute    worker pages: time in the wasm kernel
 //   products   worker pages: posting the products (upload + the coordinator's check)
 //   check      coordinator: the longest check of one part (verify_ms in its log)
-//   product    client: downloading the product once the answer's head arrived
+//   product    client: downloading the product once the answer's head arrived (and
+//              reading it back into text when it came packed)
 // Page figures are the busiest page's sum over its parts (pages work at once).
 // Bytes are the switch ports' counters over the run (headers, ACKs and the pages'
 // polls included): client up/down, all worker hosts up/down; "wire" is every byte
@@ -197,18 +198,23 @@ async function clientRun(page, data, mode, capSecs) {
   return page.evaluate(
     async ({ data, mode, capSecs }) => {
       const { CoordinatorClient } = await import('/coordinator-client.js');
+      const { PACKED_TYPE, packedToText } = await import('/packed-product.js');
       const client = new CoordinatorClient('', { wire: mode === 'plain' ? 'plain' : 'lean', compressUploads: mode === 'lean' });
       const blob = new Blob([data]);
       const started = performance.now();
       const taskId = await client.submitTask(blob);
       const uploadMs = performance.now() - started;
+      // As the client's report() asks: a completed product packed, except plain.
+      const headers = mode === 'plain' ? {} : { Accept: `${PACKED_TYPE}, application/json` };
       for (;;) {
         if (performance.now() - started > capSecs * 1000) return { error: `no product within ${capSecs} s` };
-        const res = await fetch(`result/${taskId}?wait=10`, { cache: 'no-store' });
+        const res = await fetch(`result/${taskId}?wait=10`, { cache: 'no-store', headers });
         const headAt = performance.now();
-        const text = await res.text();
+        const packed = res.headers.get('content-type') === PACKED_TYPE;
+        // The product's text: read packed, or the JSON answer's text (parsed below).
+        const text = packed ? new TextDecoder().decode(packedToText(new Uint8Array(await res.arrayBuffer()))) : await res.text();
         const productMs = performance.now() - headAt;
-        const report = JSON.parse(text);
+        const report = packed ? { ...JSON.parse(res.headers.get('x-task-report')), result: text } : JSON.parse(text);
         if (report.status === 'completed' || report.status === 'failed') {
           const totalMs = performance.now() - started;
           return { taskId, uploadMs, productMs, totalMs, status: report.status, error: report.error, parts: report.partsTotal ?? 1, result: report.result };

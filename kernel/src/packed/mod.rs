@@ -11,7 +11,13 @@
 //! The coordinator turns a packed product back into the Dana text at the
 //! door ([`unpack_to_text`]), so everything after it, and every client, sees
 //! the text the worker would have posted. The pages submit integer operands
-//! the same way, A and B packed back to back ([`unpack_task_to_json`]).
+//! the same way, A and B packed back to back ([`unpack_task_to_json`]), and
+//! may read a product packed: the coordinator packs the text it holds
+//! ([`pack_text`]).
+
+mod from_text;
+
+pub use from_text::{TextPacker, pack_text};
 
 use crate::text::push_i64_and;
 use crate::{Matrix, MatrixError};
