@@ -1,4 +1,4 @@
-// The packed form of an integer product (kernel/src/packed.rs): the four bytes `XIM1`,
+// The packed form of an integer product (kernel/src/packed/): the four bytes `XIM1`,
 // the row and column counts as LEB128 varints, then each value in row order as a
 // zigzag LEB128 varint. The wasm kernel writes it (multiplyTextToWire) and the worker
 // page posts it as `Content-Type: application/x-packed-int-matrix`, about 3 bytes a
