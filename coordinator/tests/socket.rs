@@ -266,3 +266,72 @@ async fn shutdown_ends_long_polls_and_the_server() {
         .expect("server still running after shutdown");
     served.unwrap().unwrap();
 }
+
+/// Worker `worker`'s answer to the lease `lease` (a part of `b`'s product).
+fn honest_answer(lease: &serde_json::Value, b: &str) -> String {
+    let part_a = lease["data"]["A"].as_str().unwrap();
+    serde_json::json!({ "result": kernel::multiply_text(part_a, b).unwrap() }).to_string()
+}
+
+#[tokio::test]
+async fn no_backup_copy_of_a_part_whose_answer_is_arriving() {
+    let server = Server::start(Config {
+        split_min_flops: Some(1),
+        ..config(static_dir())
+    })
+    .await;
+    let client = client();
+    let next = |worker: &str| server.url(&format!("/task/next?workerId={worker}"));
+    // Both workers are seen, so the product is split into two parts.
+    for worker in ["fast", "slow"] {
+        let seen = call(&client, "GET", &next(worker), "").await;
+        assert_eq!(seen.status, StatusCode::NO_CONTENT);
+    }
+    let b = "[[5,6],[7,8]]";
+    let data = format!(r#"{{"A":"[[1,2],[3,4]]","B":"{b}"}}"#);
+    let created = call(&client, "POST", &server.url("/task"), &data).await;
+    assert_eq!(created.status, StatusCode::OK);
+    let fast = call(&client, "GET", &next("fast"), "").await.json();
+    let slow = call(&client, "GET", &next("slow"), "").await.json();
+    let slow_id = slow["taskId"].as_u64().unwrap();
+    assert_ne!(fast["taskId"], slow["taskId"]);
+    // `fast` answers at once, so its speed is measured; `slow` has held its
+    // part long enough that a copy for `fast` is due (100 ms past its time).
+    let fast_uri = server.url(&format!("/task/{}/result?workerId=fast", fast["taskId"]));
+    let posted = call(&client, "POST", &fast_uri, &honest_answer(&fast, b)).await;
+    assert_eq!(posted.status, StatusCode::OK, "{}", posted.text());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // `slow` starts its answer: the head and half the body.
+    let body = honest_answer(&slow, b);
+    let mut answer = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST /task/{slow_id}/result?workerId=slow HTTP/1.1\r\nHost: x\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    answer.write_all(head.as_bytes()).await.unwrap();
+    answer
+        .write_all(&body.as_bytes()[..body.len() / 2])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let none = call(&client, "GET", &next("fast"), "").await;
+    assert_eq!(none.status, StatusCode::NO_CONTENT, "{}", none.text());
+
+    // The answer is cut off: the copy is handed out after all.
+    drop(answer);
+    let mut copy = None;
+    for _ in 0..50 {
+        let lease = call(&client, "GET", &next("fast"), "").await;
+        if lease.status == StatusCode::OK {
+            copy = Some(lease.json());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    let copy = copy.expect("a backup copy within 2 s of the cut answer");
+    assert_eq!(copy["taskId"].as_u64(), Some(slow_id));
+    let stats = call(&client, "GET", &server.url("/stats"), "").await.json();
+    assert_eq!(stats["backups"], 1);
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -205,10 +205,16 @@ pub(super) async fn task_result_submit(
     Client(client): Client,
     query: Result<Query<WorkerQuery>, QueryRejection>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Response, ApiError> {
     let id = task_id_param(id)?;
     let Query(query) = query?;
+    let minimal = query.return_pref.as_deref() == Some("minimal");
+    let caller = caller(client, query);
+    // While the body arrives, the lease is marked: no backup copy of a part
+    // whose holder is about to finish.
+    let _arriving = state.answer_arriving(id, &caller);
+    let body = Bytes::from_request(request, &state).await;
     let body = packed::read(
         state.config(),
         state.metrics(),
@@ -216,8 +222,7 @@ pub(super) async fn task_result_submit(
         read_body(&state, body)?,
         Form::Answer,
     )?;
-    let minimal = query.return_pref.as_deref() == Some("minimal");
-    let view = state.answer(id, &caller(client, query), body).await?;
+    let view = state.answer(id, &caller, body).await?;
     let report = TaskReport::from_view(&view);
     if minimal {
         return Ok(report.without_result().into_response());

@@ -229,6 +229,7 @@ impl TaskQueue {
             holder,
             started_at: now,
             backup,
+            answering: false,
         });
         task.leased_by = Some(worker.clone());
         let was = task.status;

@@ -390,6 +390,7 @@ impl TaskState {
                 // learned from a shared store's tasks.
                 started_at: clock.at(lease.expires_ms),
                 backup: false,
+                answering: false,
             })
             .collect();
         task.leased_by = self.leased_by;

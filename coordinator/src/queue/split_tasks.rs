@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::change::{Change, Changes};
-use super::client::ClientKey;
+use super::client::{ClientKey, Poster};
 use super::speed::{Pace, SplitPace, backup_due_in, backup_gain, pick_part};
-use super::task::{PartPlace, PartRef, PartView, PartsProgress, Task, TaskId, TaskStatus};
+use super::task::{PartPlace, PartRef, PartView, PartsProgress, Role, Task, TaskId, TaskStatus};
 use super::workers::WorkerId;
 use super::{QueueError, TaskQueue};
 use crate::check::TaskCheck;
@@ -404,7 +404,10 @@ impl TaskQueue {
                 let [lease] = part.leases.as_slice() else {
                     continue;
                 };
-                if part.backed_up || part.work == 0 || part.quorum().is_some() {
+                // A holder whose answer is arriving is about to finish: a
+                // copy would only compete with it (for its uplink, when it
+                // shares one with the asker, and for the check).
+                if part.backed_up || part.work == 0 || part.quorum().is_some() || lease.answering {
                     continue;
                 }
                 let holder = &lease.holder;
@@ -425,6 +428,35 @@ impl TaskQueue {
             }
         }
         best.map(|(_, id)| id).ok_or(due)
+    }
+
+    /// Marks the live lease of task `id` that `poster` holds as answering:
+    /// its holder's answer is arriving, so the lease is about to end, and
+    /// no backup copy of it is handed out meanwhile. Returns the lease's
+    /// number, for [`TaskQueue::unmark_answering`]; `None` when `poster`
+    /// holds no live lease of `id`. No change record: the mark lasts one
+    /// request, and a restart forgets leases anyway. O(leases of `id`).
+    pub(crate) fn mark_answering(&mut self, id: TaskId, poster: &Poster) -> Option<u64> {
+        let task = self.tasks.get_mut(&id)?;
+        let Role::Holder(index) = task.role(poster) else {
+            return None;
+        };
+        let lease = &mut task.leases[index];
+        lease.answering = true;
+        Some(lease.number)
+    }
+
+    /// Ends the mark of [`TaskQueue::mark_answering`] on lease `number` of
+    /// task `id`, when that lease is still live (an answer that did not
+    /// arrive whole). O(leases of `id`).
+    pub(crate) fn unmark_answering(&mut self, id: TaskId, number: u64) {
+        let lease = self
+            .tasks
+            .get_mut(&id)
+            .and_then(|task| task.leases.iter_mut().find(|l| l.number == number));
+        if let Some(lease) = lease {
+            lease.answering = false;
+        }
     }
 
     /// Where part `part_of` sits in its split task, for a lease; `None` when

@@ -185,6 +185,9 @@ pub(super) struct LiveLease {
     /// Whether it is a backup copy of a part another worker holds (it
     /// counts an attempt only if it ends unanswered).
     pub(super) backup: bool,
+    /// Whether its holder's answer is arriving now (see
+    /// [`super::TaskQueue::mark_answering`]).
+    pub(super) answering: bool,
 }
 
 /// Who holds (or held) a lease.

@@ -17,6 +17,7 @@
 //! - `lease`: `GET /task/next`: lease the next task, waiting for one.
 //! - `answer`: `POST /task/N/result`: read the worker's answer, check it,
 //!   complete or reject (a split task completes with its last part).
+//!   `arriving`: the lease marked while the answer's body arrives.
 //! - `release`: `POST /task/N/release`: a worker gives a task back.
 //! - `caller`: who a request comes from, and the lease its token names
 //!   (`token`: making and reading lease tokens).
@@ -32,6 +33,7 @@
 //! - `error`: [`UseCaseError`], what the use cases refuse.
 
 mod answer;
+mod arriving;
 mod caller;
 mod cancel;
 pub(crate) mod cost;
@@ -53,6 +55,7 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
+pub use arriving::AnswerArriving;
 pub use caller::Caller;
 pub use error::UseCaseError;
 pub use view::{KnownState, StatsReport};

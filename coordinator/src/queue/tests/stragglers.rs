@@ -306,6 +306,32 @@ fn an_unmeasured_straggler_is_copied_once_it_has_held_its_part_longer_than_the_c
 }
 
 #[test]
+fn a_holder_whose_answer_is_arriving_gets_no_copy_until_it_stops() {
+    let mut q = Harness::new(limits());
+    let (fast, slow) = (worker("fast"), worker("slow"));
+    let t = measure(&mut q, &fast, 4, Instant::now());
+    split_of(&mut q, &[4 * GFLOP], None, t);
+    let held = q.lease_next(&slow, t).unwrap();
+    // The holder's answer starts arriving: past the time a copy was due
+    // (1.1 s, as above), none is handed out, and no wait is told.
+    let holder = Poster::tokenless(ClientKey::Unknown, Some(slow.clone()));
+    let number = q.queue.mark_answering(held.id, &holder).unwrap();
+    let fast_asks = asker_unknown(&fast);
+    assert_eq!(
+        q.lease_as(&fast_asks, t + secs(1.5)).unwrap_err(),
+        NoLease::NonePending
+    );
+    // Only the holder's lease is marked: a stranger's answer marks nothing.
+    let stranger = Poster::tokenless(ClientKey::Unknown, Some(worker("other")));
+    assert_eq!(q.queue.mark_answering(held.id, &stranger), None);
+    // The answer did not arrive whole: the copy is handed out after all.
+    q.queue.unmark_answering(held.id, number);
+    let backup = q.lease_as(&fast_asks, t + secs(1.6)).unwrap();
+    assert_eq!(backup.id, held.id);
+    assert_eq!(q.stats(t).backups, 1);
+}
+
+#[test]
 fn a_backed_up_part_keeps_its_check_for_the_losing_copy() {
     let mut q = Harness::new(limits());
     let (fast, slow) = (worker("fast"), worker("slow"));
