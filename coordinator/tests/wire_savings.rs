@@ -259,6 +259,49 @@ async fn parts_name_b_by_content_address_for_workers_that_ask() {
 }
 
 #[tokio::test]
+async fn an_operand_goes_zstd_compressed_once_to_clients_that_accept_it() {
+    let app = TestApp::with_config(splitting(false));
+    let b = matrix(60, 2);
+    app.submit(&format!(r#"{{"A":"{}","B":"{b}"}}"#, matrix(60, 1)))
+        .await;
+    lease_part(&app, "workerId=w1&operands=ref").await;
+    let b_json = format!("\"{b}\"");
+    let uri = format!("/operand/{:x}", Sha256::digest(b_json.as_bytes()));
+    let get = |accept: &'static str| {
+        app.send(with_headers(
+            "GET",
+            &uri,
+            &[("accept-encoding", accept)],
+            Vec::new(),
+        ))
+    };
+    // Two pages at once: one copy, made once, for both.
+    let (one, two) = tokio::join!(get("gzip, deflate, br, zstd"), get("zstd"));
+    for answer in [&one, &two] {
+        assert_eq!(answer.status, StatusCode::OK);
+        answer.assert_contract_headers();
+        assert_eq!(
+            answer.header("cache-control"),
+            Some("public, max-age=31536000, immutable")
+        );
+        assert_eq!(answer.header("content-encoding"), Some("zstd"));
+        assert_eq!(answer.header("vary"), Some("accept-encoding"));
+        assert_eq!(
+            zstd::decode_all(&answer.body[..]).unwrap(),
+            b_json.as_bytes()
+        );
+        assert!(answer.body.len() * 2 < b_json.len());
+    }
+    assert_eq!(one.body, two.body);
+    // gzip only, zstd refused, or nothing asked: as for any answer.
+    let gzip = get("gzip, zstd;q=0").await;
+    assert_eq!(gzip.header("content-encoding"), Some("gzip"));
+    let plain = app.get(&uri).await;
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.text(), b_json);
+}
+
+#[tokio::test]
 async fn parts_carry_b_inline_unless_asked_or_with_plain_wire() {
     for (plain_wire, query) in [(false, "workerId=w1"), (true, "workerId=w1&operands=ref")] {
         let app = TestApp::with_config(splitting(plain_wire));

@@ -16,7 +16,11 @@
 //! bytes as the shared slice of the submitted body the part already holds
 //! (no copy), for the [`OPERAND_CACHE_ENTRIES`] operands leased last: a
 //! worker fetches its operand right after its lease. An address no longer
-//! held answers 404, and the worker gives the part back.
+//! held answers 404, and the worker gives the part back. A client that
+//! accepts zstd gets the operand compressed once for all who ask
+//! ([`compressed`]), not once per request.
+
+mod compressed;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -25,8 +29,9 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use compressed::CompressedOperands;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
@@ -47,6 +52,7 @@ type Address = [u8; 32];
 #[derive(Debug, Default)]
 pub(crate) struct OperandCache {
     inner: Mutex<Entries>,
+    compressed: CompressedOperands,
 }
 
 #[derive(Debug, Default)]
@@ -131,12 +137,18 @@ impl OperandCache {
     }
 
     /// The operand at `address` (64 hex digits), when held.
+    #[cfg(test)]
     fn get(&self, address: &str) -> Option<Bytes> {
+        self.find(address).map(|(_, bytes)| bytes)
+    }
+
+    /// The operand at `address` (64 hex digits) and its address, when held.
+    fn find(&self, address: &str) -> Option<(Address, Bytes)> {
         let address = parse_hex(&address.to_ascii_lowercase())?;
         let mut entries = self.lock();
         let bytes = entries.by_address.get(&address)?.clone();
         entries.touch(address);
-        Some(bytes)
+        Some((address, bytes))
     }
 }
 
@@ -175,27 +187,58 @@ pub(crate) fn reference(address: &str, bytes: usize) -> Bytes {
         (status = 404, description = "No operand with that address is held (any more)", body = ErrorBody)
     )
 )]
-/// `GET /operand/HASH`: an operand a lease referred to, cacheable for good.
+/// `GET /operand/HASH`: an operand a lease referred to, cacheable for good;
+/// zstd-compressed once for every client that accepts it, else as it is
+/// (and compressed per request like any answer, for a client that accepts
+/// only gzip). With `--plain-wire` no lease refers to an operand, so
+/// there is none to fetch.
 pub(super) async fn operand_get(
     Extension(cache): Extension<std::sync::Arc<OperandCache>>,
     hash: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path(hash) = hash.map_err(|_| ApiError::NotFound)?;
-    let bytes = cache.get(&hash).ok_or(ApiError::OperandNotFound)?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=31536000, immutable"),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    let (address, bytes) = cache.find(&hash).ok_or(ApiError::OperandNotFound)?;
+    let head = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        ),
+    ];
+    if accepts_zstd(&headers)
+        && let Some(compressed) = cache.compressed.zstd(address, bytes.clone()).await
+    {
+        let coded = [
+            (header::CONTENT_ENCODING, HeaderValue::from_static("zstd")),
+            (header::VARY, HeaderValue::from_static("accept-encoding")),
+        ];
+        return Ok((head, coded, compressed).into_response());
+    }
+    Ok((head, bytes).into_response())
+}
+
+/// Whether `Accept-Encoding` lists zstd (with a quality above zero).
+fn accepts_zstd(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| {
+            let mut params = coding.split(';');
+            let name = params.next().unwrap_or_default().trim();
+            let refused = params.any(|param| {
+                param
+                    .trim()
+                    .strip_prefix("q=")
+                    .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+            });
+            name.eq_ignore_ascii_case("zstd") && !refused
+        })
 }
 
 #[cfg(test)]
@@ -229,6 +272,22 @@ mod tests {
         assert!(cache.get(&addresses[0]).is_none());
         for (address, operand) in addresses.iter().zip(&operands).skip(1) {
             assert_eq!(&cache.get(address).unwrap(), operand);
+        }
+    }
+
+    #[test]
+    fn zstd_is_read_from_accept_encoding_with_its_quality() {
+        let mut headers = HeaderMap::new();
+        assert!(!accepts_zstd(&headers));
+        for (value, zstd) in [
+            ("gzip, deflate, br, zstd", true),
+            ("ZSTD;q=0.5", true),
+            ("zstd;q=0, gzip", false),
+            ("gzip", false),
+            ("*", false),
+        ] {
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(value));
+            assert_eq!(accepts_zstd(&headers), zstd, "{value}");
         }
     }
 
