@@ -434,10 +434,14 @@ impl TaskQueue {
     /// its holder's answer is arriving, so the lease is about to end, and
     /// no backup copy of it is handed out meanwhile. Returns the lease's
     /// number, for [`TaskQueue::unmark_answering`]; `None` when `poster`
-    /// holds no live lease of `id`. No change record: the mark lasts one
-    /// request, and a restart forgets leases anyway. O(leases of `id`).
+    /// holds no live lease of `id`, or `id` is not a part (only parts are
+    /// copied). No change record: the mark lasts one request, and a
+    /// restart forgets leases anyway. O(leases of `id`).
     pub(crate) fn mark_answering(&mut self, id: TaskId, poster: &Poster) -> Option<u64> {
-        let task = self.tasks.get_mut(&id)?;
+        let task = self
+            .tasks
+            .get_mut(&id)
+            .filter(|task| task.part_of.is_some())?;
         let Role::Holder(index) = task.role(poster) else {
             return None;
         };

@@ -321,9 +321,13 @@ fn a_holder_whose_answer_is_arriving_gets_no_copy_until_it_stops() {
         q.lease_as(&fast_asks, t + secs(1.5)).unwrap_err(),
         NoLease::NonePending
     );
-    // Only the holder's lease is marked: a stranger's answer marks nothing.
+    // Only the holder's lease is marked: a stranger's answer marks nothing,
+    // and neither does an answer to a task that is not a part.
     let stranger = Poster::tokenless(ClientKey::Unknown, Some(worker("other")));
     assert_eq!(q.queue.mark_answering(held.id, &stranger), None);
+    let single = q.submit("\"one\"", t).unwrap();
+    assert_eq!(q.lease_next(&slow, t).unwrap().id, single);
+    assert_eq!(q.queue.mark_answering(single, &holder), None);
     // The answer did not arrive whole: the copy is handed out after all.
     q.queue.unmark_answering(held.id, number);
     let backup = q.lease_as(&fast_asks, t + secs(1.6)).unwrap();
