@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
+use axum::http::{HeaderMap, HeaderName};
 use serde::Deserialize;
 
 use super::error::ApiError;
@@ -153,6 +154,28 @@ pub(super) fn parse_wait(wait: Option<&str>, max_wait: Duration) -> Result<Durat
             "Invalid wait: {text:?} is not a number of seconds"
         ))),
     }
+}
+
+/// Whether the comma-separated header `name` (`Accept`, `Accept-Encoding`)
+/// lists `token`, case aside, with a quality above zero (`;q=0` refuses
+/// it). Wildcards do not count: only a client that names the form gets it.
+pub(super) fn header_lists(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|item| {
+            let mut params = item.split(';');
+            let listed = params.next().unwrap_or_default().trim();
+            let refused = params.any(|param| {
+                param
+                    .trim()
+                    .strip_prefix("q=")
+                    .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+            });
+            listed.eq_ignore_ascii_case(token) && !refused
+        })
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use kernel::packed::{MEDIA_TYPE, PackedError, pack_text, unpack_task_to_json, unpack_to_text};
 
+use super::body::header_lists;
 use super::error::ApiError;
 use super::report::TaskReport;
 use crate::Config;
@@ -154,22 +155,7 @@ pub(super) async fn report(
 /// Whether the request's `Accept` lists the packed media type (with a
 /// quality above zero).
 fn accepts_packed(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(ACCEPT)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|range| {
-            let mut params = range.split(';');
-            let essence = params.next().unwrap_or_default().trim();
-            let refused = params.any(|param| {
-                let param = param.trim();
-                param
-                    .strip_prefix("q=")
-                    .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
-            });
-            essence.eq_ignore_ascii_case(MEDIA_TYPE) && !refused
-        })
+    header_lists(headers, &ACCEPT, MEDIA_TYPE)
 }
 
 /// Whether the request says its body is packed.

@@ -34,6 +34,7 @@ use axum::response::{IntoResponse, Response};
 use compressed::CompressedOperands;
 use sha2::{Digest, Sha256};
 
+use super::body::header_lists;
 use super::error::ApiError;
 use super::openapi::ErrorBody;
 use crate::shared_text::SharedText;
@@ -223,22 +224,7 @@ pub(super) async fn operand_get(
 
 /// Whether `Accept-Encoding` lists zstd (with a quality above zero).
 fn accepts_zstd(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|coding| {
-            let mut params = coding.split(';');
-            let name = params.next().unwrap_or_default().trim();
-            let refused = params.any(|param| {
-                param
-                    .trim()
-                    .strip_prefix("q=")
-                    .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
-            });
-            name.eq_ignore_ascii_case("zstd") && !refused
-        })
+    header_lists(headers, &header::ACCEPT_ENCODING, "zstd")
 }
 
 #[cfg(test)]
