@@ -103,10 +103,12 @@ pub use state::{AppState, Caller, KnownState, StatsReport, UseCaseError};
 pub use store::{StoreError, StoreStats, SyncPolicy, Totals};
 
 use body_budget::BodyBudget;
+use kernel::packed::MEDIA_TYPE;
 use rate_limit::RateLimit;
 use request_body::{BodyLimits, Pace};
 use request_decoding::Decoding;
 use static_files::StaticFiles;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 /// Builds every route: the API, static files as the fallback, the body
@@ -163,12 +165,20 @@ pub fn app(config: Config, state: AppState) -> Router {
         // default level) when it is offered, as browsers do: it writes
         // 28 MB of matrix text in about 0.25 s, to 39%. Else gzip at level
         // 4: 0.6 s to 38% (level 6 took 4.2 s for 37%, level 1 gives 63%).
-        // An answer the inner layer compressed is left as it is.
-        router = router.layer(CompressionLayer::new().no_gzip()).layer(
-            CompressionLayer::new()
-                .no_zstd()
-                .quality(CompressionLevel::Precise(4)),
-        );
+        // An answer the inner layer compressed is left as it is. A packed
+        // product is not compressed: it is compact already. gzip at level 4
+        // takes only 6% more off an n = 2048 product (12.4 MB to 11.6 MB),
+        // for about 0.2 s of a core per read, paid again by every client
+        // and longer than the bytes it saves take on links of 1 Gbit/s.
+        let worth_it = || DefaultPredicate::new().and(NotForContentType::const_new(MEDIA_TYPE));
+        router = router
+            .layer(CompressionLayer::new().no_gzip().compress_when(worth_it()))
+            .layer(
+                CompressionLayer::new()
+                    .no_zstd()
+                    .quality(CompressionLevel::Precise(4))
+                    .compress_when(worth_it()),
+            );
     }
     router
         .layer(middleware::from_fn(headers::contract_headers))

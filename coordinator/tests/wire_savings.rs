@@ -259,7 +259,7 @@ async fn parts_name_b_by_content_address_for_workers_that_ask() {
 }
 
 #[tokio::test]
-async fn an_operand_goes_zstd_compressed_once_to_clients_that_accept_it() {
+async fn an_operand_goes_compressed_once_to_clients_that_accept_zstd_or_gzip() {
     let app = TestApp::with_config(splitting(false));
     let b = matrix(60, 2);
     app.submit(&format!(r#"{{"A":"{}","B":"{b}"}}"#, matrix(60, 1)))
@@ -293,9 +293,24 @@ async fn an_operand_goes_zstd_compressed_once_to_clients_that_accept_it() {
         assert!(answer.body.len() * 2 < b_json.len());
     }
     assert_eq!(one.body, two.body);
-    // gzip only, zstd refused, or nothing asked: as for any answer.
-    let gzip = get("gzip, zstd;q=0").await;
-    assert_eq!(gzip.header("content-encoding"), Some("gzip"));
+    // gzip only (a browser over plain HTTP), or zstd refused: its gzip copy.
+    let (one, two) = tokio::join!(get("gzip, deflate"), get("gzip, zstd;q=0"));
+    for answer in [&one, &two] {
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.header("content-encoding"), Some("gzip"));
+        assert_eq!(answer.header("vary"), Some("accept-encoding"));
+        let mut text = Vec::new();
+        flate2::read::GzDecoder::new(&answer.body[..])
+            .read_to_end(&mut text)
+            .unwrap();
+        assert_eq!(text, b_json.as_bytes());
+        assert!(answer.body.len() * 2 < b_json.len());
+    }
+    assert_eq!(one.body, two.body);
+    // Nothing asked, or neither coding: as it is.
+    let br = get("br").await;
+    assert_eq!(br.header("content-encoding"), None);
+    assert_eq!(br.text(), b_json);
     let plain = app.get(&uri).await;
     assert_eq!(plain.header("content-encoding"), None);
     assert_eq!(plain.text(), b_json);
@@ -693,6 +708,23 @@ async fn a_completed_product_is_answered_packed_to_clients_that_ask() {
         packed_bytes(&metrics, "report", "json"),
         (json.body.len() + json_parts.body.len()) as u64
     );
+
+    // It is compact already: not compressed, whatever the client accepts,
+    // where the JSON answer is.
+    for coding in ["gzip", "zstd"] {
+        let accept = format!("{}, application/json", kernel::packed::MEDIA_TYPE);
+        let headers = [("accept", accept.as_str()), ("accept-encoding", coding)];
+        let coded = app
+            .send(with_headers("GET", &uri, &headers, Vec::new()))
+            .await;
+        assert_eq!(coded.header("content-encoding"), None, "{coding}");
+        assert_eq!(coded.body, answer.body, "{coding}");
+        let headers = [("accept-encoding", coding)];
+        let json = app
+            .send(with_headers("GET", &uri, &headers, Vec::new()))
+            .await;
+        assert_eq!(json.header("content-encoding"), Some(coding));
+    }
 }
 
 #[tokio::test]

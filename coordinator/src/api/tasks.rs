@@ -20,7 +20,7 @@ use super::error::ApiError;
 use super::openapi::{
     ErrorBody, KnownParts, KnownStatus, LeasedTask, TaskText, WaitSecs, WorkerAnswerBody,
 };
-use super::operands::{OperandCache, part_b_operand, reference};
+use super::operands::{Coding, OperandCache, part_b_operand, reference};
 use super::packed::{self, Form};
 use super::pieces_body::PiecesBody;
 use super::report::TaskReport;
@@ -109,6 +109,7 @@ pub(super) async fn task_next(
     Extension(operands): Extension<Arc<OperandCache>>,
     method: Method,
     Client(client): Client,
+    headers: HeaderMap,
     query: Result<Query<WorkerQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     if method == Method::HEAD {
@@ -131,6 +132,9 @@ pub(super) async fn task_next(
                 && let Some((at, operand)) = part_b_operand(&lease.data)
             {
                 let address = operands.address(operand).await;
+                if let Some(coding) = Coding::accepted(&headers) {
+                    operands.prepare(&address, coding, operand);
+                }
                 chunks[at] = reference(&address, operand.len());
             }
             lease_response(&lease, chunks, token.as_deref(), query.wants_description())

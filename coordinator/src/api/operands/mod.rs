@@ -17,8 +17,9 @@
 //! (no copy), for the [`OPERAND_CACHE_ENTRIES`] operands leased last: a
 //! worker fetches its operand right after its lease. An address no longer
 //! held answers 404, and the worker gives the part back. A client that
-//! accepts zstd gets the operand compressed once for all who ask
-//! ([`compressed`]), not once per request.
+//! accepts zstd or gzip gets the operand compressed once for all who ask
+//! ([`compressed`]), not once per request; the lease that refers to it
+//! starts that compression ([`OperandCache::prepare`]).
 
 mod compressed;
 
@@ -31,10 +32,10 @@ use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+pub(crate) use compressed::Coding;
 use compressed::CompressedOperands;
 use sha2::{Digest, Sha256};
 
-use super::body::header_lists;
 use super::error::ApiError;
 use super::openapi::ErrorBody;
 use crate::shared_text::SharedText;
@@ -137,6 +138,15 @@ impl OperandCache {
         entries.order.push_back(address);
     }
 
+    /// Starts compressing the operand at `address` (held, with `operand`
+    /// its bytes) in `coding`, for the page a lease referring to it was
+    /// just handed to (see [`compressed`]).
+    pub(crate) fn prepare(&self, address: &str, coding: Coding, operand: &Bytes) {
+        if let Some(address) = parse_hex(address) {
+            self.compressed.prepare(address, coding, operand.clone());
+        }
+    }
+
     /// The operand at `address` (64 hex digits), when held.
     #[cfg(test)]
     fn get(&self, address: &str) -> Option<Bytes> {
@@ -189,9 +199,8 @@ pub(crate) fn reference(address: &str, bytes: usize) -> Bytes {
     )
 )]
 /// `GET /operand/HASH`: an operand a lease referred to, cacheable for good;
-/// zstd-compressed once for every client that accepts it, else as it is
-/// (and compressed per request like any answer, for a client that accepts
-/// only gzip). With `--plain-wire` no lease refers to an operand, so
+/// compressed once (zstd, else gzip) for every client that accepts either,
+/// else as it is. With `--plain-wire` no lease refers to an operand, so
 /// there is none to fetch.
 pub(super) async fn operand_get(
     Extension(cache): Extension<std::sync::Arc<OperandCache>>,
@@ -210,21 +219,16 @@ pub(super) async fn operand_get(
             HeaderValue::from_static("public, max-age=31536000, immutable"),
         ),
     ];
-    if accepts_zstd(&headers)
-        && let Some(compressed) = cache.compressed.zstd(address, bytes.clone()).await
+    if let Some(coding) = Coding::accepted(&headers)
+        && let Some(compressed) = cache.compressed.get(address, coding, bytes.clone()).await
     {
         let coded = [
-            (header::CONTENT_ENCODING, HeaderValue::from_static("zstd")),
+            (header::CONTENT_ENCODING, coding.header_value()),
             (header::VARY, HeaderValue::from_static("accept-encoding")),
         ];
         return Ok((head, coded, compressed).into_response());
     }
     Ok((head, bytes).into_response())
-}
-
-/// Whether `Accept-Encoding` lists zstd (with a quality above zero).
-fn accepts_zstd(headers: &HeaderMap) -> bool {
-    header_lists(headers, &header::ACCEPT_ENCODING, "zstd")
 }
 
 #[cfg(test)]
@@ -258,22 +262,6 @@ mod tests {
         assert!(cache.get(&addresses[0]).is_none());
         for (address, operand) in addresses.iter().zip(&operands).skip(1) {
             assert_eq!(&cache.get(address).unwrap(), operand);
-        }
-    }
-
-    #[test]
-    fn zstd_is_read_from_accept_encoding_with_its_quality() {
-        let mut headers = HeaderMap::new();
-        assert!(!accepts_zstd(&headers));
-        for (value, zstd) in [
-            ("gzip, deflate, br, zstd", true),
-            ("ZSTD;q=0.5", true),
-            ("zstd;q=0, gzip", false),
-            ("gzip", false),
-            ("*", false),
-        ] {
-            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(value));
-            assert_eq!(accepts_zstd(&headers), zstd, "{value}");
         }
     }
 
