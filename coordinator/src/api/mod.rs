@@ -22,6 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::ApiError;
+pub(crate) use operands::GZIP_LEVEL;
 pub use operands::OPERAND_CACHE_ENTRIES;
 pub(crate) use operands::OperandCache;
 

@@ -32,15 +32,17 @@ pub(super) const COMPRESSED_COPIES: usize = 4;
 /// zstd's level: its default, as for every compressed answer.
 const ZSTD_LEVEL: i32 = zstd::DEFAULT_COMPRESSION_LEVEL;
 
-/// gzip's level: the one every gzip answer is compressed at (see `app`).
-const GZIP_LEVEL: u32 = 4;
+/// gzip's level, for these copies and for every gzip answer: level 3
+/// writes the 12 MB of an n = 2048 operand's text in about 0.1 s, to 38%;
+/// level 4 takes twice as long for 37%, level 2 gives 41%, level 1 62%.
+pub(crate) const GZIP_LEVEL: u32 = 3;
 
 /// A content coding the copies are made in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Coding {
     /// zstd, at its default level.
     Zstd,
-    /// gzip, at level 4.
+    /// gzip, at [`GZIP_LEVEL`].
     Gzip,
 }
 

@@ -32,8 +32,8 @@ use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-pub(crate) use compressed::Coding;
 use compressed::CompressedOperands;
+pub(crate) use compressed::{Coding, GZIP_LEVEL};
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
