@@ -1,8 +1,8 @@
 //! The compressed forms of the operands fetched last, each made once: the
 //! pages of every worker host fetch a split task's `B` at about the same
-//! time, and compressing 14 MB of text per request (about 90 ms of a core
-//! for zstd, 250 ms for gzip) is what they would otherwise wait for
-//! together, and what would pace their download.
+//! time, and compressing the 12 MB of an n = 2048 operand's text per
+//! request (about 70 ms of a core for zstd, 100 ms for gzip) is what they
+//! would otherwise wait for together, and what would pace their download.
 //!
 //! A copy is made in the coding the client prefers among zstd and gzip
 //! ([`Coding::accepted`]): browsers offer zstd only over HTTPS, so a page
@@ -84,12 +84,12 @@ impl Coding {
 }
 
 /// One copy: an operand in one coding, made once.
-type Copy = Arc<OnceCell<Bytes>>;
+type CopyCell = Arc<OnceCell<Bytes>>;
 
 /// The compressed copies, the one asked for last at the back.
 #[derive(Debug, Default)]
 pub(super) struct CompressedOperands {
-    copies: Mutex<VecDeque<((Address, Coding), Copy)>>,
+    copies: Mutex<VecDeque<((Address, Coding), CopyCell)>>,
 }
 
 impl CompressedOperands {
@@ -117,7 +117,7 @@ impl CompressedOperands {
 
     /// The cell of `address`'s copy in `coding`, made empty when there is
     /// none; the copy asked for longest ago goes when there are too many.
-    fn copy_of(&self, address: Address, coding: Coding) -> Copy {
+    fn copy_of(&self, address: Address, coding: Coding) -> CopyCell {
         let key = (address, coding);
         let mut copies = self.copies.lock().unwrap_or_else(|e| e.into_inner());
         let cell = match copies.iter().position(|(k, _)| *k == key) {
@@ -140,7 +140,7 @@ impl CompressedOperands {
 }
 
 /// The copy in `cell`, made from `operand` unless another request made it.
-async fn make(cell: &Copy, coding: Coding, operand: Bytes) -> Option<Bytes> {
+async fn make(cell: &CopyCell, coding: Coding, operand: Bytes) -> Option<Bytes> {
     cell.get_or_try_init(|| async move {
         tokio::task::spawn_blocking(move || coding.compress(&operand))
             .await
