@@ -2,8 +2,11 @@
 //! `int` under `-chip 64`; a product element that does not fit is reported as
 //! [`MatrixError::Overflow`], never wrapped.
 //!
-//! Three paths, chosen from the bound `max|a| * max|b| * k` on the magnitude
-//! of every partial sum:
+//! Four paths, chosen from the operands' largest magnitudes and the bound
+//! `max|a| * max|b| * k` on the magnitude of every partial sum:
+//! - [`IntPath::Dot16`] when every value is within ±32767 and the bound
+//!   within `i32` ([`crate::dot16`]): the fastest on wasm32 with `simd128`,
+//!   and taken there; elsewhere only when asked for;
 //! - [`IntPath::F64`] when the bound is below 2^53: every product and partial
 //!   sum is an integer that `f64` represents exactly, in any summation order
 //!   and with or without FMA, so the fast `f64` GEMM gives the exact result;
@@ -12,7 +15,7 @@
 //! - [`IntPath::Wide`] otherwise: each element is summed in a [`WideSum`]
 //!   and checked at the end.
 
-use crate::{Matrix, MatrixError, gemm};
+use crate::{Matrix, MatrixError, dot16, gemm};
 
 /// 2^53: below it every integer is exactly representable in `f64`.
 pub const F64_EXACT_LIMIT: u128 = 1 << 53;
@@ -23,9 +26,17 @@ const INT_BLOCK_COLS: usize = 256;
 /// Rows of `B` handled at once by the integer loops.
 const INT_BLOCK_DEPTH: usize = 128;
 
-/// How an integer product is computed; see the module docs.
+/// Whether [`IntPath::Dot16`] is the fastest path where it applies: on
+/// wasm32 with `simd128` (elsewhere the `f64` GEMM's wider registers win).
+const DOT16_PREFERRED: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
+
+/// How an integer product is computed; see the module docs. A later path
+/// is exact for every pair of operands an earlier one is exact for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum IntPath {
+    /// Through 16-bit dot products (exact because every value is within
+    /// ±32767 and the bound within `i32`).
+    Dot16,
     /// Through the `f64` GEMM (exact because the bound is below 2^53).
     F64,
     /// In `i64` arithmetic that provably cannot overflow.
@@ -39,6 +50,9 @@ impl IntPath {
     /// magnitudes `a_max`, `b_max` of the two operands.
     #[must_use]
     pub fn for_bound(a_max: u64, b_max: u64, k: usize) -> IntPath {
+        if DOT16_PREFERRED && dot16::fits(a_max, b_max, k) {
+            return IntPath::Dot16;
+        }
         IntPath::for_bound_value(partial_sum_bound(a_max, b_max, k))
     }
 
@@ -46,8 +60,21 @@ impl IntPath {
     /// operand's largest magnitude (see [`magnitude_bound`]).
     #[must_use]
     pub fn for_operands(a: &Matrix<i64>, b: &Matrix<i64>) -> IntPath {
-        IntPath::for_bound_value(product_bound(a, b))
+        IntPath::for_bound(
+            magnitude_bound(a.data()),
+            magnitude_bound(b.data()),
+            a.cols(),
+        )
     }
+
+    /// The path taken when none is asked for: [`IntPath::Dot16`] where it
+    /// is the fastest, else [`IntPath::F64`] (each falls back to a slower
+    /// path for operands it does not take).
+    const DEFAULT: IntPath = if DOT16_PREFERRED {
+        IntPath::Dot16
+    } else {
+        IntPath::F64
+    };
 
     /// The fastest exact path under a bound on every partial sum (`None`
     /// when the bound itself overflows).
@@ -98,7 +125,7 @@ impl WideSum {
 /// [`MatrixError::Overflow`] when an element of the product does not fit in
 /// `i64`.
 pub fn multiply_exact(a: &Matrix<i64>, b: &Matrix<i64>) -> Result<Matrix<i64>, MatrixError> {
-    multiply_exact_on(IntPath::F64, a, b)
+    multiply_exact_on(IntPath::DEFAULT, a, b)
 }
 
 /// Multiplies exactly on `path`, or on a slower path when `path` would not be
@@ -117,8 +144,15 @@ pub fn multiply_exact_on(
     if m == 0 || n == 0 || k == 0 {
         return Matrix::new(m, n, vec![0; m * n]);
     }
-    let bound = product_bound(a, b);
-    let data = match path.max(IntPath::for_bound_value(bound)) {
+    let (a_max, b_max) = (magnitude_bound(a.data()), magnitude_bound(b.data()));
+    let bound = partial_sum_bound(a_max, b_max, k);
+    let exact_from = if dot16::fits(a_max, b_max, k) {
+        IntPath::Dot16
+    } else {
+        IntPath::for_bound_value(bound)
+    };
+    let data = match path.max(exact_from) {
+        IntPath::Dot16 => dot16::multiply(m, k, n, a.data(), b.data()),
         IntPath::F64 => via_f64(m, k, n, a.data(), b.data(), bound),
         IntPath::I64 => via_i64(m, k, n, a.data(), b.data()),
         IntPath::Wide => via_wide(m, k, n, a.data(), b.data())?,
@@ -142,15 +176,6 @@ fn partial_sum_bound(a_max: u64, b_max: u64, k: usize) -> Option<u128> {
     u128::from(a_max)
         .checked_mul(u128::from(b_max))
         .and_then(|ab| ab.checked_mul(k as u128))
-}
-
-/// [`partial_sum_bound`] of `a * b`, from [`magnitude_bound`]s.
-fn product_bound(a: &Matrix<i64>, b: &Matrix<i64>) -> Option<u128> {
-    partial_sum_bound(
-        magnitude_bound(a.data()),
-        magnitude_bound(b.data()),
-        a.cols(),
-    )
 }
 
 /// 2^51: integral `f64`s of smaller magnitude convert to `i64` with one

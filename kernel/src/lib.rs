@@ -14,16 +14,20 @@
 //! # Layout
 //! Modules use each other in one direction only (no cycles): `verify` uses
 //! `text`, which uses `value` (the reader returns an [`AnyMatrix`]), which
-//! uses `exact` and the `f64` [`multiply`] over `gemm`, which use `matrix`
-//! and `error`. [`multiply_text`] (text in, text out) and the bindings sit
+//! uses `exact` (over `dot16` and `gemm`) and the `f64` [`multiply`] over
+//! `gemm`, which use `matrix` and `error`. [`multiply_text`] (text in, text out) and the bindings sit
 //! above them all.
 //! - [`matrix`]: the [`Matrix`] type (rows, cols, one row-major buffer).
 //! - [`error`]: [`MatrixError`], every way an input or a product can be wrong.
 //! - [`naive`]: the textbook triple loops, the reference the tests compare to.
 //! - [`gemm`]: the cache-blocked, packed `f64` multiply and its microkernels,
 //!   one per instruction set, chosen at run time with a portable fallback.
-//! - [`exact`]: exact integer multiplication (an `f64` shortcut when a bound
-//!   proves it exact, integer kernels otherwise).
+//! - [`dot16`]: exact products of small integers (values within ±32767,
+//!   sums within `i32`) through 16-bit dot products, the fastest path on
+//!   wasm32.
+//! - [`exact`]: exact integer multiplication (16-bit dot products or an
+//!   `f64` shortcut when a bound proves them exact, integer kernels
+//!   otherwise).
 //! - [`value`]: [`AnyMatrix`], a matrix of integers or of floats as read from
 //!   text, and its product.
 //! - [`text`]: parsing and writing the Dana matrix text `[[1,2],[3,4]]` (and
@@ -42,6 +46,7 @@
 //! - the crate root: [`multiply`] and [`multiply_text`], the product every
 //!   worker computes.
 
+pub mod dot16;
 pub mod error;
 pub mod exact;
 pub mod ffi;

@@ -28,7 +28,7 @@ proptest! {
     #[test]
     fn small_integers_are_exact_on_every_path((a, b) in operands(-1000..=1000)) {
         let expected = naive::multiply_i64(&a, &b);
-        for path in [IntPath::F64, IntPath::I64, IntPath::Wide] {
+        for path in [IntPath::Dot16, IntPath::F64, IntPath::I64, IntPath::Wide] {
             prop_assert_eq!(&multiply_exact_on(path, &a, &b), &expected);
         }
     }
@@ -65,7 +65,7 @@ fn block_boundary_sizes_are_exact() {
         )
         .expect("b");
         let expected = naive::multiply_i64(&a, &b);
-        for path in [IntPath::F64, IntPath::I64, IntPath::Wide] {
+        for path in [IntPath::Dot16, IntPath::F64, IntPath::I64, IntPath::Wide] {
             assert_eq!(
                 multiply_exact_on(path, &a, &b),
                 expected,
@@ -73,6 +73,44 @@ fn block_boundary_sizes_are_exact() {
             );
         }
     }
+}
+
+#[test]
+fn the_dot16_path_takes_only_what_it_is_exact_for() {
+    // At the edge of i16 values and i32 sums, with odd k and shapes that
+    // fill no whole tile (4 x 8) or block of columns (256).
+    for &(m, k, n, value) in &[
+        (5, 2, 9, 32_767),
+        (3, 3, 300, 32_767),
+        (7, 1, 17, -32_767),
+        (2, 5, 3, -32_768),
+        (9, 2_001, 11, 1_000),
+    ] {
+        let a = Matrix::new(
+            m,
+            k,
+            (0..m * k)
+                .map(|i| if i % 3 == 0 { value } else { -value / 2 })
+                .collect(),
+        )
+        .expect("a");
+        let b = Matrix::new(
+            k,
+            n,
+            (0..k * n)
+                .map(|i| if i % 5 == 0 { -value } else { value })
+                .collect(),
+        )
+        .expect("b");
+        let expected = naive::multiply_i64(&a, &b);
+        assert_eq!(
+            multiply_exact_on(IntPath::Dot16, &a, &b),
+            expected,
+            "{m}x{k}x{n} of {value}"
+        );
+    }
+    // Natively the f64 GEMM is the faster one: taken when nothing is asked.
+    assert_eq!(IntPath::for_bound(99, 99, 2048), IntPath::F64);
 }
 
 #[test]

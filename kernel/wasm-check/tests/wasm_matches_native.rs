@@ -89,6 +89,29 @@ fn shapes() -> impl Strategy<Value = (usize, usize, usize)> {
 }
 
 #[test]
+fn small_integer_products_at_the_edges_match_native() {
+    // The 16-bit dot-product path wasm takes: values at ±32767 with sums
+    // near the limit of i32, odd k, more columns than one packed block
+    // (256), and rows and columns that fill no whole tile.
+    let mut kernel = wasm();
+    for &(m, k, n, value) in &[
+        (5, 2, 9, 32_767i64),
+        (9, 7, 300, 99),
+        (13, 2_001, 3, 1_000),
+        (3, 3, 5, 32_767),
+        (6, 4, 10, -32_768),
+    ] {
+        let a: Vec<i64> = (0..m * k)
+            .map(|i| if i % 3 == 0 { value } else { -value / 2 })
+            .collect();
+        let b: Vec<i64> = (0..k * n)
+            .map(|i| if i % 5 == 0 { -value } else { value })
+            .collect();
+        check_i64(&mut kernel, &a, m, k, &b, n).expect("identical");
+    }
+}
+
+#[test]
 fn module_loads_without_imports_and_uses_simd128() {
     assert_eq!(wasm().isa().expect("kernel_isa"), SIMD128_CODE);
 }
