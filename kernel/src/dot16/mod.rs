@@ -45,11 +45,22 @@ pub fn fits(a_bound: u64, b_bound: u64, k: usize) -> bool {
             .is_some_and(|sum| sum <= i32::MAX as u64)
 }
 
-/// `a * b` for row-major `a` (`m x k`) and `b` (`k x n`), `k, n > 0`; exact
-/// when [`fits`] holds for them.
+/// `a * b` for row-major `a` (`m x k`) and `b` (`k x n`); exact when
+/// [`fits`] holds for them (values outside `i16` are cut to their low 16
+/// bits, so never call it without).
+///
+/// # Panics
+/// When `a` holds fewer than `m * k` values or `b` fewer than `k * n`.
 #[must_use]
 #[allow(clippy::cast_possible_truncation)]
 pub fn multiply(m: usize, k: usize, n: usize, a: &[i64], b: &[i64]) -> Vec<i64> {
+    assert!(
+        a.len() >= m * k && b.len() >= k * n,
+        "operands shorter than their shapes"
+    );
+    if m == 0 || k == 0 || n == 0 {
+        return vec![0; m * n];
+    }
     let pairs = k.div_ceil(2);
     let stride = 2 * pairs;
     // `A` as `i16`, rows padded to `stride` and to a whole number of tiles.
@@ -146,5 +157,27 @@ mod tests {
         assert!(fits(99, 99, 200_000));
         assert!(!fits(99, 99, 300_000));
         assert!(!fits(u64::MAX, u64::MAX, usize::MAX));
+    }
+
+    #[test]
+    fn empty_shapes_give_zeros() {
+        assert_eq!(multiply(2, 0, 3, &[], &[]), vec![0; 6]);
+        assert!(multiply(0, 4, 3, &[], &[0; 12]).is_empty());
+        assert!(multiply(2, 4, 0, &[0; 8], &[]).is_empty());
+    }
+
+    #[test]
+    fn a_product_is_summed_tile_by_tile_exactly() {
+        // 5 x 3 by 3 x 10: a partial tile of rows, a partial panel of
+        // columns and an odd k, against the sums written out.
+        let a: Vec<i64> = (0..15).map(|i| i - 7).collect();
+        let b: Vec<i64> = (0..30).map(|i| 3 * i - 40).collect();
+        let c = multiply(5, 3, 10, &a, &b);
+        for i in 0..5 {
+            for j in 0..10 {
+                let sum: i64 = (0..3).map(|p| a[i * 3 + p] * b[p * 10 + j]).sum();
+                assert_eq!(c[i * 10 + j], sum, "({i}, {j})");
+            }
+        }
     }
 }
