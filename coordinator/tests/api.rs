@@ -652,6 +652,88 @@ async fn stats_show_measured_speeds_backups_and_late_results_as_extra_fields() {
     );
 }
 
+/// Leases a part of the 2 x 2 product below as `worker`, holds it for
+/// `hold`, and posts its row of the product.
+async fn compute_part_in(app: &TestApp, worker: &str, hold: Duration) {
+    let lease = app.get(&format!("/task/next?workerId={worker}")).await;
+    assert_eq!(lease.status, StatusCode::OK, "{worker}: {}", lease.text());
+    let lease = lease.json();
+    let id = lease["taskId"].as_u64().unwrap();
+    let row = if lease["data"].to_string().contains("[[1,2]]") {
+        "[[19,22]]"
+    } else {
+        "[[43,50]]"
+    };
+    tokio::time::sleep(hold).await;
+    let body = json!({ "result": row }).to_string();
+    let answer = app
+        .post(&format!("/task/{id}/result?workerId={worker}"), body)
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+}
+
+#[tokio::test]
+async fn parts_sized_by_speed_wake_every_waiting_worker() {
+    if common::runs_on_embedded_only(
+        "parts_sized_by_speed_wake_every_waiting_worker",
+        "on a shared Redis, parts are cut equally (Config::parts_by_speed)",
+    ) {
+        return;
+    }
+    // Tried: three workers long-polling, the one that waited longest far
+    // slower than the other two. A wake-up per part (two) would wake the
+    // slow one and one fast one; the slow one gets no part (a faster one
+    // may take it), and the other fast one would sleep out its long poll
+    // while the slow one takes the part it leaves. Every waiting worker is
+    // woken instead: both fast workers get a part at once.
+    let app = splitting_app();
+    const PAIR: &str = r#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#;
+    let hold = Duration::from_millis(100);
+    app.submit(PAIR).await;
+    compute_part_in(&app, "fast-1", hold).await;
+    compute_part_in(&app, "slow", hold * 20).await;
+    app.submit(PAIR).await;
+    compute_part_in(&app, "fast-2", hold).await;
+    compute_part_in(&app, "fast-1", hold).await;
+
+    let wait = Duration::from_secs(10);
+    let poll = |worker: &'static str, wait: Duration, after: Duration| {
+        let app = &app;
+        async move {
+            tokio::time::sleep(after).await;
+            let asked = Instant::now();
+            let uri = format!("/task/next?workerId={worker}&wait={}", wait.as_secs());
+            (app.get(&uri).await, asked.elapsed())
+        }
+    };
+    let step = Duration::from_millis(50);
+    let (slow, fast_1, fast_2, split) = tokio::join!(
+        poll("slow", Duration::from_secs(1), Duration::ZERO),
+        poll("fast-1", wait, step),
+        poll("fast-2", wait, step * 2),
+        async {
+            tokio::time::sleep(step * 4).await;
+            app.submit(PAIR).await
+        }
+    );
+    let mut parts = Vec::new();
+    for (name, (answer, took)) in [("fast-1", &fast_1), ("fast-2", &fast_2)] {
+        assert_eq!(answer.status, StatusCode::OK, "{name}: {}", answer.text());
+        assert!(
+            *took < wait / 2,
+            "{name} got its part only after {took:?} of a {wait:?} long poll"
+        );
+        parts.push(answer.json()["taskId"].as_u64().unwrap());
+    }
+    parts.sort_unstable();
+    parts.dedup();
+    assert_eq!(parts.len(), 2, "each fast worker got its own part");
+    let report = app.get(&format!("/result/{split}?parts=1")).await.json();
+    assert_eq!(report["partsTotal"], 2, "{report}");
+    // The slow worker asked for one second: both parts were taken by then.
+    assert_eq!(slow.0.status, StatusCode::NO_CONTENT, "{}", slow.0.text());
+}
+
 #[tokio::test]
 async fn parts_keep_their_place_and_workers_across_a_restart() {
     let config = Config {

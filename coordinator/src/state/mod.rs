@@ -265,15 +265,25 @@ impl AppState {
     /// Passes a change record on to everyone who follows changes: logs each
     /// change (the use case's `cost` with the change it concerns), moves the
     /// CPU time metrics (the counters moved when it was decided), wakes one
-    /// long poll per task made pending, and wakes the clients waiting on
+    /// long poll per task made pending (every long poll when parts sized
+    /// by speed were: which part a worker gets, if any, depends on its
+    /// speed, so a wake-up taken by a worker that gets none must not leave
+    /// one that would get a part asleep), and wakes the clients waiting on
     /// each changed task and on its split task.
     fn commit(&self, changes: &Changes, cost: &Cost) {
         for change in changes {
             log::change(change, cost);
         }
         self.inner.metrics.observe_cost(changes, cost);
-        for _ in 0..changes.pending_added() {
-            self.inner.task_available.notify_one();
+        let parts_offered = changes
+            .iter()
+            .any(|change| change.part().is_some() && change.leases_offered() > 0);
+        if parts_offered && self.inner.config.parts_by_speed() {
+            self.inner.task_available.notify_waiters();
+        } else {
+            for _ in 0..changes.pending_added() {
+                self.inner.task_available.notify_one();
+            }
         }
         let waiters = &self.inner.result_waiters;
         if !waiters.is_empty() {
