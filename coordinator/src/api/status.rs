@@ -109,9 +109,10 @@ pub(super) struct WorkerLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     benched_secs: Option<u64>,
     last_seen_secs_ago: u64,
-    /// Its measured speed, smoothed: GFLOP per second of wall time from
-    /// the lease of a part to its accepted result (absent until it has
-    /// computed one).
+    /// Its measured speed, smoothed: billions of flops of its parts' cost
+    /// (their flops, and the reading of their data counted at 400 flops a
+    /// byte) per second of wall time from the lease of a part to its
+    /// accepted result (absent until it has computed one).
     #[serde(skip_serializing_if = "Option::is_none")]
     gflops: Option<f64>,
 }

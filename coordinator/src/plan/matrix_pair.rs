@@ -146,14 +146,12 @@ impl<'a> MatrixPair<'a> {
     }
 
     /// `A`'s matrix text.
-    #[cfg(test)]
-    fn a_text(&self) -> &str {
+    pub(crate) fn a_text(&self) -> &str {
         self.operands.a_text()
     }
 
     /// `B`'s matrix text.
-    #[cfg(test)]
-    fn b_text(&self) -> &str {
+    pub(crate) fn b_text(&self) -> &str {
         self.operands.b_text()
     }
 

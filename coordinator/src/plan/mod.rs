@@ -10,8 +10,12 @@
 //! slower than the fastest), between [`MIN_PARTS`] and
 //! [`Config::max_parts`], each a slice of the body. The parts' rows follow
 //! the workers' measured speeds, fastest first, so that each worker's part
-//! takes it about as long as the others' take them; with no speeds
-//! measured, or with [`Config::equal_parts`], the parts are equal. Anything
+//! takes it about as long as the others' take them, counting the reading
+//! of `B` that every part carries (a slow worker whose part would be
+//! mostly reading is left out: `CrewPlan::rows_costs` in `queue/speed.rs`);
+//! with no speeds measured, or with [`Config::equal_parts`], the parts are
+//! equal. A part's work is its cost ([`part_cost`]): its flops and the
+//! reading of its data. Anything
 //! else (task data that is not a matrix pair) is queued untouched, for the
 //! worker to compute or report.
 //!
@@ -28,7 +32,7 @@ use kernel::verify::{ProductCheck, fresh_seed};
 
 use crate::check::{SharedProduct, TaskCheck};
 use crate::config::Config;
-use crate::queue::{Crew, NewPart, NewTask, SplitPace};
+use crate::queue::{Crew, NewPart, NewTask, READ_FLOPS_PER_BYTE, SplitPace, part_cost};
 use crate::shared_text::SharedText;
 pub(crate) use matrix_pair::MatrixPair;
 use matrix_pair::Operands;
@@ -141,10 +145,13 @@ pub(crate) fn plan(
     if let Some((rows, pace)) = part_rows(config, crew, &pair) {
         let parts = rows
             .into_iter()
-            .map(|rows| NewPart {
-                data: pair.part_data(source, rows.clone()),
-                work: u64::try_from(pair.rows_flops(&rows)).unwrap_or(u64::MAX),
-                check: check_rows(rows),
+            .map(|rows| {
+                let data = pair.part_data(source, rows.clone());
+                NewPart {
+                    work: part_cost(pair.rows_flops(&rows), data.len()),
+                    data,
+                    check: check_rows(rows),
+                }
             })
             .collect();
         return Ok(NewTask::Split { data, parts, pace });
@@ -176,25 +183,38 @@ fn part_rows(
     if pair.flops() < u128::from(min_flops) || config.max_parts < MIN_PARTS {
         return None;
     }
-    let planned = crew.plan(config.max_parts);
-    let workers = if !config.parts_by_speed() {
-        crew.len()
-    } else {
-        planned.speeds.len()
-    };
-    let parts = workers.clamp(MIN_PARTS, config.max_parts).min(pair.rows());
+    if !config.parts_by_speed() {
+        let parts = crew
+            .len()
+            .clamp(MIN_PARTS, config.max_parts)
+            .min(pair.rows());
+        return (parts >= MIN_PARTS).then(|| (pair.part_rows(parts), None));
+    }
+    let mut planned = crew.plan(config.max_parts);
+    let reading = |text: &str| READ_FLOPS_PER_BYTE as f64 * text.len() as f64;
+    let rows_cost = pair.flops() as f64 + reading(pair.a_text());
+    let weights = planned.rows_costs(rows_cost, reading(pair.b_text()));
+    let parts = weights
+        .len()
+        .clamp(MIN_PARTS, config.max_parts)
+        .min(pair.rows());
     if parts < MIN_PARTS {
         return None;
     }
-    let weights = &planned.speeds;
-    if !config.parts_by_speed() || weights.len() != parts {
-        return Some((pair.part_rows(parts), None));
+    let pace = match (planned.speeds.first(), planned.speeds.last()) {
+        (Some(&fastest), Some(&slowest)) if planned.measured => Some(SplitPace {
+            rate: planned.speeds.iter().sum(),
+            fastest,
+            slowest,
+        }),
+        _ => None,
+    };
+    // Fewer planned workers than parts (one, or tiny matrices): equal
+    // parts, at the planned workers' pace.
+    if weights.len() != parts {
+        return Some((pair.part_rows(parts), pace));
     }
-    let pace = planned.measured.then(|| SplitPace {
-        rate: weights.iter().sum(),
-        fastest: weights[0],
-    });
-    Some((pair.weighted_part_rows(weights), pace))
+    Some((pair.weighted_part_rows(&weights), pace))
 }
 
 #[cfg(test)]
@@ -247,45 +267,92 @@ mod tests {
         format!(r#"{{"A":"{m}","B":"{m}"}}"#)
     }
 
+    /// An integer pair of ones, `m x 1` by `1 x n`, as task data: each
+    /// part reads little of `B` next to its rows.
+    fn tall(m: usize, n: usize) -> String {
+        let a = format!("[{}]", vec!["[1]"; m].join(","));
+        let b = format!("[[{}]]", vec!["1"; n].join(","));
+        format!(r#"{{"A":"{a}","B":"{b}"}}"#)
+    }
+
     #[test]
     fn parts_follow_measured_speeds_fastest_first() {
         let config = config(Some(1));
-        let data = square(100);
-        // Measured 4 : 1: the fast worker's part is four times the slow one's.
+        // A (1000 x 1) is 4,001 bytes and B (1 x 100) 203: every part
+        // reads B (81,200 flops at 400 a byte) besides its rows (1,800,400
+        // in all, flops and reading of A). Measured 4 : 1, T = (1,800,400
+        // + 2 * 81,200) / 5e9: the fast worker's rows cost 4e9 T - 81,200
+        // and the slow one's 1e9 T - 81,200, 4.8 : 1 rather than 4 : 1.
+        let data = tall(1000, 100);
         let crew = Crew::new(vec![Some(1e9), Some(4e9)]);
         let (rows, pace) = split_rows(&config, &crew, &data);
-        assert_eq!(rows, vec![80, 20]);
+        assert_eq!(rows, vec![827, 173]);
         assert_eq!(
             pace,
             Some(SplitPace {
                 rate: 5e9,
-                fastest: 4e9
+                fastest: 4e9,
+                slowest: 1e9,
             })
         );
         // Two fast and one slow.
         let crew = Crew::new(vec![Some(4e9), Some(1e9), Some(4e9)]);
-        assert_eq!(split_rows(&config, &crew, &data).0, vec![45, 44, 11]);
+        assert_eq!(split_rows(&config, &crew, &data).0, vec![460, 459, 81]);
         // Not measured yet: equal parts, no pace.
         let (rows, pace) = split_rows(&config, &Crew::new(vec![None, None]), &data);
-        assert_eq!((rows, pace), (vec![50, 50], None));
+        assert_eq!((rows, pace), (vec![500, 500], None));
         // A worker far slower than the fastest gets no part.
         let crew = Crew::new(vec![Some(100e9), Some(1e9), Some(50e9)]);
-        assert_eq!(split_rows(&config, &crew, &data).0, vec![67, 33]);
+        assert_eq!(split_rows(&config, &crew, &data).0, vec![682, 318]);
         // The old equal split, asked for.
         let equal = Config {
             equal_parts: true,
             ..config.clone()
         };
         let crew = Crew::new(vec![Some(1e9), Some(4e9), Some(100e9)]);
-        assert_eq!(split_rows(&equal, &crew, &data), (vec![34, 33, 33], None));
-        // Every part's work is its rows' flops.
+        assert_eq!(
+            split_rows(&equal, &crew, &data),
+            (vec![334, 333, 333], None)
+        );
+        // Every part's work is its cost: its rows' flops and the reading
+        // of its data.
         let NewTask::Split { parts, .. } =
             try_plan_for(&config, &Crew::new(vec![Some(1e9), Some(4e9)]), &data).unwrap()
         else {
             panic!("not split");
         };
-        assert_eq!(parts[0].work, 2 * 80 * 100 * 100);
-        assert_eq!(parts[1].work, 2 * 20 * 100 * 100);
+        assert_eq!(parts[0].work, part_cost(2 * 827 * 100, parts[0].data.len()));
+        assert_eq!(parts[1].work, part_cost(2 * 173 * 100, parts[1].data.len()));
+    }
+
+    #[test]
+    fn a_slow_worker_whose_part_would_be_mostly_reading_is_left_out() {
+        let config = config(Some(1));
+        // 100 x 100 by 100 x 100: B is 20,201 bytes, 8 million flops of
+        // reading for every part, against 2 million flops of product.
+        let data = square(100);
+        // 4 : 1: the slow worker's rows would cost less than nothing.
+        // Planned for the fast worker alone, in two equal parts, at its
+        // pace: the slow one waits while the fast one may take them.
+        let crew = Crew::new(vec![Some(1e9), Some(4e9)]);
+        let (rows, pace) = split_rows(&config, &crew, &data);
+        assert_eq!(rows, vec![50, 50]);
+        assert_eq!(
+            pace,
+            Some(SplitPace {
+                rate: 4e9,
+                fastest: 4e9,
+                slowest: 4e9,
+            })
+        );
+        // Two fast and one slow: the fast ones share it.
+        let crew = Crew::new(vec![Some(4e9), Some(1e9), Some(4e9)]);
+        let (rows, pace) = split_rows(&config, &crew, &data);
+        assert_eq!(rows, vec![50, 50]);
+        assert_eq!(pace.map(|p| p.rate), Some(8e9));
+        // Workers of one speed all share it, however much each part reads.
+        let crew = Crew::new(vec![Some(2e9); 4]);
+        assert_eq!(split_rows(&config, &crew, &data).0, vec![25; 4]);
     }
 
     /// `data` as submitted, as text.

@@ -1,10 +1,12 @@
 //! Measured worker speeds, and the rules that keep a slow worker from
 //! slowing a split task down.
 //!
-//! A worker's speed is what the queue sees of it: the floating-point
-//! operations of a part ([`super::NewPart::work`]) over the wall time from
-//! its lease to its accepted result (download, compute and upload
-//! included), smoothed over the parts it computes ([`Speed`]). A lease that
+//! A worker's speed is what the queue sees of it: the cost of a part
+//! ([`super::NewPart::work`]: its floating-point operations, plus the
+//! reading of its task data at [`READ_FLOPS_PER_BYTE`], see [`part_cost`])
+//! over the wall time from its lease to its accepted result (download,
+//! compute and upload included), smoothed over the parts it computes
+//! ([`Speed`]). A lease that
 //! loses to a backup copy teaches the queue too: its holder had not
 //! finished after the time it held the part, so it is at most that fast,
 //! and is taken as half done ([`Speed::censor`]).
@@ -13,12 +15,15 @@
 //! (no clock, no I/O):
 //!
 //! - planning: the workers likely to take a split task's parts
-//!   ([`Crew`]) give the parts' relative sizes ([`Crew::plan`]), fastest
-//!   first; a worker [`FAR_SLOWER`] times slower than the fastest gets no
-//!   part planned for it;
+//!   ([`Crew`]) give the parts' relative sizes ([`Crew::plan`],
+//!   [`CrewPlan::rows_costs`]), fastest first, so that each planned worker
+//!   finishes its part, reading included, at the same time; a worker
+//!   [`FAR_SLOWER`] times slower than the fastest, or whose part would
+//!   cost it less computing than reading, gets no part planned for it;
 //! - leasing: a worker gets the pending part of the split task that fits
 //!   its speed ([`pick_part`]), and a worker that would hold up a part that
-//!   faster workers can finish sooner gets none while they may;
+//!   faster workers can finish sooner (one the plan left out, or one far
+//!   too slow for the part) gets none while they may;
 //! - backups: an idle worker may get a copy of a part whose holder is
 //!   expected to finish well after the idle worker would ([`backup_gain`]).
 
@@ -33,6 +38,42 @@ pub(crate) const SPEED_WEIGHT: f64 = 0.5;
 /// part planned for it: its part would be so small that the part's fixed
 /// costs (sending it `B`, reading `B`) outweigh its help.
 pub(crate) const FAR_SLOWER: f64 = 8.0;
+
+/// What reading one byte of a part's task data costs its worker, in
+/// floating-point operations of the product: every part carries all of
+/// `B`, which its worker downloads, hands to its kernel and parses before
+/// it multiplies, however few rows of `A` it has. Measured on worker pages
+/// in Chromium (n = 2048 integer products, a page slowed to a quarter of
+/// the CPU time against its own times at half and at a fifth of the rows):
+/// its part took about 0.4 of the whole product's compute time more than
+/// its rows' share, about 480 flops per byte of `B`'s text; the kernel's
+/// own parse of `B`, in node, is about 190. Counted at 400: a part of few
+/// rows costs mostly its reading, and the plan weighs that.
+pub(crate) const READ_FLOPS_PER_BYTE: u64 = 400;
+
+/// A planned part's own rows cost at least this many times what reading
+/// the data every part carries costs, unless its worker is about as fast
+/// as the fastest ([`LEAVE_OUT_SLOWER`]): a slower worker whose part would
+/// be smaller spends most of its time reading, the least certain part of
+/// its time, for little gain, and is left out of the plan.
+pub(crate) const MIN_ROWS_PER_READ: f64 = 0.5;
+
+/// Only a worker this many times slower than the fastest planned one is
+/// left out for a part of too few rows ([`MIN_ROWS_PER_READ`]): workers of
+/// about one speed share a product however small their parts.
+pub(crate) const LEAVE_OUT_SLOWER: f64 = 1.5;
+
+/// A measured worker this much slower than the slowest worker a split
+/// task was planned for (a worker the plan left out) gets none of its
+/// parts while the planned workers may still take them.
+pub(crate) const UNPLANNED_BELOW: f64 = 0.75;
+
+/// The cost of a part of `flops` floating-point operations whose task data
+/// is `bytes` long, in flops: what a worker's speed is measured by.
+pub(crate) fn part_cost(flops: u128, bytes: usize) -> u64 {
+    let reading = u128::from(READ_FLOPS_PER_BYTE).saturating_mul(bytes as u128);
+    u64::try_from(flops.saturating_add(reading)).unwrap_or(u64::MAX)
+}
 
 /// A backup copy is handed out only when its holder is expected to need at
 /// least this many times as long as the idle worker would for the whole
@@ -155,6 +196,40 @@ impl Crew {
     }
 }
 
+impl CrewPlan {
+    /// The cost of the rows each planned worker should take, in its order,
+    /// when the rows together cost `rows_cost` and every part costs
+    /// `read_cost` more (reading what every part carries: `B`), so that
+    /// every planned worker finishes at the same time `T`: a worker of
+    /// speed `s` takes rows costing `s T - read_cost`, where
+    /// `T = (rows_cost + workers * read_cost) / (sum of speeds)`. The
+    /// slowest worker is left out of the plan (and of `speeds`), again and
+    /// again, while its rows would cost less than [`MIN_ROWS_PER_READ`]
+    /// times `read_cost` and it is [`LEAVE_OUT_SLOWER`] times slower than
+    /// the fastest.
+    pub(crate) fn rows_costs(&mut self, rows_cost: f64, read_cost: f64) -> Vec<f64> {
+        let read_cost = read_cost.max(0.0);
+        loop {
+            let total: f64 = self.speeds.iter().sum();
+            let workers = self.speeds.len() as f64;
+            let t = (rows_cost + workers * read_cost) / total;
+            let costs: Vec<f64> = self.speeds.iter().map(|s| s * t - read_cost).collect();
+            let fastest = self.speeds.first().copied().unwrap_or(0.0);
+            let slowest_short = match (costs.last(), self.speeds.last()) {
+                (Some(cost), Some(speed)) => {
+                    (*cost < MIN_ROWS_PER_READ * read_cost || !cost.is_finite())
+                        && speed * LEAVE_OUT_SLOWER < fastest
+                }
+                _ => false,
+            };
+            if !slowest_short {
+                return costs;
+            }
+            self.speeds.pop();
+        }
+    }
+}
+
 /// What the queue planned for a split task whose crew was measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct SplitPace {
@@ -162,6 +237,8 @@ pub(crate) struct SplitPace {
     pub(crate) rate: f64,
     /// The fastest planned worker's speed, flops per second.
     pub(crate) fastest: f64,
+    /// The slowest planned worker's speed, flops per second.
+    pub(crate) slowest: f64,
 }
 
 /// A split task's plan as the lease rules read it.
@@ -171,6 +248,8 @@ pub(super) struct Pace {
     pub(super) planned_secs: f64,
     /// The fastest planned worker's speed.
     pub(super) fastest: f64,
+    /// The slowest planned worker's speed.
+    pub(super) slowest: f64,
     /// When the split task was submitted.
     pub(super) submitted_at: Instant,
 }
@@ -184,7 +263,10 @@ pub(super) struct Pace {
 /// A measured worker gets the largest part it finishes within the planned
 /// time (a little over, for measuring noise), or else the smallest; a
 /// worker not measured yet gets the smallest (each part was sized for a
-/// measured worker).
+/// measured worker). A measured worker gets none for a while when it is
+/// [`UNPLANNED_BELOW`] the slowest planned worker (the plan left it out),
+/// or when its part would take it more than [`SLOW_PART_FACTOR`] times the
+/// planned time and it is that many times slower than the fastest.
 pub(super) fn pick_part(
     pending: &[(usize, u64)],
     speed: Option<Speed>,
@@ -203,8 +285,10 @@ pub(super) fn pick_part(
         .filter(|(_, work)| *work as f64 <= fair)
         .max_by_key(|(_, work)| *work);
     let pick = fitting.unwrap_or(smallest);
-    let too_slow = speed.secs_for(pick.1) > SLOW_PART_FACTOR * pace.planned_secs
-        && speed.flops_per_sec * SLOW_PART_FACTOR < pace.fastest;
+    let unplanned = speed.flops_per_sec < pace.slowest * UNPLANNED_BELOW;
+    let too_slow = unplanned
+        || (speed.secs_for(pick.1) > SLOW_PART_FACTOR * pace.planned_secs
+            && speed.flops_per_sec * SLOW_PART_FACTOR < pace.fastest);
     let waited = now
         .saturating_duration_since(pace.submitted_at)
         .as_secs_f64();
@@ -320,6 +404,7 @@ mod tests {
         let pace = Pace {
             planned_secs: 1.0,
             fastest: 80.0,
+            slowest: 20.0,
             submitted_at: now,
         };
         let parts = [(0, 80), (1, 20)];
@@ -333,6 +418,59 @@ mod tests {
         let later = now + Duration::from_secs(2);
         assert_eq!(pick_part(&[(0, 80)], speed(20.0), pace, later), Ok(0));
         assert_eq!(pick_part(&[], speed(20.0), pace, now), Err(Duration::ZERO));
+        // A worker the plan left out (slower than 0.75 of the slowest
+        // planned) waits for the planned ones, even for a part it would
+        // finish within twice the planned time.
+        let left_out = pick_part(&parts, speed(14.0), pace, now);
+        assert_eq!(left_out, Err(Duration::from_secs(2)));
+        assert_eq!(pick_part(&parts, speed(14.0), pace, later), Ok(1));
+        assert_eq!(pick_part(&parts, speed(15.0), pace, now), Ok(1));
+    }
+
+    #[test]
+    fn plans_weigh_the_reading_every_part_carries() {
+        let plan = |speeds: Vec<f64>| CrewPlan {
+            speeds,
+            measured: true,
+        };
+        // Nothing to read: the rows follow the speeds.
+        let mut two = plan(vec![3.0, 1.0]);
+        assert_eq!(two.rows_costs(100.0, 0.0), vec![75.0, 25.0]);
+        // Each part reads 10: T = (100 + 2 * 10) / 4 = 30; the fast worker
+        // takes 3 * 30 - 10 = 80, the slow one 30 - 10 = 20, and both
+        // finish at T (90 / 3 and 30 / 1).
+        let mut two = plan(vec![3.0, 1.0]);
+        assert_eq!(two.rows_costs(100.0, 10.0), vec![80.0, 20.0]);
+        assert_eq!(two.speeds, vec![3.0, 1.0]);
+        // Reading 25: T = 150 / 4 = 37.5; the slow worker's rows would
+        // cost 37.5 - 25 = 12.5, half its reading: kept.
+        let mut two = plan(vec![3.0, 1.0]);
+        assert_eq!(two.rows_costs(100.0, 25.0), vec![87.5, 12.5]);
+        // Reading 40: its rows would cost 45 - 40 = 5, less than half its
+        // reading: left out, the fast one takes all.
+        let mut two = plan(vec![3.0, 1.0]);
+        assert_eq!(two.rows_costs(100.0, 40.0), vec![100.0]);
+        assert_eq!(two.speeds, vec![3.0]);
+        // Two fast and one slow: only the slow one is left out.
+        let mut three = plan(vec![4.0, 4.0, 1.0]);
+        let costs = three.rows_costs(100.0, 20.0);
+        assert_eq!(three.speeds, vec![4.0, 4.0]);
+        assert_eq!(costs, vec![50.0, 50.0]);
+        // Workers of about one speed share equally whatever the reading
+        // costs.
+        let mut equal = plan(vec![2.0, 2.0, 2.0]);
+        let costs = equal.rows_costs(90.0, 1000.0);
+        assert_eq!(costs, vec![30.0; 3]);
+        // The fastest is kept, even alone with a part mostly reading.
+        let mut one = plan(vec![5.0]);
+        assert_eq!(one.rows_costs(1.0, 1000.0), vec![1.0]);
+    }
+
+    #[test]
+    fn a_part_costs_its_flops_and_its_reading() {
+        assert_eq!(part_cost(1000, 0), 1000);
+        assert_eq!(part_cost(1000, 3), 1000 + 3 * READ_FLOPS_PER_BYTE);
+        assert_eq!(part_cost(u128::MAX, usize::MAX), u64::MAX);
     }
 
     fn secs_f(s: f64) -> Duration {

@@ -29,7 +29,8 @@ pub(crate) struct NewPart {
     pub data: SharedText,
     /// The check of the part's results.
     pub check: Option<TaskCheck>,
-    /// Its floating-point operations (0 when not known): what its workers'
+    /// Its cost (0 when not known): its floating-point operations and the
+    /// reading of its data ([`super::part_cost`]), what its workers'
     /// speeds are measured by and its size is weighed by.
     pub work: u64,
 }
@@ -115,6 +116,7 @@ impl TaskQueue {
         let pace = pace.filter(|p| p.rate > 0.0 && work > 0).map(|p| Pace {
             planned_secs: work as f64 / p.rate,
             fastest: p.fastest,
+            slowest: p.slowest,
             submitted_at: now,
         });
         split.split = Some(Box::new(SplitState {

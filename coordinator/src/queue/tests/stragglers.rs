@@ -88,6 +88,7 @@ fn parts_go_to_the_workers_whose_speed_they_fit() {
     let pace = SplitPace {
         rate: 5e9,
         fastest: 4e9,
+        slowest: 1e9,
     };
     let split = split_of(&mut q, &[8 * GFLOP, 2 * GFLOP], Some(pace), t);
     // The slow worker asks first and gets the small part, not the first.
@@ -114,6 +115,7 @@ fn a_much_slower_worker_gets_no_part_a_faster_one_can_finish_sooner() {
     let pace = SplitPace {
         rate: 8e9,
         fastest: 8e9,
+        slowest: 8e9,
     };
     let split = split_of(&mut q, &[4 * GFLOP, 4 * GFLOP], Some(pace), t);
     // 4 s of work for the slow worker, 4 times the plan: not while the
