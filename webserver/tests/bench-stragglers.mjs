@@ -5,9 +5,9 @@
 //
 //   node webserver/tests/bench-stragglers.mjs [N] [REPEATS] [CAP_SECS]
 //       N         the product's size (default 2048)
-//       REPEATS   products per line, one after another on the same coordinator and
-//                 pages (default 3, at most 9): the first finds no speed measured,
-//                 the later ones use what the earlier ones measured
+//       REPEATS   measured products per line (default 3, at most 9), after a first
+//                 product on the same coordinator and pages that finds no speed
+//                 measured (shown apart: "first")
 //       CAP_SECS  longest wait for one product (default 300); every other wait is
 //                 bounded too
 //
@@ -18,16 +18,22 @@
 // `Emulation.setCPUThrottlingRate`, slows a page's main thread but not the Web
 // Worker where the kernel computes, so it cannot slow the compute).
 //
-// Each product is timed from `POST task` to `GET result/N` saying completed, and
-// checked against the native kernel's product (exact text). Lines are measured in two
-// groups, each line with the one it is compared with (fast and fast + slow; fast + fast
-// and fast + fast + slow), both modes of both lines open at once (a coordinator and
-// pages each; idle pages only hold a long poll), taking turns product by product, so
-// that a change in the machine's load hits every figure of a comparison alike. Before
-// each product every page of the group is idle (a losing backup copy ends first). The table
-// shows the median of the REPEATS totals, every total, and for the speed split the
-// share of the product's rows the slow page was credited with and the backup copies
-// handed out.
+// Each product is timed twice:
+// - "workers": the coordinator's own time for it, from its log line "task submitted,
+//   split into parts" (the body read and planned) to "split task completed": what the
+//   pages take, the part a slow page can slow down;
+// - "total": from `POST task` to `GET result/N` saying completed, as the client sees it
+//   (the same upload of A and B and download of the product on every line, on the
+//   machine's shared cores).
+// Every product is checked against the native kernel's product (exact text). Lines
+// are measured in two groups, each line with the one it is compared with (fast and
+// fast + slow; fast + fast and fast + fast + slow), both modes of both lines open at
+// once (a coordinator and pages each; idle pages only hold a long poll), taking turns
+// product by product, so that a change in the machine's load hits every figure of a
+// comparison alike. Before each product every page of the group is idle (a losing
+// backup copy ends first). The table shows medians of the REPEATS measured products,
+// every figure, the first product apart, and for the speed split the share of the
+// product's rows the slow page was credited with and the backup copies handed out.
 
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -69,7 +75,22 @@ async function allIdle(pages) {
   return true;
 }
 
-/** One product on `coordinator`; returns its total, parts and who computed them. */
+/** When the coordinator logged `event` for task `taskId` (ms since the epoch), once it has. */
+async function loggedAt(coordinator, event, taskId) {
+  const line = new RegExp(`^(\\S+)\\s+INFO [^\\n]*${event} task=${taskId} `, 'm');
+  let at = null;
+  await waitFor(
+    () => {
+      const found = coordinator.output().replace(/\x1b\[[0-9;]*m/g, '').match(line);
+      at = found ? Date.parse(found[1]) : null;
+      return at !== null && !Number.isNaN(at);
+    },
+    { timeoutMs: 10000, intervalMs: 20, what: `the log line "${event}" of task ${taskId}` },
+  );
+  return at;
+}
+
+/** One product on `coordinator`; returns its times, parts and who computed them. */
 async function oneProduct(coordinator, pages, data, expected) {
   const before = await getStats(coordinator.url);
   const started = performance.now();
@@ -114,10 +135,14 @@ async function oneProduct(coordinator, pages, data, expected) {
     { timeoutMs: 20000, what: 'the pages to log their parts' },
   );
   const after = await getStats(coordinator.url);
+  const workersMs =
+    (await loggedAt(coordinator, 'split task completed', taskId)) -
+    (await loggedAt(coordinator, 'task submitted, split into parts', taskId));
   const all = [...flopsBy.values()].reduce((a, b) => a + b, 0);
   const slowShare = pages.filter((p) => p.slow).reduce((s, p) => s + (flopsBy.get(p.id) ?? 0), 0) / (all || 1);
   return {
     totalMs,
+    workersMs,
     parts: report.partsTotal ?? 0,
     slowShare,
     backups: (after.backups ?? 0) - (before.backups ?? 0),
@@ -149,14 +174,14 @@ async function setUp(browsers, mode, line) {
     await close();
     throw err;
   }
-  return { mode, line, coordinator, pages, close, runs: [] };
+  return { mode, line, coordinator, pages, close, first: null, runs: [] };
 }
 
 /**
- * Runs REPEATS products on each set-up of `group` (lines x modes), taking turns
- * product by product (in a rotated order), so that every figure compared in the
- * table was measured in the same minutes; every page of the group is idle before
- * each product.
+ * Runs a first product and then REPEATS measured ones on each set-up of `group`
+ * (lines x modes), taking turns product by product (in a rotated order), so that
+ * every figure compared in the table was measured in the same minutes; every page
+ * of the group is idle before each product.
  */
 async function runGroup(browsers, group, data, expected) {
   const setups = [];
@@ -165,21 +190,23 @@ async function runGroup(browsers, group, data, expected) {
       for (const mode of MODES) setups.push(await setUp(browsers, mode, line));
     }
     const allPages = setups.flatMap((x) => x.pages);
-    for (let i = 0; i < REPEATS; i += 1) {
+    for (let i = 0; i <= REPEATS; i += 1) {
       const order = setups.map((_, k) => setups[(k + i) % setups.length]);
       for (const setup of order) {
-        if (setup.runs.some((x) => x.timedOut)) continue;
+        if (setup.first?.timedOut || setup.runs.some((x) => x.timedOut)) continue;
         await waitFor(() => allIdle(allPages), { timeoutMs: CAP_SECS * 1000, intervalMs: 100, what: 'every page to be idle' });
         const run = await oneProduct(setup.coordinator, setup.pages, data, expected);
-        setup.runs.push(run);
+        if (i === 0) setup.first = run;
+        else setup.runs.push(run);
         if (run.timedOut) continue;
         console.log(
-          `${setup.mode.name.padEnd(5)} ${setup.line.join('+').padEnd(14)} run ${i + 1}: ${secs(run.totalMs)}, ${run.parts} parts, ` +
+          `${setup.mode.name.padEnd(5)} ${setup.line.join('+').padEnd(14)} ${i === 0 ? 'first' : `run ${i}`}: ` +
+            `workers ${secs(run.workersMs)}, total ${secs(run.totalMs)}, ${run.parts} parts, ` +
             `slow share ${(run.slowShare * 100).toFixed(0)}%, backups ${run.backups}; speeds ${run.speeds}`,
         );
       }
     }
-    return setups.map(({ line, mode, runs }) => ({ line, mode: mode.name, runs }));
+    return setups.map(({ line, mode, first, runs }) => ({ line, mode: mode.name, first, runs }));
   } finally {
     for (const setup of setups) await setup.close();
   }
@@ -208,27 +235,49 @@ try {
 console.log('');
 console.log(`${cpus().length} logical cores; 1-minute load average ${loadBefore.toFixed(2)} before the runs, ${loadavg()[0].toFixed(2)} after`);
 console.log(`n = ${N} integer product (values -99..99), every product exact; slow page = ${SLOW_RATE}x less CPU time; median of ${REPEATS}`);
-const medianOf = (line, mode) => {
-  const r = results.find((x) => x.line.join('+') === line && x.mode === mode);
-  return r && !r.runs.some((x) => x.timedOut) ? median(r.runs.map((x) => x.totalMs)) : null;
+const resultOf = (line, mode) => results.find((x) => x.line.join('+') === line && x.mode === mode);
+/** The median of `field` over the measured products of a line in a mode (null when one timed out). */
+const medianOf = (line, mode, field) => {
+  const r = resultOf(line, mode);
+  return r && !r.runs.some((x) => x.timedOut) ? median(r.runs.map((x) => x[field])) : null;
 };
-const header = ['pages', 'equal split', 'runs', 'by speed', 'runs', 'speed / equal', 'vs fast alone', 'slow share', 'backups'];
+const listOf = (runs, field) => runs.map((x) => (x.timedOut ? `>${CAP_SECS}s` : (x[field] / 1000).toFixed(2))).join(', ');
+const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}x` : '—');
+const header = [
+  'pages',
+  'workers, equal split',
+  'runs',
+  'workers, by speed',
+  'runs',
+  'speed / equal',
+  'by speed vs baseline line',
+  'total, by speed',
+  'runs',
+  'total vs baseline line',
+  'first product, workers: equal, speed',
+  'slow share',
+  'backups',
+];
 const rows = LINES.map((line) => {
   const key = line.join('+');
-  const equal = results.find((x) => x.line.join('+') === key && x.mode === 'equal');
-  const speed = results.find((x) => x.line.join('+') === key && x.mode === 'speed');
-  const [e, s] = [medianOf(key, 'equal'), medianOf(key, 'speed')];
-  const alone = medianOf('fast', 'speed');
-  const base = key === 'fast+fast+slow' ? medianOf('fast+fast', 'speed') : alone;
-  const runsText = (r) => r.runs.map((x) => (x.timedOut ? `>${CAP_SECS}s` : (x.totalMs / 1000).toFixed(2))).join(', ');
+  const [equal, speed] = [resultOf(key, 'equal'), resultOf(key, 'speed')];
+  const baseline = key === 'fast+fast+slow' ? 'fast+fast' : 'fast';
+  const of = `(of ${baseline})`;
+  const [e, s] = [medianOf(key, 'equal', 'workersMs'), medianOf(key, 'speed', 'workersMs')];
+  const total = medianOf(key, 'speed', 'totalMs');
+  const firsts = [equal.first, speed.first].map((x) => (x && !x.timedOut ? (x.workersMs / 1000).toFixed(2) : '—'));
   return [
     key,
     secs(e),
-    runsText(equal),
+    listOf(equal.runs, 'workersMs'),
     secs(s),
-    runsText(speed),
-    e && s ? `${(s / e).toFixed(2)}x` : '—',
-    s && base ? `${(s / base).toFixed(2)}x ${key === 'fast+fast+slow' ? '(of fast+fast)' : '(of fast)'}` : '—',
+    listOf(speed.runs, 'workersMs'),
+    ratio(s, e),
+    `${ratio(s, medianOf(baseline, 'speed', 'workersMs'))} ${of}`,
+    secs(total),
+    listOf(speed.runs, 'totalMs'),
+    `${ratio(total, medianOf(baseline, 'speed', 'totalMs'))} ${of}`,
+    firsts.join(', '),
     line.includes('slow') ? speed.runs.map((x) => `${((x.slowShare ?? 0) * 100).toFixed(0)}%`).join(', ') : '',
     speed.runs.map((x) => x.backups ?? 0).join(', '),
   ];
