@@ -3,29 +3,32 @@
 //!
 //! `cargo bench -p coordinator --bench load`
 //!
-//! Eight servers run side by side on loopback: a one-route axum router
+//! Twelve servers run side by side on loopback: a one-route axum router
 //! answering `GET /ping` (the ceiling), the same router under `axum::serve`
 //! (a reference for the accept loop), and coordinators: holding 1,000 tasks
 //! (leased for an hour; the cycles' own finished tasks are evicted within
 //! about 60 ms, so the count held stays near the prefill) in memory and in
 //! a durable store, holding 100,000 (40,000 pending ahead of the cycles'
 //! own, 30,000 leased, 30,000 completed and kept an hour: the count grows
-//! with the cycles) in memory and in a durable store, and two more holding
+//! with the cycles) in memory and in a durable store, the same four again
+//! driven by [`SATURATING_CLIENTS`] connections, and two more holding
 //! 1,000 in memory: one with metrics off (`--no-metrics`), one with the
 //! per-task log lines on. All but the reference use the coordinator's
 //! accept loop ([`coordinator::server`]). Metrics are on (the default)
 //! everywhere else. Log lines are off except in the windows of the logging
 //! phase: one log subscriber (the binary's text format, at `info`, writing
-//! to `/dev/null`) has its filter switched on for those windows only. [`CLIENTS`]
-//! keep-alive connections drive one server at a time for a short window,
-//! the servers take turns for a number of rounds, and each server's windows
-//! are summed: a machine that gets busier or quieter during the run slows
-//! all of them alike. Against a coordinator every client runs cycles of
-//! `POST /task` -> `GET /task/next` -> `POST /task/N/result` -> `GET /result/N`.
-//! The client is a minimal HTTP/1.1 writer/reader over `TcpStream`, the same
-//! for every server, so the ratio compares servers, not clients. Client and
-//! servers share the machine's cores, and no log subscriber is installed.
-//! `BENCH_WINDOWS` sets the rounds (default 10), `BENCH_WINDOW_SECS` the
+//! to `/dev/null`) has its filter switched on for those windows only.
+//! [`CLIENTS`] keep-alive connections drive one server at a time for a
+//! short window, the servers take turns for a number of rounds, and each
+//! server's windows are summed: a machine that gets busier or quieter
+//! during the run slows all of them alike. Against a coordinator every
+//! client runs cycles of `POST /task` -> `GET /task/next` ->
+//! `POST /task/N/result` -> `GET /result/N`. The client is a minimal
+//! HTTP/1.1 writer/reader over `TcpStream`, the same for every server, so
+//! the ratio compares servers, not clients. Client and servers share the
+//! machine's cores, and no log subscriber is installed. `BENCH_WINDOWS`
+//! sets the rounds (default 10), `BENCH_CLIENTS` the connections of the
+//! phases not marked with their own (default 32), `BENCH_WINDOW_SECS` the
 //! seconds per window (default 1).
 
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -49,8 +52,25 @@ use support::{Conn, RESULT, TASK, process_cpu_secs, task_id};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Concurrent client connections.
+/// Concurrent client connections, unless `BENCH_CLIENTS` says otherwise.
 const CLIENTS: usize = 32;
+
+/// Concurrent client connections of the phases that compare the durable
+/// store with memory when the CPUs are busy: 32 connections leave a
+/// durable coordinator's CPUs partly idle (each cycle waits for two syncs),
+/// so those phases measure what durability costs in latency; at this many,
+/// both kinds keep the CPUs busy, and the phases measure what it costs in
+/// throughput.
+const SATURATING_CLIENTS: usize = 128;
+
+/// Concurrent client connections: `BENCH_CLIENTS`, or [`CLIENTS`].
+fn client_count() -> usize {
+    std::env::var("BENCH_CLIENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(CLIENTS)
+}
 /// Warm-up before each measured window.
 const WARMUP: Duration = Duration::from_millis(250);
 /// What one phase measured.
@@ -104,20 +124,20 @@ impl Measured {
     }
 }
 
-/// Runs `CLIENTS` loops of `op` for a warm-up and then `secs`, counting and
+/// Runs `clients` loops of `op` for a warm-up and then `secs`, counting and
 /// timing the operations done in the measured window only.
-async fn drive<F, Fut>(addr: SocketAddr, secs: Duration, op: F) -> Measured
+async fn drive<F, Fut>(addr: SocketAddr, clients: usize, secs: Duration, op: F) -> Measured
 where
     F: Fn(Conn, usize) -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = (Conn, io::Result<()>)> + Send,
 {
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
-    let mut clients = Vec::new();
-    for client in 0..CLIENTS {
+    let mut loops = Vec::new();
+    for client in 0..clients {
         let op = op.clone();
         let (measuring, stop) = (Arc::clone(&measuring), Arc::clone(&stop));
-        clients.push(tokio::spawn(async move {
+        loops.push(tokio::spawn(async move {
             let mut conn = Conn::open(addr).await.unwrap();
             let mut latencies = Vec::new();
             let mut ops = 0u64;
@@ -148,7 +168,7 @@ where
         cpu_secs: cpu,
         latencies_us: Vec::new(),
     };
-    for client in clients {
+    for client in loops {
         let (ops, latencies) = client.await.unwrap();
         total.ops += ops;
         total.latencies_us.extend(latencies);
@@ -392,6 +412,8 @@ fn install_logs() -> LogSwitch {
 struct Phase {
     name: String,
     addr: SocketAddr,
+    /// Concurrent client connections.
+    clients: usize,
     state: Option<AppState>,
     _stop: tokio::sync::oneshot::Sender<()>,
     total: Measured,
@@ -416,9 +438,9 @@ impl Phase {
         let store_before = self.store_totals();
         level(tracing_subscriber::filter::LevelFilter::INFO);
         let window = if self.state.is_some() {
-            drive(self.addr, secs, cycle).await
+            drive(self.addr, self.clients, secs, cycle).await
         } else {
-            drive(self.addr, secs, ping).await
+            drive(self.addr, self.clients, secs, ping).await
         };
         level(tracing_subscriber::filter::LevelFilter::OFF);
         self.written += storage_bytes_written().saturating_sub(written);
@@ -479,6 +501,7 @@ impl Phase {
         Self {
             name,
             addr,
+            clients: client_count(),
             state,
             _stop: stop,
             total: Measured::empty(),
@@ -506,7 +529,8 @@ fn main() {
     runtime.block_on(async {
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         println!(
-            "coordinator load benchmark: {CLIENTS} keep-alive clients; {windows} rounds of {} s windows on each of 8 servers in turn ({} s warm-up per window); {cpus} CPUs shared by client and server",
+            "coordinator load benchmark: {} keep-alive clients ({SATURATING_CLIENTS} in the phases marked so); {windows} rounds of {} s windows on each of 12 servers in turn ({} s warm-up per window); {cpus} CPUs shared by client and server",
+            client_count(),
             window.as_secs_f64(),
             WARMUP.as_secs_f64()
         );
@@ -527,6 +551,19 @@ fn main() {
                 let kind = if durable { "durable" } else { "in memory" };
                 println!("  prefilled {label} ({kind}) in {:.1} s", prefilled.elapsed().as_secs_f64());
                 phases.push(Phase::new(format!("cycles, {kind}: {label}"), addr, Some(state), stop));
+            }
+        }
+        // The same comparisons with the CPUs busy on both sides.
+        for (held, label) in [(small, "1,000 held"), (large, "100,000 held")] {
+            for durable in [false, true] {
+                let dir = format!("{}-saturating", label.replace([',', ' '], ""));
+                let data_dir = durable.then(|| store_root.join(dir));
+                let (addr, state, stop) = coordinator_holding(held, data_dir, true).await;
+                let kind = if durable { "durable" } else { "in memory" };
+                let name = format!("cycles, {kind}: {label}, {SATURATING_CLIENTS} clients");
+                let mut phase = Phase::new(name, addr, Some(state), stop);
+                phase.clients = SATURATING_CLIENTS;
+                phases.push(phase);
             }
         }
         for (metrics, log_lines, name) in [
@@ -551,11 +588,15 @@ fn main() {
             (small_disk, _),
             (large, large_cpu),
             (large_disk, _),
+            (small_busy, _),
+            (small_disk_busy, _),
+            (large_busy, _),
+            (large_disk_busy, _),
             (no_metrics, no_metrics_cpu),
             (logged, logged_cpu),
         ] = figures[..]
         else {
-            unreachable!("eight phases");
+            unreachable!("twelve phases");
         };
         println!(
             "cycle latency is one submit -> next -> result -> get; cycles/s x 4 = {:.0} req/s with 1,000 held in memory",
@@ -572,9 +613,15 @@ fn main() {
             (large_cpu / small_cpu - 1.0) * 100.0
         );
         println!(
-            "durable / in memory: {:.1}% of cycles/s with 1,000 held, {:.1}% with 100,000 held (target >= 60%)",
+            "durable / in memory, {} clients: {:.1}% of cycles/s with 1,000 held, {:.1}% with 100,000 held (the cost in latency: the durable side's CPUs are partly idle)",
+            client_count(),
             small_disk / small * 100.0,
             large_disk / large * 100.0
+        );
+        println!(
+            "durable / in memory, {SATURATING_CLIENTS} clients: {:.1}% of cycles/s with 1,000 held, {:.1}% with 100,000 held (the cost in throughput, CPUs busy on both sides; target >= 60%)",
+            small_disk_busy / small_busy * 100.0,
+            large_disk_busy / large_busy * 100.0
         );
         println!(
             "metrics: on vs off (1,000 held) = {:.1}% cycles/s wall-clock, {:.1}% per CPU-second (target >= 95%)",
