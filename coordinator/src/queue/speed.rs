@@ -18,8 +18,9 @@
 //!   ([`Crew`]) give the parts' relative sizes ([`Crew::plan`],
 //!   [`CrewPlan::rows_costs`]), fastest first, so that each planned worker
 //!   finishes its part, reading included, at the same time; a worker
-//!   [`FAR_SLOWER`] times slower than the fastest, or whose part would
-//!   cost it less computing than reading, gets no part planned for it;
+//!   [`FAR_SLOWER`] times slower than the fastest, or a slower one whose
+//!   part would be mostly reading ([`MIN_ROWS_PER_READ`]), gets no part
+//!   planned for it;
 //! - leasing: a worker gets the pending part of the split task that fits
 //!   its speed ([`pick_part`]), and a worker that would hold up a part that
 //!   faster workers can finish sooner (one the plan left out, or one far
