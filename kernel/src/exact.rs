@@ -5,7 +5,7 @@
 //! Four paths, chosen from the operands' largest magnitudes and the bound
 //! `max|a| * max|b| * k` on the magnitude of every partial sum:
 //! - [`IntPath::Dot16`] when every value is within ±32767 and the bound
-//!   within `i32` ([`crate::dot16`]): the fastest on wasm32 with `simd128`,
+//!   within `i32` (`dot16`): the fastest on wasm32 with `simd128`,
 //!   and taken there; elsewhere only when asked for;
 //! - [`IntPath::F64`] when the bound is below 2^53: every product and partial
 //!   sum is an integer that `f64` represents exactly, in any summation order

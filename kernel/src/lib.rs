@@ -22,9 +22,9 @@
 //! - [`naive`]: the textbook triple loops, the reference the tests compare to.
 //! - [`gemm`]: the cache-blocked, packed `f64` multiply and its microkernels,
 //!   one per instruction set, chosen at run time with a portable fallback.
-//! - [`dot16`]: exact products of small integers (values within ±32767,
-//!   sums within `i32`) through 16-bit dot products, the fastest path on
-//!   wasm32.
+//! - `dot16` (inside the crate only: it cuts values it was not meant for):
+//!   exact products of small integers (values within ±32767, sums within
+//!   `i32`) through 16-bit dot products, the fastest path on wasm32.
 //! - [`exact`]: exact integer multiplication (16-bit dot products or an
 //!   `f64` shortcut when a bound proves them exact, integer kernels
 //!   otherwise).
@@ -46,7 +46,7 @@
 //! - the crate root: [`multiply`] and [`multiply_text`], the product every
 //!   worker computes.
 
-pub mod dot16;
+mod dot16;
 pub mod error;
 pub mod exact;
 pub mod ffi;

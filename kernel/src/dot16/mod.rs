@@ -17,7 +17,7 @@
 mod simd128;
 
 /// The largest magnitude of an operand value this path takes.
-pub const MAX_VALUE: u64 = i16::MAX as u64;
+pub(crate) const MAX_VALUE: u64 = i16::MAX as u64;
 
 /// Rows of a tile of `C`.
 const MR: usize = 4;
@@ -37,7 +37,7 @@ type Tile = [[i32; NR]; MR];
 /// with inner dimension `k`, fit this path: each value within ±32767 and
 /// `a_bound * b_bound * k`, a bound on every partial sum, within `i32`.
 #[must_use]
-pub fn fits(a_bound: u64, b_bound: u64, k: usize) -> bool {
+pub(crate) fn fits(a_bound: u64, b_bound: u64, k: usize) -> bool {
     a_bound <= MAX_VALUE
         && b_bound <= MAX_VALUE
         && (a_bound * b_bound)
@@ -53,7 +53,7 @@ pub fn fits(a_bound: u64, b_bound: u64, k: usize) -> bool {
 /// When `a` holds fewer than `m * k` values or `b` fewer than `k * n`.
 #[must_use]
 #[allow(clippy::cast_possible_truncation)]
-pub fn multiply(m: usize, k: usize, n: usize, a: &[i64], b: &[i64]) -> Vec<i64> {
+pub(crate) fn multiply(m: usize, k: usize, n: usize, a: &[i64], b: &[i64]) -> Vec<i64> {
     assert!(
         a.len() >= m * k && b.len() >= k * n,
         "operands shorter than their shapes"
