@@ -17,8 +17,9 @@
 //! `INFO commandstats` before and after each window and reports Redis
 //! commands per cycle (commands run inside the write script included).
 //! Redis, the coordinators and the load generator share the machine's
-//! cores. `BENCH_WINDOWS` sets the rounds (default 5), `BENCH_WINDOW_SECS`
-//! the seconds per window (default 1).
+//! cores. `BENCH_WINDOWS` sets the rounds (default 5), `BENCH_CLIENTS` the
+//! connections (default 8), `BENCH_WINDOW_SECS` the seconds per window
+//! (default 1).
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -33,13 +34,13 @@ use tokio::net::TcpListener;
 
 mod support;
 
-use support::{Conn, RESULT, TASK, process_cpu_secs, task_id};
+use support::{Conn, RESULT, TASK, client_count, process_cpu_secs, task_id};
 
 /// The binary's allocator, so that the figures are the binary's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Concurrent client connections.
+/// Concurrent client connections, unless `BENCH_CLIENTS` says otherwise.
 const CLIENTS: usize = 8;
 /// Warm-up before each measured window.
 const WARMUP: Duration = Duration::from_millis(250);
@@ -101,7 +102,7 @@ impl Measured {
 /// Drives `addrs` (clients spread over them) for `window`, after a warm-up.
 async fn drive(addrs: &[SocketAddr], window: Duration, into: &mut Measured, redis: Option<&Redis>) {
     let mut conns = Vec::new();
-    for k in 0..CLIENTS {
+    for k in 0..client_count(CLIENTS) {
         conns.push(Conn::open(addrs[k % addrs.len()]).await.unwrap());
     }
     let run = |conns: Vec<Conn>, secs: Duration| async move {
@@ -272,8 +273,9 @@ fn main() {
     runtime.block_on(async {
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         println!(
-            "cluster benchmark: {CLIENTS} keep-alive clients; {rounds} rounds of {} s windows per setup; \
+            "cluster benchmark: {} keep-alive clients; {rounds} rounds of {} s windows per setup; \
              {cpus} CPUs shared by the load generator, the coordinators (one process) and redis-server",
+            client_count(CLIENTS),
             window.as_secs_f64()
         );
         let base = Config { split_min_flops: None, ..Config::default() };

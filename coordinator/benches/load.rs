@@ -46,7 +46,7 @@ use coordinator::{AppState, Asker, Caller, ClientKey, Config, WorkerId};
 
 mod support;
 
-use support::{Conn, RESULT, TASK, process_cpu_secs, task_id};
+use support::{Conn, RESULT, TASK, client_count, process_cpu_secs, task_id};
 
 /// The binary's allocator, so that the figures are the binary's.
 #[global_allocator]
@@ -62,15 +62,6 @@ const CLIENTS: usize = 32;
 /// both kinds keep the CPUs busy, and the phases measure what it costs in
 /// throughput.
 const SATURATING_CLIENTS: usize = 128;
-
-/// Concurrent client connections: `BENCH_CLIENTS`, or [`CLIENTS`].
-fn client_count() -> usize {
-    std::env::var("BENCH_CLIENTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(CLIENTS)
-}
 /// Warm-up before each measured window.
 const WARMUP: Duration = Duration::from_millis(250);
 /// What one phase measured.
@@ -501,7 +492,7 @@ impl Phase {
         Self {
             name,
             addr,
-            clients: client_count(),
+            clients: client_count(CLIENTS),
             state,
             _stop: stop,
             total: Measured::empty(),
@@ -530,7 +521,7 @@ fn main() {
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         println!(
             "coordinator load benchmark: {} keep-alive clients ({SATURATING_CLIENTS} in the phases marked so); {windows} rounds of {} s windows on each of 12 servers in turn ({} s warm-up per window); {cpus} CPUs shared by client and server",
-            client_count(),
+            client_count(CLIENTS),
             window.as_secs_f64(),
             WARMUP.as_secs_f64()
         );
@@ -614,7 +605,7 @@ fn main() {
         );
         println!(
             "durable / in memory, {} clients: {:.1}% of cycles/s with 1,000 held, {:.1}% with 100,000 held (the cost in latency: the durable side's CPUs are partly idle)",
-            client_count(),
+            client_count(CLIENTS),
             small_disk / small * 100.0,
             large_disk / large * 100.0
         );

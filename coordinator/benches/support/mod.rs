@@ -1,7 +1,7 @@
 //! What the load and cluster benchmarks share: the cycle's task and
 //! result, a minimal keep-alive HTTP/1.1 client (the same for every server,
-//! so that ratios compare servers, not clients), and this process's CPU
-//! time.
+//! so that ratios compare servers, not clients), this process's CPU time,
+//! and the number of client connections.
 
 use std::io;
 use std::net::SocketAddr;
@@ -119,4 +119,14 @@ pub(crate) fn task_id(body: &[u8]) -> Option<u64> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(rest.len());
     rest[..end].parse().ok()
+}
+
+/// Concurrent client connections: `BENCH_CLIENTS` when it is a positive
+/// number, `default` otherwise.
+pub(crate) fn client_count(default: usize) -> usize {
+    std::env::var("BENCH_CLIENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
 }
