@@ -32,7 +32,7 @@ use kernel::verify::{ProductCheck, fresh_seed};
 
 use crate::check::{SharedProduct, TaskCheck};
 use crate::config::Config;
-use crate::queue::{Crew, NewPart, NewTask, READ_FLOPS_PER_BYTE, SplitPace, part_cost};
+use crate::queue::{Crew, NewPart, NewTask, SplitPace, part_cost};
 use crate::shared_text::SharedText;
 pub(crate) use matrix_pair::MatrixPair;
 use matrix_pair::Operands;
@@ -191,9 +191,10 @@ fn part_rows(
         return (parts >= MIN_PARTS).then(|| (pair.part_rows(parts), None));
     }
     let mut planned = crew.plan(config.max_parts);
-    let reading = |text: &str| READ_FLOPS_PER_BYTE as f64 * text.len() as f64;
-    let rows_cost = pair.flops() as f64 + reading(pair.a_text());
-    let weights = planned.rows_costs(rows_cost, reading(pair.b_text()));
+    // Every part reads `B`; its rows cost their flops and reading `A`'s.
+    let rows_cost = part_cost(pair.flops(), pair.a_text().len()) as f64;
+    let read_cost = part_cost(0, pair.b_text().len()) as f64;
+    let weights = planned.rows_costs(rows_cost, read_cost);
     let parts = weights
         .len()
         .clamp(MIN_PARTS, config.max_parts)

@@ -69,7 +69,7 @@ pub(crate) use restore::{RestoredFinish, RestoredKind, RestoredOutcome, Restored
 pub(crate) use shared::{
     Answer, Clock, Deltas, FreshIds, LeaseState, Loaded, SplitData, TaskDiff, TaskState,
 };
-pub(crate) use speed::{Crew, READ_FLOPS_PER_BYTE, SplitPace, part_cost};
+pub(crate) use speed::{Crew, SplitPace, part_cost};
 pub(crate) use split_tasks::NewPart;
 pub(crate) use split_tasks::assemble;
 pub(crate) use task::FIRST_PART_ID;
