@@ -88,6 +88,9 @@ pub enum Change {
         attempts: u32,
         /// When the lease ends.
         expires_at: Instant,
+        /// For a part: its cost in flops ([`super::part_cost`]; 0 when not
+        /// known), what its holder's speed will be measured by.
+        work: u64,
     },
     /// A lease of a task ended without an answer that settles it: the task
     /// is back at the front of the queue, or still processing under its

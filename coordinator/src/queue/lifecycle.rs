@@ -235,7 +235,8 @@ impl TaskQueue {
         let was = task.status;
         task.status = TaskStatus::Processing;
         let wants_more = task.wants_lease();
-        let (part, attempts, data) = (task.part_of, task.attempts, task.data.clone());
+        let (part, attempts, data, work) =
+            (task.part_of, task.attempts, task.data.clone(), task.work);
         self.counters.moved(was, TaskStatus::Processing);
         self.leases.push_back(LeaseEntry {
             expires_at,
@@ -253,6 +254,7 @@ impl TaskQueue {
             lease: number,
             attempts,
             expires_at,
+            work,
         });
         Some(Lease {
             id,

@@ -40,10 +40,32 @@ pub(super) fn change(change: &Change, cost: &Cost) {
         }
         Change::Leased {
             id,
+            part,
             worker,
             attempts,
+            work,
             ..
-        } => info!(task = %id, worker = %worker, attempt = attempts, "task assigned"),
+        } => match part {
+            // A part's cost is known where it was planned (not on Redis).
+            Some(part) if *work > 0 => info!(
+                task = %id,
+                worker = %worker,
+                attempt = attempts,
+                split = %part.split,
+                part = part.index,
+                gflop = *work as f64 / 1e9,
+                "task assigned"
+            ),
+            Some(part) => info!(
+                task = %id,
+                worker = %worker,
+                attempt = attempts,
+                split = %part.split,
+                part = part.index,
+                "task assigned"
+            ),
+            None => info!(task = %id, worker = %worker, attempt = attempts, "task assigned"),
+        },
         Change::Requeued { id, reason, .. } => match reason {
             RequeueReason::LeaseExpired => warn!(task = %id, "lease expired, task requeued"),
             RequeueReason::Released => info!(task = %id, "task released"),
