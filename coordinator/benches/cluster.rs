@@ -19,7 +19,8 @@
 //! Redis, the coordinators and the load generator share the machine's
 //! cores. `BENCH_WINDOWS` sets the rounds (default 5), `BENCH_CLIENTS` the
 //! connections (default 8), `BENCH_WINDOW_SECS` the seconds per window
-//! (default 1).
+//! (default 1), and `BENCH_ONLY` keeps only the setups whose name holds
+//! it (with in memory, the baseline).
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -291,6 +292,15 @@ fn main() {
             ("Redis, one coordinator", vec![first], true),
             ("Redis, two coordinators", vec![first, second], true),
         ];
+        // `BENCH_ONLY=Redis` keeps the setups whose name holds it (the
+        // first stays: the others are measured against it).
+        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+        let setups: Vec<_> = setups
+            .into_iter()
+            .enumerate()
+            .filter(|(i, (name, _, _))| *i == 0 || name.contains(only.as_str()))
+            .map(|(_, setup)| setup)
+            .collect();
         let mut measured: Vec<Measured> = setups.iter().map(|_| Measured::default()).collect();
         for _ in 0..rounds {
             for ((_, addrs, on_redis), into) in setups.iter().zip(measured.iter_mut()) {
