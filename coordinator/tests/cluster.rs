@@ -17,6 +17,10 @@
 //!   and no fourth is handed out, and votes posted through the coordinator
 //!   that did not hand out the lease outvote a liar.
 //!
+//! - A result read through the coordinator that completed the task comes
+//!   from its own copy, without reading Redis, and a Redis restarted
+//!   empty (ids counting from 1 again) is not answered from that copy.
+//!
 //! - While Redis is down, requests answer 503 with `Retry-After` and a
 //!   JSON error and `/health` says so; the coordinator reconnects by
 //!   itself when it is back.
@@ -548,6 +552,64 @@ fn while_redis_is_down_requests_answer_503_and_the_coordinator_reconnects() {
     assert_eq!((status, body.as_str()), (200, r#"{"taskId":1}"#));
     let (status, _, lease) = raw(addr, "GET", "/task/next?workerId=w1", "");
     assert_eq!(status, 200, "{lease}");
+}
+
+/// Task reads (`HSTRLEN` runs in every read of a task without its data)
+/// Redis has answered so far.
+fn task_reads(redis: &RedisServer) -> u64 {
+    redis
+        .command_calls()
+        .iter()
+        .find(|(name, _)| name == "hstrlen")
+        .map_or(0, |(_, calls)| *calls)
+}
+
+#[test]
+fn a_result_completed_here_is_read_from_this_coordinators_copy_until_redis_restarts() {
+    let mut redis = RedisServer::start();
+    let no_split = ["--no-split"];
+    let (a, b) = (start(&redis, &no_split), start(&redis, &no_split));
+    let (a, b) = (a.addr, b.addr);
+    let data = r#"{"A":"[[2]]","B":"[[21]]"}"#;
+    assert_eq!(json_call(a, "POST", "/task", data).1["taskId"], 1);
+    let (status, lease) = json_call(a, "GET", "/task/next?workerId=w1", "");
+    assert_eq!(status, 200, "{lease}");
+    let path = "/task/1/result?workerId=w1";
+    assert_eq!(json_call(a, "POST", path, r#"{"result":"[[42]]"}"#).0, 200);
+
+    // Through A, which completed it: its copy, no read of Redis.
+    let before = task_reads(&redis);
+    let (status, view) = json_call(a, "GET", "/result/1", "");
+    assert_eq!((status, &view["result"]), (200, &json!("[[42]]")), "{view}");
+    let through_a = task_reads(&redis) - before;
+    // Through B, which never saw it: read from Redis, the same answer.
+    let before = task_reads(&redis);
+    let (status, view_b) = json_call(b, "GET", "/result/1", "");
+    assert_eq!((status, &view_b), (200, &view));
+    let through_b = task_reads(&redis) - before;
+    println!("task reads of Redis for GET /result/1: {through_a} through A, {through_b} through B");
+    assert_eq!(through_a, 0);
+    assert!(through_b >= 1);
+
+    // Redis restarts empty and ids count from 1 again: the new task 1 is
+    // not answered with the old one's result.
+    redis.restart();
+    let back = Instant::now();
+    while [a, b]
+        .iter()
+        .any(|&addr| call(addr, "GET", "/health", b"").unwrap().0 != 200)
+    {
+        assert!(back.elapsed() < Duration::from_secs(15), "no reconnection");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let other = r#"{"A":"[[3]]","B":"[[5]]"}"#;
+    assert_eq!(json_call(b, "POST", "/task", other).1["taskId"], 1);
+    let (status, view) = json_call(a, "GET", "/result/1", "");
+    assert_eq!(
+        (status, &view["status"]),
+        (200, &json!("pending")),
+        "{view}"
+    );
 }
 
 #[test]

@@ -281,13 +281,16 @@ impl AppState {
     }
 
     /// Task `id` as the shared store has it (with its parts, for a split
-    /// task).
+    /// task), or as this coordinator completed it ([`SharedStore::completed_copy`]).
     pub(super) async fn shared_get(
         &self,
         shared: &SharedStore,
         id: TaskId,
     ) -> Result<TaskView, UseCaseError> {
-        let snapshot = self.read_family(shared, id, None).await?;
+        let snapshot = match shared.completed_copy(id) {
+            Some(copy) => copy,
+            None => self.read_family(shared, id, None).await?,
+        };
         let loaded = snapshot
             .tasks
             .iter()

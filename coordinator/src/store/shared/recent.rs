@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::{Counts, Read, SharedStore, Snapshot, fresh_ids};
+use super::{Counts, Read, SharedStore, Snapshot, fresh_ids, now_ms};
 use crate::queue::{Deltas, FreshIds, TaskId};
 
 /// Tasks this coordinator keeps its latest copy of, before the copies
@@ -16,6 +16,11 @@ const RECENT_COPIES: usize = 4096;
 /// Results larger than this are not kept in a copy (the task is read
 /// again instead).
 const RECENT_RESULT_BYTES: usize = 64 * 1024;
+
+/// A completed task's copy answers reads only while the task's eviction
+/// is at least this far off by this coordinator's clock: another
+/// coordinator, whose clock may be ahead, evicts it by its own.
+const COPY_EVICT_MARGIN_MS: u64 = 10_000;
 
 /// This coordinator's copies of what it wrote last.
 #[derive(Debug, Default)]
@@ -58,6 +63,34 @@ impl SharedStore {
             held_bytes: recent.held_bytes,
             copied: true,
         })
+    }
+
+    /// Task `id` as this coordinator wrote it when it completed it, while
+    /// its eviction is [`COPY_EVICT_MARGIN_MS`] off, for a read. Until it
+    /// is evicted a completed task is never written again (a result is
+    /// never overwritten and a completed task cannot be cancelled), so the
+    /// copy answers as a read from Redis would, without the round trip.
+    /// Parts and split tasks are read from Redis.
+    pub(crate) fn completed_copy(&self, id: TaskId) -> Option<Snapshot> {
+        let snapshot = self.recent(id)?;
+        let read = snapshot.tasks.first()?;
+        let record = read.record.as_ref()?;
+        let evict_at = record.evict_at_ms()?;
+        let settled = record.completed()
+            && read.result.is_some()
+            && record.part_of().is_none()
+            && record.parts().is_empty();
+        (settled && now_ms().saturating_add(COPY_EVICT_MARGIN_MS) < evict_at).then_some(snapshot)
+    }
+
+    /// Drops every copy: Redis was out of reach, and may have restarted
+    /// without the tasks.
+    pub(super) fn forget_all_recent(&self) {
+        self.recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .tasks
+            .clear();
     }
 
     /// Keeps `copies`, tasks as just written (`None`: deleted).

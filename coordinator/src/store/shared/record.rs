@@ -267,6 +267,11 @@ impl StateRecord {
             .map(|(number, _, expires)| (*number, *expires))
     }
 
+    /// Whether it is completed: its result is never written again.
+    pub(super) fn completed(&self) -> bool {
+        STATUSES.get(usize::from(self.status)) == Some(&TaskStatus::Completed)
+    }
+
     /// When it is evicted, once finished.
     pub(super) fn evict_at_ms(&self) -> Option<u64> {
         self.evict_at_ms

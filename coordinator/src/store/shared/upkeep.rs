@@ -164,6 +164,7 @@ impl SharedStore {
                         if again {
                             // Redis may have restarted empty meanwhile.
                             self.forget_ids().await;
+                            self.forget_all_recent();
                         }
                         again = true;
                         on_gap();
@@ -182,6 +183,9 @@ impl SharedStore {
                             on(woken, &ids);
                         }
                     }
+                    // Redis may be restarting empty: the copies of what
+                    // this coordinator wrote are no longer known to hold.
+                    self.forget_all_recent();
                     tracing::warn!("lost the Redis subscription; subscribing again");
                 }
                 Err(error) => tracing::warn!(%error, "cannot subscribe to Redis; trying again"),

@@ -126,6 +126,7 @@ impl SharedStore {
             Ok(written) => written,
             Err(error) => {
                 self.forget_ids().await;
+                self.forget_all_recent();
                 return Err(unreachable(error));
             }
         };
