@@ -17,6 +17,10 @@
 //!   and no fourth is handed out, and votes posted through the coordinator
 //!   that did not hand out the lease outvote a liar.
 //!
+//! - A lease through the coordinator a task was submitted to takes it in
+//!   one write, from that coordinator's copy, and never before an older
+//!   task submitted elsewhere; while other coordinators' tasks keep coming
+//!   first, leases mostly stop trying copies.
 //! - A result read through the coordinator that completed the task comes
 //!   from its own copy, without reading Redis, and a Redis restarted
 //!   empty (ids counting from 1 again) is not answered from that copy.
@@ -609,6 +613,90 @@ fn a_result_completed_here_is_read_from_this_coordinators_copy_until_redis_resta
         (status, &view["status"]),
         (200, &json!("pending")),
         "{view}"
+    );
+}
+
+/// Script runs (`EVALSHA`) Redis has answered so far: one for each write
+/// and one for each read of the head of the queue.
+fn script_runs(redis: &RedisServer) -> u64 {
+    redis
+        .command_calls()
+        .iter()
+        .find(|(name, _)| name == "evalsha")
+        .map_or(0, |(_, calls)| *calls)
+}
+
+#[test]
+fn a_lease_takes_a_task_submitted_through_its_coordinator_in_one_round_trip_in_queue_order() {
+    let redis = RedisServer::start();
+    let no_split = ["--no-split"];
+    let (a, b) = (start(&redis, &no_split), start(&redis, &no_split));
+    let (a, b) = (a.addr, b.addr);
+    let task = |n: u64| format!(r#"{{"A":"[[{n}]]","B":"[[1]]"}}"#);
+    let submit = |addr, n| {
+        let (status, body) = json_call(addr, "POST", "/task", &task(n));
+        assert_eq!(status, 200, "{body}");
+        body["taskId"].as_u64().unwrap()
+    };
+    let lease = |addr| {
+        let (status, body) = json_call(addr, "GET", "/task/next?workerId=w1", "");
+        assert_eq!(status, 200, "{body}");
+        (body["taskId"].as_u64().unwrap(), body["data"]["A"].clone())
+    };
+
+    // Submitted through A and leased through A: the lease is one write
+    // decided on A's copy of the task (with its data), no read.
+    let first = submit(a, 1);
+    let (runs, reads) = (script_runs(&redis), task_reads(&redis));
+    assert_eq!(lease(a), (first, json!("[[1]]")));
+    let lease_runs = script_runs(&redis) - runs;
+    println!("a lease through the coordinator the task was submitted to: {lease_runs} script run");
+    assert_eq!((lease_runs, task_reads(&redis) - reads), (1, 0));
+
+    // Tasks submitted through one coordinator are leased in their order.
+    let (p, q) = (submit(a, 2), submit(a, 3));
+    assert_eq!((lease(a).0, lease(a).0), (p, q));
+
+    // A task submitted through B first is at the head of the queue: a
+    // lease through A takes it before A's own, and A's own next.
+    let older = submit(b, 4);
+    let newer = submit(a, 5);
+    assert_eq!(lease(a), (older, json!("[[4]]")));
+    assert_eq!(lease(a), (newer, json!("[[5]]")));
+    // And through B, a task submitted through A.
+    let from_a = submit(a, 6);
+    assert_eq!(lease(b), (from_a, json!("[[6]]")));
+}
+
+#[test]
+fn leases_stop_trying_copies_while_other_coordinators_tasks_come_first() {
+    let redis = RedisServer::start();
+    let no_split = ["--no-split"];
+    let (a, b) = (start(&redis, &no_split), start(&redis, &no_split));
+    let (a, b) = (a.addr, b.addr);
+    let data = r#"{"A":"[[2]]","B":"[[3]]"}"#;
+    // Each round a task through B, then one through A, both leased
+    // through A: B's comes first, so A's first lease on its own copy
+    // would fail every round. Two submissions and two leases that read
+    // the head of the queue make six script runs; tries on copies that
+    // fail add one each.
+    let rounds = 40;
+    let runs = script_runs(&redis);
+    for _ in 0..rounds {
+        let older = json_call(b, "POST", "/task", data).1["taskId"].clone();
+        let newer = json_call(a, "POST", "/task", data).1["taskId"].clone();
+        let leased: Vec<Value> = (0..2)
+            .map(|_| json_call(a, "GET", "/task/next?workerId=w1", "").1["taskId"].clone())
+            .collect();
+        assert_eq!(leased, vec![older, newer]);
+    }
+    let failed_tries = (script_runs(&redis) - runs).saturating_sub(6 * rounds);
+    println!(
+        "{rounds} rounds with another coordinator's task first: {failed_tries} failed tries on copies"
+    );
+    assert!(
+        failed_tries <= 20,
+        "{failed_tries} failed tries in {rounds} rounds"
     );
 }
 

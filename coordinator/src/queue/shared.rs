@@ -19,6 +19,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::change::{Change, Changes};
 use super::split_tasks::SplitState;
 use super::task::{Holder, LiveLease, PartRef, Provisional, Task, TaskId, TaskStatus, Vote};
 use super::workers::WorkerId;
@@ -263,6 +264,27 @@ impl TaskQueue {
             ids,
             held_bytes: self.held_bytes,
             clock,
+        }
+    }
+
+    /// Takes back what an operation counted in the worker tables for the
+    /// leases it handed out (`changes`, with the tasks as it left them,
+    /// `diffs`) when its write did not land: those leases are not held.
+    pub(crate) fn forget_unwritten_leases(&mut self, changes: &Changes, diffs: &[TaskDiff]) {
+        for change in changes {
+            let Change::Leased { id, lease, .. } = change else {
+                continue;
+            };
+            let holder = diffs
+                .iter()
+                .filter(|diff| diff.id == *id)
+                .filter_map(|diff| diff.after.as_ref())
+                .flat_map(|after| after.leases.iter())
+                .find(|state| state.number == *lease)
+                .map(|state| (state.holder.client, state.holder.probation));
+            if let Some((client, probation)) = holder {
+                self.workers.lease_ended(client, probation);
+            }
         }
     }
 

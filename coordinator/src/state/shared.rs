@@ -17,7 +17,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use super::{AppState, UseCaseError};
 use crate::check::TaskCheck;
 use crate::queue::{Change, Changes, Clock, QueueError, TaskId, TaskQueue, TaskView};
-use crate::store::shared::{Counts, Limits, Read, SharedStore, Snapshot, Written};
+use crate::store::shared::{Counts, Limits, PendingClaim, Read, SharedStore, Snapshot, Written};
 use crate::store::{StoreError, Ticket};
 
 /// How often a transition is decided again after other coordinators
@@ -120,55 +120,68 @@ impl AppState {
         let slot = matches!(target, Target::Head).then(|| LeaseSlot::take(&self.inner.leasing));
         let mut offset = slot.as_ref().map_or(0, |slot| slot.0 % HEAD_SPREAD);
         for tries in 0..MAX_TRIES {
+            // A lease tries first the oldest task submitted here that is
+            // pending as this coordinator wrote it: one round trip, whose
+            // write checks that the task is still near the head of the
+            // queue, behind none but tasks being leased here now.
+            let mut claim = match (target, tries) {
+                (Target::Head, 0) => shared.pending_copy(),
+                _ => None,
+            };
+            let near_head = claim.as_ref().map(|claim| claim.near_head(HEAD_SPREAD));
+            let copy = claim.as_mut().and_then(PendingClaim::take_snapshot);
             let alone = |s: &Snapshot| {
                 s.tasks.len() == 1
                     && s.tasks
                         .iter()
                         .all(|t| t.part_of().is_none() && t.parts().is_empty())
             };
-            let snapshot = match (target, read.take()) {
-                (Target::Task(_), Some(snapshot)) if alone(&snapshot) => snapshot,
-                (Target::Task(id), _) => self.read_family(shared, id, None).await?,
-                (Target::Head, _) => {
-                    let head = shared.head(offset).await?;
-                    match head.tasks.first() {
-                        None if offset > 0 => {
-                            // The queue is shorter now: look at its head.
-                            offset = 0;
-                            continue;
+            let snapshot = match copy {
+                Some(copy) => copy,
+                None => match (target, read.take()) {
+                    (Target::Task(_), Some(snapshot)) if alone(&snapshot) => snapshot,
+                    (Target::Task(id), _) => self.read_family(shared, id, None).await?,
+                    (Target::Head, _) => {
+                        let head = shared.head(offset).await?;
+                        match head.tasks.first() {
+                            None if offset > 0 => {
+                                // The queue is shorter now: look at its head.
+                                offset = 0;
+                                continue;
+                            }
+                            Some(read) if !read.exists() => {
+                                shared.drop_stale(read.id).await?;
+                                continue;
+                            }
+                            Some(read) if read.part_of().is_some() => {
+                                let id = read.id;
+                                self.read_family(shared, id, Some(id)).await?
+                            }
+                            _ => head,
                         }
-                        Some(read) if !read.exists() => {
-                            shared.drop_stale(read.id).await?;
-                            continue;
+                    }
+                    (Target::New { parts }, _) => {
+                        let ids = shared.take_ids(parts).await?;
+                        // The first try goes by the held bytes and tasks last
+                        // known here (the write bounds them exactly); a try
+                        // after a refusal or a bound passed reads them.
+                        let counts = if tries == 0 {
+                            shared.held_known()
+                        } else {
+                            shared.held_now().await?
+                        };
+                        let max = self.config().max_tasks as u64;
+                        if tries > 0 && counts.held_tasks + 1 + parts as u64 > max {
+                            return Err(QueueError::Full(counts.held_tasks as usize).into());
                         }
-                        Some(read) if read.part_of().is_some() => {
-                            let id = read.id;
-                            self.read_family(shared, id, Some(id)).await?
+                        Snapshot {
+                            tasks: Vec::new(),
+                            ids,
+                            held_bytes: counts.held_bytes,
+                            copied: tries == 0,
                         }
-                        _ => head,
                     }
-                }
-                (Target::New { parts }, _) => {
-                    let ids = shared.take_ids(parts).await?;
-                    // The first try goes by the held bytes and tasks last
-                    // known here (the write bounds them exactly); a try
-                    // after a refusal or a bound passed reads them.
-                    let counts = if tries == 0 {
-                        shared.held_known()
-                    } else {
-                        shared.held_now().await?
-                    };
-                    let max = self.config().max_tasks as u64;
-                    if tries > 0 && counts.held_tasks + 1 + parts as u64 > max {
-                        return Err(QueueError::Full(counts.held_tasks as usize).into());
-                    }
-                    Snapshot {
-                        tasks: Vec::new(),
-                        ids,
-                        held_bytes: counts.held_bytes,
-                        copied: tries == 0,
-                    }
-                }
+                },
             };
             let loaded = snapshot
                 .tasks
@@ -191,18 +204,30 @@ impl AppState {
                     &deltas,
                     woken,
                     self.shared_limits(),
+                    near_head,
                 )
                 .await?;
+            if let Some(claim) = &claim {
+                match written {
+                    Written::Changed => claim.landed(true),
+                    Written::Stale => claim.landed(false),
+                    Written::Unchanged => claim.put_back(),
+                }
+            }
             match written {
                 Written::Changed => return Ok((out, changes)),
                 Written::Unchanged if !snapshot.copied => return Ok((out, changes)),
                 // Decided on this coordinator's copy, which may be behind:
                 // a decision to change nothing is made again on a read.
                 Written::Unchanged => continue,
-                // Another coordinator changed these tasks first.
-                Written::Stale => {}
+                // Another coordinator changed these tasks first (or a
+                // lease on a copy found other tasks first): the leases
+                // decided are not held.
+                Written::Stale => self.queue().forget_unwritten_leases(&changes, &diffs),
             }
-            if matches!(target, Target::Head) {
+            // A lease that lost a race for a task it read looks one place
+            // further; one decided on a copy reads the place it had.
+            if matches!(target, Target::Head) && claim.is_none() {
                 offset = (offset + 1) % HEAD_SPREAD;
             }
         }

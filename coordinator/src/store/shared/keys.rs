@@ -3,8 +3,9 @@
 //!
 //! Neither script knows a rule of the queue: the reading one returns
 //! fields, the writing one compares each task's version with the one the
-//! coordinator read, and each counter it is told to bound with its bound,
-//! and, when all hold, runs the commands it is handed. It then publishes
+//! coordinator read, each counter it is told to bound with its bound and
+//! each place in a list it is told to check, and, when all hold, runs the
+//! commands it is handed. It then publishes
 //! what someone waits for: the tasks it made pending when a coordinator
 //! has a worker waiting for one, and the changed tasks a client waits on.
 
@@ -100,7 +101,11 @@ return {meta, tonumber(id), redis.call('HMGET', ARGV[1] .. id, 'v', 's', 'd', 'r
 /// must not exist). Then ARGV[#KEYS + 1]: how many bounds follow, each a
 /// hash, a field and the most that field may hold now (a counter the
 /// write is about to raise: it was read lower, and must still be low
-/// enough). Then how many commands follow, each as its argument count and
+/// enough). Then how many places follow, each a list, a member, a count
+/// `n`, a count `k` and `k` members: the member must be among the list's
+/// first `n`, and the list's first element one of the `k` (a task decided
+/// on a copy is still near the head of the queue, behind none but the
+/// ones named). Then how many commands follow, each as its argument count and
 /// its arguments. Then the message: the channel, the watched tasks' and
 /// the idle coordinators' sorted sets, the writer's clock (ms), its tag,
 /// how many tasks it made pending, how many changed ids follow, and the
@@ -121,6 +126,19 @@ for _ = 1, bounds do
   local now = tonumber(redis.call('HGET', ARGV[p], ARGV[p + 1]) or '0')
   if now > tonumber(ARGV[p + 2]) then return 0 end
   p = p + 3
+end
+local places = tonumber(ARGV[p])
+p = p + 1
+for _ = 1, places do
+  if not redis.call('LPOS', ARGV[p], ARGV[p + 1], 'MAXLEN', ARGV[p + 2]) then return 0 end
+  local head = redis.call('LINDEX', ARGV[p], 0)
+  local heads = tonumber(ARGV[p + 3])
+  local found = false
+  for i = p + 4, p + 3 + heads do
+    if ARGV[i] == head then found = true end
+  end
+  if not found then return 0 end
+  p = p + 4 + heads
 end
 local n = tonumber(ARGV[p])
 p = p + 1

@@ -34,6 +34,7 @@ mod record;
 mod upkeep;
 mod write;
 
+pub(crate) use recent::{NearHead, PendingClaim};
 pub(crate) use write::{Limits, Written};
 
 use std::collections::HashMap;

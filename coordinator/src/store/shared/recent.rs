@@ -1,10 +1,12 @@
 //! This coordinator's copies of the tasks it wrote last, and the counters
 //! it read last: a worker's answer usually follows a lease this
 //! coordinator wrote, so its decision starts from that copy instead of a
-//! read. The write compares versions as always, so a stale copy costs a
-//! second try, never a wrong write.
+//! read, and a lease usually takes a task submitted here, so it starts
+//! from the copy of the oldest one still pending here (with its data).
+//! The write compares versions as always, so a stale copy costs a second
+//! try, never a wrong write.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use super::{Counts, Read, SharedStore, Snapshot, fresh_ids, now_ms};
 use crate::queue::{Deltas, FreshIds, TaskId};
@@ -17,15 +19,107 @@ const RECENT_COPIES: usize = 4096;
 /// again instead).
 const RECENT_RESULT_BYTES: usize = 64 * 1024;
 
+/// Bytes of task data the copies of pending tasks hold at most, together
+/// (a task whose data does not fit is leased from a read).
+const PENDING_DATA_BYTES: usize = 16 * 1024 * 1024;
+
+/// While leases on copies mostly fail, one lease in this many tries one.
+const PROBE_EVERY: u32 = 16;
+
 /// A completed task's copy answers reads only while the task's eviction
 /// is at least this far off by this coordinator's clock: another
 /// coordinator, whose clock may be ahead, evicts it by its own.
 const COPY_EVICT_MARGIN_MS: u64 = 10_000;
 
+/// A lease's claim on the copy of a pending task
+/// ([`SharedStore::pending_copy`]).
+pub(crate) struct PendingClaim<'a> {
+    store: &'a SharedStore,
+    id: TaskId,
+    snapshot: Option<Snapshot>,
+}
+
+impl PendingClaim<'_> {
+    /// The copy to decide on (once).
+    pub(crate) fn take_snapshot(&mut self) -> Option<Snapshot> {
+        self.snapshot.take()
+    }
+
+    /// Notes whether the lease decided on the copy was written (a lease
+    /// that changed nothing says nothing).
+    pub(crate) fn landed(&self, written: bool) {
+        let mut recent = self.store.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let sample = if written { 1.0 } else { 0.0 };
+        recent.copy_leases_landing = 0.9 * recent.copy_leases_landing + 0.1 * sample;
+    }
+
+    /// Puts the task back at the front of the line: the lease decided on
+    /// its copy changed nothing (the worker gets no task now).
+    pub(crate) fn put_back(&self) {
+        let mut recent = self.store.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.pending.push_front(self.id);
+    }
+
+    /// What the lease's write must find in the queue of pending ids: the
+    /// task among its first `within`, and at its head a task that a lease
+    /// here may take from its copy (one being decided now, or one of the
+    /// `within` next in line here). So a lease on a copy passes over only
+    /// tasks submitted here, in the order their copies were kept, never
+    /// one submitted elsewhere or requeued, or one whose lease on a copy
+    /// failed: the next lease takes that one from a read of the head.
+    pub(crate) fn near_head(&self, within: usize) -> NearHead {
+        let recent = self.store.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let heads = recent
+            .leasing
+            .iter()
+            .chain(recent.pending.iter().take(within))
+            .copied()
+            .collect();
+        NearHead {
+            id: self.id,
+            within,
+            heads,
+        }
+    }
+}
+
+impl Drop for PendingClaim<'_> {
+    fn drop(&mut self) {
+        let mut recent = self.store.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(place) = recent.leasing.iter().position(|id| *id == self.id) {
+            recent.leasing.swap_remove(place);
+        }
+    }
+}
+
+/// Where a task decided on a copy must be in the queue of pending ids for
+/// the write to go ahead ([`PendingClaim::near_head`]).
+#[derive(Debug, Clone)]
+pub(crate) struct NearHead {
+    /// The task.
+    pub(super) id: TaskId,
+    /// It is among the queue's first this many.
+    pub(super) within: usize,
+    /// The queue's first id is one of these.
+    pub(super) heads: Vec<TaskId>,
+}
+
 /// This coordinator's copies of what it wrote last.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Recent {
     tasks: HashMap<TaskId, Read>,
+    /// Tasks created pending here whose copy holds their data, oldest
+    /// first: the next lease here tries the first ([`SharedStore::pending_copy`]).
+    pending: VecDeque<TaskId>,
+    /// Bytes of data the copies hold.
+    data_bytes: usize,
+    /// Tasks whose copy a lease decided here now is deciding on.
+    leasing: Vec<TaskId>,
+    /// How many of the latest leases on copies were written, smoothed
+    /// (1: all of them).
+    copy_leases_landing: f64,
+    /// Leases that did not try a copy while few landed.
+    skipped_copies: u32,
     ids: Option<FreshIds>,
     held_bytes: u64,
     held_tasks: u64,
@@ -83,36 +177,88 @@ impl SharedStore {
         (settled && now_ms().saturating_add(COPY_EVICT_MARGIN_MS) < evict_at).then_some(snapshot)
     }
 
+    /// The copy of the oldest task created pending here that is still
+    /// pending as this coordinator last wrote it, with its data, for a
+    /// lease: taken out of the line, so that leases decided here at the
+    /// same time try different tasks, and counted as being leased here
+    /// while the claim lives ([`PendingClaim::near_head`]).
+    ///
+    /// While most leases on copies fail (other coordinators' tasks are at
+    /// the head of the queue), only one lease in [`PROBE_EVERY`] tries a
+    /// copy, to learn when they would succeed again.
+    pub(crate) fn pending_copy(&self) -> Option<PendingClaim<'_>> {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        // A lease takes no ids: any will do before a read tells them.
+        let ids = recent.ids.unwrap_or_else(|| fresh_ids(0, 0));
+        if recent.copy_leases_landing < 0.5 {
+            recent.skipped_copies = recent.skipped_copies.wrapping_add(1);
+            if !recent.skipped_copies.is_multiple_of(PROBE_EVERY) {
+                return None;
+            }
+        }
+        while let Some(id) = recent.pending.pop_front() {
+            let Some(copy) = recent.tasks.get(&id) else {
+                continue;
+            };
+            if copy.queued && copy.data.is_some() {
+                let snapshot = Snapshot {
+                    tasks: vec![copy.clone()],
+                    ids,
+                    held_bytes: recent.held_bytes,
+                    copied: true,
+                };
+                recent.leasing.push(id);
+                return Some(PendingClaim {
+                    store: self,
+                    id,
+                    snapshot: Some(snapshot),
+                });
+            }
+        }
+        None
+    }
+
     /// Drops every copy: Redis was out of reach, and may have restarted
     /// without the tasks.
     pub(super) fn forget_all_recent(&self) {
         self.recent
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .tasks
-            .clear();
+            .clear_tasks();
     }
 
-    /// Keeps `copies`, tasks as just written (`None`: deleted).
+    /// Keeps `copies`, tasks as just written (`None`: deleted). A copy
+    /// holds its task's data only while the task is pending and the data
+    /// fits in [`PENDING_DATA_BYTES`].
     pub(super) fn keep_recent(&self, copies: Vec<(TaskId, Option<Read>)>) {
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         for (id, copy) in copies {
-            match copy {
-                Some(copy)
-                    if copy
-                        .result
-                        .as_ref()
-                        .is_none_or(|r| r.len() <= RECENT_RESULT_BYTES) =>
-                {
-                    if recent.tasks.len() >= RECENT_COPIES {
-                        recent.tasks.clear();
-                    }
-                    recent.tasks.insert(id, copy);
-                }
-                _ => {
-                    recent.tasks.remove(&id);
+            recent.remove(id);
+            let Some(mut copy) = copy else {
+                continue;
+            };
+            if copy
+                .result
+                .as_ref()
+                .is_some_and(|r| r.len() > RECENT_RESULT_BYTES)
+            {
+                continue;
+            }
+            if recent.tasks.len() >= RECENT_COPIES {
+                recent.clear_tasks();
+            }
+            let data_len = copy.data.as_ref().map_or(0, |d| d.len());
+            if !copy.queued || recent.data_bytes + data_len > PENDING_DATA_BYTES {
+                copy.data = None;
+            }
+            if copy.data.is_some() {
+                recent.data_bytes += data_len;
+                recent.pending.push_back(id);
+                if recent.pending.len() > RECENT_COPIES {
+                    recent.pending.pop_front();
                 }
             }
+            recent.tasks.insert(id, copy);
         }
     }
 
@@ -146,7 +292,41 @@ impl SharedStore {
     pub(super) fn forget_recent(&self, ids: impl Iterator<Item = TaskId>) {
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         for id in ids {
-            recent.tasks.remove(&id);
+            recent.remove(id);
         }
+    }
+}
+
+impl Default for Recent {
+    fn default() -> Self {
+        Self {
+            tasks: HashMap::new(),
+            pending: VecDeque::new(),
+            data_bytes: 0,
+            leasing: Vec::new(),
+            copy_leases_landing: 1.0,
+            skipped_copies: 0,
+            ids: None,
+            held_bytes: 0,
+            held_tasks: 0,
+        }
+    }
+}
+
+impl Recent {
+    /// Drops the copy of `id` (its id stays in the line of pending ones
+    /// until a lease looks at it, and is skipped then).
+    fn remove(&mut self, id: TaskId) {
+        if let Some(old) = self.tasks.remove(&id) {
+            let data_len = old.data.as_ref().map_or(0, |d| d.len());
+            self.data_bytes = self.data_bytes.saturating_sub(data_len);
+        }
+    }
+
+    /// Drops every copy.
+    fn clear_tasks(&mut self) {
+        self.tasks.clear();
+        self.pending.clear();
+        self.data_bytes = 0;
     }
 }

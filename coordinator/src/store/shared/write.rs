@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::record::{StateRecord, bytes_of};
-use super::{Read, SharedStore, StoreError, keys, now_ms, unreachable};
+use super::{NearHead, Read, SharedStore, StoreError, keys, now_ms, unreachable};
 use crate::check::TaskCheck;
 use crate::queue::{Deltas, FIRST_PART_ID, TaskDiff, TaskId};
 
@@ -35,8 +35,10 @@ impl SharedStore {
     /// eviction deadlines and the counters, and publishes `woken` pending
     /// tasks and the changed ids, as far as someone waits for them
     /// ([`SharedStore::watch_task`], [`SharedStore::wait_for_tasks`]).
-    /// Returns whether it was written; nothing
-    /// is written (and `true` returned) when nothing changed.
+    /// With `near_head`, it is written only if the queue of pending ids
+    /// is as that says (a lease decided on this coordinator's copy of a
+    /// task, not on a read of the queue's head). Returns whether it was written; nothing is written (and
+    /// `true` returned) when nothing changed.
     ///
     /// # Errors
     ///
@@ -48,6 +50,7 @@ impl SharedStore {
         deltas: &Deltas,
         woken: usize,
         limits: Limits,
+        near_head: Option<NearHead>,
     ) -> Result<Written, StoreError> {
         let mut plan = keys::WritePlan::default();
         let before: HashMap<TaskId, &Read> = reads.iter().map(|r| (r.id, r)).collect();
@@ -108,6 +111,17 @@ impl SharedStore {
         invocation.arg(bounds.len());
         for (field, most) in bounds {
             invocation.arg(&self.keys.stats).arg(field).arg(most);
+        }
+        invocation.arg(usize::from(near_head.is_some()));
+        if let Some(near) = near_head {
+            invocation
+                .arg(&self.keys.pending)
+                .arg(near.id.0)
+                .arg(near.within)
+                .arg(near.heads.len());
+            for head in near.heads {
+                invocation.arg(head.0);
+            }
         }
         plan.add_to(&mut invocation);
         invocation
@@ -235,11 +249,17 @@ impl SharedStore {
         {
             plan.command(["ZADD", &self.keys.finished, &evict.to_string(), &id]);
         }
+        // A task created pending here keeps its data in the copy, so that
+        // a lease here can hand it out without reading it
+        // ([`SharedStore::pending_copy`]); parts are leased with their
+        // split task, read.
+        let standalone = after.part_of.is_none() && after.split.is_none();
+        let data = (diff.created && diff.queued && standalone).then(|| bytes_of(&after.data));
         Some(Some(Read {
             id: diff.id,
             version: version_number,
             record: Some(record),
-            data: None,
+            data,
             data_len,
             result: after.result.as_ref().map(bytes_of),
             queued: diff.queued,
