@@ -119,11 +119,14 @@ impl AppState {
         // the queue's head, so that they do not all race for its first task.
         let slot = matches!(target, Target::Head).then(|| LeaseSlot::take(&self.inner.leasing));
         let mut offset = slot.as_ref().map_or(0, |slot| slot.0 % HEAD_SPREAD);
+        // The head of the queue as a lease's write on a copy found it.
+        let mut head_read: Option<Snapshot> = None;
         for tries in 0..MAX_TRIES {
             // A lease tries first the oldest task submitted here that is
             // pending as this coordinator wrote it: one round trip, whose
             // write checks that the task is still near the head of the
-            // queue, behind none but tasks being leased here now.
+            // queue, behind none but tasks being leased here now, and
+            // otherwise answers with the head, which the lease then takes.
             let mut claim = match (target, tries) {
                 (Target::Head, 0) => shared.pending_copy(),
                 _ => None,
@@ -142,7 +145,10 @@ impl AppState {
                     (Target::Task(_), Some(snapshot)) if alone(&snapshot) => snapshot,
                     (Target::Task(id), _) => self.read_family(shared, id, None).await?,
                     (Target::Head, _) => {
-                        let head = shared.head(offset).await?;
+                        let head = match head_read.take() {
+                            Some(head) => head,
+                            None => shared.head(offset).await?,
+                        };
                         match head.tasks.first() {
                             None if offset > 0 => {
                                 // The queue is shorter now: look at its head.
@@ -207,12 +213,11 @@ impl AppState {
                     near_head,
                 )
                 .await?;
-            if let Some(claim) = &claim {
-                match written {
-                    Written::Changed => claim.landed(true),
-                    Written::Stale => claim.landed(false),
-                    Written::Unchanged => claim.put_back(),
-                }
+            if let Some(claim) = &claim
+                && matches!(written, Written::Unchanged | Written::Behind(_))
+            {
+                // Its copy still holds: this or another lease may take it.
+                claim.put_back();
             }
             match written {
                 Written::Changed => return Ok((out, changes)),
@@ -220,15 +225,22 @@ impl AppState {
                 // Decided on this coordinator's copy, which may be behind:
                 // a decision to change nothing is made again on a read.
                 Written::Unchanged => continue,
-                // Another coordinator changed these tasks first (or a
-                // lease on a copy found other tasks first): the leases
-                // decided are not held.
-                Written::Stale => self.queue().forget_unwritten_leases(&changes, &diffs),
-            }
-            // A lease that lost a race for a task it read looks one place
-            // further; one decided on a copy reads the place it had.
-            if matches!(target, Target::Head) && claim.is_none() {
-                offset = (offset + 1) % HEAD_SPREAD;
+                // A lease on a copy found other tasks first: it takes the
+                // head instead, as the write read it.
+                Written::Behind(head) => {
+                    self.queue().forget_unwritten_leases(&changes, &diffs);
+                    head_read = Some(head);
+                    offset = 0;
+                }
+                // Another coordinator changed these tasks first: the
+                // leases decided are not held, and a lease looks one place
+                // further.
+                Written::Stale => {
+                    self.queue().forget_unwritten_leases(&changes, &diffs);
+                    if matches!(target, Target::Head) && claim.is_none() {
+                        offset = (offset + 1) % HEAD_SPREAD;
+                    }
+                }
             }
         }
         Err(UseCaseError::Busy(

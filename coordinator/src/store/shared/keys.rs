@@ -78,22 +78,34 @@ impl Keys {
     }
 }
 
+/// Lua that reads the id at place `place` of the queue of pending ids and
+/// its task's fields, with the id counters and the bytes held: what
+/// [`HEAD_SCRIPT`] returns, and the write script when a place it was to
+/// check was not as required.
+const READ_HEAD: &str = r"
+local function read_head(pending, issued_key, stats, prefix, place)
+  local issued = redis.call('ZMSCORE', issued_key, 'ids', 'parts')
+  local meta = {
+    tonumber(issued[1] or '0'),
+    tonumber(issued[2] or '0'),
+    tonumber(redis.call('HGET', stats, 'held_bytes') or '0'),
+  }
+  local id = redis.call('LINDEX', pending, place)
+  if not id then return {meta, false, {}} end
+  return {meta, tonumber(id), redis.call('HMGET', prefix .. id, 'v', 's', 'd', 'r', 'q')}
+end
+";
+
 /// Reads the id at place `ARGV[2]` of the queue of pending ids and its
 /// task's fields, with the id counters and the bytes held.
 ///
 /// KEYS: pending list, ids given, counters hash.
 /// ARGV: task key prefix, place.
-pub(super) const HEAD_SCRIPT: &str = r"
-local issued = redis.call('ZMSCORE', KEYS[2], 'ids', 'parts')
-local meta = {
-  tonumber(issued[1] or '0'),
-  tonumber(issued[2] or '0'),
-  tonumber(redis.call('HGET', KEYS[3], 'held_bytes') or '0'),
+pub(super) fn head_script() -> String {
+    format!(
+        "{READ_HEAD}\nreturn read_head(KEYS[1], KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[2]))\n"
+    )
 }
-local id = redis.call('LINDEX', KEYS[1], tonumber(ARGV[2]))
-if not id then return {meta, false, {}} end
-return {meta, tonumber(id), redis.call('HMGET', ARGV[1] .. id, 'v', 's', 'd', 'r', 'q')}
-";
 
 /// Compares versions, then writes, then publishes what is waited for.
 ///
@@ -102,19 +114,20 @@ return {meta, tonumber(id), redis.call('HMGET', ARGV[1] .. id, 'v', 's', 'd', 'r
 /// hash, a field and the most that field may hold now (a counter the
 /// write is about to raise: it was read lower, and must still be low
 /// enough). Then how many places follow, each a list, a member, a count
-/// `n`, a count `k` and `k` members: the member must be among the list's
-/// first `n`, and the list's first element one of the `k` (a task decided
-/// on a copy is still near the head of the queue, behind none but the
-/// ones named). Then how many commands follow, each as its argument count and
+/// `n`, a count `k`, `k` members, and the ids-given key, the counters key
+/// and the task key prefix: the member must be among the list's first
+/// `n`, and the list's first element one of the `k` (a task decided on a
+/// copy is still near the head of the queue, behind none but the ones
+/// named). Then how many commands follow, each as its argument count and
 /// its arguments. Then the message: the channel, the watched tasks' and
 /// the idle coordinators' sorted sets, the writer's clock (ms), its tag,
 /// how many tasks it made pending, how many changed ids follow, and the
 /// ids. The message (`tag woken id...`) names only the ids some client
 /// waits on, and says `0` pending unless a coordinator has a worker
 /// waiting; it is not sent when it would say nothing. Returns 1 when it
-/// wrote, 0 when a version differed or a bound was passed (and nothing
-/// was written).
-pub(super) const WRITE_SCRIPT: &str = r"
+/// wrote, 0 when a version differed or a bound was passed, 2 when a place
+/// was not as required (and nothing was written either way).
+const WRITE: &str = r"
 for i = 1, #KEYS do
   local v = redis.call('HGET', KEYS[i], 'v')
   if (v or '0') ~= ARGV[i] then return 0 end
@@ -130,15 +143,18 @@ end
 local places = tonumber(ARGV[p])
 p = p + 1
 for _ = 1, places do
-  if not redis.call('LPOS', ARGV[p], ARGV[p + 1], 'MAXLEN', ARGV[p + 2]) then return 0 end
   local head = redis.call('LINDEX', ARGV[p], 0)
   local heads = tonumber(ARGV[p + 3])
   local found = false
   for i = p + 4, p + 3 + heads do
     if ARGV[i] == head then found = true end
   end
-  if not found then return 0 end
-  p = p + 4 + heads
+  local near = redis.call('LPOS', ARGV[p], ARGV[p + 1], 'MAXLEN', ARGV[p + 2])
+  if not found or not near then
+    local q = p + 4 + heads
+    return read_head(ARGV[p], ARGV[q], ARGV[q + 1], ARGV[q + 2], 0)
+  end
+  p = p + 7 + heads
 end
 local n = tonumber(ARGV[p])
 p = p + 1
@@ -165,6 +181,11 @@ if woken > 0 or #message > 2 then
 end
 return 1
 ";
+
+/// [`WRITE`], with the head reading it answers with.
+pub(super) fn write_script() -> String {
+    format!("{READ_HEAD}\n{WRITE}")
+}
 
 /// The commands a write runs once the versions match.
 #[derive(Debug, Default)]

@@ -213,8 +213,8 @@ impl SharedStore {
             conn,
             client,
             keys,
-            write: Script::new(keys::WRITE_SCRIPT),
-            head: Script::new(keys::HEAD_SCRIPT),
+            write: Script::new(&keys::write_script()),
+            head: Script::new(&keys::head_script()),
             checks: Mutex::new(HashMap::new()),
             recent: Mutex::new(Recent::default()),
             ids: tokio::sync::Mutex::new(IdBlocks::default()),
@@ -382,7 +382,7 @@ impl SharedStore {
     /// [`StoreError::Shared`] when Redis does not answer.
     pub(crate) async fn head(&self, offset: usize) -> Result<Snapshot, StoreError> {
         let mut conn = self.conn.clone();
-        let (meta, id, fields): HeadReply = self
+        let reply: HeadReply = self
             .head
             .key(&self.keys.pending)
             .key(&self.keys.issued)
@@ -392,6 +392,12 @@ impl SharedStore {
             .invoke_async(&mut conn)
             .await
             .map_err(unreachable)?;
+        Ok(self.head_snapshot(reply))
+    }
+
+    /// The snapshot of a head read ([`SharedStore::head`], or a write that
+    /// found the head of the queue other than it required).
+    fn head_snapshot(&self, (meta, id, fields): HeadReply) -> Snapshot {
         let mut fields = fields.into_iter().map(|f| f.map(Bytes::from));
         let mut next = || fields.next().flatten();
         let tasks = match id {
@@ -410,7 +416,7 @@ impl SharedStore {
             }
             None => Vec::new(),
         };
-        Ok(self.snapshot(tasks, meta))
+        self.snapshot(tasks, meta)
     }
 
     /// Bytes and tasks the cluster holds, read now (and kept as the

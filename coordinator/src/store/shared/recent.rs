@@ -23,9 +23,6 @@ const RECENT_RESULT_BYTES: usize = 64 * 1024;
 /// (a task whose data does not fit is leased from a read).
 const PENDING_DATA_BYTES: usize = 16 * 1024 * 1024;
 
-/// While leases on copies mostly fail, one lease in this many tries one.
-const PROBE_EVERY: u32 = 16;
-
 /// A completed task's copy answers reads only while the task's eviction
 /// is at least this far off by this coordinator's clock: another
 /// coordinator, whose clock may be ahead, evicts it by its own.
@@ -45,14 +42,6 @@ impl PendingClaim<'_> {
         self.snapshot.take()
     }
 
-    /// Notes whether the lease decided on the copy was written (a lease
-    /// that changed nothing says nothing).
-    pub(crate) fn landed(&self, written: bool) {
-        let mut recent = self.store.recent.lock().unwrap_or_else(|p| p.into_inner());
-        let sample = if written { 1.0 } else { 0.0 };
-        recent.copy_leases_landing = 0.9 * recent.copy_leases_landing + 0.1 * sample;
-    }
-
     /// Puts the task back at the front of the line: the lease decided on
     /// its copy changed nothing (the worker gets no task now).
     pub(crate) fn put_back(&self) {
@@ -60,24 +49,26 @@ impl PendingClaim<'_> {
         recent.pending.push_front(self.id);
     }
 
-    /// What the lease's write must find in the queue of pending ids: the
-    /// task among its first `within`, and at its head a task that a lease
-    /// here may take from its copy (one being decided now, or one of the
-    /// `within` next in line here). So a lease on a copy passes over only
-    /// tasks submitted here, in the order their copies were kept, never
-    /// one submitted elsewhere or requeued, or one whose lease on a copy
-    /// failed: the next lease takes that one from a read of the head.
-    pub(crate) fn near_head(&self, within: usize) -> NearHead {
+    /// What the lease's write must find in the queue of pending ids: at
+    /// its head a task that a lease here may take from its copy (one being
+    /// decided now, or one of the next `spread` in line here), and the
+    /// task among the first `spread` more than there are leases being
+    /// decided here. So a task at the head that was submitted elsewhere,
+    /// requeued, or whose lease on a copy failed is never passed over: the
+    /// next lease takes it from a read of the head. A task further down
+    /// is passed over only while tasks submitted here before it are ahead
+    /// of it (copies are taken oldest first).
+    pub(crate) fn near_head(&self, spread: usize) -> NearHead {
         let recent = self.store.recent.lock().unwrap_or_else(|p| p.into_inner());
         let heads = recent
             .leasing
             .iter()
-            .chain(recent.pending.iter().take(within))
+            .chain(recent.pending.iter().take(recent.writing.len() + spread))
             .copied()
             .collect();
         NearHead {
             id: self.id,
-            within,
+            within: recent.leasing.len() + recent.writing.len() + spread,
             heads,
         }
     }
@@ -105,7 +96,7 @@ pub(crate) struct NearHead {
 }
 
 /// This coordinator's copies of what it wrote last.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(super) struct Recent {
     tasks: HashMap<TaskId, Read>,
     /// Tasks created pending here whose copy holds their data, oldest
@@ -115,11 +106,8 @@ pub(super) struct Recent {
     data_bytes: usize,
     /// Tasks whose copy a lease decided here now is deciding on.
     leasing: Vec<TaskId>,
-    /// How many of the latest leases on copies were written, smoothed
-    /// (1: all of them).
-    copy_leases_landing: f64,
-    /// Leases that did not try a copy while few landed.
-    skipped_copies: u32,
+    /// Tasks in `pending` whose submission is being written now.
+    writing: Vec<TaskId>,
     ids: Option<FreshIds>,
     held_bytes: u64,
     held_tasks: u64,
@@ -182,21 +170,19 @@ impl SharedStore {
     /// lease: taken out of the line, so that leases decided here at the
     /// same time try different tasks, and counted as being leased here
     /// while the claim lives ([`PendingClaim::near_head`]).
-    ///
-    /// While most leases on copies fail (other coordinators' tasks are at
-    /// the head of the queue), only one lease in [`PROBE_EVERY`] tries a
-    /// copy, to learn when they would succeed again.
     pub(crate) fn pending_copy(&self) -> Option<PendingClaim<'_>> {
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         // A lease takes no ids: any will do before a read tells them.
         let ids = recent.ids.unwrap_or_else(|| fresh_ids(0, 0));
-        if recent.copy_leases_landing < 0.5 {
-            recent.skipped_copies = recent.skipped_copies.wrapping_add(1);
-            if !recent.skipped_copies.is_multiple_of(PROBE_EVERY) {
-                return None;
+        // Submissions still being written are passed over (not yet
+        // acknowledged, so not yet owed their place) and kept in line.
+        let mut place = 0;
+        while let Some(&id) = recent.pending.get(place) {
+            if recent.writing.contains(&id) {
+                place += 1;
+                continue;
             }
-        }
-        while let Some(id) = recent.pending.pop_front() {
+            recent.pending.remove(place);
             let Some(copy) = recent.tasks.get(&id) else {
                 continue;
             };
@@ -227,6 +213,28 @@ impl SharedStore {
             .clear_tasks();
     }
 
+    /// Puts `ids`, tasks created pending by a write about to be sent, in
+    /// line for leases here, in the order the writes reach Redis (so that
+    /// the line follows the queue's order); a lease does not look past one
+    /// whose write has not come back ([`SharedStore::written`]).
+    pub(super) fn writing(&self, ids: &[TaskId]) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        for &id in ids {
+            recent.pending.push_back(id);
+            recent.writing.push(id);
+            if recent.pending.len() > RECENT_COPIES {
+                recent.pending.pop_front();
+            }
+        }
+    }
+
+    /// The write of `ids` ([`SharedStore::writing`]) came back (written
+    /// or not: a task whose copy is not kept is skipped in line).
+    pub(super) fn written(&self, ids: &[TaskId]) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.writing.retain(|id| !ids.contains(id));
+    }
+
     /// Keeps `copies`, tasks as just written (`None`: deleted). A copy
     /// holds its task's data only while the task is pending and the data
     /// fits in [`PENDING_DATA_BYTES`].
@@ -253,10 +261,6 @@ impl SharedStore {
             }
             if copy.data.is_some() {
                 recent.data_bytes += data_len;
-                recent.pending.push_back(id);
-                if recent.pending.len() > RECENT_COPIES {
-                    recent.pending.pop_front();
-                }
             }
             recent.tasks.insert(id, copy);
         }
@@ -293,22 +297,6 @@ impl SharedStore {
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         for id in ids {
             recent.remove(id);
-        }
-    }
-}
-
-impl Default for Recent {
-    fn default() -> Self {
-        Self {
-            tasks: HashMap::new(),
-            pending: VecDeque::new(),
-            data_bytes: 0,
-            leasing: Vec::new(),
-            copy_leases_landing: 1.0,
-            skipped_copies: 0,
-            ids: None,
-            held_bytes: 0,
-            held_tasks: 0,
         }
     }
 }

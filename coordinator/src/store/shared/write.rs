@@ -4,12 +4,14 @@
 use std::collections::HashMap;
 
 use super::record::{StateRecord, bytes_of};
-use super::{NearHead, Read, SharedStore, StoreError, keys, now_ms, unreachable};
+use super::{
+    HeadReply, NearHead, Read, SharedStore, Snapshot, StoreError, keys, now_ms, unreachable,
+};
 use crate::check::TaskCheck;
 use crate::queue::{Deltas, FIRST_PART_ID, TaskDiff, TaskId};
 
 /// What became of a write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) enum Written {
     /// It was written.
     Changed,
@@ -18,6 +20,10 @@ pub(crate) enum Written {
     /// Another coordinator changed a task first (or a bound was passed):
     /// nothing was written.
     Stale,
+    /// The tasks were as read, but the queue of pending ids was not as the
+    /// write required ([`NearHead`]): nothing was written, and the head of
+    /// the queue is read instead, as [`SharedStore::head`] reads it.
+    Behind(Snapshot),
 }
 
 /// The cluster's limits a write keeps.
@@ -122,6 +128,10 @@ impl SharedStore {
             for head in near.heads {
                 invocation.arg(head.0);
             }
+            invocation
+                .arg(&self.keys.issued)
+                .arg(&self.keys.stats)
+                .arg(self.keys.task_prefix());
         }
         plan.add_to(&mut invocation);
         invocation
@@ -135,8 +145,18 @@ impl SharedStore {
         for id in &changed {
             invocation.arg(id.0);
         }
+        // Tasks created pending (with their data in the copy) are put in
+        // line for leases here as the write is sent.
+        let lined: Vec<TaskId> = copies
+            .iter()
+            .filter(|(_, copy)| copy.as_ref().is_some_and(|c| c.data.is_some()))
+            .map(|(id, _)| *id)
+            .collect();
+        self.writing(&lined);
         let mut conn = self.conn.clone();
-        let written: i64 = match invocation.invoke_async(&mut conn).await {
+        let outcome = invocation.invoke_async(&mut conn).await;
+        self.written(&lined);
+        let written: redis::Value = match outcome {
             Ok(written) => written,
             Err(error) => {
                 self.forget_ids().await;
@@ -144,13 +164,21 @@ impl SharedStore {
                 return Err(unreachable(error));
             }
         };
-        if written == 1 {
-            self.keep_recent(copies);
-            self.note_deltas(deltas);
-            Ok(Written::Changed)
-        } else {
-            self.forget_recent(reads.iter().map(|r| r.id));
-            Ok(Written::Stale)
+        match written {
+            redis::Value::Int(1) => {
+                self.keep_recent(copies);
+                self.note_deltas(deltas);
+                Ok(Written::Changed)
+            }
+            redis::Value::Int(_) => {
+                self.forget_recent(reads.iter().map(|r| r.id));
+                Ok(Written::Stale)
+            }
+            head => {
+                let reply: HeadReply = redis::from_redis_value(head)
+                    .map_err(|error| StoreError::Shared(error.to_string()))?;
+                Ok(Written::Behind(self.head_snapshot(reply)))
+            }
         }
     }
 
