@@ -1,6 +1,9 @@
 //! Cluster benchmark: full task cycles against coordinators in memory, on
 //! the embedded store, and on a shared Redis with one and with two
-//! coordinators, in one run.
+//! coordinators, in one run; then in memory and on Redis with one
+//! coordinator again with [`BUSY_CLIENTS`] connections, enough to keep
+//! the CPUs busy on both (each compared with in memory at the same
+//! number of connections).
 //!
 //! `cargo bench -p coordinator --bench cluster` (needs `redis-server`,
 //! Debian's package; the bench starts its own on a free port with no
@@ -43,6 +46,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Concurrent client connections, unless `BENCH_CLIENTS` says otherwise.
 const CLIENTS: usize = 8;
+/// Connections of the two more setups that keep the CPUs busy: in memory
+/// and Redis with one coordinator.
+const BUSY_CLIENTS: usize = 32;
 /// Warm-up before each measured window.
 const WARMUP: Duration = Duration::from_millis(250);
 
@@ -100,10 +106,36 @@ impl Measured {
     }
 }
 
-/// Drives `addrs` (clients spread over them) for `window`, after a warm-up.
-async fn drive(addrs: &[SocketAddr], window: Duration, into: &mut Measured, redis: Option<&Redis>) {
+/// One setup the bench drives.
+struct Setup {
+    name: &'static str,
+    addrs: Vec<SocketAddr>,
+    on_redis: bool,
+    clients: usize,
+}
+
+impl Setup {
+    fn new(name: &'static str, addrs: Vec<SocketAddr>, on_redis: bool, clients: usize) -> Self {
+        Self {
+            name,
+            addrs,
+            on_redis,
+            clients,
+        }
+    }
+}
+
+/// Drives `addrs` with `clients` connections spread over them for
+/// `window`, after a warm-up.
+async fn drive(
+    addrs: &[SocketAddr],
+    clients: usize,
+    window: Duration,
+    into: &mut Measured,
+    redis: Option<&Redis>,
+) {
     let mut conns = Vec::new();
-    for k in 0..client_count(CLIENTS) {
+    for k in 0..clients {
         conns.push(Conn::open(addrs[k % addrs.len()]).await.unwrap());
     }
     let run = |conns: Vec<Conn>, secs: Duration| async move {
@@ -274,7 +306,7 @@ fn main() {
     runtime.block_on(async {
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         println!(
-            "cluster benchmark: {} keep-alive clients; {rounds} rounds of {} s windows per setup; \
+            "cluster benchmark: {} keep-alive clients ({BUSY_CLIENTS} in the setups marked so); {rounds} rounds of {} s windows per setup; \
              {cpus} CPUs shared by the load generator, the coordinators (one process) and redis-server",
             client_count(CLIENTS),
             window.as_secs_f64()
@@ -286,35 +318,46 @@ fn main() {
         let on_redis = Config { redis: Some(url), ..base.clone() };
         let first = serve(on_redis.clone()).await;
         let second = serve(on_redis).await;
-        let setups: Vec<(&str, Vec<SocketAddr>, bool)> = vec![
-            ("in memory", vec![memory], false),
-            ("embedded store (SQLite, fsync)", vec![embedded], false),
-            ("Redis, one coordinator", vec![first], true),
-            ("Redis, two coordinators", vec![first, second], true),
+        let clients = client_count(CLIENTS);
+        let setups: Vec<Setup> = vec![
+            Setup::new("in memory", vec![memory], false, clients),
+            Setup::new("embedded store (SQLite, fsync)", vec![embedded], false, clients),
+            Setup::new("Redis, one coordinator", vec![first], true, clients),
+            Setup::new("Redis, two coordinators", vec![first, second], true, clients),
+            Setup::new("in memory", vec![memory], false, BUSY_CLIENTS),
+            Setup::new("Redis, one coordinator", vec![first], true, BUSY_CLIENTS),
         ];
-        // `BENCH_ONLY=Redis` keeps the setups whose name holds it (the
-        // first stays: the others are measured against it).
+        // `BENCH_ONLY=Redis` keeps the setups whose name holds it, and the
+        // in-memory ones the others are measured against.
         let only = std::env::var("BENCH_ONLY").unwrap_or_default();
-        let setups: Vec<_> = setups
+        let setups: Vec<Setup> = setups
             .into_iter()
-            .enumerate()
-            .filter(|(i, (name, _, _))| *i == 0 || name.contains(only.as_str()))
-            .map(|(_, setup)| setup)
+            .filter(|s| s.name == "in memory" || s.name.contains(only.as_str()))
             .collect();
         let mut measured: Vec<Measured> = setups.iter().map(|_| Measured::default()).collect();
         for _ in 0..rounds {
-            for ((_, addrs, on_redis), into) in setups.iter().zip(measured.iter_mut()) {
-                drive(addrs, window, into, on_redis.then_some(&redis)).await;
+            for (setup, into) in setups.iter().zip(measured.iter_mut()) {
+                let redis = setup.on_redis.then_some(&redis);
+                drive(&setup.addrs, setup.clients, window, into, redis).await;
             }
         }
-        let memory_rate = measured[0].cycles as f64 / measured[0].secs;
-        println!(
-            "| setup | cycles/s | vs in memory | p50 ms | p99 ms | errors | CPU µs per cycle: coordinators + load, Redis | Redis commands per cycle |"
-        );
-        println!("|---|---|---|---|---|---|---|---|");
-        for ((name, _, _), m) in setups.iter().zip(measured.iter_mut()) {
+        for m in &mut measured {
             m.latencies_us.sort_unstable();
-            let rate = m.cycles as f64 / m.secs;
+        }
+        let rate = |m: &Measured| m.cycles as f64 / m.secs;
+        let memory_rate = |clients: usize| {
+            setups
+                .iter()
+                .zip(&measured)
+                .find(|(s, _)| s.name == "in memory" && s.clients == clients)
+                .map_or(f64::NAN, |(_, m)| rate(m))
+        };
+        println!(
+            "| setup | clients | cycles/s | vs in memory (same clients) | p50 ms | p99 ms | errors | CPU µs per cycle: coordinators + load, Redis | Redis commands per cycle |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|");
+        let mut one_on_redis = Vec::new();
+        for (setup, m) in setups.iter().zip(&measured) {
             let per_cycle = if m.redis_calls.is_empty() {
                 "".to_owned()
             } else {
@@ -328,14 +371,26 @@ fn main() {
                 format!("{:.1} ({})", total as f64 / m.cycles as f64, parts.join(", "))
             };
             let cycles = m.cycles.max(1) as f64;
+            let share = 100.0 * rate(m) / memory_rate(setup.clients);
+            if setup.name == "Redis, one coordinator" {
+                one_on_redis.push(format!("{share:.1}% with {} clients", setup.clients));
+            }
             println!(
-                "| {name} | {rate:.0} | {:.0}% | {:.2} | {:.2} | {} | {:.0}, {:.0} | {per_cycle} |",
-                100.0 * rate / memory_rate,
+                "| {} | {} | {:.0} | {share:.0}% | {:.2} | {:.2} | {} | {:.0}, {:.0} | {per_cycle} |",
+                setup.name,
+                setup.clients,
+                rate(m),
                 m.percentile_ms(0.5),
                 m.percentile_ms(0.99),
                 m.errors,
                 1e6 * m.own_cpu / cycles,
                 1e6 * m.redis_cpu / cycles,
+            );
+        }
+        if !one_on_redis.is_empty() {
+            println!(
+                "Redis, one coordinator / in memory: {} (target >= 40%; Redis, the coordinators and the load generator share the CPUs)",
+                one_on_redis.join(", ")
             );
         }
     });
