@@ -80,7 +80,7 @@ impl Keys {
 
 /// Lua that reads the id at place `place` of the queue of pending ids and
 /// its task's fields, with the id counters and the bytes held: what
-/// [`HEAD_SCRIPT`] returns, and the write script when a place it was to
+/// [`head_script`] returns, and the write script when a place it was to
 /// check was not as required.
 const READ_HEAD: &str = r"
 local function read_head(pending, issued_key, stats, prefix, place)
@@ -109,7 +109,7 @@ pub(super) fn head_script() -> String {
 
 /// Compares versions, then writes, then publishes what is waited for.
 ///
-/// KEYS: task hashes; ARGV[i] for each: the version it must have (`0`: it
+/// KEYS: task hashes; `ARGV[i]` for each: the version it must have (`0`: it
 /// must not exist). Then ARGV[#KEYS + 1]: how many bounds follow, each a
 /// hash, a field and the most that field may hold now (a counter the
 /// write is about to raise: it was read lower, and must still be low
