@@ -558,21 +558,21 @@ fn while_redis_is_down_requests_answer_503_and_the_coordinator_reconnects() {
     assert_eq!(status, 200, "{lease}");
 }
 
+/// Two coordinators on `redis` that do not split tasks.
+fn two_unsplit(redis: &RedisServer) -> [Process; 2] {
+    [0, 1].map(|_| start(redis, &["--no-split"]))
+}
+
 /// Task reads (`HSTRLEN` runs in every read of a task without its data)
 /// Redis has answered so far.
 fn task_reads(redis: &RedisServer) -> u64 {
-    redis
-        .command_calls()
-        .iter()
-        .find(|(name, _)| name == "hstrlen")
-        .map_or(0, |(_, calls)| *calls)
+    redis.calls("hstrlen")
 }
 
 #[test]
 fn a_result_completed_here_is_read_from_this_coordinators_copy_until_redis_restarts() {
     let mut redis = RedisServer::start();
-    let no_split = ["--no-split"];
-    let (a, b) = (start(&redis, &no_split), start(&redis, &no_split));
+    let [a, b] = two_unsplit(&redis);
     let (a, b) = (a.addr, b.addr);
     let data = r#"{"A":"[[2]]","B":"[[21]]"}"#;
     assert_eq!(json_call(a, "POST", "/task", data).1["taskId"], 1);
@@ -619,18 +619,13 @@ fn a_result_completed_here_is_read_from_this_coordinators_copy_until_redis_resta
 /// Script runs (`EVALSHA`) Redis has answered so far: one for each write
 /// and one for each read of the head of the queue.
 fn script_runs(redis: &RedisServer) -> u64 {
-    redis
-        .command_calls()
-        .iter()
-        .find(|(name, _)| name == "evalsha")
-        .map_or(0, |(_, calls)| *calls)
+    redis.calls("evalsha")
 }
 
 #[test]
 fn a_lease_takes_a_task_submitted_through_its_coordinator_in_one_round_trip_in_queue_order() {
     let redis = RedisServer::start();
-    let no_split = ["--no-split"];
-    let (a, b) = (start(&redis, &no_split), start(&redis, &no_split));
+    let [a, b] = two_unsplit(&redis);
     let (a, b) = (a.addr, b.addr);
     let task = |n: u64| format!(r#"{{"A":"[[{n}]]","B":"[[1]]"}}"#);
     let submit = |addr, n| {
@@ -671,8 +666,7 @@ fn a_lease_takes_a_task_submitted_through_its_coordinator_in_one_round_trip_in_q
 #[test]
 fn a_lease_that_finds_another_coordinators_task_first_takes_it_without_a_second_read() {
     let redis = RedisServer::start();
-    let no_split = ["--no-split"];
-    let (a, b) = (start(&redis, &no_split), start(&redis, &no_split));
+    let [a, b] = two_unsplit(&redis);
     let (a, b) = (a.addr, b.addr);
     let data = r#"{"A":"[[2]]","B":"[[3]]"}"#;
     // Each round a task through B, then one through A, both leased

@@ -101,6 +101,15 @@ impl RedisServer {
         Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
     }
 
+    /// How many times Redis has run `command` (named as `INFO
+    /// commandstats` names it: `evalsha`, `hstrlen`, ...).
+    pub fn calls(&self, command: &str) -> u64 {
+        self.command_calls()
+            .into_iter()
+            .find(|(name, _)| name == command)
+            .map_or(0, |(_, calls)| calls)
+    }
+
     /// `INFO commandstats` as (command, calls) pairs.
     pub fn command_calls(&self) -> Vec<(String, u64)> {
         let info = self.command("INFO commandstats").unwrap_or_default();
