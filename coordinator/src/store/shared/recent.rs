@@ -23,6 +23,11 @@ const RECENT_RESULT_BYTES: usize = 64 * 1024;
 /// (a task whose data does not fit is leased from a read).
 const PENDING_DATA_BYTES: usize = 16 * 1024 * 1024;
 
+/// Leases and submissions under way that a lease on a copy counts, each,
+/// when it says how far from the head of the queue its task may be: what
+/// the write checks stays small under a flood of requests.
+const MOST_AHEAD: usize = 256;
+
 /// A completed task's copy answers reads only while the task's eviction
 /// is at least this far off by this coordinator's clock: another
 /// coordinator, whose clock may be ahead, evicts it by its own.
@@ -58,17 +63,23 @@ impl PendingClaim<'_> {
     /// next lease takes it from a read of the head. A task further down
     /// is passed over only while tasks submitted here before it are ahead
     /// of it (copies are taken oldest first).
+    /// At most [`MOST_AHEAD`] leases and submissions under way are
+    /// counted (past that many, a lease on a copy finds the head other
+    /// than it requires and takes the head instead).
     pub(crate) fn near_head(&self, spread: usize) -> NearHead {
         let recent = self.store.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let leasing = recent.leasing.len().min(MOST_AHEAD);
+        let writing = recent.writing.len().min(MOST_AHEAD);
         let heads = recent
             .leasing
             .iter()
-            .chain(recent.pending.iter().take(recent.writing.len() + spread))
+            .take(leasing)
+            .chain(recent.pending.iter().take(writing + spread))
             .copied()
             .collect();
         NearHead {
             id: self.id,
-            within: recent.leasing.len() + recent.writing.len() + spread,
+            within: leasing + writing + spread,
             heads,
         }
     }
