@@ -62,6 +62,27 @@ export async function waitFor(fn, { timeoutMs = 30000, intervalMs = 100, what = 
 }
 
 /**
+ * Resolves once at least `count` long polls for tasks are open at the coordinator
+ * (`coordinator_long_polls_open{long_poll="task"}` in `GET metrics`): that many worker
+ * pages are waiting, so a task submitted now is offered to each of them, not only to
+ * a page that happened to ask first (a page in the background, or just reloaded, asks
+ * late).
+ *
+ * @param {string} url the coordinator's base URL
+ * @param {number} count long polls to wait for
+ */
+export async function waitForTaskPolls(url, count) {
+  await waitFor(
+    async () => {
+      const text = await (await fetch(new URL('metrics', url))).text();
+      const line = text.split('\n').find((l) => l.startsWith('coordinator_long_polls_open{long_poll="task"}'));
+      return line && Number(line.split(' ').pop()) >= count;
+    },
+    { timeoutMs: 30000, intervalMs: 50, what: `${count} open long polls for tasks` },
+  );
+}
+
+/**
  * Starts the release coordinator binary on a free port (`0`) from the repository
  * root and resolves once it logs `listening on http://ADDR:PORT`.
  *

@@ -27,6 +27,7 @@ import {
   submitTask,
   waitFor,
   waitForFinished,
+  waitForTaskPolls,
 } from './helpers.mjs';
 
 const SPLIT_MIN_FLOPS = 100_000_000;
@@ -90,6 +91,8 @@ test('both tabs compute parts of one split task, each naming the client\'s task'
   const ids = await Promise.all(tabs.map(idOf));
   const data = squareTask(7, 600);
   const [expected] = await nativeProducts([data]);
+  // Both tabs wait for a task (the second was just reloaded): each is offered a part.
+  await waitForTaskPolls(coordinator.url, 2);
   const taskId = await submitTask(coordinator.url, data);
   const done = await waitForFinished(coordinator.url, taskId, 60000);
   assert.equal(done.status, 'completed');
@@ -119,6 +122,7 @@ test('GFLOP/s is above zero while a slot computes, and is the logged flops over 
   // background updates its page at most once a second.
   const data = squareTask(8, 2400);
   const [expected] = await nativeProducts([data]);
+  await waitForTaskPolls(coordinator.url, 2);
   const taskId = await submitTask(coordinator.url, data);
   // Read from here every 20 ms: a tab in the background runs no animation
   // frames and throttles its timers, so a check polled inside it can miss a
