@@ -6,7 +6,7 @@
 //! The write compares versions as always, so a stale copy costs a second
 //! try, never a wrong write.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::{Counts, Read, SharedStore, Snapshot, fresh_ids, now_ms};
 use crate::queue::{Deltas, FreshIds, TaskId};
@@ -63,6 +63,7 @@ impl PendingClaim<'_> {
     /// next lease takes it from a read of the head. A task further down
     /// is passed over only while tasks submitted here before it are ahead
     /// of it (copies are taken oldest first).
+    ///
     /// At most [`MOST_AHEAD`] leases and submissions under way are
     /// counted (past that many, a lease on a copy finds the head other
     /// than it requires and takes the head instead).
@@ -118,7 +119,7 @@ pub(super) struct Recent {
     /// Tasks whose copy a lease decided here now is deciding on.
     leasing: Vec<TaskId>,
     /// Tasks in `pending` whose submission is being written now.
-    writing: Vec<TaskId>,
+    writing: HashSet<TaskId>,
     ids: Option<FreshIds>,
     held_bytes: u64,
     held_tasks: u64,
@@ -232,7 +233,7 @@ impl SharedStore {
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         for &id in ids {
             recent.pending.push_back(id);
-            recent.writing.push(id);
+            recent.writing.insert(id);
             if recent.pending.len() > RECENT_COPIES {
                 recent.pending.pop_front();
             }
@@ -243,7 +244,9 @@ impl SharedStore {
     /// or not: a task whose copy is not kept is skipped in line).
     pub(super) fn written(&self, ids: &[TaskId]) {
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-        recent.writing.retain(|id| !ids.contains(id));
+        for id in ids {
+            recent.writing.remove(id);
+        }
     }
 
     /// Keeps `copies`, tasks as just written (`None`: deleted). A copy
