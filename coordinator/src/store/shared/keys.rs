@@ -5,8 +5,7 @@
 //! fields, the writing one compares each task's version with the one the
 //! coordinator read, each counter it is told to bound with its bound and
 //! each place in a list it is told to check, and, when all hold, runs the
-//! commands it is handed. It then publishes
-//! what someone waits for: the tasks it made pending when a coordinator
+//! commands it is handed. It then publishes what someone waits for: the tasks it made pending when a coordinator
 //! has a worker waiting for one, and the changed tasks a client waits on.
 
 use redis::ScriptInvocation;
@@ -125,8 +124,9 @@ pub(super) fn head_script() -> String {
 /// ids. The message (`tag woken id...`) names only the ids some client
 /// waits on, and says `0` pending unless a coordinator has a worker
 /// waiting; it is not sent when it would say nothing. Returns 1 when it
-/// wrote, 0 when a version differed or a bound was passed, 2 when a place
-/// was not as required (and nothing was written either way).
+/// wrote, 0 when a version differed or a bound was passed, and, when a
+/// place was not as required, the head of that list as [`head_script`]
+/// reads it (nothing was written either way).
 const WRITE: &str = r"
 for i = 1, #KEYS do
   local v = redis.call('HGET', KEYS[i], 'v')

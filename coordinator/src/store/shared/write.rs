@@ -43,8 +43,8 @@ impl SharedStore {
     /// ([`SharedStore::watch_task`], [`SharedStore::wait_for_tasks`]).
     /// With `near_head`, it is written only if the queue of pending ids
     /// is as that says (a lease decided on this coordinator's copy of a
-    /// task, not on a read of the queue's head). Returns whether it was written; nothing is written (and
-    /// `true` returned) when nothing changed.
+    /// task, not on a read of the queue's head). Says what became of it
+    /// ([`Written`]); nothing is written when nothing changed.
     ///
     /// # Errors
     ///
