@@ -134,9 +134,14 @@ impl TaskQueue {
             || verified
             || (role == Role::Former && task.leases.is_empty());
         // The holder's result measures its speed: the part's work over the
-        // time from its lease to now.
+        // time from its lease to now. Not a backup copy's: it ran while the
+        // rest of the crew was idle, after its worker's own part, and the
+        // speeds plan parts computed all at once (tabs of one machine share
+        // its cores); and only the copies that win are seen.
         let measured = match (role, &answer) {
-            (Role::Holder(index), Answer::Result(_)) if task.work > 0 => {
+            (Role::Holder(index), Answer::Result(_))
+                if task.work > 0 && !task.leases[index].backup =>
+            {
                 let held = now.saturating_duration_since(task.leases[index].started_at);
                 Some(task.work as f64 / held.as_secs_f64())
             }

@@ -9,7 +9,9 @@
 //! ([`Speed`]). A lease that
 //! loses to a backup copy teaches the queue too: its holder had not
 //! finished after the time it held the part, so it is at most that fast,
-//! and is taken as half done ([`Speed::censor`]).
+//! and is taken as half done ([`Speed::censor`]). A backup copy's own
+//! result teaches nothing: it was computed while the rest of the crew was
+//! idle, and the speeds plan parts computed all at once.
 //!
 //! The speeds serve three rules, all decided here from numbers passed in
 //! (no clock, no I/O):

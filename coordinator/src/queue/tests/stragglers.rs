@@ -229,6 +229,32 @@ fn the_holders_result_wins_when_it_comes_before_the_backups() {
 }
 
 #[test]
+fn a_backup_that_wins_does_not_move_its_workers_speed() {
+    let mut q = Harness::new(limits());
+    let (fast, slow) = (worker("fast"), worker("slow"));
+    let t = measure(&mut q, &fast, 4, Instant::now());
+    let t = measure(&mut q, &slow, 1, t);
+    let split = split_of(&mut q, &[4 * GFLOP], None, t);
+    let held = q.lease_next(&slow, t).unwrap();
+    let t1 = t + secs(1.0);
+    let backup = q.lease_next(&fast, t1).unwrap();
+    assert_eq!(backup.id, held.id);
+    // The copy finishes in 0.5 s, 8 GFLOP/s: alone on its machine, twice
+    // as fast as the fast worker computes beside the others.
+    let t2 = t1 + secs(0.5);
+    q.complete(backup.id, text("[[6]]"), Some(&fast), t2)
+        .unwrap();
+    assert_eq!(status(&q, split), TaskStatus::Completed);
+    assert_eq!(speed_of(&q, &fast, t2), Some(4 * GFLOP));
+    // Its own part is measured again as usual.
+    let t3 = measure(&mut q, &fast, 2, t2);
+    assert_eq!(speed_of(&q, &fast, t3), Some(3 * GFLOP));
+    // The holder that lost, 1.5 s into a 4 GFLOP part, taken as half
+    // done: at most 4/3 GFLOP/s; its measured 1 GFLOP/s stands.
+    assert_eq!(speed_of(&q, &slow, t3), Some(GFLOP));
+}
+
+#[test]
 fn no_backup_without_a_real_gain_and_the_wait_for_one_is_told() {
     let mut q = Harness::new(limits());
     let (a, b, c, new) = (worker("a"), worker("b"), worker("c"), worker("new"));
