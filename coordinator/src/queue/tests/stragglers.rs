@@ -202,8 +202,20 @@ fn a_backup_goes_only_to_an_idle_worker_near_the_end_and_the_first_result_wins()
     assert_eq!(speed_of(&q, &slow, t2), Some(GFLOP));
 }
 
-#[test]
-fn the_holders_result_wins_when_it_comes_before_the_backups() {
+/// A one-part split task of 4 GFLOP held by a worker measured at 1
+/// GFLOP/s, copied 1 s later for one measured at 4.
+struct BackedUp {
+    q: Harness,
+    fast: WorkerId,
+    slow: WorkerId,
+    split: TaskId,
+    held: Lease,
+    backup: Lease,
+    /// When the copy was handed out.
+    t1: Instant,
+}
+
+fn backed_up() -> BackedUp {
     let mut q = Harness::new(limits());
     let (fast, slow) = (worker("fast"), worker("slow"));
     let t = measure(&mut q, &fast, 4, Instant::now());
@@ -213,45 +225,52 @@ fn the_holders_result_wins_when_it_comes_before_the_backups() {
     let t1 = t + secs(1.0);
     let backup = q.lease_next(&fast, t1).unwrap();
     assert_eq!(backup.id, held.id);
-    q.complete(held.id, text("[[5]]"), Some(&slow), t1 + secs(0.5))
+    BackedUp {
+        q,
+        fast,
+        slow,
+        split,
+        held,
+        backup,
+        t1,
+    }
+}
+
+#[test]
+fn the_holders_result_wins_when_it_comes_before_the_backups() {
+    let mut b = backed_up();
+    let t2 = b.t1 + secs(0.5);
+    b.q.complete(b.held.id, text("[[5]]"), Some(&b.slow), t2)
         .unwrap();
-    let late = q
-        .complete(backup.id, text("[[6]]"), Some(&fast), t1 + secs(1.0))
-        .unwrap();
+    let late =
+        b.q.complete(b.backup.id, text("[[6]]"), Some(&b.fast), t2 + secs(0.5))
+            .unwrap();
     assert!(matches!(late, Outcome::AlreadyCompleted(_)));
-    let view = q.get(split).unwrap();
+    let view = b.q.get(b.split).unwrap();
     assert_eq!(view.result.unwrap().to_string(), "[[5]]");
     assert_eq!(view.parts.unwrap().done, 1);
-    assert_eq!(q.stats(t1).late_results, 1);
+    assert_eq!(b.q.stats(b.t1).late_results, 1);
     // The copy that lost started after the winner: it says nothing of the
     // fast worker's speed.
-    assert_eq!(speed_of(&q, &fast, t1), Some(4 * GFLOP));
+    assert_eq!(speed_of(&b.q, &b.fast, b.t1), Some(4 * GFLOP));
 }
 
 #[test]
 fn a_backup_that_wins_does_not_move_its_workers_speed() {
-    let mut q = Harness::new(limits());
-    let (fast, slow) = (worker("fast"), worker("slow"));
-    let t = measure(&mut q, &fast, 4, Instant::now());
-    let t = measure(&mut q, &slow, 1, t);
-    let split = split_of(&mut q, &[4 * GFLOP], None, t);
-    let held = q.lease_next(&slow, t).unwrap();
-    let t1 = t + secs(1.0);
-    let backup = q.lease_next(&fast, t1).unwrap();
-    assert_eq!(backup.id, held.id);
+    let mut b = backed_up();
     // The copy finishes in 0.5 s, 8 GFLOP/s: alone on its machine, twice
     // as fast as the fast worker computes beside the others.
-    let t2 = t1 + secs(0.5);
-    q.complete(backup.id, text("[[6]]"), Some(&fast), t2)
+    let t2 = b.t1 + secs(0.5);
+    b.q.complete(b.backup.id, text("[[6]]"), Some(&b.fast), t2)
         .unwrap();
-    assert_eq!(status(&q, split), TaskStatus::Completed);
-    assert_eq!(speed_of(&q, &fast, t2), Some(4 * GFLOP));
+    assert_eq!(status(&b.q, b.split), TaskStatus::Completed);
+    assert_eq!(speed_of(&b.q, &b.fast, t2), Some(4 * GFLOP));
     // Its own part is measured again as usual.
-    let t3 = measure(&mut q, &fast, 2, t2);
-    assert_eq!(speed_of(&q, &fast, t3), Some(3 * GFLOP));
+    let t3 = measure(&mut b.q, &b.fast, 2, t2);
+    assert_eq!(speed_of(&b.q, &b.fast, t3), Some(3 * GFLOP));
     // The holder that lost, 1.5 s into a 4 GFLOP part, taken as half
     // done: at most 4/3 GFLOP/s; its measured 1 GFLOP/s stands.
-    assert_eq!(speed_of(&q, &slow, t3), Some(GFLOP));
+    assert_eq!(speed_of(&b.q, &b.slow, t3), Some(GFLOP));
 }
 
 #[test]
