@@ -622,6 +622,30 @@ fn script_runs(redis: &RedisServer) -> u64 {
     redis.calls("evalsha")
 }
 
+/// `coordinator_shared_writes_total` of the coordinator at `addr`, by its
+/// labels as written (`decision="lease",from="copy",outcome="written"`).
+fn shared_writes(addr: SocketAddr) -> HashMap<String, u64> {
+    let (status, body) = call(addr, "GET", "/metrics", b"").unwrap();
+    assert_eq!(status, 200);
+    String::from_utf8(body)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.strip_prefix("coordinator_shared_writes_total{"))
+        .filter_map(|rest| rest.split_once("} "))
+        .map(|(labels, count)| (labels.to_owned(), count.parse().unwrap()))
+        .collect()
+}
+
+/// How much each count of `after` grew since `before` (the counts that
+/// did not grow left out).
+fn grown(before: &HashMap<String, u64>, after: &HashMap<String, u64>) -> HashMap<String, u64> {
+    after
+        .iter()
+        .map(|(labels, n)| (labels.clone(), n - before.get(labels).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
 #[test]
 fn a_lease_takes_a_task_submitted_through_its_coordinator_in_one_round_trip_in_queue_order() {
     let redis = RedisServer::start();
@@ -677,11 +701,13 @@ fn a_lease_that_finds_another_coordinators_task_first_takes_it_without_a_second_
     // copy (one). With the two submissions: five a round.
     let rounds = 40;
     let mut runs = 0;
+    let mut writes = [HashMap::new(), HashMap::new()];
     // The first round loads the scripts into Redis (a first call that
     // Redis refuses, then the call again): counting starts after it.
     for round in 0..=rounds {
         if round == 1 {
             runs = script_runs(&redis);
+            writes = [shared_writes(a), shared_writes(b)];
         }
         let older = json_call(b, "POST", "/task", data).1["taskId"].clone();
         let newer = json_call(a, "POST", "/task", data).1["taskId"].clone();
@@ -693,6 +719,23 @@ fn a_lease_that_finds_another_coordinators_task_first_takes_it_without_a_second_
     let used = script_runs(&redis) - runs;
     println!("{rounds} rounds with another coordinator's task first: {used} script runs");
     assert_eq!(used, 5 * rounds);
+    // The metrics tell the same: on A, per round, a lease on its copy
+    // found B's task first, a lease on that read wrote, a lease on its copy
+    // wrote, and a submission wrote; on B a submission; nothing stale.
+    let label = |decision: &str, from: &str, outcome: &str| {
+        format!(r#"decision="{decision}",from="{from}",outcome="{outcome}""#)
+    };
+    let on_a = grown(&writes[0], &shared_writes(a));
+    let expected_a = HashMap::from([
+        (label("lease", "copy", "behind"), rounds),
+        (label("lease", "read", "written"), rounds),
+        (label("lease", "copy", "written"), rounds),
+        (label("submit", "copy", "written"), rounds),
+    ]);
+    assert_eq!(on_a, expected_a);
+    let on_b = grown(&writes[1], &shared_writes(b));
+    let expected_b = HashMap::from([(label("submit", "copy", "written"), rounds)]);
+    assert_eq!(on_b, expected_b);
 }
 
 #[test]

@@ -49,6 +49,17 @@ pub(super) struct PackedLabels {
     pub(super) form: &'static str,
 }
 
+/// A decision written to a shared store: what it decided (`decision`:
+/// `lease`, `task` for one named task, `submit`), what it was decided on
+/// (`from`: this coordinator's `copy` or a `read`) and how the write went
+/// (`outcome`: `written`, `unchanged`, `behind`, `stale`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct SharedWriteLabels {
+    pub(super) decision: &'static str,
+    pub(super) from: &'static str,
+    pub(super) outcome: &'static str,
+}
+
 /// A route as the router matched it, shared (see [`super::Metrics`]'s
 /// route names).
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
@@ -85,6 +96,7 @@ pub(super) struct Families {
     pub(super) evicted: Counter,
     pub(super) flops_completed: Counter,
     pub(super) packed_bytes: Family<PackedLabels, Counter>,
+    pub(super) shared_writes: Family<SharedWriteLabels, Counter>,
     pub(super) pending: Gauge,
     pub(super) processing: Gauge,
     pub(super) held_tasks: Gauge,
@@ -204,6 +216,7 @@ impl Families {
             evicted: Counter::default(),
             flops_completed: Counter::default(),
             packed_bytes: Family::default(),
+            shared_writes: Family::default(),
             pending: Gauge::default(),
             processing: Gauge::default(),
             held_tasks: Gauge::default(),
@@ -278,6 +291,11 @@ impl Families {
             "Bytes of bodies packed, as they went (form=packed) and as the JSON they stood for (form=json), by route (task and result: posted; report: a product answered packed)",
             Unit::Bytes,
             self.packed_bytes.clone(),
+        );
+        r.register(
+            "shared_writes",
+            "Decisions written to the shared store (Redis), by what they decided (lease, task, submit), what they were decided on (this coordinator's copy or a read) and how the write went (written; unchanged: nothing to write; behind: a lease on a copy found other tasks first; stale: another coordinator changed the tasks first)",
+            self.shared_writes.clone(),
         );
         r.register(
             "tasks_pending",

@@ -41,7 +41,7 @@ pub use snapshot::{Limits, Snapshot, SnapshotWorker};
 use crate::queue::{Change, Changes, RequeueReason, WorkerId};
 use crate::state::StatsReport;
 use crate::state::cost::Cost;
-use families::{Families, LongPollLabel, PackedLabels};
+use families::{Families, LongPollLabel, PackedLabels, SharedWriteLabels};
 use recent::Recent;
 use task_times::{Kind, TaskTimes};
 
@@ -339,6 +339,28 @@ impl Metrics {
                 .get_or_create(&PackedLabels { route, form })
                 .inc_by(bytes as u64);
         }
+    }
+
+    /// Counts a decision written to the shared store: what it decided
+    /// (`lease`, `task`, `submit`), on what (`copy` or `read`) and how the
+    /// write went (`written`, `unchanged`, `behind`, `stale`).
+    pub(crate) fn shared_write(
+        &self,
+        decision: &'static str,
+        from: &'static str,
+        outcome: &'static str,
+    ) {
+        if !self.enabled {
+            return;
+        }
+        self.families
+            .shared_writes
+            .get_or_create(&SharedWriteLabels {
+                decision,
+                from,
+                outcome,
+            })
+            .inc();
     }
 
     /// Floating point operations of the checked products completed so far.

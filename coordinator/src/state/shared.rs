@@ -61,6 +61,18 @@ pub(super) enum Target {
     },
 }
 
+impl Target {
+    /// What a decision on it is called in the metrics: `task`, `lease`,
+    /// `submit`.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Task(_) => "task",
+            Self::Head => "lease",
+            Self::New { .. } => "submit",
+        }
+    }
+}
+
 /// The wall clock and the monotonic one, now.
 fn clock() -> Clock {
     Clock {
@@ -213,6 +225,11 @@ impl AppState {
                     near_head,
                 )
                 .await?;
+            self.inner.metrics.shared_write(
+                target.name(),
+                if snapshot.copied { "copy" } else { "read" },
+                written.name(),
+            );
             if let Some(claim) = &claim
                 && matches!(written, Written::Unchanged | Written::Behind(_))
             {

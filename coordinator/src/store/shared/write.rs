@@ -26,6 +26,18 @@ pub(crate) enum Written {
     Behind(Snapshot),
 }
 
+impl Written {
+    /// What the metrics call it: `written`, `unchanged`, `stale`, `behind`.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::Changed => "written",
+            Self::Unchanged => "unchanged",
+            Self::Stale => "stale",
+            Self::Behind(_) => "behind",
+        }
+    }
+}
+
 /// The cluster's limits a write keeps.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
