@@ -111,6 +111,7 @@ export class DashboardView {
         w.workerId,
         String(w.tasksCompleted),
         formatGflops(w.gflops),
+        w.speedGflops == null ? '—' : formatGflops(w.speedGflops),
         String(w.resultsRejected),
         String(w.tasksFailed),
         w.benchedSecs ? `${w.benchedSecs} s` : '—',

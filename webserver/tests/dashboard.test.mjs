@@ -162,7 +162,7 @@ test('the dashboard follows three computing workers and shows a rejection', { ti
   }
   const liarRow = table.find((row) => row[0] === LIAR);
   assert.ok(liarRow, 'the liar is listed');
-  assert.equal(liarRow[3], '1', 'with its one rejected result');
+  assert.equal(liarRow[4], '1', 'with its one rejected result');
 
   // The rejection is among the recent problems, with its error.
   const problems = await page.$$eval('#problem-rows tr', (rows) =>

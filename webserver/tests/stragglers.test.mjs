@@ -6,8 +6,8 @@
 //   its part, gets a backup copy of the slow page's part; the product is exact, each
 //   part counted once; the losing copy's page stops computing it (or, when it sends
 //   it, it is counted late);
-// - the coordinator has measured both pages (`/stats`, and each page shows its own
-//   speed), the fast one faster;
+// - the coordinator has measured both pages (`/stats`, the dashboard's workers table,
+//   and each page shows its own speed), the fast one faster;
 // - the second product is cut by those speeds: the slow page is credited with less
 //   of it than the fast page, and the product is exact.
 // Timing targets are measured by bench-stragglers.mjs, not asserted here.
@@ -120,6 +120,24 @@ test('the coordinator measures each page, and each page shows its own speed', { 
   await fast.page.waitForFunction(() => /^\d/.test(document.getElementById('measured-speed').textContent), null, {
     timeout: 40000,
   });
+  // The dashboard's workers table shows both speeds, the fast page's higher.
+  const dashboard = await browser.newPage();
+  try {
+    await dashboard.goto(new URL('dashboard.html', coordinator.url).href);
+    const shown = await dashboard.waitForFunction(
+      (ids) => {
+        const rows = [...document.querySelectorAll('#worker-rows tr')].map((tr) => [...tr.cells].map((td) => td.textContent));
+        const speeds = ids.map((id) => Number(rows.find((row) => row[0] === id)?.[3]));
+        return speeds.every((speed) => speed > 0) && speeds;
+      },
+      ['straggle-fast', 'straggle-slow'],
+      { timeout: 20000 },
+    );
+    const [fastShown, slowShown] = await shown.jsonValue();
+    assert.ok(fastShown > slowShown, `the dashboard shows the fast page faster: ${fastShown} vs ${slowShown}`);
+  } finally {
+    await dashboard.close();
+  }
 });
 
 test('the next product is cut by the measured speeds: the slow page gets less of it', { timeout: 180000 }, async () => {

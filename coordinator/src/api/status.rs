@@ -145,7 +145,7 @@ pub(super) async fn stats_get(
             results_rejected: w.results_rejected,
             benched_secs: w.benched_for.map(|left| left.as_secs().max(1)),
             last_seen_secs_ago: w.last_seen_ago.as_secs(),
-            gflops: w.flops_per_sec.map(|f| (f as f64 / 1e7).round() / 100.0),
+            gflops: w.gflops(),
         })
         .collect();
     Ok(Json(StatsBody {

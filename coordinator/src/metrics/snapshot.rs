@@ -79,6 +79,9 @@ pub struct SnapshotWorker {
     /// GFLOP/s of checked products it delivered over the last
     /// [`super::WORK_WINDOW`].
     pub gflops: f64,
+    /// Its measured speed in GFLOP/s (reading its part's data included),
+    /// that split tasks' parts are sized by; absent until measured.
+    pub speed_gflops: Option<f64>,
 }
 
 /// A failure, rejected result or expired lease on the dashboard.
@@ -167,6 +170,7 @@ impl Snapshot {
             .into_iter()
             .map(|w| SnapshotWorker {
                 gflops: gflops.get(&w.id).copied().unwrap_or(0.0),
+                speed_gflops: w.gflops(),
                 worker_id: w.id.as_str().to_owned(),
                 tasks_completed: w.tasks_completed,
                 tasks_failed: w.tasks_failed,

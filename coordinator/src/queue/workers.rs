@@ -155,6 +155,15 @@ pub struct WorkerStats {
     pub flops_per_sec: Option<u64>,
 }
 
+impl WorkerStats {
+    /// Its measured speed in GFLOP/s, to two decimals, as `/stats` and the
+    /// dashboard show it.
+    pub fn gflops(&self) -> Option<f64> {
+        self.flops_per_sec
+            .map(|flops| (flops as f64 / 1e7).round() / 100.0)
+    }
+}
+
 #[derive(Debug)]
 struct WorkerRecord {
     tasks_completed: u64,
