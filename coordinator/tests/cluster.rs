@@ -738,6 +738,57 @@ fn a_lease_that_finds_another_coordinators_task_first_takes_it_without_a_second_
     assert_eq!(on_b, expected_b);
 }
 
+/// The `/stats` line of worker `id` on the coordinator at `addr`.
+fn worker_line(addr: SocketAddr, id: &str) -> Value {
+    let (_, stats) = json_call(addr, "GET", "/stats", "");
+    stats["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["workerId"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("{id} is not in {stats}"))
+}
+
+#[test]
+fn a_result_decided_on_a_stale_copy_is_counted_once_as_it_was_written() {
+    let redis = RedisServer::start();
+    let [a, b] = two_unsplit(&redis);
+    let (a, b) = (a.addr, b.addr);
+    let (status, created) = json_call(
+        a,
+        "POST",
+        "/task",
+        r#"{"A":"[[1,2],[3,4]]","B":"[[5,6],[7,8]]"}"#,
+    );
+    assert_eq!(status, 200, "{created}");
+    let id = created["taskId"].as_u64().unwrap();
+    // Leased through A by w1: A keeps its copy of the task as leased.
+    let (_, lease) = json_call(a, "GET", "/task/next?workerId=w1", "");
+    assert_eq!(lease["taskId"], id);
+    // Given back through B and leased there by w2: A's copy is behind.
+    let (status, _) = json_call(b, "POST", &format!("/task/{id}/release?workerId=w1"), "");
+    assert_eq!(status, 200);
+    let (_, lease) = json_call(b, "GET", "/task/next?workerId=w2", "");
+    assert_eq!(lease["taskId"], id);
+    // w1, no longer the holder, posts a wrong product through A: refused,
+    // and counted against nobody.
+    let wrong = r#"{"result":"[[0,0],[0,0]]"}"#;
+    let (status, answer) = json_call(a, "POST", &format!("/task/{id}/result?workerId=w1"), wrong);
+    assert_eq!(status, 422, "{answer}");
+    let w1 = worker_line(a, "w1");
+    assert_eq!(w1["resultsRejected"], 0, "{w1}");
+    // w2 answers right through A, whose copy still has w1 holding the
+    // task: decided on that copy, the write is refused; decided again on
+    // a read, it completes the task. The credit counts once (twice when
+    // the refused decision's credit was kept).
+    let right = r#"{"result":"[[19,22],[43,50]]"}"#;
+    let (status, answer) = json_call(a, "POST", &format!("/task/{id}/result?workerId=w2"), right);
+    assert_eq!(status, 200, "{answer}");
+    let w2 = worker_line(a, "w2");
+    assert_eq!(w2["tasksCompleted"], 1, "{w2}");
+}
+
 #[test]
 fn max_tasks_holds_for_the_cluster_under_concurrent_submissions() {
     let redis = RedisServer::start();

@@ -19,10 +19,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::change::{Change, Changes};
 use super::split_tasks::SplitState;
 use super::task::{Holder, LiveLease, PartRef, Provisional, Task, TaskId, TaskStatus, Vote};
-use super::workers::WorkerId;
+use super::workers::{WorkerId, WorkerUndo};
 use super::{Counters, LeaseEntry, TaskQueue};
 use crate::check::TaskCheck;
 use crate::shared_text::SharedText;
@@ -267,25 +266,22 @@ impl TaskQueue {
         }
     }
 
-    /// Takes back what an operation counted in the worker tables for the
-    /// leases it handed out (`changes`, with the tasks as it left them,
-    /// `diffs`) when its write did not land: those leases are not held.
-    pub(crate) fn forget_unwritten_leases(&mut self, changes: &Changes, diffs: &[TaskDiff]) {
-        for change in changes {
-            let Change::Leased { id, lease, .. } = change else {
-                continue;
-            };
-            let holder = diffs
-                .iter()
-                .filter(|diff| diff.id == *id)
-                .filter_map(|diff| diff.after.as_ref())
-                .flat_map(|after| after.leases.iter())
-                .find(|state| state.number == *lease)
-                .map(|state| (state.holder.client, state.holder.probation));
-            if let Some((client, probation)) = holder {
-                self.workers.lease_ended(client, probation);
-            }
-        }
+    /// Runs `decide` and returns its answer with what it changed in the
+    /// worker tables, to take back with [`TaskQueue::undo_workers`] if its
+    /// write does not land.
+    pub(crate) fn recording_workers<T>(
+        &mut self,
+        decide: impl FnOnce(&mut Self) -> T,
+    ) -> (T, WorkerUndo) {
+        self.workers.record_changes();
+        let out = decide(self);
+        (out, self.workers.recorded())
+    }
+
+    /// Takes back what a decision did to the worker tables (leases counted,
+    /// credits, rejections, benches, speeds) when its write did not land.
+    pub(crate) fn undo_workers(&mut self, undo: WorkerUndo) {
+        self.workers.undo(undo);
     }
 
     /// Reads back what the operation since [`TaskQueue::load`] did to the

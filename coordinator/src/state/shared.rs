@@ -207,24 +207,27 @@ impl AppState {
                 .filter_map(|read| shared.loaded(read, None))
                 .collect();
             let mut changes = Changes::none();
-            let (out, diffs, deltas) = {
+            let (out, diffs, deltas, undo) = {
                 let mut queue = self.queue();
                 let scratch = queue.load(loaded, snapshot.ids, snapshot.held_bytes, clock());
-                let out = op(&mut queue, &mut changes);
+                let (out, undo) = queue.recording_workers(|queue| op(queue, &mut changes));
                 let (diffs, deltas) = queue.unload(scratch);
-                (out, diffs, deltas)
+                (out, diffs, deltas, undo)
             };
             let woken = changes.pending_added();
-            let written = shared
-                .write(
-                    &snapshot.tasks,
-                    &diffs,
-                    &deltas,
-                    woken,
-                    self.shared_limits(),
-                    near_head,
-                )
-                .await?;
+            let limits = self.shared_limits();
+            let written = match shared
+                .write(&snapshot.tasks, &diffs, &deltas, woken, limits, near_head)
+                .await
+            {
+                Ok(written) => written,
+                Err(error) => {
+                    // Most likely not written: the worker tables do not
+                    // count it.
+                    self.queue().undo_workers(undo);
+                    return Err(error.into());
+                }
+            };
             self.inner.metrics.shared_write(
                 target.name(),
                 if snapshot.copied { "copy" } else { "read" },
@@ -239,25 +242,27 @@ impl AppState {
             match written {
                 Written::Changed => return Ok((out, changes)),
                 Written::Unchanged if !snapshot.copied => return Ok((out, changes)),
-                // Decided on this coordinator's copy, which may be behind:
-                // a decision to change nothing is made again on a read.
-                Written::Unchanged => continue,
+                _ => {}
+            }
+            // What was decided does not stand: the worker tables do not
+            // count it (the leases decided are not held, a rejection or a
+            // credit is counted when the decision made again lands).
+            self.queue().undo_workers(undo);
+            match written {
                 // A lease on a copy found other tasks first: it takes the
                 // head instead, as the write read it.
                 Written::Behind(head) => {
-                    self.queue().forget_unwritten_leases(&changes, &diffs);
                     head_read = Some(head);
                     offset = 0;
                 }
-                // Another coordinator changed these tasks first: the
-                // leases decided are not held, and a lease looks one place
-                // further.
-                Written::Stale => {
-                    self.queue().forget_unwritten_leases(&changes, &diffs);
-                    if matches!(target, Target::Head) && claim.is_none() {
-                        offset = (offset + 1) % HEAD_SPREAD;
-                    }
+                // Another coordinator changed these tasks first: a lease
+                // looks one place further.
+                Written::Stale if matches!(target, Target::Head) && claim.is_none() => {
+                    offset = (offset + 1) % HEAD_SPREAD;
                 }
+                // Decided on this coordinator's copy, which may be behind:
+                // a decision to change nothing is made again on a read.
+                _ => {}
             }
         }
         Err(UseCaseError::Busy(

@@ -18,6 +18,12 @@
 //! [`MAX_TRACKED_CLIENTS`]) and forgets what was not seen within
 //! [`WORKER_SEEN_WINDOW`] (benched workers and addresses with leases or
 //! strikes are kept).
+//!
+//! On a shared store a decision may not land (another coordinator changed
+//! its tasks first): what it did to these tables is recorded while it is
+//! decided and taken back then (`undo`).
+
+mod undo;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -26,6 +32,8 @@ use std::time::{Duration, Instant};
 
 use super::client::ClientKey;
 use super::speed::{Crew, Speed};
+use undo::Step;
+pub(crate) use undo::WorkerUndo;
 
 /// How long a worker counts as "seen recently" in [`super::Stats`].
 pub const WORKER_SEEN_WINDOW: Duration = Duration::from_secs(60);
@@ -164,7 +172,7 @@ impl WorkerStats {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct WorkerRecord {
     tasks_completed: u64,
     tasks_failed: u64,
@@ -245,6 +253,9 @@ pub(super) struct Workers {
     records: HashMap<(ClientKey, WorkerId), WorkerRecord>,
     clients: HashMap<ClientKey, ClientRecord>,
     policy: RejectPolicy,
+    /// What the decision being made changed, while one is recorded
+    /// ([`Workers::record_changes`]).
+    journal: Option<Vec<Step>>,
 }
 
 impl Workers {
@@ -253,6 +264,51 @@ impl Workers {
             records: HashMap::new(),
             clients: HashMap::new(),
             policy,
+            journal: None,
+        }
+    }
+
+    /// Records what changes from now on in what a decision may take back
+    /// (counts, benches, speeds; not when workers were seen), until
+    /// [`Workers::recorded`].
+    pub(super) fn record_changes(&mut self) {
+        self.journal = Some(Vec::new());
+    }
+
+    /// What changed since [`Workers::record_changes`]; recording stops.
+    pub(super) fn recorded(&mut self) -> WorkerUndo {
+        WorkerUndo::new(self.journal.take().unwrap_or_default())
+    }
+
+    /// Changes the record of `worker` of `client` with `change`, recorded
+    /// when a decision is ([`Workers::record_changes`]); `None` when the
+    /// worker is not tracked.
+    fn change_worker<R>(
+        &mut self,
+        client: ClientKey,
+        worker: &WorkerId,
+        change: impl FnOnce(&mut WorkerRecord) -> R,
+    ) -> Option<R> {
+        let key = (self.resolve(client), worker.clone());
+        let record = self.records.get_mut(&key)?;
+        let before = self.journal.is_some().then(|| record.clone());
+        let out = change(record);
+        if let (Some(journal), Some(before)) = (self.journal.as_mut(), before) {
+            journal.push(Step::worker(key, before, record.clone()));
+        }
+        Some(out)
+    }
+
+    /// Changes the counts of address `client` (as tracked: resolve it
+    /// first) with `change`, recorded as [`Workers::change_worker`] is.
+    fn change_client(&mut self, client: ClientKey, change: impl FnOnce(&mut ClientRecord)) {
+        let Some(record) = self.clients.get_mut(&client) else {
+            return;
+        };
+        let before = record.counts();
+        change(record);
+        if let Some(journal) = self.journal.as_mut() {
+            journal.push(Step::client(client, before, record.counts()));
         }
     }
 
@@ -284,11 +340,6 @@ impl Workers {
             record.workers += 1;
             self.records.insert(key, WorkerRecord::new(now));
         }
-    }
-
-    fn record_mut(&mut self, client: ClientKey, worker: &WorkerId) -> Option<&mut WorkerRecord> {
-        let client = self.resolve(client);
-        self.records.get_mut(&(client, worker.clone()))
     }
 
     fn record(&self, client: ClientKey, worker: &WorkerId) -> Option<&WorkerRecord> {
@@ -329,20 +380,20 @@ impl Workers {
 
     /// Counts a lease handed to `client` (on its probation or not).
     pub(super) fn lease_started(&mut self, client: ClientKey, probation: bool) {
-        if let Some(record) = self.clients.get_mut(&client) {
+        self.change_client(client, |record| {
             record.leases += 1;
             record.probation_leases += usize::from(probation);
-        }
+        });
     }
 
     /// Counts a lease of `client` that ended.
     pub(super) fn lease_ended(&mut self, client: ClientKey, probation: bool) {
-        if let Some(record) = self.clients.get_mut(&client) {
+        self.change_client(client, |record| {
             record.leases = record.leases.saturating_sub(1);
             if probation {
                 record.probation_leases = record.probation_leases.saturating_sub(1);
             }
-        }
+        });
     }
 
     /// Credits `worker` of `client` with a completed task: its rejections
@@ -356,13 +407,15 @@ impl Workers {
         now: Instant,
     ) {
         self.touch(client, worker, now);
-        if let Some(record) = self.record_mut(client, worker) {
+        self.change_worker(client, worker, |record| {
             record.tasks_completed += 1;
             record.rejections_in_a_row = 0;
             record.proven |= verified;
-        }
-        if verified && let Some(record) = self.clients.get_mut(&self.resolve(client)) {
-            record.strikes = record.strikes.saturating_sub(1);
+        });
+        if verified {
+            self.change_client(self.resolve(client), |record| {
+                record.strikes = record.strikes.saturating_sub(1);
+            });
         }
     }
 
@@ -378,9 +431,7 @@ impl Workers {
         if let Some(now) = seen {
             self.touch(client, worker, now);
         }
-        if let Some(record) = self.record_mut(client, worker) {
-            record.tasks_failed += 1;
-        }
+        self.change_worker(client, worker, |record| record.tasks_failed += 1);
     }
 
     /// Counts a rejected result of `worker` of `client`: a strike for the
@@ -396,21 +447,25 @@ impl Workers {
         self.touch(client, worker, now);
         let policy = self.policy;
         let step = self.forgive_step();
-        if let Some(record) = self.clients.get_mut(&self.resolve(client)) {
+        let key = self.resolve(client);
+        if let Some(record) = self.clients.get_mut(&key) {
+            // Forgiveness comes with time, whatever is decided.
             record.forgive(now, step);
+        }
+        self.change_client(key, |record| {
             record.strikes = record.strikes.saturating_add(1);
-        }
-        let Some(record) = self.record_mut(client, worker) else {
-            return false;
-        };
-        record.results_rejected += 1;
-        record.rejections_in_a_row += 1;
-        if record.rejections_in_a_row < policy.limit {
-            return false;
-        }
-        record.rejections_in_a_row = 0;
-        record.benched_until = Some(now + policy.bench_time);
-        true
+        });
+        self.change_worker(client, worker, |record| {
+            record.results_rejected += 1;
+            record.rejections_in_a_row += 1;
+            if record.rejections_in_a_row < policy.limit {
+                return false;
+            }
+            record.rejections_in_a_row = 0;
+            record.benched_until = Some(now + policy.bench_time);
+            true
+        })
+        .unwrap_or(false)
     }
 
     /// How long an address waits for one strike to be forgiven.
@@ -422,9 +477,7 @@ impl Workers {
     /// ([`RELEASE_PAUSE`]).
     pub(super) fn note_release(&mut self, client: ClientKey, worker: &WorkerId, now: Instant) {
         self.touch(client, worker, now);
-        if let Some(record) = self.record_mut(client, worker) {
-            record.released_at = Some(now);
-        }
+        self.change_worker(client, worker, |record| record.released_at = Some(now));
     }
 
     /// Whether `worker` of `client` is benched at `now`.
@@ -481,9 +534,9 @@ impl Workers {
     /// Takes a measurement of `sample` flops per second into the speed of
     /// `worker` of `client`.
     pub(super) fn learn_speed(&mut self, client: ClientKey, worker: &WorkerId, sample: f64) {
-        if let Some(record) = self.record_mut(client, worker) {
+        self.change_worker(client, worker, |record| {
             record.speed = Speed::learn(record.speed, sample);
-        }
+        });
     }
 
     /// Notes that `worker` of `client` held `work` flops for `held` and
@@ -495,9 +548,9 @@ impl Workers {
         work: u64,
         held: Duration,
     ) {
-        if let Some(record) = self.record_mut(client, worker) {
+        self.change_worker(client, worker, |record| {
             record.speed = Speed::censor(record.speed, work, held);
-        }
+        });
     }
 
     /// The workers likely to take parts of a task submitted at `now`: seen
