@@ -51,8 +51,9 @@ pub(super) struct PackedLabels {
 
 /// A decision written to a shared store: what it decided (`decision`:
 /// `lease`, `task` for one named task, `submit`), what it was decided on
-/// (`from`: this coordinator's `copy` or a `read`) and how the write went
-/// (`outcome`: `written`, `unchanged`, `behind`, `stale`).
+/// (`from`: what this coordinator wrote last, its `copy`, or a `read`)
+/// and how the write went (`outcome`: `written`, `unchanged`, `behind`,
+/// `stale`).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(super) struct SharedWriteLabels {
     pub(super) decision: &'static str,
